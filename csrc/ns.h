@@ -1,0 +1,68 @@
+/*
+ * Namespaces: names <-> CLONE_* flags, unshare of the caller, setns through a
+ * pidfd, uid/gid maps, hostname/domainname and time-namespace offsets.
+ */
+#ifndef ISOL_NS_H
+#define ISOL_NS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+struct isol_ns_kind {
+	const char *name;     /* "mount", "uts", ... as used in recipes */
+	const char *procname; /* file under /proc/<pid>/ns/ */
+	int flag;             /* CLONE_NEW* */
+};
+
+/* The eight kinds, terminated by a {NULL, NULL, 0} entry. Static data. */
+extern const struct isol_ns_kind isol_ns_kinds[];
+
+/* CLONE_* flag for a namespace name ("mount" or "mnt", "net", ...), 0 if unknown. */
+int isol_ns_flag(const char *name);
+
+/* One contiguous id range: ids [inside, inside+count) map to [outside, ...). */
+struct isol_idmap {
+	uint32_t inside, outside, count;
+};
+
+/* Format a map for /proc/<pid>/{uid,gid}_map into buf (no allocation).
+ * Returns the length or -ENOSPC. */
+int isol_idmap_format(char *buf, size_t size, const struct isol_idmap *m, size_t n);
+
+/* Write uid/gid maps of process `pid` (0 = self). setgroups_deny writes "deny"
+ * to /proc/<pid>/setgroups first (required for unprivileged gid maps).
+ * Either map may be NULL/0 to skip it. Async-signal-safe. */
+int isol_write_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid,
+		       const struct isol_idmap *gid, size_t ngid, int setgroups_deny,
+		       isol_error *err);
+
+/* Write time offsets (seconds) for a time namespace not yet entered by any
+ * task: /proc/<pid>/timens_offsets (0 = self). Async-signal-safe. */
+int isol_write_time_offsets(pid_t pid, int64_t monotonic, int64_t boottime, isol_error *err);
+
+/* unshare(2) the calling process with flags. CLONE_NEWPID only affects
+ * children (documented kernel behaviour). Returns 0 or -errno. */
+int isol_unshare(int flags, isol_error *err);
+
+/* Enter the namespaces `flags` of the process behind pidfd (setns(2) with a
+ * pidfd, Linux 5.8+). Returns 0 or -errno. */
+int isol_setns_pidfd(int pidfd, int flags, isol_error *err);
+
+/* Inode of /proc/<pid>/ns/<procname> (pid 0 = self); 0 and err on failure. */
+uint64_t isol_ns_inode(pid_t pid, const char *procname, isol_error *err);
+
+/* Write a whole small string to a file (O_WRONLY|O_CLOEXEC), as one write().
+ * Async-signal-safe; used for /proc and cgroup control files. */
+int isol_write_file(const char *path, const char *data, size_t len, isol_error *err);
+
+#endif

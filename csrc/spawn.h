@@ -1,0 +1,87 @@
+/*
+ * The spawn pipeline: one call executes a whole validated plan.
+ *
+ *   parent                               child (clone3, CLONE_PIDFD | ns flags)
+ *   ------                               -----
+ *   pipes, pidfd of self                 wait for "go" on the sync pipe
+ *   clone3 ───────────────────────────▶  (blocked)
+ *   write uid/gid maps
+ *   before_release hook (v1 cgroup attach)
+ *   "go" ─────────────────────────────▶  signals reset, setsid, die-with-parent,
+ *                                        time offsets, hostname, filesystem
+ *                                        (mount.c), cwd, stdio, fds, no_new_privs
+ *                                        [init: fork; PID 1 supervises]
+ *   read error pipe  ◀── isol_error ───  any failure: write {errno, message}, _exit
+ *   EOF = exec succeeded                 execve (error pipe is CLOEXEC)
+ *
+ * Between clone and exec the child runs no Lua, allocates nothing and takes
+ * no locks: it is safe to spawn from a host process that has other threads.
+ */
+#ifndef ISOL_SPAWN_H
+#define ISOL_SPAWN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "ns.h"
+
+struct isol_fs_plan; /* mount.h: mounts and the new root, built by the binding */
+
+struct isol_plan {
+	/* What to run. `file` with no '/' is searched in PATH (from envp, else
+	 * the caller's environment) inside the child, after the root change. */
+	const char *file;
+	char *const *argv;
+	char *const *envp; /* NULL: inherit the caller's environ */
+	const char *cwd;   /* NULL: "/" with a new root, else unchanged */
+
+	/* stdio[i] >= 0 becomes fd i in the child; -1 inherits the caller's. */
+	int stdio[3];
+	/* Further fds passed through with their numbers (all others are closed). */
+	const int *keep_fds;
+	size_t nkeep;
+
+	int ns_flags; /* CLONE_NEW* */
+	const struct isol_idmap *uid_map, *gid_map;
+	size_t nuid, ngid;
+	int setgroups_deny;
+
+	const char *hostname, *domainname; /* NULL: unchanged (needs CLONE_NEWUTS) */
+
+	int time_offsets; /* nonzero: write the two offsets (needs CLONE_NEWTIME) */
+	int64_t time_monotonic, time_boottime;
+
+	unsigned new_session : 1;     /* setsid(): no controlling tty (TIOCSTI) */
+	unsigned die_with_parent : 1; /* sandbox dies when the calling process does */
+	unsigned no_new_privs : 1;    /* PR_SET_NO_NEW_PRIVS */
+	unsigned init : 1;            /* with CLONE_NEWPID: isol's init is PID 1 */
+
+	const struct isol_fs_plan *fs; /* NULL: no filesystem steps */
+
+	int cgroup_fd; /* >= 0: start the child in that cgroup v2 (CLONE_INTO_CGROUP) */
+
+	/* Called in the parent after the id maps are written and before the
+	 * child is released (v1 cgroup attach by pid, logging the pid...). */
+	int (*before_release)(void *ctx, pid_t pid, isol_error *err);
+	void *hook_ctx;
+};
+
+/* Fill defaults: stdio inherit, cgroup_fd -1, setsid, die-with-parent,
+ * no_new_privs and init on. */
+void isol_plan_init(struct isol_plan *plan);
+
+struct isol_child {
+	pid_t pid;      /* in the caller's pid namespace */
+	int pidfd;      /* owned by the caller; CLOEXEC */
+	int status_fd;  /* >= 0 when an init supervises: it writes the command's
+	                   wait status (int) here before exiting; owned by caller */
+};
+
+/* Run the plan. On success fills `out` (the caller owns its fds) and returns 0.
+ * On failure nothing is left behind (the child, if any, is killed and reaped;
+ * every fd is closed) and err names the failing step, e.g.
+ * "sethostname box: Operation not permitted". */
+int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error *err);
+
+#endif

@@ -1,0 +1,81 @@
+--- The `isol` command line. Subcommands live in `isol.cli.<name>` modules,
+-- each returning { summary = "...", usage = "...", run = function(args) -> exit code }.
+-- @module isol.cli
+local M = {}
+
+M.commands = { "run", "check", "ps", "kill", "logs", "exec", "cgroup", "sweep" }
+
+local function load_cmd(name)
+  local ok, mod = pcall(require, "isol.cli." .. name)
+  if ok then return mod end
+  if type(mod) == "string" and mod:find("module 'isol.cli." .. name .. "' not found", 1, true) then
+    return nil
+  end
+  error(mod, 0)
+end
+
+local function usage(out)
+  out:write("usage: isol COMMAND [ARGS]\n\ncommands:\n")
+  for _, name in ipairs(M.commands) do
+    local mod = load_cmd(name)
+    if mod then out:write(string.format("  %-8s %s\n", name, mod.summary)) end
+  end
+  out:write("\n`isol COMMAND --help` describes each command.\n")
+end
+
+--- Print to stderr and return exit status 2 (usage) or 1.
+function M.die(msg, code)
+  io.stderr:write("isol: ", msg, "\n")
+  return code or 1
+end
+
+--- Status table -> shell-style exit code (128+n for a signal).
+function M.exit_code(st)
+  if st.code then return st.code end
+  return 128 + (st.signo or 1)
+end
+
+function M.main(argv)
+  local args = {}
+  for i = 1, #argv do args[i] = argv[i] end
+  local name = table.remove(args, 1)
+  if not name or name == "-h" or name == "--help" or name == "help" then
+    usage(name and io.stdout or io.stderr)
+    return name and 0 or 2
+  end
+  if name == "--version" then
+    print(require("isol")._VERSION)
+    return 0
+  end
+  local mod = load_cmd(name)
+  if not mod then
+    return M.die(string.format("unknown command %q (see `isol --help`)", name), 2)
+  end
+  if args[1] == "-h" or args[1] == "--help" then
+    io.stdout:write(mod.usage, "\n")
+    return 0
+  end
+  local ok, code = xpcall(mod.run, function(e)
+    if type(e) == "string" and os.getenv("ISOL_DEBUG") then return debug.traceback(e, 2) end
+    return e
+  end, args)
+  if not ok then return M.die(tostring(code), 1) end
+  return code or 0
+end
+
+--- Load a recipe file: it returns a recipe table, a function returning one
+-- (called with the extra arguments), or nothing (a script that did its own
+-- work). Returns recipe or nil.
+function M.load_recipe(path, ...)
+  local chunk, err = loadfile(path)
+  if not chunk then error(err, 0) end
+  local r = chunk(...)
+  if type(r) == "function" then r = r(...) end
+  if r ~= nil and type(r) ~= "table" then
+    error(string.format("%s: expected the file to return a recipe table or a function, got %s",
+      path, type(r)), 0)
+  end
+  return r
+end
+
+return M

@@ -1,0 +1,61 @@
+--- `isol run [--dry-run] RECIPE.lua [-- CMD ARGS]`
+local cli = require "isol.cli"
+
+local M = {
+  summary = "run a command in a sandbox made from a recipe file",
+  usage = [==[
+usage: isol run [options] RECIPE.lua [-- CMD [ARGS...]]
+
+Runs CMD (or the recipe's `command`) in a sandbox built from RECIPE.lua and
+exits with its status (128+N when killed by signal N).
+
+RECIPE.lua returns a recipe table, or a function returning one (called with
+the arguments after --), or nothing: then it is a script that did its own work.
+
+options:
+  -n, --dry-run     print the validated plan instead of running it
+  -h, --help        this text]==],
+}
+
+function M.run(args)
+  local dry = false
+  local file
+  local cmd = {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then
+      for j = i + 1, #args do cmd[#cmd + 1] = args[j] end
+      break
+    elseif a == "-n" or a == "--dry-run" then
+      dry = true
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      return cli.die("run: unknown option " .. a .. " (see `isol run --help`)", 2)
+    elseif not file then
+      file = a
+    else
+      cmd[#cmd + 1] = a
+    end
+    i = i + 1
+  end
+  if not file then return cli.die("run: no recipe file (see `isol run --help`)", 2) end
+  local isol = require "isol"
+  local r = cli.load_recipe(file, table.unpack(cmd))
+  if r == nil then return 0 end
+  local box <close> = isol.sandbox(r)
+  if #cmd == 0 then cmd = nil end
+  if dry then
+    local explain = isol.recipe.explain
+    if explain then io.stdout:write(explain(box.recipe, cmd)) else
+      io.stdout:write("plan validated\n")
+    end
+    return 0
+  end
+  local p, msg = box:spawn(cmd)
+  if not p then return cli.die(msg, 127) end
+  local st, werr = p:wait()
+  if not st then return cli.die(werr, 1) end
+  return cli.exit_code(st)
+end
+
+return M

@@ -1,0 +1,7 @@
+--- The fs concern's part of the Lua layer: installs its functions into the
+-- isol module table and defines its recipe fields (isol.recipe.define) and
+-- sandbox hooks (isol.Sandbox.hooks).
+-- @module isol.fs
+return function(isol)
+  local _ = isol
+end

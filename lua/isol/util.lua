@@ -1,0 +1,90 @@
+--- Small helpers shared by the Lua layer: argument checks that name the
+-- field path, size/percent parsing, list helpers.
+-- @module isol.util
+local M = {}
+
+--- Raise a validation error naming the field path (caller's caller level).
+-- @tparam string path e.g. "mounts[2].size"
+-- @tparam string msg what is wrong
+function M.fail(path, msg, ...)
+  error((path and path ~= "" and (path .. ": ") or "") .. string.format(msg, ...), 0)
+end
+
+--- Quote a value for an error message.
+function M.show(v)
+  if type(v) == "string" then return string.format("%q", v) end
+  return tostring(v)
+end
+
+--- Check the type of a value, raising with the field path.
+function M.check_type(path, v, ...)
+  local t = type(v)
+  if math.type(v) == "integer" then
+    for i = 1, select("#", ...) do if select(i, ...) == "integer" then return v end end
+  end
+  for i = 1, select("#", ...) do
+    if select(i, ...) == t then return v end
+  end
+  M.fail(path, "expected %s, got %s %s", table.concat({ ... }, " or "), t, t ~= "table" and M.show(v) or "")
+end
+
+--- Check that every key of table t is one of `allowed` (a set).
+function M.check_keys(path, t, allowed)
+  for k in pairs(t) do
+    if not allowed[k] then
+      local names = {}
+      for a in pairs(allowed) do names[#names + 1] = a end
+      table.sort(names)
+      M.fail(path ~= "" and (path .. "." .. tostring(k)) or tostring(k),
+        "unknown field (known: %s)", table.concat(names, ", "))
+    end
+  end
+end
+
+--- Is t a list (keys 1..n only)?
+function M.is_list(t)
+  if type(t) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n == #t
+end
+
+local units = { [""] = 1, b = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4 }
+
+--- Parse a size: integer bytes, or "64k", "1M", "2G", "1.5G", "512KiB".
+-- Returns bytes (integer). Raises naming `path` on bad input.
+-- A "%" size is returned as nil, percent (callers that accept it decide).
+function M.parse_size(path, v, allow_percent)
+  if math.type(v) == "integer" then
+    if v < 0 then M.fail(path, "expected a size >= 0, got %d", v) end
+    return v
+  end
+  if type(v) ~= "string" then
+    M.fail(path, 'expected size like "32M", got %s %s', type(v), M.show(v))
+  end
+  local num, unit = v:match("^%s*(%d+%.?%d*)%s*([kKmMgGtTbB]?)[iI]?[bB]?%s*$")
+  if num then
+    local bytes = tonumber(num) * units[unit:lower()]
+    return math.floor(bytes)
+  end
+  local pct = v:match("^%s*(%d+%.?%d*)%%%s*$")
+  if pct and allow_percent then return nil, tonumber(pct) end
+  M.fail(path, 'expected size like "32M"%s, got %s', allow_percent and ' or "50%"' or "", M.show(v))
+end
+
+--- Shallow copy of a list.
+function M.copy_list(t)
+  local r = {}
+  for i = 1, #t do r[i] = t[i] end
+  return r
+end
+
+--- Deep copy of plain data.
+function M.deepcopy(v)
+  if type(v) ~= "table" then return v end
+  local r = {}
+  for k, x in pairs(v) do r[k] = M.deepcopy(x) end
+  return setmetatable(r, getmetatable(v))
+end
+
+return M
