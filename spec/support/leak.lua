@@ -1,5 +1,5 @@
 -- Leak check for integration specs: snapshot processes (descendants of the
--- runner and any isol-init), open fds, mounts of this mount namespace, loop
+-- runner), open fds, mounts of this mount namespace, loop
 -- devices and isol cgroups; after the spec, everything new must be gone.
 --
 --   local leak = require "support.leak"
@@ -54,7 +54,7 @@ function M.processes()
     return is_mine(p.ppid, depth + 1)
   end
   for pid, p in pairs(t) do
-    if pid ~= self_pid and (is_mine(pid, 0) or p.comm == "isol-init") then
+    if pid ~= self_pid and is_mine(pid, 0) then
       -- the `ls` and `io.popen` helpers of this very check are excluded
       if p.comm ~= "ls" and p.comm ~= "sh" then mine[pid] = p end
     end
