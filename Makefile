@@ -7,6 +7,7 @@ LUA_VER    ?= 5.4
 CC         ?= gcc
 PKG_CONFIG ?= pkg-config
 PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
 LUA_LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VER)
 LUA_SHAREDIR ?= $(PREFIX)/share/lua/$(LUA_VER)
 BUILD      ?= build
@@ -20,7 +21,7 @@ endif
 ifneq ($(WERROR),)
 WARN     += -Werror
 endif
-LUA_INC  := $(shell $(PKG_CONFIG) --cflags lua$(LUA_VER) 2>/dev/null || echo -I/usr/include/lua$(LUA_VER))
+LUA_INC  ?= $(shell $(PKG_CONFIG) --cflags lua$(LUA_VER) 2>/dev/null || echo -I/usr/include/lua$(LUA_VER))
 LIBS     := $(shell $(PKG_CONFIG) --libs libcgroup 2>/dev/null || echo -lcgroup) -lzstd -lz
 CFLAGS_ALL = $(OPT) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(LUA_INC) $(CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = -shared $(LDFLAGS) $(EXTRA_LDFLAGS)
@@ -41,7 +42,7 @@ all: $(SO)
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): .ci/deps
 	@mkdir -p $(BUILD)
-	@sh .ci/deps
+	@[ -n "$(ISOL_NO_DEPS)" ] || sh .ci/deps
 	@touch $@
 
 $(BUILD)/obj/%.o: csrc/%.c $(HDR) | $(DEPS_STAMP)
@@ -75,14 +76,14 @@ bench: all
 	$(MAKE) -C bench
 
 install: all
-	install -d $(DESTDIR)$(LUA_LIBDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(LUA_LIBDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol $(DESTDIR)$(BINDIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LUA_LIBDIR)/isol/core.so
 	install -m 0644 lua/isol.lua $(DESTDIR)$(LUA_SHAREDIR)/isol.lua
 	cd lua && find isol -name '*.lua' -exec install -D -m 0644 {} $(DESTDIR)$(LUA_SHAREDIR)/{} \;
-	install -m 0755 bin/isol $(DESTDIR)$(PREFIX)/bin/isol
+	install -m 0755 bin/isol $(DESTDIR)$(BINDIR)/isol
 
 uninstall:
-	rm -rf $(DESTDIR)$(LUA_LIBDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol.lua $(DESTDIR)$(PREFIX)/bin/isol
+	rm -rf $(DESTDIR)$(LUA_LIBDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol.lua $(DESTDIR)$(BINDIR)/isol
 
 lint:
 	luacheck lua spec bin/isol examples bench

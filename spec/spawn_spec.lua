@@ -206,8 +206,8 @@ describe("Process #root", function()
 
   it("forwards SIGTERM from the init to the command", function()
     local box = isol.sandbox { namespaces = { "pid" } }
-    local p = assert(box:spawn { "/bin/sh", "-c", "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done",
-      stdout = "pipe" })
+    local p = assert(box:spawn { "/bin/sh", "-c",
+      "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done", stdout = "pipe" })
     assert.are.equal("ready\n", p:read(6))
     p:kill("SIGTERM")
     assert.are.equal("got-term\n", p:read())
@@ -224,7 +224,7 @@ describe("Process #root", function()
     assert.is_nil(h.read("/proc/" .. pid .. "/stat"))
     local p = assert(isol.sandbox{}:spawn { "/bin/sleep", "60" })
     pid = p:pid()
-    p = nil
+    p = nil -- luacheck: ignore
     collectgarbage(); collectgarbage()
     assert.is_nil(h.read("/proc/" .. pid .. "/stat"))
   end)

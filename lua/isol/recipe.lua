@@ -213,22 +213,22 @@ M.define("user", {
   end,
 })
 
-local function hostname_check(field, ns)
+local function hostname_check()
   return function(v, path)
     util.check_type(path, v, "string")
     if #v == 0 or #v > 64 then util.fail(path, "expected 1 to 64 characters, got %s", util.show(v)) end
     return v
-  end, ns
+  end
 end
 
 M.define("hostname", {
   doc = 'hostname inside (needs the "uts" namespace)',
-  check = hostname_check("hostname"),
+  check = hostname_check(),
   plan = function(v, plan) plan.hostname = v end,
 })
 M.define("domainname", {
   doc = 'NIS domain name inside (needs the "uts" namespace)',
-  check = hostname_check("domainname"),
+  check = hostname_check(),
   plan = function(v, plan) plan.domainname = v end,
 })
 
