@@ -6,6 +6,9 @@
 local h = require "support.helpers"
 
 local CG = "/sys/fs/cgroup"
+-- The runner's cgroup: the root unless spec/vm/run was given ISOL_VM_CGROUP.
+local RUNNER_CG = os.getenv("ISOL_VM_CGROUP") or ""
+if RUNNER_CG == "" then RUNNER_CG = "/" end
 
 local function read(path)
   local s = h.read(path)
@@ -59,7 +62,7 @@ describe("cgroup v2 VM #vm #v2", function()
     for _, c in ipairs { "cpu", "memory", "pids", "io", "cpuset" } do
       assert.is_true(enabled[c], c .. " not enabled: " .. read(CG .. "/cgroup.subtree_control"))
     end
-    assert.matches("^0::/\n$", read("/proc/self/cgroup"))
+    assert.equal("0::" .. RUNNER_CG .. "\n", read("/proc/self/cgroup"))
   end)
 
   it("runs a sandbox with user, pid and uts namespaces", function()
@@ -67,7 +70,7 @@ describe("cgroup v2 VM #vm #v2", function()
     local st, out, err = isol.run({ namespaces = { "user", "pid", "uts" }, user = { map_root = true },
       hostname = "v2box" }, { "/bin/sh", "-c", "hostname; id -u; cat /proc/self/cgroup" }, { capture = true })
     assert.same({ code = 0 }, st, err)
-    assert.equal("v2box\n0\n0::/\n", out)
+    assert.equal("v2box\n0\n0::" .. RUNNER_CG .. "\n", out)
   end)
 
   describe("a fresh cgroup", function()
@@ -113,6 +116,9 @@ describe("cgroup v2 VM #vm #v2", function()
     end)
 
     it("OOM-kills a hog past memory.max and counts it in memory.events", function()
+      if RUNNER_CG ~= "/" then
+        pending("ISOL_VM_CGROUP puts the runner in a populated cgroup: no controllers can be enabled below it")
+      end
       write(dir .. "/memory.max", "16777216")
       write(dir .. "/memory.swap.max", "0")
       assert.matches("oom_kill 0\n", read(dir .. "/memory.events"))
