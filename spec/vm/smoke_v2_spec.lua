@@ -55,6 +55,7 @@ describe("cgroup v2 VM #vm #v2", function()
     end
     assert.is_not_nil(cg2, "no cgroup2 mount on " .. CG)
     assert.same({}, v1)
+    assert.matches("cgroup_no_v1=all", read("/proc/cmdline"), 1, true)
     local o = words(cg2:gsub(",", " "))
     assert.is_true(o.nsdelegate, "mount options: " .. cg2)
     assert.is_true(o.memory_recursiveprot, "mount options: " .. cg2)
