@@ -35,7 +35,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(LUA_PATH);;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;$(LUA_CPATH);;
 
-.PHONY: all deps test demo asan-test bench install uninstall clean lint examples check-format
+.PHONY: all deps test vm-test demo asan-test bench install uninstall clean lint examples check-format
 
 all: $(SO)
 
@@ -53,9 +53,18 @@ $(SO): $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(OBJ) $(LIBS)
 
-# Every busted spec, as root here: privileged specs really run.
+# Every busted spec, as root here: privileged specs really run. Then the #v2
+# specs in a VM booted with a pure cgroup2 hierarchy (spec/vm/run).
 test: all
+	@echo "== host suite (this kernel, cgroup v1/hybrid): busted --run=default =="
 	$(BUSTED) --run=default
+	@$(MAKE) --no-print-directory vm-test
+
+# The #v2 specs inside qemu (TCG) booted from Debian's kernel with
+# cgroup_no_v1=all; the kernel is fetched once into spec/vm/cache/.
+vm-test: all
+	@echo "== VM suite (Debian kernel, pure cgroup v2): busted --run=vm =="
+	spec/vm/run $(BUSTED) --run=vm
 
 demo: all
 	bin/isol run examples/demo.lua

@@ -62,12 +62,16 @@ function M.processes()
   return mine
 end
 
+-- The fds `ls` inherits from this process, with their targets, from one
+-- `ls -l` (a readlink per fd cost ~0.2 s each in the VM suite, under TCG).
 function M.fds()
   local t = {}
-  for _, fd in ipairs(ls("/proc/self/fd")) do
-    local target = io.popen("readlink /proc/self/fd/" .. fd):read("l")
-    t[fd] = target
+  local p = io.popen("ls -l /proc/self/fd 2>/dev/null")
+  for l in p:lines() do
+    local fd, target = l:match(" (%d+) %-> (.*)$")
+    if fd then t[fd] = target end
   end
+  p:close()
   return t
 end
 
