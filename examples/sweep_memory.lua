@@ -7,7 +7,9 @@
 -- sweeps (2 runs each, both must succeed) narrows it to 1 MiB. Every run is a
 -- fresh sandbox with its own cgroup, removed afterwards.
 --
--- Needs the `limits` recipe field (the cgroup concern, isol.cgroup).
+-- Needs the `limits` recipe field (the cgroup concern, isol.cgroup). On this
+-- machine (cgroup v1) a 24 MiB string.rep needs about 49 MiB: Lua builds the
+-- string in a buffer and then copies it, so the peak is twice the size.
 local isol = require "isol"
 
 local mib = tonumber(... or "") or 24

@@ -151,7 +151,7 @@ describe("explain", function()
       files[#files + 1] = e.file .. "=" .. e.value
     end
     assert.same({ "cpu.shares=128", "cpu.cfs_period_us=100000", "cpu.cfs_quota_us=20000", "cpuset.cpus=0",
-      "cpuset.mems=0", "memory.limit_in_bytes=33554432", "memory.memsw.limit_in_bytes=33554432",
+      "memory.limit_in_bytes=33554432", "memory.memsw.limit_in_bytes=33554432",
       "memory.swappiness=0", "pids.max=64", "devices.deny=c 195:* rwm" }, files)
   end)
 
@@ -161,7 +161,7 @@ describe("explain", function()
       memory = { max = "1G", swap = 0 }, pids = { max = 10 }, io = { weight = 100 } }, "v2")) do
       files[#files + 1] = e.file .. "=" .. e.value
     end
-    assert.same({ "cpu.weight=39", "cpu.max=50000 100000", "cpuset.cpus=0-1", "cpuset.mems=0",
+    assert.same({ "cpu.weight=100", "cpu.max=50000 100000", "cpuset.cpus=0-1", "cpuset.mems=0",
       "memory.max=1073741824", "memory.swap.max=0", "pids.max=10", "io.weight=100" }, files)
   end)
 

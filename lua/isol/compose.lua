@@ -183,8 +183,9 @@ end
 -- (the README's v1/v2 table says the same).
 local PERIOD = 100000
 
-local function shares_to_weight(s) return 1 + ((s - 2) * 9999) // 262142 end
-local function weight_to_shares(w) return 2 + ((w - 1) * 262142) // 9999 end
+-- the defaults (weight 100, shares 1024) map onto each other; clamped
+local function shares_to_weight(s) return math.max(1, math.min(10000, (s * 100) // 1024)) end
+local function weight_to_shares(w) return math.max(2, math.min(262144, (w * 1024) // 100)) end
 
 local function quota_us(cpu)
   if cpu.quota_us then return cpu.quota_us, cpu.period_us or PERIOD end
@@ -241,8 +242,7 @@ function M.limit_files(limits, version)
   end
   local cs = limits.cpuset or {}
   put("cpuset.cpus", cs.cpus)
-  put("cpuset.mems", cs.mems or (cs.cpus and not v2 and "0" or nil),
-    cs.mems == nil and cs.cpus and not v2 and "v1 requires mems; node 0 assumed" or nil)
+  put("cpuset.mems", cs.mems)
   local mem = limits.memory or {}
   local max = bytes(mem.max)
   if v2 then
@@ -317,6 +317,9 @@ local function mount_line(m)
     if k ~= "type" and k ~= "source" and k ~= "target" then rest[k] = v end
   end
   local opts = inline(rest)
+  if m.type == "symlink" then
+    return string.format("%-7s %s -> %s", "symlink", tostring(m.target or "?"), tostring(m.source or "?"))
+  end
   return string.format("%-7s %s%s%s", tostring(m.type or "?"),
     m.source and (tostring(m.source) .. " -> ") or "", tostring(m.target or "?"),
     opts ~= "" and ("  (" .. opts .. ")") or "")
@@ -326,9 +329,53 @@ end
 -- fn(value, recipe, opts) -> list of lines. Concern modules may add theirs.
 M.explainers = {}
 
--- The cgroup module's own mapping, when it offers one.
-local function cgroup_lines(isol, limits, version, given)
+-- The cgroup module's own mapping, when it offers one:
+-- isol.cgroup.plan(limits, {version=1|2}) -> {writes = {{file, value, field}...}}
+-- (the very files it will write), else isol.cgroup.explain/plan_files.
+local function cgroup_lines(isol, limits, version, given, cgopts)
   local cg = isol and isol.cgroup
+  local note
+  if type(cg) == "table" and type(cg.plan) == "function" then
+    local o = {}
+    for k, x in pairs(cgopts or {}) do o[k] = x end
+    o.version = version == "v2" and 2 or 1
+    local ok, res = pcall(cg.plan, limits, o)
+    if ok and type(res) == "table" and type(res.writes) == "table" then
+      local lines = {}
+      if res.controllers and #res.controllers > 0 then
+        lines[#lines + 1] = "controllers: " .. table.concat(res.controllers, ", ")
+      end
+      for _, w in ipairs(res.writes) do
+        local field = w[3] or w.field
+        lines[#lines + 1] = string.format("%s = %s%s", tostring(w[1] or w.file), tostring(w[2] or w.value),
+          field and ("   # " .. tostring(field)) or "")
+      end
+      if type(res.devices) == "table" then
+        local d = res.devices
+        local function rules(list)
+          local parts = {}
+          for _, e in ipairs(list or {}) do
+            if type(e) == "table" then
+              local words = {}
+              for _, x in ipairs(e) do words[#words + 1] = tostring(x) end
+              parts[#parts + 1] = table.concat(words, " ")
+            else
+              parts[#parts + 1] = tostring(e)
+            end
+          end
+          return table.concat(parts, ", ")
+        end
+        lines[#lines + 1] = string.format("devices (%s): default %s", version == "v2" and "eBPF program"
+          or "devices.allow/deny", tostring(d.default or (d.allow and "deny" or "allow")))
+        if d.allow and #d.allow > 0 then lines[#lines + 1] = "  allow: " .. rules(d.allow) end
+        if d.deny and #d.deny > 0 then lines[#lines + 1] = "  deny: " .. rules(d.deny) end
+      end
+      if res.io then lines[#lines + 1] = "io: " .. inline(res.io) end
+      return lines, "the cgroup module"
+    elseif not ok then
+      note = "the cgroup module cannot map it on this host: " .. tostring(res)
+    end
+  end
   if type(cg) == "table" then
     for _, name in ipairs { "explain", "plan_files" } do
       local fn = cg[name]
@@ -340,24 +387,11 @@ local function cgroup_lines(isol, limits, version, given)
           return lines, "the cgroup module"
         elseif ok and type(res) == "table" then
           local lines = {}
-          local n = 0
-          for i, e in ipairs(res) do
-            n = i
+          for _, e in ipairs(res) do
             if type(e) == "string" then lines[#lines + 1] = e
             elseif type(e) == "table" then
-              local file = e.file or e[1]
-              if e.controller and file and not tostring(file):find(".", 1, true) then
-                file = e.controller .. "." .. file
-              end
-              lines[#lines + 1] = string.format("%s = %s%s", tostring(file), tostring(e.value or e[2]),
-                e.note and ("   # " .. e.note) or "")
+              lines[#lines + 1] = string.format("%s = %s", tostring(e.file or e[1]), tostring(e.value or e[2]))
             end
-          end
-          if n == 0 then
-            local keys = {}
-            for k in pairs(res) do keys[#keys + 1] = k end
-            table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-            for _, k in ipairs(keys) do lines[#lines + 1] = string.format("%s = %s", tostring(k), tostring(res[k])) end
           end
           return lines, "the cgroup module"
         end
@@ -366,6 +400,7 @@ local function cgroup_lines(isol, limits, version, given)
   end
   limits = given or limits -- the vocabulary as the user wrote it
   local lines = {}
+  if note then lines[1] = "# " .. note end
   for _, e in ipairs(M.limit_files(limits, version)) do
     lines[#lines + 1] = string.format("%s = %s%s", e.file, e.value, e.note and ("   # " .. e.note) or "")
   end
@@ -489,11 +524,9 @@ function M.explain(r, argv, opts)
     if M.explainers.root then
       for _, l in ipairs(M.explainers.root(v.root, v, opts)) do say("%s", l) end
     elseif type(v.root) == "table" then
-      say("root: %s", inline((function()
-        local t = {}
-        for k, x in pairs(v.root) do if k ~= "mounts" then t[k] = x end end
-        return t
-      end)()))
+      local t = {}
+      for k, x in pairs(v.root) do if k ~= "mounts" and k ~= "description" then t[k] = x end end
+      say("root: %s%s", inline(t), v.root.description and ("   # " .. v.root.description) or "")
       for i, m in ipairs(v.root.mounts or {}) do say("  %2d. %s", i, mount_line(m)) end
     else
       say("root: %s", tostring(v.root))
@@ -512,7 +545,7 @@ function M.explain(r, argv, opts)
     local version = opts.cgroup_version or (kernel == "v2" and "v2" or "v1")
     local src = SOURCE[v] or r
     local given = type(src) == "table" and type(src.limits) == "table" and src.limits or nil
-    local lines, by = cgroup_lines(isol, v.limits, version, given)
+    local lines, by = cgroup_lines(isol, v.limits, version, given, v.cgroup)
     say("cgroup %s (kernel: %s; files by %s):", version, kernel, by)
     for _, l in ipairs(lines) do say("  %s", l) end
   end
@@ -530,7 +563,7 @@ function M.explain(r, argv, opts)
   return table.concat(out, "\n") .. "\n"
 end
 
---- Install into the isol module: isol.recipe.extend, merge, replace,
+-- Install into the isol module: isol.recipe.extend, merge, replace,
 -- explain, source; isol.compose.
 return setmetatable(M, {
   __call = function(_, isol)

@@ -634,7 +634,7 @@ end
 
 M.Results = Results
 
---- Install into the isol module: isol.sweep(spec).
+-- Install into the isol module: isol.sweep(spec).
 return setmetatable(M, {
   __call = function(_, isol)
     isol.sweep = M.sweep

@@ -1,6 +1,6 @@
 --- `untrusted{...}`: everything tight, for code you do not trust:
 -- `minimal` (all namespaces but time, read-only host root) + `no_network` +
--- a small `/tmp` (`tmp_scratch`) + memory, CPU and pids caps + a devices
+-- a small `/tmp` (the root's tmpfs, `tmp`) + memory, CPU and pids caps + a devices
 -- allow-list (only null, zero, full, random, urandom, tty and the sandbox's own
 -- pty nodes) + a cleared environment, a new session, no_new_privs and
 -- die-with-parent.
@@ -30,9 +30,9 @@ return function(p)
   end
   local dir = "isol.recipes."
   return compose.merge(
-    require(dir .. "minimal") { hostname = p.hostname or "untrusted" },
+    -- the root's own tmpfs /tmp gets the small size (no second /tmp mount)
+    require(dir .. "minimal") { hostname = p.hostname or "untrusted", root = { tmp_size = p.tmp or "16M" } },
     require(dir .. "no_network")(),
-    require(dir .. "tmp_scratch") { size = p.tmp or "16M" },
     require(dir .. "memory_capped") { max = p.memory or "256M" },
     require(dir .. "cpu_capped") { percent = p.cpu or 50 },
     {
