@@ -84,7 +84,7 @@ function M.to_plan(r, argv, opts)
   return plan
 end
 
--- env: a map {NAME = "value" | false} merged over the caller's environment
+--- env: a map {NAME = "value" | false} merged over the caller's environment
 -- (false removes a variable); with clear_env only the map is passed.
 function M.make_env(clear, base, extra)
   local list, index = {}, {}
