@@ -17,7 +17,8 @@ describe("recipe merge rules", function()
   end)
 
   it("namespaces: union in order of first appearance", function()
-    local m = R.merge({ namespaces = { "user", "uts" } }, { namespaces = { "uts", "pid" } }, { namespaces = { "user", "net" } })
+    local m = R.merge({ namespaces = { "user", "uts" } }, { namespaces = { "uts", "pid" } },
+      { namespaces = { "user", "net" } })
     assert.same({ "user", "uts", "pid", "net" }, m.namespaces)
   end)
 
@@ -49,7 +50,8 @@ describe("recipe merge rules", function()
   end)
 
   it("replace() overrides at any depth; replace() with no value removes", function()
-    local m = R.merge({ namespaces = { "user", "net" }, limits = { memory = { max = "1M", swap = 0 } }, hostname = "x" },
+    local m = R.merge(
+      { namespaces = { "user", "net" }, limits = { memory = { max = "1M", swap = 0 } }, hostname = "x" },
       { namespaces = R.replace { "uts" }, limits = { memory = R.replace { max = "2M" } }, hostname = R.replace() })
     assert.same({ "uts" }, m.namespaces)
     assert.same({ memory = { max = "2M" } }, m.limits)
@@ -157,7 +159,8 @@ describe("explain", function()
 
   it("maps limits to v2 files", function()
     local files = {}
-    for _, e in ipairs(compose.limit_files({ cpu = { shares = 1024, quota = "50%" }, cpuset = { cpus = "0-1", mems = "0" },
+    for _, e in ipairs(compose.limit_files({ cpu = { shares = 1024, quota = "50%" },
+      cpuset = { cpus = "0-1", mems = "0" },
       memory = { max = "1G", swap = 0 }, pids = { max = 10 }, io = { weight = 100 } }, "v2")) do
       files[#files + 1] = e.file .. "=" .. e.value
     end
@@ -170,7 +173,8 @@ describe("explain", function()
       pending("the `limits` field comes from the cgroup concern (isol.cgroup), not loaded in this tree")
       return
     end
-    local r = { namespaces = { "user" }, user = { map_root = true }, limits = { memory = { max = "32M" }, pids = { max = 16 } } }
+    local r = { namespaces = { "user" }, user = { map_root = true },
+      limits = { memory = { max = "32M" }, pids = { max = 16 } } }
     local text = R.explain(r, { "true" })
     local kernel = compose.cgroup_version()
     assert.matches("cgroup " .. (kernel == "v2" and "v2" or "v1") .. " %(kernel: " .. kernel, text)
@@ -187,7 +191,8 @@ describe("explain", function()
       pending("the `mounts` field comes from the filesystem concern (isol.fs), not loaded in this tree")
       return
     end
-    local text = R.explain({ namespaces = { "mount" }, mounts = { { type = "tmpfs", target = "/scratch", size = "1M" } } })
+    local text = R.explain({ namespaces = { "mount" },
+      mounts = { { type = "tmpfs", target = "/scratch", size = "1M" } } })
     assert.matches("/scratch", text, 1, true)
     assert.matches("tmpfs", text, 1, true)
   end)

@@ -72,7 +72,8 @@ describe("recipes library", function()
   it("no_network: only a loopback interface inside", function()
     local snap = leak.snapshot()
     do
-      local box <close> = isol.sandbox(R.extend(recipe "no_network", { namespaces = { "user" }, user = { map_root = true } }))
+      local box <close> = isol.sandbox(R.extend(recipe "no_network",
+        { namespaces = { "user" }, user = { map_root = true } }))
       local st, out = box:run({ "/bin/sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '" },
         { capture = true })
       assert.same(0, st.code)
@@ -91,7 +92,8 @@ describe("recipes library", function()
       local box <close> = isol.sandbox(R.extend(recipe "tmp_scratch" { size = "1M" },
         { namespaces = { "user" }, user = { map_root = true } }))
       local st, out = box:run({ "/bin/sh", "-c",
-        "stat -f -c %T /tmp; df -k /tmp | tail -1; dd if=/dev/zero of=/tmp/f bs=1k count=2048 2>&1; echo rc=$?" }, { capture = true })
+        "stat -f -c %T /tmp; df -k /tmp | tail -1; dd if=/dev/zero of=/tmp/f bs=1k count=2048 2>&1; echo rc=$?" },
+        { capture = true })
       assert.same(0, st.code)
       assert.matches("^tmpfs\n%S+%s+1024%s", out)
       assert.matches("No space left on device", out, 1, true)

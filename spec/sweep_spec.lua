@@ -178,14 +178,16 @@ describe("isol.sweep", function()
         'with sweep.vary["hostname"][2] = 7: hostname: expected string, got number 7' },
       { { recipe = BASE, command = { "true" }, vary = { namespaces = { { "netw" } } } },
         'with sweep.vary["namespaces"][1] = {netw}: namespaces[1]: unknown namespace "netw"' },
-      { { recipe = { namespaces = { "uts" }, hostname = "h" }, command = { "true" }, vary = { ["hostname.x"] = { 1 } } },
+      { { recipe = { namespaces = { "uts" }, hostname = "h" }, command = { "true" },
+          vary = { ["hostname.x"] = { 1 } } },
         'sweep.vary["hostname.x"][1]: cannot set hostname.x: hostname is a string, not a table' },
       { { recipe = BASE, command = { "true" }, vary = { { "hostname", { "a" } }, { "hostname", { "b" } } } },
         'sweep.vary[2]: field path "hostname" given twice' },
       { { recipe = BASE, command = { "true" }, stdout = "loud" }, 'sweep.stdout: expected "inherit"' },
     }
     if has_field("limits") then
-      cases[#cases + 1] = { { recipe = BASE, command = { "true" }, vary = { ["limits.memory.max"] = { "16M", "lots" } } },
+      cases[#cases + 1] = { { recipe = BASE, command = { "true" },
+          vary = { ["limits.memory.max"] = { "16M", "lots" } } },
         'with sweep.vary["limits.memory.max"][2] = lots: limits.memory.max' }
     else
       cases[#cases + 1] = { { recipe = BASE, command = { "true" }, vary = { ["limits.memory.max"] = { "16M" } } },
