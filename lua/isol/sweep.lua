@@ -205,7 +205,9 @@ function M.check(spec)
     local ok, valid = pcall(recipe.validate, r)
     if not ok then
       local where = {}
-      for i, a in ipairs(axes) do where[#where + 1] = string.format("%s[%d] = %s", a.where, idx[i], show_value(a.values[idx[i]])) end
+      for i, a in ipairs(axes) do
+        where[#where + 1] = string.format("%s[%d] = %s", a.where, idx[i], show_value(a.values[idx[i]]))
+      end
       error(string.format("%s%s", #where > 0 and ("with " .. table.concat(where, ", ") .. ": ") or "sweep.recipe: ",
         tostring(valid)), 0)
     end
@@ -509,7 +511,8 @@ function Results:format()
     end
   end
   if self.interrupted then
-    out[#out + 1] = string.format("(interrupted by %s after %d of %d runs)", self.interrupted, #self, self.total or #self)
+    out[#out + 1] = string.format("(interrupted by %s after %d of %d runs)", self.interrupted, #self,
+      self.total or #self)
   end
   return table.concat(out, "\n") .. "\n"
 end

@@ -44,7 +44,9 @@ function M.run(args)
       if not v then return cli.die("sweep: " .. a .. " needs a value", 2) end
       if a == "--runs" then
         opts.runs = math.tointeger(tonumber(v))
-        if not opts.runs or opts.runs < 1 then return cli.die("sweep: --runs: expected an integer >= 1, got " .. v, 2) end
+        if not opts.runs or opts.runs < 1 then
+          return cli.die("sweep: --runs: expected an integer >= 1, got " .. v, 2)
+        end
       elseif a == "--timeout" then
         opts.timeout = tonumber(v)
         if not opts.timeout or opts.timeout <= 0 then
