@@ -238,6 +238,22 @@ describe("isol sweep (CLI)", function()
     for _, x in ipairs { f, csv, js, f .. ".err" } do os.remove(x) end
   end)
 
+  it("shows a progress bar on a terminal", function()
+    if h.sh("command -v script") == "" then
+      pending("script(1) from util-linux is needed to give the sweep a terminal")
+      return
+    end
+    local f = spec_file([[return { recipe = { namespaces = { "uts" }, command = { "/bin/true" } },
+      vary = { hostname = { "a", "b" } }, runs = 2 }]])
+    local out, ok = h.sh("script -qec " .. h.shq("bin/isol sweep " .. f) .. " /dev/null")
+    os.remove(f)
+    assert.is_true(ok, out)
+    assert.matches("\r\27%[K%[%.+%] 1/4 hostname=a run 1", out)
+    assert.matches("\r\27%[K%[#+%.+%] 4/4 hostname=b run 2", out)
+    assert.matches("\r\27%[Khostname%s+runs", out) -- the bar is cleared before the table
+    assert.is_nil(out:find("run 1/4:", 1, true)) -- no plain lines on a terminal
+  end)
+
   it("a bad spec file exits 1 with the field named", function()
     local f = spec_file([[return { recipe = {}, command = { "true" }, runs = "many" }]])
     local out, ok, code = h.sh("bin/isol sweep " .. f .. " 2>&1")
