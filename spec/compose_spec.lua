@@ -75,7 +75,7 @@ describe("recipe merge rules", function()
   end)
 
   it("accepts functions returning recipes", function()
-    local m = R.merge(function() return { namespaces = { "user" } } end, isol.recipes and {} or {},
+    local m = R.merge(function() return { namespaces = { "user" } } end, {},
       function() return { namespaces = { "net" } } end)
     assert.same({ "user", "net" }, m.namespaces)
   end)
@@ -103,6 +103,15 @@ describe("recipe merge rules", function()
     assert.equal("b", w.hostname)
     assert.same({ "user", "uts", "pid" }, w.namespaces)
     assert.equal("a", v.hostname)
+  end)
+
+  it("any validated recipe (a sandbox's too) can be extended from its source", function()
+    local v = R.validate({ namespaces = { "user", "uts" }, user = { map_root = true }, hostname = "a" })
+    assert.same({ namespaces = { "user", "uts" }, user = { map_root = true }, hostname = "a" }, R.source(v))
+    local box <close> = isol.sandbox({ namespaces = { "user" }, user = { map_root = true } })
+    local w = R.extend(box.recipe, { namespaces = { "uts" }, hostname = "b" })
+    assert.equal("b", w.hostname)
+    assert.same({ "user", "uts" }, w.namespaces)
   end)
 
   it("the result runs", function()

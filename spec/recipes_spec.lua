@@ -4,6 +4,16 @@ local isol = require "isol"
 local R = isol.recipe
 local leak = require "support.leak"
 
+-- Loop devices are global and other suites attach theirs concurrently; the
+-- code under test here never attaches one, so they are left out of the check.
+local function assert_clean(snap)
+  local new = {}
+  for _, l in ipairs(leak.diff(snap)) do
+    if not l:match("^loop device") then new[#new + 1] = l end
+  end
+  assert(#new == 0, "leaked: " .. table.concat(new, "; "))
+end
+
 local function recipe(name) return require("isol.recipes." .. name) end
 
 local function has_field(name)
@@ -79,7 +89,7 @@ describe("recipes library", function()
       assert.same(0, st.code)
       assert.equal("lo\n", out)
     end
-    leak.assert_clean(snap)
+    assert_clean(snap)
   end)
 
   it("tmp_scratch: a tmpfs of the given size", function()
@@ -98,7 +108,7 @@ describe("recipes library", function()
       assert.matches("^tmpfs\n%S+%s+1024%s", out)
       assert.matches("No space left on device", out, 1, true)
     end
-    leak.assert_clean(snap)
+    assert_clean(snap)
   end)
 
   it("minimal and untrusted validate and run", function()
@@ -123,6 +133,6 @@ describe("recipes library", function()
       assert.same(0, st.code)
       assert.equal("/tmp\nlo\n", out)
     end
-    leak.assert_clean(snap)
+    assert_clean(snap)
   end)
 end)

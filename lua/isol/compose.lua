@@ -569,6 +569,18 @@ return setmetatable(M, {
   __call = function(_, isol)
     isol.compose = M
     local r = isol.recipe
+    -- Remember the source of every validated recipe (checks normalize, and
+    -- a normalized table need not validate again), so that `extend`,
+    -- `explain` and sweeps can start from what the user wrote.
+    if not r.validate_keeps_source then
+      local validate = r.validate
+      r.validate = function(t)
+        local v = validate(t)
+        if v ~= t and SOURCE[v] == nil and type(t) == "table" then SOURCE[v] = SOURCE[t] or util.deepcopy(t) end
+        return v
+      end
+      r.validate_keeps_source = true
+    end
     r.extend, r.merge, r.replace, r.explain, r.source = M.extend, M.merge, M.replace, M.explain, M.source
     r.cgroup_version = M.cgroup_version
   end,
