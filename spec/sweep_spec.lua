@@ -298,6 +298,7 @@ describe("isol sweep (CLI)", function()
         cgs[#cgs + 1] = ctrl == "" and ("/sys/fs/cgroup" .. path) or ("/sys/fs/cgroup/" .. c .. path)
       end
     end
+    if limits ~= "" then assert.is_true(#cgs > 0, "the sandbox should be in isol cgroups") end
     assert(p:kill("SIGINT"))
     local st = assert(p:wait())
     assert.equal(130, st.code, (h.read(out) or "") .. (h.read(out .. ".err") or ""))
