@@ -492,7 +492,7 @@ function M.explain(r, argv, opts)
   for _, f in ipairs { "new_session", "die_with_parent", "no_new_privs", "init" } do
     local val = v[f]
     if val == nil then val = FLAG_DEFAULTS[f] end
-    if f ~= "init" or seen.pid then flags[#flags + 1] = string.format("%s=%s", f, yesno(val)) end
+    flags[#flags + 1] = string.format("%s=%s", f, yesno(val))
   end
   say("process: %s", table.concat(flags, " "))
   if v.clear_env or v.env then
