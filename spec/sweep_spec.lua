@@ -264,6 +264,20 @@ describe("isol sweep (CLI)", function()
     assert.is_nil(out:find("run 1/4:", 1, true)) -- no plain lines on a terminal
   end)
 
+  it("sweeps a plain recipe file with --vary axes and the command after --", function()
+    local f = spec_file([[return { namespaces = { "uts", "user" }, user = { map_root = true } }]])
+    local out, ok = h.sh("bin/isol sweep -q " .. f .. " --vary hostname=a,b --vary env.N=1,2 --runs 2 -- "
+      .. "/bin/sh -c 'test $(hostname) = a' 2>&1")
+    os.remove(f)
+    assert.is_true(ok, out)
+    assert.matches("hostname%s+env%.N%s+runs", out)
+    assert.matches("\na%s+1%s+2/2 ok%s+ok", out)
+    assert.matches("\nb%s+2%s+0/2 ok%s+exit 1", out)
+    local _, ok2, code = h.sh("bin/isol sweep " .. f .. " --vary hostname 2>/dev/null")
+    assert.is_falsy(ok2)
+    assert.equal(2, code)
+  end)
+
   it("a bad spec file exits 1 with the field named", function()
     local f = spec_file([[return { recipe = {}, command = { "true" }, runs = "many" }]])
     local out, ok, code = h.sh("bin/isol sweep " .. f .. " 2>&1")

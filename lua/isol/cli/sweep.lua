@@ -1,21 +1,29 @@
---- `isol sweep [options] SPEC.lua`: run a limit sweep (see isol.sweep).
+--- `isol sweep [options] FILE.lua [-- CMD ARGS]`: run a limit sweep (see isol.sweep).
 local cli = require "isol.cli"
 
 local M = {
   summary = "run a command under every combination of limits, show a table",
   usage = [==[
-usage: isol sweep [options] SPEC.lua [ARGS...] [-- ARGS...]
+usage: isol sweep [options] FILE.lua [-- CMD [ARGS...]]
 
-SPEC.lua returns a sweep spec (or a function returning one, called with
-ARGS): { recipe = {...}, command = {...}, vary = { ["limits.memory.max"] =
+FILE.lua returns a sweep spec (or a function returning one, called with
+the words after --): { recipe = {...}, command = {...}, vary = { ["limits.memory.max"] =
 { "16M", "64M" }, ... }, runs = 3 }. Every combination of the `vary` values
 runs `runs` times; the table shows the medians per combination.
+
+For quick experiments FILE.lua may also return a plain recipe (a table
+without `recipe`, `vary` or `runs`): then --vary gives the axes and CMD (or
+the recipe's `command`) the command, as with `isol run`:
+
+  isol sweep examples/memory.lua --vary limits.memory.max=8M,16M,32M -- ./prog
 
 Progress goes to stderr: a bar on a terminal, one line per run otherwise.
 Ctrl-C (SIGINT) or SIGTERM stops cleanly: the running sandbox is killed,
 its cgroup removed, and the results so far are shown and written (exit 130).
 
 options:
+  --vary PATH=V1,V2,...  add an axis (repeatable); values that read as
+                    integers or true/false become those, others stay strings
   --runs N          override the spec's runs
   --timeout SEC     kill a run after SEC seconds
   --csv FILE        also write one CSV line per run to FILE
@@ -32,8 +40,21 @@ local function describe(vary, paths)
   return table.concat(parts, " ")
 end
 
+-- "limits.memory.max=8M,16M" -> path, { "8M", "16M" }
+local function parse_vary(v)
+  local path, list = v:match("^([^=]+)=(.*)$")
+  if not path or list == "" then return nil end
+  local values = {}
+  for item in (list .. ","):gmatch("([^,]*),") do
+    if item == "true" then values[#values + 1] = true
+    elseif item == "false" then values[#values + 1] = false
+    else values[#values + 1] = math.tointeger(tonumber(item)) or item end
+  end
+  return path, values
+end
+
 function M.run(args)
-  local opts = {}
+  local opts = { vary = {} }
   local file
   local rest = {}
   local i = 1
@@ -56,6 +77,15 @@ function M.run(args)
         opts[a:sub(3)] = v
       end
       i = i + 1
+    elseif a == "--vary" then
+      local v = args[i + 1]
+      local path, values = parse_vary(v or "")
+      if not path then
+        return cli.die("sweep: --vary: expected PATH=V1,V2,... (e.g. limits.memory.max=16M,64M), got "
+          .. tostring(v), 2)
+      end
+      opts.vary[#opts.vary + 1] = { path, values }
+      i = i + 1
     elseif a == "--output" then
       opts.output = true
     elseif a == "-q" or a == "--quiet" then
@@ -68,7 +98,7 @@ function M.run(args)
     elseif not file then
       file = a
     else
-      rest[#rest + 1] = a
+      return cli.die("sweep: unexpected argument " .. a .. " (a command goes after --)", 2)
     end
     i = i + 1
   end
@@ -84,7 +114,28 @@ function M.run(args)
     return cli.die(string.format("%s: expected the file to return a sweep spec table, got %s", file, type(spec)), 1)
   end
   local s = {}
-  for k, v in pairs(spec) do s[k] = v end
+  if spec.recipe == nil and spec.vary == nil and spec.runs == nil then
+    -- a plain recipe: the axes come from --vary, CMD (as for `isol run`) is the command
+    s.recipe = spec
+    if #rest > 0 then s.command = rest end
+  else
+    for k, v in pairs(spec) do s[k] = v end -- CMD ARGS were the spec function's parameters
+  end
+  if #opts.vary > 0 then
+    -- the spec's axes first (in their order), then --vary ones
+    local axes = {}
+    local given = s.vary or {}
+    if next(given) ~= nil and #given == 0 then
+      local keys = {}
+      for k in pairs(given) do keys[#keys + 1] = k end
+      table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+      for _, k in ipairs(keys) do axes[#axes + 1] = { k, given[k] } end
+    else
+      for _, e in ipairs(given) do axes[#axes + 1] = e end
+    end
+    for _, e in ipairs(opts.vary) do axes[#axes + 1] = e end
+    s.vary = axes
+  end
   if opts.runs then s.runs = opts.runs end
   if opts.timeout then s.timeout = opts.timeout end
   if opts.output then s.stdout, s.stderr = "inherit", "inherit" end
