@@ -15,7 +15,7 @@ For quick experiments FILE.lua may also return a plain recipe (a table
 without `recipe`, `vary` or `runs`): then --vary gives the axes and CMD (or
 the recipe's `command`) the command, as with `isol run`:
 
-  isol sweep examples/memory.lua --vary limits.memory.max=8M,16M,32M -- ./prog
+  isol sweep my_recipe.lua --vary limits.memory.max=8M,16M,32M -- ./prog
 
 Progress goes to stderr: a bar on a terminal, one line per run otherwise.
 Ctrl-C (SIGINT) or SIGTERM stops cleanly: the running sandbox is killed,
@@ -111,7 +111,7 @@ function M.run(args)
   local spec = chunk(table.unpack(rest))
   if type(spec) == "function" then spec = spec(table.unpack(rest)) end
   if type(spec) ~= "table" then
-    return cli.die(string.format("%s: expected the file to return a sweep spec table, got %s", file, type(spec)), 1)
+    return cli.die(string.format("%s: expected the file to return a sweep spec or a recipe table, got %s", file, type(spec)), 1)
   end
   local s = {}
   if spec.recipe == nil and spec.vary == nil and spec.runs == nil then
