@@ -111,7 +111,8 @@ function M.run(args)
   local spec = chunk(table.unpack(rest))
   if type(spec) == "function" then spec = spec(table.unpack(rest)) end
   if type(spec) ~= "table" then
-    return cli.die(string.format("%s: expected the file to return a sweep spec or a recipe table, got %s", file, type(spec)), 1)
+    return cli.die(string.format("%s: expected the file to return a sweep spec or a recipe table, got %s", file,
+      type(spec)), 1)
   end
   local s = {}
   if spec.recipe == nil and spec.vary == nil and spec.runs == nil then
