@@ -26,7 +26,10 @@
 --  * `stdout`, `stderr` (default "null"; "inherit" shows the output);
 --  * `catch_signals` (default true): SIGINT and SIGTERM stop the sweep
 --    cleanly: the running sandbox is killed and closed (its cgroup removed),
---    the rows so far are returned with `interrupted` set;
+--    the rows so far are returned with `interrupted` set. They are blocked
+--    in the calling thread meanwhile and read from a signalfd (sandboxes
+--    start with a clean mask; a program a callback starts with os.execute
+--    would inherit the block);
 --  * `on_start(info)`, `on_run(row, info)`: progress callbacks, with
 --    `info = { index=, total=, vary=, run= }`.
 --
