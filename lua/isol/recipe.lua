@@ -221,7 +221,7 @@ M.define("user", {
   end,
 })
 
-local function hostname_check(field, ns)
+local function hostname_check(_, ns)
   return function(v, path)
     util.check_type(path, v, "string")
     if #v == 0 or #v > 64 then util.fail(path, "expected 1 to 64 characters, got %s", util.show(v)) end
