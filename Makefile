@@ -35,7 +35,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(LUA_PATH);;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;$(LUA_CPATH);;
 
-.PHONY: all deps test vm-test demo asan-test bench install uninstall clean lint examples check-format
+.PHONY: all deps test vm-test demo asan-test bench install uninstall clean lint examples check-format doc
 
 all: $(SO)
 
@@ -80,6 +80,17 @@ asan-test: | $(DEPS_STAMP)
 	ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:$(ASAN_OPTIONS)" \
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
 	ISOL_ASAN=1 $(BUSTED) --run=default
+
+# Programs that embed isol (examples/embed/host.c: its own lua_State).
+LUA_LIBS := $(shell $(PKG_CONFIG) --libs lua$(LUA_VER) 2>/dev/null || echo -llua$(LUA_VER))
+examples: all $(BUILD)/examples/embed/host
+$(BUILD)/examples/embed/host: examples/embed/host.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -std=gnu11 $(WARN) $(LUA_INC) -DISOL_ROOT='"$(CURDIR)"' -o $@ $< $(LUA_LIBS) -lpthread
+
+# API reference (LDoc, Debian lua-ldoc; config.ld) into build/doc.
+doc: | $(DEPS_STAMP)
+	ldoc -q -d $(BUILD)/doc .
 
 bench: all
 	$(MAKE) -C bench
