@@ -37,7 +37,17 @@ export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;$(LUA_CPATH);;
 
 .PHONY: all deps test vm-test demo asan-test bench install uninstall clean lint examples check-format doc
 
-all: $(SO)
+# Lua modules are also precompiled to bytecode under $(BUILD)/lua: bin/isol
+# loads those first (parsing the sources costs ~3 ms per `isol run`).
+LUAC      ?= luac5.4
+LUA_SRCS  := $(shell find lua -name '*.lua')
+LUA_BC    := $(patsubst lua/%,$(BUILD)/lua/%,$(LUA_SRCS))
+
+all: $(SO) $(LUA_BC)
+
+$(BUILD)/lua/%.lua: lua/%.lua | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(LUAC) -o $@ $<
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): .ci/deps
