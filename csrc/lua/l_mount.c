@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include "../mount.h"
 #include "binding.h"
@@ -263,12 +264,28 @@ static int l_propagation(lua_State *L)
 	return 1;
 }
 
+/* core.readlink(path) -> target | nil (not a symlink or missing) */
+static int l_readlink(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	char buf[4096];
+	ssize_t n = readlink(path, buf, sizeof buf - 1);
+
+	if (n < 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	lua_pushlstring(L, buf, (size_t)n);
+	return 1;
+}
+
 void isol_lua_open_mount(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "fs_apply", l_fs_apply },
 		{ "umount", l_umount },
 		{ "propagation", l_propagation },
+		{ "readlink", l_readlink },
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, fns, 0);

@@ -1,0 +1,919 @@
+#define _GNU_SOURCE
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+extern char **environ;
+
+#define CHUNK (1u << 20)           /* read/write unit */
+#define ZERO_MIN (64u << 10)       /* zero runs at least this long inside data are holes */
+#define PROGRESS_STEP (32ull << 20)
+
+/* ------------------------------------------------------------ create */
+
+static const char *const *mkfs_defaults(const char *fstype)
+{
+	static const char *const ext[] = { "-F", "-q", NULL };
+	static const char *const force_q[] = { "-f", "-q", NULL };
+	static const char *const none[] = { NULL };
+
+	if (strncmp(fstype, "ext", 3) == 0)
+		return ext;
+	if (strcmp(fstype, "xfs") == 0 || strcmp(fstype, "btrfs") == 0)
+		return force_q;
+	return none;
+}
+
+/* Run argv with stderr+stdout into a pipe; keep the tail of its output. */
+static int run_capture(char *const argv[], char *out, size_t outlen, int *status, isol_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	int p[2], r;
+	pid_t pid;
+	size_t used = 0;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return isol_fail(err, errno, "pipe");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (r != 0) {
+		close(p[0]);
+		return -r;
+	}
+	out[0] = '\0';
+	for (;;) {
+		char buf[1024];
+		ssize_t n = read(p[0], buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		/* keep the last outlen-1 bytes */
+		if ((size_t)n >= outlen - 1) {
+			memcpy(out, buf + n - (outlen - 1), outlen - 1);
+			used = outlen - 1;
+		} else {
+			if (used + (size_t)n > outlen - 1) {
+				size_t drop = used + (size_t)n - (outlen - 1);
+				memmove(out, out + drop, used - drop);
+				used -= drop;
+			}
+			memcpy(out + used, buf, (size_t)n);
+			used += (size_t)n;
+		}
+		out[used] = '\0';
+	}
+	close(p[0]);
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR)
+			return isol_fail(err, errno, "wait %s", argv[0]);
+	return 0;
+}
+
+int isol_image_create(const char *path, uint64_t size, const char *fstype,
+		      const char *const *extra, size_t nextra, isol_error *err)
+{
+	char prog[64], out[400];
+	const char *argv[48];
+	const char *const *defs = mkfs_defaults(fstype);
+	size_t n = 0;
+	int fd, r, status = 0;
+
+	if (!*fstype || strlen(fstype) > 32 || strchr(fstype, '/'))
+		return isol_failx(err, EINVAL, "image %s: bad filesystem type \"%s\"", path, fstype);
+	if (nextra > 32)
+		return isol_failx(err, E2BIG, "image %s: too many mkfs arguments", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return isol_fail(err, errno, "create image %s", path);
+	if (ftruncate(fd, (off_t)size) < 0) {
+		r = isol_fail(err, errno, "image %s: set size %llu", path, (unsigned long long)size);
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+
+	snprintf(prog, sizeof prog, "mkfs.%s", fstype);
+	argv[n++] = prog;
+	for (; *defs; defs++)
+		argv[n++] = *defs;
+	for (size_t i = 0; i < nextra; i++)
+		argv[n++] = extra[i];
+	argv[n++] = path;
+	argv[n] = NULL;
+	r = run_capture((char *const *)argv, out, sizeof out, &status, err);
+	if (r == -ENOENT) {
+		r = isol_failx(err, ENOENT, "%s: not installed (no such program in PATH; install the "
+				"package that provides it, e.g. e2fsprogs for ext4, xfsprogs for xfs)", prog);
+		goto fail;
+	}
+	if (r < 0) {
+		if (err && !err->msg[0])
+			isol_fail(err, -r, "run %s", prog);
+		goto fail;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		size_t len = strlen(out);
+		while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
+			out[--len] = '\0';
+		char *last = strrchr(out, '\n');
+		r = isol_failx(err, EIO, "%s %s failed (%s %d)%s%s", prog, path,
+			       WIFEXITED(status) ? "exit" : "signal",
+			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			       len ? ": " : "", last ? last + 1 : out);
+		goto fail;
+	}
+	return 0;
+fail:
+	unlink(path);
+	return r;
+}
+
+int isol_image_detect(const char *path, char *fstype, size_t len, isol_error *err)
+{
+	unsigned char sb[0x10048];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	const char *t = NULL;
+
+	if (fd < 0)
+		return isol_fail(err, errno, "open image %s", path);
+	n = pread(fd, sb, sizeof sb, 0);
+	close(fd);
+	if (n < 0)
+		return isol_fail(err, errno, "read image %s", path);
+	if (n >= 1082 && sb[1080] == 0x53 && sb[1081] == 0xEF)
+		t = "ext4";
+	else if (n >= 4 && memcmp(sb, "XFSB", 4) == 0)
+		t = "xfs";
+	else if (n >= 0x10048 && memcmp(sb + 0x10040, "_BHRfS_M", 8) == 0)
+		t = "btrfs";
+	else if (n >= 512 && sb[510] == 0x55 && sb[511] == 0xAA &&
+		 (memcmp(sb + 82, "FAT32", 5) == 0 || memcmp(sb + 54, "FAT", 3) == 0))
+		t = "vfat";
+	if (!t)
+		return isol_failx(err, EINVAL, "image %s: unknown filesystem (give fs=...)", path);
+	snprintf(fstype, len, "%s", t);
+	return 0;
+}
+
+/* ------------------------------------------------------------ loop */
+
+int isol_loop_attach(const char *path, int readonly, char *dev, size_t devlen, isol_error *err)
+{
+	int ctl, file, lfd = -1, e = 0;
+	struct loop_config cfg;
+
+	file = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (file < 0)
+		return isol_fail(err, errno, "open image %s", path);
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		e = errno;
+		close(file);
+		return isol_fail(err, e, "open /dev/loop-control");
+	}
+	memset(&cfg, 0, sizeof cfg);
+	cfg.fd = (unsigned)file;
+	cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (readonly ? LO_FLAGS_READ_ONLY : 0);
+	snprintf((char *)cfg.info.lo_file_name, sizeof cfg.info.lo_file_name, "%s", path);
+
+	/* Another process may take the same free device between GET_FREE and
+	 * CONFIGURE: then CONFIGURE says EBUSY and we ask again. */
+	for (int tries = 0; tries < 64; tries++) {
+		int nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (nr < 0) {
+			e = errno;
+			isol_fail(err, e, "loop-control: get a free loop device");
+			break;
+		}
+		snprintf(dev, devlen, "/dev/loop%d", nr);
+		lfd = open(dev, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		if (lfd < 0 && errno == ENOENT) {
+			/* no udev/devtmpfs node yet: make it */
+			if (mknod(dev, S_IFBLK | 0660, makedev(7, (unsigned)nr)) == 0 || errno == EEXIST)
+				lfd = open(dev, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		}
+		if (lfd < 0) {
+			e = errno;
+			isol_fail(err, e, "open %s", dev);
+			break;
+		}
+		if (ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0) {
+			e = 0;
+			break;
+		}
+		e = errno;
+		close(lfd);
+		lfd = -1;
+		if (e != EBUSY) {
+			isol_fail(err, e, "attach %s to %s", path, dev);
+			break;
+		}
+		isol_fail(err, e, "attach %s to a loop device", path);
+	}
+	close(ctl);
+	close(file);
+	if (lfd < 0)
+		return -(e ? e : EBUSY);
+	return lfd;
+}
+
+/* ------------------------------------------------------------ mount */
+
+static int mkdir_p(const char *path, isol_error *err)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof buf)
+		return isol_failx(err, ENAMETOOLONG, "mkdir %s: path too long", path);
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return isol_fail(err, errno, "mkdir %s", buf);
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return isol_fail(err, errno, "mkdir %s", buf);
+	return 0;
+}
+
+int isol_image_mount(const char *dev, const char *fstype, const char *target, int readonly,
+		     int sync, long uid, long gid, isol_error *err)
+{
+	unsigned long flags = (readonly ? MS_RDONLY : 0) | (sync ? MS_SYNCHRONOUS : 0);
+	int r = mkdir_p(target, err);
+
+	if (r < 0)
+		return r;
+	if (mount(dev, target, fstype, flags, NULL) < 0)
+		return isol_fail(err, errno, "mount %s (%s) on %s", dev, fstype, target);
+	if ((uid >= 0 || gid >= 0) && chown(target, (uid_t)uid, (gid_t)gid) < 0) {
+		r = isol_fail(err, errno, "chown %s", target);
+		umount2(target, MNT_DETACH);
+		return r;
+	}
+	return 0;
+}
+
+/* A detached mount of dev: fd on its root directory (O_RDONLY), or -errno.
+ * Closing it (and mfd) unmounts; it never appears in any mount table. */
+static int detached_root(const char *dev, const char *fstype, int *mfd_out, isol_error *err)
+{
+	int fsfd = fsopen(fstype, FSOPEN_CLOEXEC), mfd, fd, e;
+
+	if (fsfd < 0)
+		return isol_fail(err, errno, "fsopen %s", fstype);
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", dev, 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		e = errno;
+		close(fsfd);
+		return isol_fail(err, e, "mount %s (%s)", dev, fstype);
+	}
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+	e = errno;
+	close(fsfd);
+	if (mfd < 0)
+		return isol_fail(err, e, "mount %s (%s)", dev, fstype);
+	fd = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		close(mfd);
+		return isol_fail(err, e, "open root of %s", dev);
+	}
+	*mfd_out = mfd;
+	return fd;
+}
+
+int isol_image_chown(const char *dev, const char *fstype, long uid, long gid, isol_error *err)
+{
+	int mfd = -1, fd = detached_root(dev, fstype, &mfd, err), r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0)
+		r = isol_fail(err, errno, "chown the root of %s", dev);
+	else if (syncfs(fd) < 0)
+		r = isol_fail(err, errno, "sync %s", dev);
+	close(fd);
+	close(mfd);
+	return r;
+}
+
+int isol_image_trim(const char *dev, const char *fstype, uint64_t *trimmed, isol_error *err)
+{
+	struct fstrim_range range = { .start = 0, .len = UINT64_MAX, .minlen = 0 };
+	int mfd = -1, fd = detached_root(dev, fstype, &mfd, err), r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (syncfs(fd) < 0)
+		r = isol_fail(err, errno, "sync %s", dev);
+	else if (ioctl(fd, FITRIM, &range) < 0)
+		r = isol_fail(err, errno, "trim %s", dev);
+	else if (syncfs(fd) < 0)
+		r = isol_fail(err, errno, "sync %s", dev);
+	if (r == 0 && trimmed)
+		*trimmed = range.len;
+	close(fd);
+	close(mfd);
+	return r;
+}
+
+/* ------------------------------------------------------------ output file */
+
+/* An unnamed file in dest's directory (O_TMPFILE): linked into place only
+ * when complete, so a killed process leaves nothing. Falls back to a named
+ * temporary that is unlinked on failure. */
+struct outfile {
+	int fd;
+	char tmpname[PATH_MAX]; /* fallback only */
+};
+
+static int out_open(struct outfile *o, const char *dest, isol_error *err)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof dir, "%s", dest);
+	o->tmpname[0] = '\0';
+	o->fd = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	if (o->fd >= 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return isol_fail(err, errno, "create %s", dest);
+	snprintf(o->tmpname, sizeof o->tmpname, "%s.isol-tmp-%d", dest, (int)getpid());
+	o->fd = open(o->tmpname, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (o->fd < 0)
+		return isol_fail(err, errno, "create %s", o->tmpname);
+	return 0;
+}
+
+static void out_abort(struct outfile *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	if (o->tmpname[0])
+		unlink(o->tmpname);
+}
+
+static int out_commit(struct outfile *o, const char *dest, isol_error *err)
+{
+	char proc[64], tmp[PATH_MAX];
+	int r = 0;
+
+	if (fsync(o->fd) < 0) {
+		r = isol_fail(err, errno, "sync %s", dest);
+		out_abort(o);
+		return r;
+	}
+	if (o->tmpname[0]) {
+		if (rename(o->tmpname, dest) < 0) {
+			r = isol_fail(err, errno, "rename to %s", dest);
+			out_abort(o);
+			return r;
+		}
+		close(o->fd);
+		o->fd = -1;
+		return 0;
+	}
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", o->fd);
+	snprintf(tmp, sizeof tmp, "%s.isol-tmp-%d", dest, (int)getpid());
+	unlink(tmp);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0) {
+		r = isol_fail(err, errno, "link %s", dest);
+	} else if (rename(tmp, dest) < 0) {
+		r = isol_fail(err, errno, "rename to %s", dest);
+		unlink(tmp);
+	}
+	close(o->fd);
+	o->fd = -1;
+	return r;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int all_zero(const unsigned char *p, size_t len)
+{
+	if (len < 16) {
+		for (size_t i = 0; i < len; i++)
+			if (p[i])
+				return 0;
+		return 1;
+	}
+	for (size_t i = 0; i < 16; i++)
+		if (p[i])
+			return 0;
+	return memcmp(p, p + 16, len - 16) == 0;
+}
+
+/* ------------------------------------------------------------ checkpoint */
+
+/* The compressed stream is a sequence of gzip members / zstd frames (both
+ * tools decode concatenations): one per run of data, and a precomputed
+ * member/frame of ZBIG zeros repeated for holes. */
+struct writer {
+	int format, level, fd;
+	int open;            /* a data member/frame is open */
+	uint64_t out;        /* bytes written */
+	unsigned char *obuf; /* compressed output buffer (CHUNK) */
+	const unsigned char *zeros; /* ZBIG zero bytes */
+	unsigned char *zbig; /* precomputed member/frame for ZBIG zeros */
+	size_t zbig_len, zbig_n;
+	z_stream z;
+	int z_init;
+	ZSTD_CCtx *zc;
+};
+
+#define ZBIG (8u << 20)
+
+static int w_emit(struct writer *w, const void *p, size_t n, isol_error *err)
+{
+	int r = write_all(w->fd, p, n);
+	if (r < 0)
+		return isol_fail(err, -r, "write checkpoint");
+	w->out += n;
+	return 0;
+}
+
+static int gz_feed(struct writer *w, const void *p, size_t n, int flush, isol_error *err)
+{
+	int zr;
+
+	w->z.next_in = (Bytef *)(uintptr_t)p;
+	w->z.avail_in = (uInt)n;
+	do {
+		w->z.next_out = w->obuf;
+		w->z.avail_out = CHUNK;
+		zr = deflate(&w->z, flush);
+		if (zr == Z_STREAM_ERROR)
+			return isol_failx(err, EIO, "deflate: stream error");
+		if (w_emit(w, w->obuf, CHUNK - w->z.avail_out, err) < 0)
+			return -EIO;
+	} while (w->z.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
+	return 0;
+}
+
+static int zs_feed(struct writer *w, const void *p, size_t n, ZSTD_EndDirective mode, isol_error *err)
+{
+	ZSTD_inBuffer in = { p, n, 0 };
+	size_t rem;
+
+	do {
+		ZSTD_outBuffer out = { w->obuf, CHUNK, 0 };
+		rem = ZSTD_compressStream2(w->zc, &out, &in, mode);
+		if (ZSTD_isError(rem))
+			return isol_failx(err, EIO, "zstd: %s", ZSTD_getErrorName(rem));
+		if (w_emit(w, w->obuf, out.pos, err) < 0)
+			return -EIO;
+	} while (mode == ZSTD_e_end ? rem != 0 : in.pos < in.size);
+	return 0;
+}
+
+static int w_end_member(struct writer *w, isol_error *err)
+{
+	int r = 0;
+
+	if (!w->open)
+		return 0;
+	if (w->format == ISOL_CKPT_GZIP) {
+		r = gz_feed(w, NULL, 0, Z_FINISH, err);
+		deflateReset(&w->z);
+	} else {
+		r = zs_feed(w, NULL, 0, ZSTD_e_end, err);
+	}
+	w->open = 0;
+	return r;
+}
+
+static int w_data(struct writer *w, const void *p, size_t n, isol_error *err)
+{
+	w->open = 1;
+	if (w->format == ISOL_CKPT_GZIP)
+		return gz_feed(w, p, n, Z_NO_FLUSH, err);
+	return zs_feed(w, p, n, ZSTD_e_continue, err);
+}
+
+/* n zeros as a member/frame of its own (n <= ZBIG). */
+static int w_zero_member(struct writer *w, size_t n, unsigned char *dst, size_t cap, size_t *len,
+			 isol_error *err)
+{
+	if (w->format == ISOL_CKPT_GZIP) {
+		z_stream z;
+		memset(&z, 0, sizeof z);
+		if (deflateInit2(&z, w->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			return isol_failx(err, ENOMEM, "deflateInit");
+		z.next_in = (Bytef *)(uintptr_t)w->zeros;
+		z.avail_in = (uInt)n;
+		z.next_out = dst;
+		z.avail_out = (uInt)cap;
+		int zr = deflate(&z, Z_FINISH);
+		*len = cap - z.avail_out;
+		deflateEnd(&z);
+		if (zr != Z_STREAM_END)
+			return isol_failx(err, EIO, "deflate zeros");
+		return 0;
+	}
+	size_t r = ZSTD_compress(dst, cap, w->zeros, n, w->level);
+	if (ZSTD_isError(r))
+		return isol_failx(err, EIO, "zstd: %s", ZSTD_getErrorName(r));
+	*len = r;
+	return 0;
+}
+
+static int w_zeros(struct writer *w, uint64_t n, isol_error *err)
+{
+	int r = w_end_member(w, err);
+
+	if (r < 0)
+		return r;
+	if (n >= ZBIG && !w->zbig) {
+		w->zbig = malloc(CHUNK);
+		if (!w->zbig)
+			return isol_failx(err, ENOMEM, "out of memory");
+		r = w_zero_member(w, ZBIG, w->zbig, CHUNK, &w->zbig_len, err);
+		if (r < 0)
+			return r;
+	}
+	for (; n >= ZBIG; n -= ZBIG)
+		if ((r = w_emit(w, w->zbig, w->zbig_len, err)) < 0)
+			return r;
+	if (n) {
+		size_t len;
+		r = w_zero_member(w, (size_t)n, w->obuf, CHUNK, &len, err);
+		if (r < 0)
+			return r;
+		r = w_emit(w, w->obuf, len, err);
+	}
+	return r;
+}
+
+int isol_image_checkpoint(const char *image, const char *dest, int format, int level,
+			  isol_progress_fn progress, void *ctx, struct isol_ckpt_stats *st,
+			  isol_error *err)
+{
+	struct writer w;
+	struct outfile o = { .fd = -1 };
+	struct stat sb;
+	unsigned char *buf = NULL, *zeros = NULL;
+	uint64_t off = 0, size, pending_zero = 0, next_progress = 0;
+	int in, r = 0;
+
+	memset(&w, 0, sizeof w);
+	memset(st, 0, sizeof *st);
+	in = open(image, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return isol_fail(err, errno, "open image %s", image);
+	if (fstat(in, &sb) < 0) {
+		r = isol_fail(err, errno, "stat %s", image);
+		goto out;
+	}
+	size = st->size = (uint64_t)sb.st_size;
+	posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+	w.format = format;
+	if (format == ISOL_CKPT_GZIP) {
+		w.level = level < 0 ? Z_DEFAULT_COMPRESSION : level;
+		if (deflateInit2(&w.z, w.level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+			r = isol_failx(err, EINVAL, "gzip level %d: not accepted by zlib", level);
+			goto out;
+		}
+		w.z_init = 1;
+	} else {
+		w.level = level < 0 ? ZSTD_CLEVEL_DEFAULT : level;
+		w.zc = ZSTD_createCCtx();
+		if (!w.zc || ZSTD_isError(ZSTD_CCtx_setParameter(w.zc, ZSTD_c_compressionLevel, w.level))) {
+			r = isol_failx(err, EINVAL, "zstd level %d: not accepted", level);
+			goto out;
+		}
+	}
+	buf = malloc(CHUNK);
+	w.obuf = malloc(CHUNK);
+	zeros = calloc(1, ZBIG); /* untouched zero pages: costs no memory */
+	if (!buf || !w.obuf || !zeros) {
+		r = isol_failx(err, ENOMEM, "checkpoint: out of memory");
+		goto out;
+	}
+	w.zeros = zeros;
+	r = out_open(&o, dest, err);
+	if (r < 0)
+		goto out;
+	w.fd = o.fd;
+
+	while (off < size) {
+		off_t data = lseek(in, (off_t)off, SEEK_DATA), hole;
+		if (data < 0) {
+			if (errno != ENXIO) {
+				r = isol_fail(err, errno, "seek data in %s", image);
+				goto out;
+			}
+			data = (off_t)size; /* a hole to the end */
+		}
+		pending_zero += (uint64_t)data - off;
+		off = (uint64_t)data;
+		if (off >= size)
+			break;
+		hole = lseek(in, (off_t)off, SEEK_HOLE);
+		if (hole < 0) {
+			r = isol_fail(err, errno, "seek hole in %s", image);
+			goto out;
+		}
+		while (off < (uint64_t)hole) {
+			size_t want = (uint64_t)hole - off < CHUNK ? (size_t)((uint64_t)hole - off) : CHUNK;
+			ssize_t n = pread(in, buf, want, (off_t)off);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				r = isol_fail(err, errno, "read %s", image);
+				goto out;
+			}
+			if (n == 0) {
+				hole = (off_t)off; /* file shrank */
+				break;
+			}
+			st->data += (uint64_t)n;
+			/* Split into data and long zero runs (zeros written by a
+			 * filesystem that never trimmed them). */
+			for (size_t i = 0; i < (size_t)n;) {
+				size_t j = i;
+				while (j < (size_t)n) {
+					size_t blk = (size_t)n - j < ZERO_MIN ? (size_t)n - j : ZERO_MIN;
+					if (!all_zero(buf + j, blk))
+						break;
+					j += blk;
+				}
+				if (j - i >= ZERO_MIN || (j == (size_t)n && j > i)) {
+					pending_zero += j - i;
+					i = j;
+					continue;
+				}
+				/* data up to the next ZERO_MIN-aligned zero block */
+				j = i + ZERO_MIN < (size_t)n ? i + ZERO_MIN : (size_t)n;
+				if (pending_zero) {
+					if ((r = w_zeros(&w, pending_zero, err)) < 0)
+						goto out;
+					pending_zero = 0;
+				}
+				if ((r = w_data(&w, buf + i, j - i, err)) < 0)
+					goto out;
+				i = j;
+			}
+			off += (uint64_t)n;
+			if (progress && off >= next_progress) {
+				next_progress = off + PROGRESS_STEP;
+				if (progress(ctx, off, size)) {
+					r = isol_failx(err, ECANCELED, "checkpoint %s: cancelled", image);
+					goto out;
+				}
+			}
+		}
+		if (off < (uint64_t)hole)
+			break;
+	}
+	if (off < size)
+		pending_zero += size - off;
+	if (pending_zero && (r = w_zeros(&w, pending_zero, err)) < 0)
+		goto out;
+	if ((r = w_end_member(&w, err)) < 0)
+		goto out;
+	if (size == 0 && (r = w_zeros(&w, 0, err)) < 0)
+		goto out;
+	st->out = w.out;
+	r = out_commit(&o, dest, err);
+	if (r == 0 && progress)
+		progress(ctx, size, size);
+out:
+	if (r < 0)
+		out_abort(&o);
+	close(in);
+	free(buf);
+	free(zeros);
+	free(w.obuf);
+	free(w.zbig);
+	if (w.z_init)
+		deflateEnd(&w.z);
+	ZSTD_freeCCtx(w.zc);
+	return r < 0 ? r : 0;
+}
+
+/* ------------------------------------------------------------ restore */
+
+/* Write decompressed bytes at the current offset, leaving holes for zero
+ * 4 KiB blocks. */
+static int sparse_write(int fd, const unsigned char *p, size_t n, uint64_t *off, isol_error *err)
+{
+	const size_t B = 4096;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t len = n - i < B ? n - i : B;
+		/* skip zero blocks */
+		if (all_zero(p + i, len)) {
+			i += len;
+			*off += len;
+			continue;
+		}
+		size_t j = i + len;
+		while (j < n) {
+			size_t l2 = n - j < B ? n - j : B;
+			if (all_zero(p + j, l2))
+				break;
+			j += l2;
+		}
+		size_t k = i;
+		while (k < j) {
+			ssize_t w = pwrite(fd, p + k, j - k, (off_t)(*off + (k - i)));
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				return isol_fail(err, errno, "write restored image");
+			}
+			k += (size_t)w;
+		}
+		*off += j - i;
+		i = j;
+	}
+	return 0;
+}
+
+int isol_image_restore(const char *src, const char *dest, isol_progress_fn progress, void *ctx,
+		       struct isol_ckpt_stats *st, isol_error *err)
+{
+	struct outfile o = { .fd = -1 };
+	unsigned char *ibuf = NULL, *obuf = NULL, magic[4];
+	uint64_t off = 0, next_progress = PROGRESS_STEP, total;
+	z_stream z;
+	int z_init = 0, in, r = 0, gz;
+	ZSTD_DCtx *dc = NULL;
+	struct stat sb;
+	ssize_t n;
+
+	memset(st, 0, sizeof *st);
+	memset(&z, 0, sizeof z);
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return isol_fail(err, errno, "open checkpoint %s", src);
+	if (fstat(in, &sb) < 0 || pread(in, magic, 4, 0) != 4) {
+		r = isol_failx(err, EINVAL, "checkpoint %s: too short or unreadable", src);
+		goto out;
+	}
+	total = (uint64_t)sb.st_size; /* progress counts compressed input */
+	if (magic[0] == 0x1f && magic[1] == 0x8b) {
+		gz = 1;
+		if (inflateInit2(&z, 15 + 16) != Z_OK) {
+			r = isol_failx(err, ENOMEM, "inflateInit");
+			goto out;
+		}
+		z_init = 1;
+	} else if (magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) {
+		gz = 0;
+		dc = ZSTD_createDCtx();
+		if (!dc) {
+			r = isol_failx(err, ENOMEM, "zstd context");
+			goto out;
+		}
+	} else {
+		r = isol_failx(err, EINVAL, "checkpoint %s: not a gzip or zstd file", src);
+		goto out;
+	}
+	ibuf = malloc(CHUNK);
+	obuf = malloc(CHUNK);
+	if (!ibuf || !obuf) {
+		r = isol_failx(err, ENOMEM, "restore: out of memory");
+		goto out;
+	}
+	r = out_open(&o, dest, err);
+	if (r < 0)
+		goto out;
+
+	uint64_t consumed = 0;
+	int ended = 1; /* gzip: between members */
+	while ((n = read(in, ibuf, CHUNK)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = isol_fail(err, errno, "read %s", src);
+			goto out;
+		}
+		consumed += (uint64_t)n;
+		if (gz) {
+			z.next_in = ibuf;
+			z.avail_in = (uInt)n;
+			while (z.avail_in > 0) {
+				z.next_out = obuf;
+				z.avail_out = CHUNK;
+				int zr = inflate(&z, Z_NO_FLUSH);
+				if (zr != Z_OK && zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && z.avail_out == 0)) {
+					r = isol_failx(err, EINVAL, "checkpoint %s: corrupt gzip data (%s)", src,
+						       z.msg ? z.msg : "inflate failed");
+					goto out;
+				}
+				ended = 0;
+				if ((r = sparse_write(o.fd, obuf, CHUNK - z.avail_out, &off, err)) < 0)
+					goto out;
+				if (zr == Z_STREAM_END) {
+					inflateReset(&z); /* next member */
+					ended = 1;
+				}
+			}
+		} else {
+			ZSTD_inBuffer zin = { ibuf, (size_t)n, 0 };
+			while (zin.pos < zin.size) {
+				ZSTD_outBuffer zout = { obuf, CHUNK, 0 };
+				size_t zr = ZSTD_decompressStream(dc, &zout, &zin);
+				if (ZSTD_isError(zr)) {
+					r = isol_failx(err, EINVAL, "checkpoint %s: corrupt zstd data (%s)", src,
+						       ZSTD_getErrorName(zr));
+					goto out;
+				}
+				ended = zr == 0;
+				if ((r = sparse_write(o.fd, obuf, zout.pos, &off, err)) < 0)
+					goto out;
+			}
+			/* drain output still buffered in the context */
+			for (;;) {
+				ZSTD_outBuffer zout = { obuf, CHUNK, 0 };
+				ZSTD_inBuffer none = { NULL, 0, 0 };
+				size_t zr = ZSTD_decompressStream(dc, &zout, &none);
+				if (ZSTD_isError(zr) || zout.pos == 0)
+					break;
+				if ((r = sparse_write(o.fd, obuf, zout.pos, &off, err)) < 0)
+					goto out;
+			}
+		}
+		if (progress && consumed >= next_progress) {
+			next_progress = consumed + PROGRESS_STEP / 8;
+			if (progress(ctx, consumed, total)) {
+				r = isol_failx(err, ECANCELED, "restore %s: cancelled", src);
+				goto out;
+			}
+		}
+	}
+	if (!ended) {
+		r = isol_failx(err, EINVAL, "checkpoint %s: truncated", src);
+		goto out;
+	}
+	if (ftruncate(o.fd, (off_t)off) < 0) {
+		r = isol_fail(err, errno, "set size of %s", dest);
+		goto out;
+	}
+	st->size = off;
+	st->out = off;
+	if (fstat(o.fd, &sb) == 0)
+		st->alloc = (uint64_t)sb.st_blocks * 512;
+	st->data = st->alloc;
+	r = out_commit(&o, dest, err);
+	if (r == 0 && progress)
+		progress(ctx, total, total);
+out:
+	if (r < 0)
+		out_abort(&o);
+	close(in);
+	free(ibuf);
+	free(obuf);
+	if (z_init)
+		inflateEnd(&z);
+	ZSTD_freeDCtx(dc);
+	return r < 0 ? r : 0;
+}
