@@ -256,7 +256,8 @@ int main(void) {
       local f = assert(io.open(dir .. "/attack.c", "w"))
       f:write(attack)
       f:close()
-      local out, ok = h.sh("mkdir -p " .. dir .. "/bin && gcc -O0 -o " .. dir .. "/bin/attack " .. dir .. "/attack.c 2>&1")
+      local out, ok = h.sh("mkdir -p " .. dir .. "/bin && gcc -O0 -o " .. dir .. "/bin/attack " ..
+        dir .. "/attack.c 2>&1")
       assert(ok, out)
     end
 
@@ -329,7 +330,8 @@ int main(void) {
 
     it("works in a user namespace (root mapped)", function()
       local st, out, err = run({ namespaces = { "user", "mount", "pid" }, user = { map_root = true },
-        root = isol.recipes.host_readonly() }, "id -u; ls /proc | grep -c '^[0-9]'; touch /tmp/a && echo tmp-ok")
+        root = isol.recipes.host_readonly() },
+        "id -u; ls /proc | grep -c '^[0-9]'; touch /tmp/a && echo tmp-ok")
       assert.equals(0, st.code, err)
       assert.matches("^0\n", out)
       assert.matches("tmp%-ok", out)

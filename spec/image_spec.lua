@@ -16,7 +16,8 @@ end
 -- Run a shell script in a sandbox with the image mounted on /data.
 local function in_image(img, script, ro)
   local box <close> = isol.sandbox { namespaces = { "mount", "pid" },
-    root = isol.recipes.host_readonly { mounts = { { type = "image", image = img, target = "/data", readonly = ro } } } }
+    root = isol.recipes.host_readonly { mounts = {
+      { type = "image", image = img, target = "/data", readonly = ro } } } }
   return box:run({ "/bin/sh", "-c", script }, { capture = true })
 end
 

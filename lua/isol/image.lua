@@ -109,8 +109,9 @@ function methods:mount(target, opts)
   if opts.owner ~= nil then
     check_type("image:mount.owner", opts.owner, "table")
     uid, gid = opts.owner.uid, opts.owner.gid
-    if uid ~= nil and math.type(uid) ~= "integer" then fail("image:mount.owner.uid", "expected integer, got %s", show(uid)) end
-    if gid ~= nil and math.type(gid) ~= "integer" then fail("image:mount.owner.gid", "expected integer, got %s", show(gid)) end
+    for k, v in pairs { uid = uid, gid = gid } do
+      if math.type(v) ~= "integer" then fail("image:mount.owner." .. k, "expected integer, got %s", show(v)) end
+    end
   end
   return self:mount_at(target, ro and true or false, opts.sync and true or false, uid, gid)
 end
