@@ -459,14 +459,16 @@ struct writer {
 	uint64_t out;        /* bytes written */
 	unsigned char *obuf; /* compressed output buffer (CHUNK) */
 	const unsigned char *zeros; /* ZBIG zero bytes */
-	unsigned char *zbig; /* precomputed member/frame for ZBIG zeros */
-	size_t zbig_len, zbig_n;
+	/* precomputed member/frame for ZBIG >> k zeros, k < ZLEVELS */
+	unsigned char *zmem[12];
+	size_t zmem_len[12];
 	z_stream z;
 	int z_init;
 	ZSTD_CCtx *zc;
 };
 
 #define ZBIG (8u << 20)
+#define ZLEVELS 12 /* ZBIG down to 4 KiB */
 
 static int w_emit(struct writer *w, const void *p, size_t n, isol_error *err)
 {
@@ -562,23 +564,30 @@ static int w_zero_member(struct writer *w, size_t n, unsigned char *dst, size_t 
 	return 0;
 }
 
+/* A hole of n bytes: members/frames of ZBIG >> k zeros (computed once each)
+ * following the binary decomposition of n, then one for the last < 4 KiB. */
 static int w_zeros(struct writer *w, uint64_t n, isol_error *err)
 {
 	int r = w_end_member(w, err);
 
 	if (r < 0)
 		return r;
-	if (n >= ZBIG && !w->zbig) {
-		w->zbig = malloc(CHUNK);
-		if (!w->zbig)
-			return isol_failx(err, ENOMEM, "out of memory");
-		r = w_zero_member(w, ZBIG, w->zbig, CHUNK, &w->zbig_len, err);
-		if (r < 0)
-			return r;
+	for (int k = 0; k < ZLEVELS && n; k++) {
+		size_t unit = ZBIG >> k;
+		if (n < unit)
+			continue;
+		if (!w->zmem[k]) {
+			w->zmem[k] = malloc(CHUNK);
+			if (!w->zmem[k])
+				return isol_failx(err, ENOMEM, "out of memory");
+			r = w_zero_member(w, unit, w->zmem[k], CHUNK, &w->zmem_len[k], err);
+			if (r < 0)
+				return r;
+		}
+		for (; n >= unit; n -= unit)
+			if ((r = w_emit(w, w->zmem[k], w->zmem_len[k], err)) < 0)
+				return r;
 	}
-	for (; n >= ZBIG; n -= ZBIG)
-		if ((r = w_emit(w, w->zbig, w->zbig_len, err)) < 0)
-			return r;
 	if (n) {
 		size_t len;
 		r = w_zero_member(w, (size_t)n, w->obuf, CHUNK, &len, err);
@@ -730,7 +739,8 @@ out:
 	free(buf);
 	free(zeros);
 	free(w.obuf);
-	free(w.zbig);
+	for (int k = 0; k < ZLEVELS; k++)
+		free(w.zmem[k]);
 	if (w.z_init)
 		deflateEnd(&w.z);
 	ZSTD_freeCCtx(w.zc);
