@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -228,35 +229,61 @@ static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
 	return 0;
 }
 
-/* Resolve `path` (absolute) below `rootfd` to an O_PATH fd, one component
- * at a time. With `strict`, a symlink or ".." anywhere is refused: a link
- * planted in the new root cannot redirect a mount out of it. Missing
- * directories are created (mode); the last one is created as an empty file
- * when `file`. */
+/* Why a component could not be used as a directory (for the message). */
+static int component_fail(int dirfd, const char *comp, const char *path, int e, isol_error *err)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return isol_failx(err, ELOOP,
+					  "mount target %s: %s is a symlink (refused: targets are resolved "
+					  "inside the new root without following symlinks)",
+					  path, comp);
+		if (!S_ISDIR(st.st_mode))
+			return isol_failx(err, ENOTDIR, "mount target %s: %s is not a directory", path, comp);
+	}
+	if (e == ENOENT)
+		return isol_failx(err, e, "mount target %s: %s does not exist", path, comp);
+	return isol_fail(err, e, "mount target %s", path);
+}
+
+/* Resolve `path` (absolute) below `rootfd` to an O_PATH fd. With `strict`,
+ * a symlink or ".." anywhere is refused: a link planted in the new root
+ * cannot redirect a mount out of it. Missing directories are created
+ * (mode); the last one is created as an empty file when `file`.
+ * Fast path: one openat2(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH) when the
+ * target exists; else a walk, one component at a time. */
 static int resolve(int rootfd, const char *path, int strict, int create, int file, unsigned mode,
 		   isol_error *err)
 {
-	int cur = dup(rootfd), next;
+	struct open_how how;
 	const char *p = path;
+	int cur = rootfd, next, fresh = 0, fd;
 	char comp[256];
 
-	if (cur < 0)
-		return isol_fail(err, errno, "dup");
+	while (*p == '/')
+		p++;
+	memset(&how, 0, sizeof how);
+	how.flags = O_PATH | O_CLOEXEC;
+	how.resolve = strict ? RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH : 0;
+	fd = (int)syscall(SYS_openat2, rootfd, *p ? p : ".", &how, sizeof how);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT && errno != ELOOP && errno != ENOTDIR && errno != ENOSYS && errno != EXDEV &&
+	    errno != EPERM)
+		return isol_fail(err, errno, "mount target %s", path);
+
 	while (*p) {
 		const char *s;
 		size_t len;
-		int last;
-		struct stat st;
+		int last, dirflag;
 
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
 		s = strchr(p, '/');
 		len = s ? (size_t)(s - p) : strlen(p);
 		if (len >= sizeof comp) {
-			close(cur);
-			return isol_failx(err, ENAMETOOLONG, "mount target %s: component too long", path);
+			fd = isol_failx(err, ENAMETOOLONG, "mount target %s: component too long", path);
+			goto fail;
 		}
 		memcpy(comp, p, len);
 		comp[len] = '\0';
@@ -267,55 +294,60 @@ static int resolve(int rootfd, const char *path, int strict, int create, int fil
 		if (strcmp(comp, ".") == 0)
 			continue;
 		if (strict && strcmp(comp, "..") == 0) {
-			close(cur);
-			return isol_failx(err, EINVAL, "mount target %s: \"..\" is not allowed", path);
+			fd = isol_failx(err, EINVAL, "mount target %s: \"..\" is not allowed", path);
+			goto fail;
 		}
-		next = openat(cur, comp, O_PATH | O_CLOEXEC | (strict ? O_NOFOLLOW : 0));
-		if (next < 0 && errno == ENOENT && create) {
+		/* O_DIRECTORY|O_NOFOLLOW: a symlink (or a file) fails here and
+		 * component_fail says which. A file is fine only as the last. */
+		dirflag = last && file ? 0 : O_DIRECTORY;
+		next = fresh ? -1 : openat(cur, comp, O_PATH | O_CLOEXEC | dirflag | (strict ? O_NOFOLLOW : 0));
+		if (next < 0 && (fresh || errno == ENOENT) && create) {
 			if (last && file) {
-				int f = openat(cur, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-					       0644);
+				int f = openat(cur, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 				if (f < 0 && errno != EEXIST) {
-					int e = errno;
-					close(cur);
-					return isol_fail(err, e, "create mount target %s", path);
+					fd = isol_fail(err, errno, "create mount target %s", path);
+					goto fail;
 				}
 				if (f >= 0)
 					close(f);
-			} else if (mkdirat(cur, comp, mode ? mode : 0755) < 0 && errno != EEXIST) {
-				int e = errno;
-				close(cur);
-				return isol_fail(err, e, "mkdir %s (for %s)", comp, path);
+			} else if (mkdirat(cur, comp, mode ? mode : 0755) < 0) {
+				if (errno != EEXIST) {
+					fd = isol_fail(err, errno, "mkdir %s (for %s)", comp, path);
+					goto fail;
+				}
+			} else {
+				fresh = 1; /* everything below is new: no lookups needed */
 			}
-			next = openat(cur, comp, O_PATH | O_CLOEXEC | (strict ? O_NOFOLLOW : 0));
+			next = openat(cur, comp, O_PATH | O_CLOEXEC | dirflag | (strict ? O_NOFOLLOW : 0));
 		}
 		if (next < 0) {
-			int e = errno;
-			close(cur);
-			if (e == ENOENT)
-				return isol_failx(err, e, "mount target %s: %s does not exist", path, comp);
-			return isol_fail(err, e, "mount target %s", path);
+			fd = component_fail(cur, comp, path, errno, err);
+			goto fail;
 		}
-		close(cur);
+		if (cur != rootfd)
+			close(cur);
 		cur = next;
-		if (fstat(cur, &st) < 0) {
-			int e = errno;
-			close(cur);
-			return isol_fail(err, e, "stat %s", path);
-		}
-		if (S_ISLNK(st.st_mode)) {
-			close(cur);
-			return isol_failx(err, ELOOP,
-					  "mount target %s: %s is a symlink (refused: targets are resolved "
-					  "inside the new root without following symlinks)",
-					  path, comp);
-		}
-		if (!last && !S_ISDIR(st.st_mode)) {
-			close(cur);
-			return isol_failx(err, ENOTDIR, "mount target %s: %s is not a directory", path, comp);
+		if (last && file && strict) {
+			struct stat st;
+			if (fstat(cur, &st) == 0 && S_ISLNK(st.st_mode)) {
+				close(cur);
+				return isol_failx(err, ELOOP,
+						  "mount target %s: %s is a symlink (refused: targets are resolved "
+						  "inside the new root without following symlinks)",
+						  path, comp);
+			}
 		}
 	}
+	if (cur == rootfd) {
+		cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+		if (cur < 0)
+			return isol_fail(err, errno, "dup");
+	}
 	return cur;
+fail:
+	if (cur != rootfd)
+		close(cur);
+	return fd;
 }
 
 static int attach(int mfd, int tfd, const char *what, const char *target, isol_error *err)
