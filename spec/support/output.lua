@@ -4,7 +4,7 @@
 return function(options)
   local busted = require "busted"
   local handler = require "busted.outputHandlers.utfTerminal"(options)
-  busted.subscribe({ "suite", "end" }, function()
+  busted.subscribe({ "exit" }, function()
     local failed = handler.failuresCount + handler.errorsCount
     if handler.pendingsCount > 0 then
       io.write("\nskipped (with reasons):\n")
@@ -15,7 +15,6 @@ return function(options)
     io.write(string.format("\n%d passed, %d failed, %d skipped\n",
       handler.successesCount, failed, handler.pendingsCount))
     io.flush()
-    return nil, true
-  end, { priority = 0 })
+  end)
   return handler
 end
