@@ -18,7 +18,7 @@ local function in_image(img, script, ro)
   local box <close> = isol.sandbox { namespaces = { "mount", "pid" },
     root = isol.recipes.host_readonly { mounts = {
       { type = "image", image = img, target = "/data", readonly = ro } } } }
-  return box:run({ "/bin/sh", "-c", script }, { capture = true })
+  return box:run({ "/bin/sh", "-c", script, env = { LD_PRELOAD = false } }, { capture = true })
 end
 
 local function allocated(path)
@@ -130,7 +130,8 @@ describe("image #root", function()
       { type = "symlink", target = "/bin", source = "usr/bin" },
       { type = "symlink", target = "/lib", source = "usr/lib" },
       { type = "symlink", target = "/lib64", source = "usr/lib64" } } } }
-    local st, out, err = box:run({ "/bin/sh", "-c", "echo rooted > /hello; ls /" }, { capture = true })
+    local st, out, err = box:run({ "/bin/sh", "-c", "echo rooted > /hello; ls /",
+      env = { LD_PRELOAD = false } }, { capture = true })
     assert.equals(0, st.code, err)
     assert.matches("lost%+found", out)
     box:close()
