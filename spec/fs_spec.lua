@@ -92,6 +92,17 @@ describe("fs #root", function()
       assert.equals("710 123 456\n", out)
     end)
 
+    it("accepts a percentage size and nosuid/nodev/noexec", function()
+      local st, out, err = run({ namespaces = { "mount" },
+        mounts = { { type = "tmpfs", target = dir .. "/p", size = "10%", noexec = true, nosuid = true,
+          nodev = true } } },
+        "grep ' " .. dir .. "/p ' /proc/self/mountinfo; cp /bin/true " .. dir .. "/p/t && " ..
+        dir .. "/p/t || echo noexec-refused")
+      assert.equals(0, st.code, err)
+      assert.matches("nosuid,nodev,noexec", out)
+      assert.matches("noexec%-refused", out)
+    end)
+
     it("never shows in the host's mount table", function()
       local box <close> = isol.sandbox { namespaces = { "mount" },
         mounts = { { type = "tmpfs", target = dir .. "/hidden", size = "1M" } } }

@@ -51,6 +51,19 @@ describe("image #root", function()
     assert.has_error(function() img:device() end, "image " .. dir .. "/a.img is closed")
   end)
 
+  it("garbage collection of an attached Image detaches its loop device", function()
+    local function attach()
+      local img = assert(isol.image.create(dir .. "/g.img", { size = "8M" }))
+      assert.matches("^/dev/loop%d+$", assert(img:device()))
+      assert.is_not_nil(next(leak.loops(dir)))
+    end
+    attach()
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(next(leak.diff({ procs = {}, fds = leak.fds(), mounts = leak.mounts(), loops = {},
+      loop_prefix = dir, cgroups = leak.cgroups() }, 2)))
+  end)
+
   it("read-only mount refuses writes; owner sets the root's owner", function()
     local img <close> = assert(isol.image.create(dir .. "/o.img", { size = "16M", owner = { uid = 1000, gid = 1001 } }))
     local st, out, err = in_image(img, "stat -c %u:%g /data; touch /data/x", true)
