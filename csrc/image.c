@@ -450,6 +450,38 @@ static int all_zero(const unsigned char *p, size_t len)
 
 /* ------------------------------------------------------------ checkpoint */
 
+/* A gzip member of zeros carries a hint in its header's extra field
+ * (RFC 1952 FEXTRA, ignored by gunzip): subfield "IZ" with the number of
+ * zero bytes and the member's length, so that our restore skips it without
+ * inflating. Header: 10 bytes, XLEN (2), then SI1 SI2 LEN(2) + 16 bytes. */
+#define GZ_HINT_EXTRA 20
+#define GZ_HINT_LEN (12 + GZ_HINT_EXTRA)
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Is there a zero-member hint at p? */
+static int gz_hint(const unsigned char *p, size_t len, uint64_t *zeros, uint64_t *mlen)
+{
+	if (len < GZ_HINT_LEN || p[0] != 0x1f || p[1] != 0x8b || p[2] != 8 || p[3] != 0x04 ||
+	    p[10] != GZ_HINT_EXTRA || p[11] != 0 || p[12] != 'I' || p[13] != 'Z' || p[14] != 16 || p[15] != 0)
+		return 0;
+	*zeros = get_le64(p + 16);
+	*mlen = get_le64(p + 24);
+	return *zeros <= (64u << 20) && *mlen >= GZ_HINT_LEN + 8 && *mlen <= (1u << 20);
+}
+
 /* The compressed stream is a sequence of gzip members / zstd frames (both
  * tools decode concatenations): one per run of data, and a precomputed
  * member/frame of ZBIG zeros repeated for holes. */
@@ -542,9 +574,18 @@ static int w_zero_member(struct writer *w, size_t n, unsigned char *dst, size_t 
 			 isol_error *err)
 {
 	if (w->format == ISOL_CKPT_GZIP) {
+		unsigned char extra[GZ_HINT_EXTRA] = { 'I', 'Z', 16, 0 };
+		gz_header hd;
 		z_stream z;
+
 		memset(&z, 0, sizeof z);
-		if (deflateInit2(&z, w->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		memset(&hd, 0, sizeof hd);
+		put_le64(extra + 4, n);
+		hd.extra = extra;
+		hd.extra_len = sizeof extra;
+		hd.os = 3;
+		if (deflateInit2(&z, w->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
+		    deflateSetHeader(&z, &hd) != Z_OK)
 			return isol_failx(err, ENOMEM, "deflateInit");
 		z.next_in = (Bytef *)(uintptr_t)w->zeros;
 		z.avail_in = (uInt)n;
@@ -555,6 +596,8 @@ static int w_zero_member(struct writer *w, size_t n, unsigned char *dst, size_t 
 		deflateEnd(&z);
 		if (zr != Z_STREAM_END)
 			return isol_failx(err, EIO, "deflate zeros");
+		/* the member's own length completes the hint (no header CRC) */
+		put_le64(dst + 24, *len);
 		return 0;
 	}
 	size_t r = ZSTD_compress(dst, cap, w->zeros, n, w->level);
@@ -838,39 +881,76 @@ int isol_image_restore(const char *src, const char *dest, isol_progress_fn progr
 		goto out;
 
 	uint64_t consumed = 0;
-	int ended = 1; /* gzip: between members */
-	while ((n = read(in, ibuf, CHUNK)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = isol_fail(err, errno, "read %s", src);
-			goto out;
-		}
-		consumed += (uint64_t)n;
-		if (gz) {
-			z.next_in = ibuf;
-			z.avail_in = (uInt)n;
-			while (z.avail_in > 0) {
-				z.next_out = obuf;
-				z.avail_out = CHUNK;
-				int zr = inflate(&z, Z_NO_FLUSH);
-				if (zr != Z_OK && zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && z.avail_out == 0)) {
-					r = isol_failx(err, EINVAL, "checkpoint %s: corrupt gzip data (%s)", src,
-						       z.msg ? z.msg : "inflate failed");
+	size_t ipos = 0, ilen = 0;
+	int ended = 1, eof = 0; /* ended: between gzip members / zstd frames */
+	for (;;) {
+		/* refill; at a gzip member boundary keep a whole hint visible */
+		if (!eof && (ipos == ilen || (gz && ended && ilen - ipos < GZ_HINT_LEN))) {
+			size_t rem = ilen - ipos;
+			memmove(ibuf, ibuf + ipos, rem);
+			n = read(in, ibuf + rem, CHUNK - rem);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				r = isol_fail(err, errno, "read %s", src);
+				goto out;
+			}
+			eof = n == 0;
+			ipos = 0;
+			ilen = rem + (size_t)n;
+			consumed += (uint64_t)n;
+			if (progress && consumed >= next_progress) {
+				next_progress = consumed + PROGRESS_STEP / 8;
+				if (progress(ctx, consumed, total)) {
+					r = isol_failx(err, ECANCELED, "restore %s: cancelled", src);
 					goto out;
-				}
-				ended = 0;
-				if ((r = sparse_write(o.fd, obuf, CHUNK - z.avail_out, &off, err)) < 0)
-					goto out;
-				if (zr == Z_STREAM_END) {
-					inflateReset(&z); /* next member */
-					ended = 1;
 				}
 			}
+			continue;
+		}
+		if (ipos == ilen)
+			break;
+		if (gz) {
+			uint64_t zeros, mlen;
+			if (ended && gz_hint(ibuf + ipos, ilen - ipos, &zeros, &mlen)) {
+				size_t have = ilen - ipos;
+				if (mlen <= have) {
+					ipos += (size_t)mlen;
+				} else {
+					off_t at = lseek(in, (off_t)(mlen - have), SEEK_CUR);
+					if (at < 0 || (uint64_t)at > total) {
+						r = isol_failx(err, EINVAL, "checkpoint %s: truncated", src);
+						goto out;
+					}
+					consumed += mlen - have;
+					ipos = ilen;
+				}
+				off += zeros; /* a hole */
+				continue;
+			}
+			z.next_in = ibuf + ipos;
+			z.avail_in = (uInt)(ilen - ipos);
+			z.next_out = obuf;
+			z.avail_out = CHUNK;
+			int zr = inflate(&z, Z_NO_FLUSH);
+			if (zr != Z_OK && zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && z.avail_out == 0)) {
+				r = isol_failx(err, EINVAL, "checkpoint %s: corrupt gzip data (%s)", src,
+					       z.msg ? z.msg : "inflate failed");
+				goto out;
+			}
+			ipos = ilen - z.avail_in;
+			ended = 0;
+			if ((r = sparse_write(o.fd, obuf, CHUNK - z.avail_out, &off, err)) < 0)
+				goto out;
+			if (zr == Z_STREAM_END) {
+				inflateReset(&z); /* next member */
+				ended = 1;
+			}
 		} else {
-			ZSTD_inBuffer zin = { ibuf, (size_t)n, 0 };
-			while (zin.pos < zin.size) {
-				ZSTD_outBuffer zout = { obuf, CHUNK, 0 };
+			ZSTD_inBuffer zin = { ibuf + ipos, ilen - ipos, 0 };
+			ZSTD_outBuffer zout;
+			do {
+				zout = (ZSTD_outBuffer){ obuf, CHUNK, 0 };
 				size_t zr = ZSTD_decompressStream(dc, &zout, &zin);
 				if (ZSTD_isError(zr)) {
 					r = isol_failx(err, EINVAL, "checkpoint %s: corrupt zstd data (%s)", src,
@@ -880,24 +960,8 @@ int isol_image_restore(const char *src, const char *dest, isol_progress_fn progr
 				ended = zr == 0;
 				if ((r = sparse_write(o.fd, obuf, zout.pos, &off, err)) < 0)
 					goto out;
-			}
-			/* drain output still buffered in the context */
-			for (;;) {
-				ZSTD_outBuffer zout = { obuf, CHUNK, 0 };
-				ZSTD_inBuffer none = { NULL, 0, 0 };
-				size_t zr = ZSTD_decompressStream(dc, &zout, &none);
-				if (ZSTD_isError(zr) || zout.pos == 0)
-					break;
-				if ((r = sparse_write(o.fd, obuf, zout.pos, &off, err)) < 0)
-					goto out;
-			}
-		}
-		if (progress && consumed >= next_progress) {
-			next_progress = consumed + PROGRESS_STEP / 8;
-			if (progress(ctx, consumed, total)) {
-				r = isol_failx(err, ECANCELED, "restore %s: cancelled", src);
-				goto out;
-			}
+			} while (zout.pos == CHUNK); /* drain what the context still holds */
+			ipos += zin.pos;
 		}
 	}
 	if (!ended) {
