@@ -111,17 +111,19 @@ static int set_attr(int fd, unsigned set, unsigned clr, int rec, const char *wha
 	return 0;
 }
 
-/* A detached copy of the host mount tree at path (open_tree clone). */
+/* A detached copy of the host mount tree at path (open_tree clone) in
+ * *out; *out is -1 when an optional source does not exist. */
 static int bind_clone(const char *source, int rec, unsigned attr, int optional, const char *target,
-		      isol_error *err)
+		      int *out, isol_error *err)
 {
 	int fd = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
 	int e;
 
+	*out = -1;
 	if (fd < 0) {
 		e = errno;
 		if (optional && e == ENOENT)
-			return -1; /* skipped */
+			return 0; /* skipped */
 		if (e == ENOENT)
 			return isol_failx(err, e, "bind %s on %s: source does not exist", source, target);
 		return isol_fail(err, e, "bind %s on %s", source, target);
@@ -131,7 +133,8 @@ static int bind_clone(const char *source, int rec, unsigned attr, int optional, 
 		close(fd);
 		return -e;
 	}
-	return fd;
+	*out = fd;
+	return 0;
 }
 
 /* Device nodes bound from the host into a minimal /dev (mknod is not
@@ -180,12 +183,7 @@ static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
 		r = fs_new(op->fstype, op->source, op->opts, op->nopts, op->attr_set, op->source, t, err);
 		break;
 	case ISOL_MNT_BIND:
-		r = bind_clone(op->source, op->recursive, op->attr_set, op->optional, t, err);
-		if (r == -1 && op->optional) {
-			fds[0] = -1;
-			return 0;
-		}
-		break;
+		return bind_clone(op->source, op->recursive, op->attr_set, op->optional, t, &fds[0], err);
 	case ISOL_MNT_DEV: {
 		static const struct isol_mount_kv dev_opts[] = { { "mode", "0755" }, { "size", "64k" } };
 		static const struct isol_mount_kv pts_opts[] = {
@@ -202,10 +200,9 @@ static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
 		for (size_t i = 0; i < DEV_NODES; i++) {
 			char src[32] = "/dev/";
 			strcat(src, dev_nodes[i]);
-			r = bind_clone(src, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 1, t, err);
-			if (r < -1)
+			r = bind_clone(src, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 1, t, &fds[1 + i], err);
+			if (r < 0)
 				goto dev_fail;
-			fds[1 + i] = r;
 		}
 		r = fs_new("devpts", NULL, pts_opts, 3, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "devpts", t, err);
 		if (r < 0)
@@ -497,6 +494,13 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 
 		if (ro->type != ISOL_MNT_TMPFS && ro->type != ISOL_MNT_BIND && ro->type != ISOL_MNT_FS) {
 			r = isol_failx(err, EINVAL, "root: cannot be made from a %s mount", type_name(ro->type));
+			goto out;
+		}
+		/* The root is attached on /tmp before pivot_root: with shared
+		 * propagation that mount (and everything below) would appear on
+		 * the host. */
+		if (fs->propagation != MS_PRIVATE && fs->propagation != MS_SLAVE) {
+			r = isol_failx(err, EINVAL, "root: needs private or slave propagation");
 			goto out;
 		}
 		r = prepare(ro, one, err);

@@ -60,6 +60,8 @@ describe("fs #root", function()
         err_of { namespaces = { "mount" }, propagation = "public" })
       assert.matches("a new root needs",
         err_of { namespaces = { "mount" }, root = {}, propagation = "shared" })
+      assert.matches('a new root needs "private" or "slave" propagation, got "unchanged"',
+        err_of { namespaces = { "mount" }, root = {}, propagation = "unchanged" })
     end)
 
     it("a missing bind source is a clear error and leaves nothing", function()

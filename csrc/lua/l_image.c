@@ -334,7 +334,10 @@ static int m_checkpoint(lua_State *L)
 			im->loop_fd = -1;
 			im->dev[0] = '\0';
 		}
-		if (r < 0)
+		/* a filesystem without FITRIM: still only data extents are read */
+		if (r == -EOPNOTSUPP || r == -ENOTTY)
+			do_trim = 0;
+		else if (r < 0)
 			return isol_lua_fail(L, &err);
 	}
 	lua_settop(L, 6);

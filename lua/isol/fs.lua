@@ -261,8 +261,9 @@ recipe.post_check(function(r)
       fail(f, 'needs the "mount" namespace (add "mount" to namespaces)')
     end
   end
-  if r.root and r.propagation == "shared" then
-    fail("propagation", 'a new root needs "private" or "slave" propagation, got "shared"')
+  if r.root and (r.propagation == "shared" or r.propagation == "unchanged") then
+    -- the root is staged on /tmp: shared propagation would show it on the host
+    fail("propagation", 'a new root needs "private" or "slave" propagation, got %s', show(r.propagation))
   end
 end)
 
