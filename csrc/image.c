@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <poll.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,8 +486,58 @@ static int gz_hint(const unsigned char *p, size_t len, uint64_t *zeros, uint64_t
 /* The compressed stream is a sequence of gzip members / zstd frames (both
  * tools decode concatenations): one per run of data, and a precomputed
  * member/frame of ZBIG zeros repeated for holes. */
+/* Parallel gzip (pigz's scheme): a data run is cut into PBLK blocks, each
+ * raw-deflated by its own thread with the previous 32 KiB as dictionary and
+ * ended by a sync flush; the member gets a final empty block and the CRC of
+ * the whole run. The result is one ordinary gzip member. */
+#define PBLK (1u << 20)
+#define PDICT (32u << 10)
+#define PMAX 8
+
+struct pblock {
+	const unsigned char *in, *dict;
+	size_t len, dlen;
+	unsigned char *out;
+	size_t cap, olen;
+	int level, rc;
+};
+
+static void *pblock_run(void *arg)
+{
+	struct pblock *b = arg;
+	z_stream z;
+	int zr;
+
+	b->rc = -1;
+	memset(&z, 0, sizeof z);
+	if (deflateInit2(&z, b->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	if (b->dlen && deflateSetDictionary(&z, b->dict, (uInt)b->dlen) != Z_OK) {
+		deflateEnd(&z);
+		return NULL;
+	}
+	z.next_in = (Bytef *)(uintptr_t)b->in;
+	z.avail_in = (uInt)b->len;
+	z.next_out = b->out;
+	z.avail_out = (uInt)b->cap;
+	zr = deflate(&z, Z_SYNC_FLUSH);
+	b->olen = b->cap - z.avail_out;
+	if (zr == Z_OK && z.avail_in == 0 && z.avail_out > 0)
+		b->rc = 0;
+	deflateEnd(&z);
+	return NULL;
+}
+
 struct writer {
 	int format, level, fd;
+	int threads;                  /* > 1: parallel gzip */
+	unsigned char *pin[PMAX], *pout[PMAX];
+	size_t pcap, pfill;           /* pfill: bytes in pin[pcur] */
+	int pcur;
+	unsigned char pdict[PDICT];
+	size_t pdict_len;
+	uLong crc;
+	uint64_t isize;
 	int open;            /* a data member/frame is open */
 	uint64_t out;        /* bytes written */
 	unsigned char *obuf; /* compressed output buffer (CHUNK) */
@@ -545,13 +596,110 @@ static int zs_feed(struct writer *w, const void *p, size_t n, ZSTD_EndDirective 
 	return 0;
 }
 
+/* Compress the filled blocks (and the partial one) in parallel, in order. */
+static int p_flush(struct writer *w, isol_error *err)
+{
+	struct pblock b[PMAX];
+	pthread_t tid[PMAX];
+	int started[PMAX], k = w->pcur + (w->pfill > 0), r = 0;
+
+	for (int j = 0; j < k; j++) {
+		b[j].in = w->pin[j];
+		b[j].len = j < w->pcur ? PBLK : w->pfill;
+		b[j].dict = j == 0 ? w->pdict : w->pin[j - 1] + PBLK - PDICT;
+		b[j].dlen = j == 0 ? w->pdict_len : PDICT;
+		b[j].out = w->pout[j];
+		b[j].cap = w->pcap;
+		b[j].level = w->level;
+		started[j] = j > 0 && pthread_create(&tid[j], NULL, pblock_run, &b[j]) == 0;
+	}
+	if (k > 0)
+		pblock_run(&b[0]);
+	for (int j = 1; j < k; j++) {
+		if (started[j])
+			pthread_join(tid[j], NULL);
+		else
+			pblock_run(&b[j]); /* no thread: do it here */
+	}
+	for (int j = 0; j < k && r == 0; j++) {
+		if (b[j].rc < 0)
+			return isol_failx(err, EIO, "deflate: block failed");
+		r = w_emit(w, b[j].out, b[j].olen, err);
+	}
+	if (k > 0) {
+		/* the next block's dictionary: the last 32 KiB of input */
+		const struct pblock *last = &b[k - 1];
+		if (last->len >= PDICT) {
+			memcpy(w->pdict, last->in + last->len - PDICT, PDICT);
+			w->pdict_len = PDICT;
+		} else {
+			size_t keep = w->pdict_len + last->len > PDICT ? PDICT - last->len : w->pdict_len;
+			memmove(w->pdict, w->pdict + w->pdict_len - keep, keep);
+			memcpy(w->pdict + keep, last->in, last->len);
+			w->pdict_len = keep + last->len;
+		}
+	}
+	w->pcur = 0;
+	w->pfill = 0;
+	return r;
+}
+
+static int p_data(struct writer *w, const unsigned char *p, size_t n, isol_error *err)
+{
+	if (!w->open) {
+		static const unsigned char hdr[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+		int r = w_emit(w, hdr, sizeof hdr, err);
+		if (r < 0)
+			return r;
+		w->crc = crc32(0L, Z_NULL, 0);
+		w->isize = 0;
+		w->pdict_len = 0;
+		w->open = 1;
+	}
+	w->crc = crc32_z(w->crc, p, n);
+	w->isize += n;
+	while (n) {
+		size_t take = PBLK - w->pfill < n ? PBLK - w->pfill : n;
+		memcpy(w->pin[w->pcur] + w->pfill, p, take);
+		w->pfill += take;
+		p += take;
+		n -= take;
+		if (w->pfill == PBLK) {
+			w->pcur++;
+			w->pfill = 0;
+			if (w->pcur == w->threads) {
+				int r = p_flush(w, err);
+				if (r < 0)
+					return r;
+			}
+		}
+	}
+	return 0;
+}
+
+static int p_end(struct writer *w, isol_error *err)
+{
+	unsigned char tail[10] = { 0x03, 0x00 }; /* final empty block */
+	int r = p_flush(w, err);
+
+	if (r < 0)
+		return r;
+	for (int i = 0; i < 4; i++) {
+		tail[2 + i] = (unsigned char)(w->crc >> (8 * i));
+		tail[6 + i] = (unsigned char)(w->isize >> (8 * i));
+	}
+	return w_emit(w, tail, sizeof tail, err);
+}
+
 static int w_end_member(struct writer *w, isol_error *err)
 {
 	int r = 0;
 
 	if (!w->open)
 		return 0;
-	if (w->format == ISOL_CKPT_GZIP) {
+	if (w->format == ISOL_CKPT_GZIP && w->threads > 1) {
+		r = p_end(w, err);
+	} else if (w->format == ISOL_CKPT_GZIP) {
 		r = gz_feed(w, NULL, 0, Z_FINISH, err);
 		deflateReset(&w->z);
 	} else {
@@ -563,6 +711,8 @@ static int w_end_member(struct writer *w, isol_error *err)
 
 static int w_data(struct writer *w, const void *p, size_t n, isol_error *err)
 {
+	if (w->format == ISOL_CKPT_GZIP && w->threads > 1)
+		return p_data(w, p, n, err);
 	w->open = 1;
 	if (w->format == ISOL_CKPT_GZIP)
 		return gz_feed(w, p, n, Z_NO_FLUSH, err);
@@ -641,7 +791,7 @@ static int w_zeros(struct writer *w, uint64_t n, isol_error *err)
 	return r;
 }
 
-int isol_image_checkpoint(const char *image, const char *dest, int format, int level,
+int isol_image_checkpoint(const char *image, const char *dest, int format, int level, int threads,
 			  isol_progress_fn progress, void *ctx, struct isol_ckpt_stats *st,
 			  isol_error *err)
 {
@@ -672,6 +822,18 @@ int isol_image_checkpoint(const char *image, const char *dest, int format, int l
 			goto out;
 		}
 		w.z_init = 1;
+		if (threads > 1) {
+			w.threads = threads > PMAX ? PMAX : threads;
+			w.pcap = deflateBound(&w.z, PBLK) + 64;
+			for (int j = 0; j < w.threads; j++) {
+				w.pin[j] = malloc(PBLK);
+				w.pout[j] = malloc(w.pcap);
+				if (!w.pin[j] || !w.pout[j]) {
+					r = isol_failx(err, ENOMEM, "checkpoint: out of memory");
+					goto out;
+				}
+			}
+		}
 	} else {
 		w.level = level < 0 ? ZSTD_CLEVEL_DEFAULT : level;
 		w.zc = ZSTD_createCCtx();
@@ -679,6 +841,9 @@ int isol_image_checkpoint(const char *image, const char *dest, int format, int l
 			r = isol_failx(err, EINVAL, "zstd level %d: not accepted", level);
 			goto out;
 		}
+		/* libzstd's own workers (ignored by a single-threaded build) */
+		if (threads > 1)
+			ZSTD_CCtx_setParameter(w.zc, ZSTD_c_nbWorkers, threads);
 	}
 	buf = malloc(CHUNK);
 	w.obuf = malloc(CHUNK);
@@ -784,6 +949,10 @@ out:
 	free(w.obuf);
 	for (int k = 0; k < ZLEVELS; k++)
 		free(w.zmem[k]);
+	for (int j = 0; j < PMAX; j++) {
+		free(w.pin[j]);
+		free(w.pout[j]);
+	}
 	if (w.z_init)
 		deflateEnd(&w.z);
 	ZSTD_freeCCtx(w.zc);

@@ -73,8 +73,10 @@ int isol_image_trim(const char *dev, const char *fstype, uint64_t *trimmed, isol
 
 /* Compress the image file at `image` into `dest` (replaced if it exists).
  * Only data extents are read; holes and zero runs cost a few bytes each.
- * `level` < 0: the format's default. The caller trims first (see above). */
-int isol_image_checkpoint(const char *image, const char *dest, int format, int level,
+ * `level` < 0: the format's default. `threads` > 1 compresses blocks in
+ * parallel (still one standard gzip member per data run / zstd frames).
+ * The caller trims first (see above). */
+int isol_image_checkpoint(const char *image, const char *dest, int format, int level, int threads,
 			  isol_progress_fn progress, void *ctx, struct isol_ckpt_stats *st,
 			  isol_error *err);
 

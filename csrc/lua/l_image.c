@@ -304,7 +304,7 @@ static void push_stats(lua_State *L, const struct isol_ckpt_stats *st)
 	lua_setfield(L, -2, "trim");
 }
 
-/* img:checkpoint(dest, format, level, trim, progress) -> stats
+/* img:checkpoint_raw(dest, format, level, trim, progress, threads) -> stats
  * (options parsed in Lua: lua/isol/image.lua) */
 static int m_checkpoint(lua_State *L)
 {
@@ -313,6 +313,8 @@ static int m_checkpoint(lua_State *L)
 	const char *fmt = luaL_optstring(L, 3, "gzip");
 	int level = (int)luaL_optinteger(L, 4, -1), do_trim = lua_isnoneornil(L, 5) || lua_toboolean(L, 5);
 	struct progress_ctx pc = { L, lua_isfunction(L, 6) ? 6 : 0, 0 };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = (int)luaL_optinteger(L, 7, ncpu > 0 ? ncpu : 1);
 	struct isol_ckpt_stats st;
 	uint64_t trimmed = 0;
 	int format, r;
@@ -340,8 +342,8 @@ static int m_checkpoint(lua_State *L)
 		else if (r < 0)
 			return isol_lua_fail(L, &err);
 	}
-	lua_settop(L, 6);
-	r = isol_image_checkpoint(im->path, dest, format, level, progress_cb, &pc, &st, &err);
+	lua_settop(L, 7);
+	r = isol_image_checkpoint(im->path, dest, format, level, threads, progress_cb, &pc, &st, &err);
 	if (pc.failed)
 		return lua_error(L);
 	if (r < 0)

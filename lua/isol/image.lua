@@ -121,12 +121,14 @@ end
 -- through a detached mount: they become holes), then only data extents are
 -- read and compressed. Do not write to the image meanwhile.
 -- @param opts `format` ("gzip" default, or "zstd"; from dest's suffix
---   .zst/.gz when absent), `level`, `trim` (default true), `progress` = fn(done, total)
+--   .zst/.gz when absent), `level`, `trim` (default true), `progress` = fn(done, total),
+--   `threads` (compression threads, default: the online CPUs; 1 = sequential)
 -- @return stats {size=, data=, out=, trimmed=}, or nil, msg, errno
 function methods:checkpoint(dest, opts)
   check_type("image:checkpoint: destination", dest, "string")
   opts = opts or {}
-  util.check_keys("image:checkpoint", opts, { format = true, level = true, trim = true, progress = true })
+  util.check_keys("image:checkpoint", opts, { format = true, level = true, trim = true, progress = true,
+    threads = true })
   local format = opts.format
   if format == nil then format = dest:match("%.zst$") and "zstd" or "gzip" end
   if format ~= "gzip" and format ~= "zstd" then
@@ -136,8 +138,11 @@ function methods:checkpoint(dest, opts)
     fail("image:checkpoint.level", "expected integer, got %s", show(opts.level))
   end
   if opts.trim ~= nil then check_type("image:checkpoint.trim", opts.trim, "boolean") end
+  if opts.threads ~= nil and (math.type(opts.threads) ~= "integer" or opts.threads < 1) then
+    fail("image:checkpoint.threads", "expected an integer >= 1, got %s", show(opts.threads))
+  end
   return self:checkpoint_raw(dest, format, opts.level, opts.trim ~= false,
-    check_progress("image:checkpoint.progress", opts.progress))
+    check_progress("image:checkpoint.progress", opts.progress), opts.threads)
 end
 
 --- A progress callback drawing a bar on stderr when it is a terminal (else
