@@ -354,6 +354,13 @@ int main(void) {
   end)
 
   describe("isol.mount on the calling process", function()
+    it("refuses to mount in the namespace the process started in unless host = true", function()
+      assert.has_error(function() isol.mount.tmpfs(dir .. "/never", { size = "1m" }) end,
+        'mount.tmpfs: this process is still in the mount namespace it started in (call isol.unshare{"mount"} '
+        .. "first, or pass host = true to mount there on purpose)")
+      assert.is_nil(h.read(dir .. "/never"))
+    end)
+
     it("the seed's Mount Isolation: tmpfs after unshare, invisible to the host", function()
       local target = dir .. "/mount_tmp"
       local out, ok = h.lua([[

@@ -295,6 +295,17 @@ M.resolve_images = resolve_images
 
 local mount = {}
 
+-- Mounting in the namespace this process started in is almost always a
+-- mistake: the mount would outlive the script and be seen by every process
+-- there. isol.unshare{"mount"} sets M.private_ns.
+M.private_ns = false
+local function check_private(path, host)
+  if host or M.private_ns then return end
+  fail(path, 'this process is still in the mount namespace it started in (call isol.unshare{"mount"} '
+    .. "first, or pass host = true to mount there on purpose)")
+end
+M.check_private = check_private
+
 local function apply(op, opts)
   opts = opts or {}
   local ok, msg, code = resolve_images({ fs = { ops = { op } } })
@@ -306,8 +317,9 @@ local function direct(kind, path, target, opts)
   util.check_type(path .. ": options", opts, "table", "nil")
   local e = { type = kind, target = target }
   for k, v in pairs(opts or {}) do
-    if k ~= "type" and k ~= "target" then e[k] = v end
+    if k ~= "type" and k ~= "target" and k ~= "host" then e[k] = v end
   end
+  check_private(path, opts and opts.host)
   local m = M.check_mount(e, path)
   return apply(to_op(m))
 end
@@ -315,6 +327,8 @@ end
 --- Mount a tmpfs on target in the calling process (after
 -- `isol.unshare{"mount"}`): `isol.mount.tmpfs("/tmp/x", {size="1m"})`.
 -- Missing directories are created. Returns true or nil, msg, errno.
+-- Every isol.mount function raises when the process did not call
+-- isol.unshare{"mount"}, unless the options say `host = true`.
 function mount.tmpfs(target, opts) return direct("tmpfs", "mount.tmpfs", target, opts) end
 --- Bind source on target (`{readonly=, recursive=, nosuid=...}`).
 function mount.bind(source, target, opts)
@@ -346,6 +360,7 @@ function mount.propagation(path, mode, opts)
 end
 --- Apply a list of recipe mount entries to the calling process.
 function mount.apply(list, opts)
+  check_private("mount.apply", opts and opts.host)
   local ms = M.check_mounts(list, "mounts")
   local ops = {}
   for _, m in ipairs(ms) do ops[#ops + 1] = to_op(m) end
@@ -393,6 +408,7 @@ return function(isol)
     if not ok then return nil, msg, code end
     local has_mount = false
     for _, n in ipairs(spec) do if n == "mount" or n == "mnt" then has_mount = true end end
+    if has_mount then M.private_ns = true end
     prop = prop or "private"
     if has_mount and prop ~= "unchanged" then
       ok, msg, code = core.propagation("/", prop, true)

@@ -93,11 +93,14 @@ end
 --- Mount the image on target in the calling process (after
 -- `isol.unshare{"mount"}` so the host does not see it).
 -- @param opts `readonly` (or mode = "ro"|"rw"), `sync`, `owner` = {uid=, gid=}
---   (chown of the mount root: the seed's `chown -R userA:groupA`)
+--   (chown of the mount root: the seed's `chown -R userA:groupA`), `host`
+--   (true: allowed without isol.unshare{"mount"})
 function methods:mount(target, opts)
   check_type("image:mount: target", target, "string")
   opts = opts or {}
-  util.check_keys("image:mount", opts, { readonly = true, mode = true, sync = true, owner = true })
+  util.check_keys("image:mount", opts, { readonly = true, mode = true, sync = true, owner = true, host = true })
+  local isol = package.loaded.isol
+  if isol and isol.fs then isol.fs.check_private("image:mount", opts.host) end
   local ro = opts.readonly
   if opts.mode ~= nil then
     if opts.mode ~= "ro" and opts.mode ~= "rw" then
