@@ -199,12 +199,14 @@ describe("fs #root", function()
   describe("new root", function()
     it("pivot_root into host_readonly: tools work, /usr is read-only, /tmp writable, no host mounts", function()
       local st, out, err = run({ namespaces = { "mount", "pid" }, root = isol.recipes.host_readonly() },
-        "ls / | tr '\\n' ' '; echo; touch /usr/x 2>&1 || true; echo hi > /tmp/ok && cat /tmp/ok; " ..
+        "ls / | tr '\\n' ' '; echo; touch /usr/x 2>&1 || true; mkdir /newdir 2>/dev/null || echo root-ro; " ..
+        "echo hi > /tmp/ok && cat /tmp/ok; " ..
         "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo mounts=$(wc -l < /proc/self/mountinfo); " ..
         "head -1 /etc/passwd; echo ok > /dev/null && echo devnull")
       assert.equals(0, st.code, err)
       assert.matches("usr", out)
       assert.matches("Read%-only file system", out)
+      assert.matches("root%-ro", out)
       assert.matches("\nhi\n", out)
       assert.matches("^root:", out:match("\n(root:[^\n]*)") or "")
       assert.matches("devnull", out)
