@@ -363,6 +363,30 @@ int main(void) {
       assert.is_nil(h.read(dir .. "/never"))
     end)
 
+    it("bind, remount, dev, proc and umount after unshare", function()
+      os.execute("mkdir -p " .. dir .. "/src && echo v > " .. dir .. "/src/f")
+      local out, ok = h.lua(string.format([[
+        local isol = require "isol"
+        local dir = %q
+        assert(isol.unshare { "mount" })
+        assert(isol.mount.bind(dir .. "/src", dir .. "/b", { readonly = true }))
+        print(io.open(dir .. "/b/f"):read("l"), io.open(dir .. "/b/g", "w") == nil)
+        assert(isol.mount.remount(dir .. "/b", { readonly = false }))
+        print(io.open(dir .. "/b/g", "w") ~= nil)
+        assert(isol.mount.dev(dir .. "/dev"))
+        print(io.open(dir .. "/dev/null", "w"):write("x") ~= nil)
+        assert(isol.mount.proc(dir .. "/proc"))
+        print(io.open(dir .. "/proc/self/stat") ~= nil)
+        assert(isol.mount.umount(dir .. "/dev", { lazy = true }))
+        local nope, msg, code = isol.mount.umount(dir .. "/src")
+        print(nope, msg, code)
+      ]], dir))
+      assert(ok, out)
+      assert.matches("^v\ttrue\ntrue\ntrue\ntrue\nnil\tumount .*/src: Invalid argument\t22\n$", out)
+      assert.equals("", h.read(dir .. "/src/g")) -- written through the rw remount
+      assert.is_nil(host_mountinfo():find(dir, 1, true))
+    end)
+
     it("the seed's Mount Isolation: tmpfs after unshare, invisible to the host", function()
       local target = dir .. "/mount_tmp"
       local out, ok = h.lua([[
