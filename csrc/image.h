@@ -13,6 +13,7 @@
  *                                  visible anywhere), then compress only the
  *                                  data extents (SEEK_DATA / SEEK_HOLE)
  *   isol_image_restore(...)        decompress, writing holes for zero blocks
+ * (image.c: create, loop, mount, trim; image_ckpt.c: checkpoint, restore.)
  * Output files are written as O_TMPFILE and linked into place when complete:
  * an interrupted checkpoint or restore leaves no partial file.
  * All functions follow the error contract in error.h.
