@@ -82,7 +82,12 @@ int isol_image_checkpoint(const char *image, const char *dest, int format, int l
 			  isol_error *err);
 
 /* Decompress a checkpoint (gzip or zstd, detected from its magic) into a
- * sparse file `dest` (replaced if it exists). */
+ * sparse file `dest` (replaced if it exists). Zero runs written by
+ * isol_image_checkpoint carry a hint in their gzip header (extra subfield
+ * "IZ": zero count, member length) and are skipped without inflating; the
+ * hint is trusted, so a crafted file could make this differ from gunzip's
+ * output (restore is meant for isol's own checkpoints; any plain gzip or
+ * zstd file restores exactly). */
 int isol_image_restore(const char *src, const char *dest, isol_progress_fn progress, void *ctx,
 		       struct isol_ckpt_stats *st, isol_error *err);
 
