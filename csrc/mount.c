@@ -1,21 +1,600 @@
 #define _GNU_SOURCE
 #include "mount.h"
 
-/* Placeholder until the filesystem issue lands: no steps are defined yet,
- * and the binding never builds a plan, so these are unreachable. */
-struct isol_fs_plan {
-	int unused;
-};
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Everything in this file may run in a cloned child between clone and exec:
+ * syscalls and stack buffers only (see mount.h). */
+
+#define STAGING "/tmp"
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case ISOL_MNT_TMPFS: return "tmpfs";
+	case ISOL_MNT_BIND: return "bind";
+	case ISOL_MNT_PROC: return "proc";
+	case ISOL_MNT_DEV: return "dev";
+	case ISOL_MNT_MQUEUE: return "mqueue";
+	case ISOL_MNT_OVERLAY: return "overlay";
+	case ISOL_MNT_FS: return "fs";
+	case ISOL_MNT_REMOUNT: return "remount";
+	case ISOL_MNT_DIR: return "dir";
+	case ISOL_MNT_SYMLINK: return "symlink";
+	}
+	return "?";
+}
+
+static void close_all(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/* The kernel explains fsconfig failures on the fs context fd ("e tmpfs: Bad
+ * value for 'size'"): add that to the message when there is one. */
+static int fs_fail(isol_error *err, int fsfd, int e, const char *what, const char *target)
+{
+	char log[200];
+	ssize_t n = fsfd >= 0 ? read(fsfd, log, sizeof log - 1) : -1;
+
+	if (n > 2) {
+		while (n > 0 && log[n - 1] == '\n')
+			n--;
+		log[n] = '\0';
+		return isol_fail(err, e, "mount %s on %s (%s)", what, target, log + 2);
+	}
+	return isol_fail(err, e, "mount %s on %s", what, target);
+}
+
+/* A fresh, detached filesystem mount: fsopen + fsconfig + fsmount.
+ * Returns the mount fd or -errno. */
+static int fs_new(const char *fstype, const char *source, const struct isol_mount_kv *opts,
+		  size_t nopts, unsigned attr, const char *what, const char *target, isol_error *err)
+{
+	int fsfd, mfd, e;
+
+	fsfd = fsopen(fstype, FSOPEN_CLOEXEC);
+	if (fsfd < 0) {
+		e = errno;
+		if (e == ENODEV)
+			return isol_failx(err, e, "mount %s on %s: filesystem type %s is not supported by this kernel",
+					  what, target, fstype);
+		return isol_fail(err, e, "mount %s on %s: fsopen %s", what, target, fstype);
+	}
+	if (source && fsconfig(fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+		goto fail;
+	for (size_t i = 0; i < nopts; i++) {
+		int r = opts[i].value
+			? fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].value, 0)
+			: fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i].key, NULL, 0);
+		if (r < 0)
+			goto fail;
+	}
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		goto fail;
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attr);
+	if (mfd < 0)
+		goto fail;
+	close(fsfd);
+	return mfd;
+fail:
+	e = errno;
+	fs_fail(err, fsfd, e, what, target);
+	close(fsfd);
+	return -e;
+}
+
+static int set_attr(int fd, unsigned set, unsigned clr, int rec, const char *what, const char *target,
+		    isol_error *err)
+{
+	struct mount_attr a;
+
+	if (!set && !clr)
+		return 0;
+	memset(&a, 0, sizeof a);
+	a.attr_set = set;
+	a.attr_clr = clr;
+	if (mount_setattr(fd, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &a, sizeof a) < 0)
+		return isol_fail(err, errno, "%s %s: set mount attributes", what, target);
+	return 0;
+}
+
+/* A detached copy of the host mount tree at path (open_tree clone) in
+ * *out; *out is -1 when an optional source does not exist. */
+static int bind_clone(const char *source, int rec, unsigned attr, int optional, const char *target,
+		      int *out, isol_error *err)
+{
+	int fd = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+	int e;
+
+	*out = -1;
+	if (fd < 0) {
+		e = errno;
+		if (optional && e == ENOENT)
+			return 0; /* skipped */
+		if (e == ENOENT)
+			return isol_failx(err, e, "bind %s on %s: source does not exist", source, target);
+		return isol_fail(err, e, "bind %s on %s", source, target);
+	}
+	if (set_attr(fd, attr, 0, rec, "bind", target, err) < 0) {
+		e = err ? err->code : EIO;
+		close(fd);
+		return -e;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Device nodes bound from the host into a minimal /dev (mknod is not
+ * allowed in a user namespace; binding works everywhere). */
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+#define DEV_NODES (sizeof dev_nodes / sizeof dev_nodes[0])
+#define DEV_FDS (DEV_NODES + 3) /* + tmpfs, devpts, shm */
+
+/* Number of prepared fds an op uses. */
+static size_t op_nfds(const struct isol_mount_op *op)
+{
+	switch (op->type) {
+	case ISOL_MNT_DEV:
+		return DEV_FDS;
+	case ISOL_MNT_REMOUNT:
+	case ISOL_MNT_DIR:
+	case ISOL_MNT_SYMLINK:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Phase 2: the detached mount(s) of one op, while host paths mean the host. */
+static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
+{
+	const char *t = op->target ? op->target : "/";
+	int r;
+
+	switch (op->type) {
+	case ISOL_MNT_TMPFS:
+		r = fs_new("tmpfs", NULL, op->opts, op->nopts, op->attr_set, "tmpfs", t, err);
+		break;
+	case ISOL_MNT_PROC:
+		r = fs_new("proc", NULL, op->opts, op->nopts,
+			   op->attr_set | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "proc", t, err);
+		break;
+	case ISOL_MNT_MQUEUE:
+		r = fs_new("mqueue", NULL, op->opts, op->nopts,
+			   op->attr_set | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "mqueue", t, err);
+		break;
+	case ISOL_MNT_OVERLAY:
+		r = fs_new("overlay", NULL, op->opts, op->nopts, op->attr_set, "overlay", t, err);
+		break;
+	case ISOL_MNT_FS:
+		r = fs_new(op->fstype, op->source, op->opts, op->nopts, op->attr_set, op->source, t, err);
+		break;
+	case ISOL_MNT_BIND:
+		return bind_clone(op->source, op->recursive, op->attr_set, op->optional, t, &fds[0], err);
+	case ISOL_MNT_DEV: {
+		static const struct isol_mount_kv dev_opts[] = { { "mode", "0755" }, { "size", "64k" } };
+		static const struct isol_mount_kv pts_opts[] = {
+			{ "newinstance", NULL }, { "ptmxmode", "0666" }, { "mode", "0620" } };
+		static const struct isol_mount_kv shm_opts[] = { { "mode", "1777" } };
+		unsigned a = op->attr_set & MOUNT_ATTR_RDONLY;
+
+		for (size_t i = 0; i < DEV_FDS; i++)
+			fds[i] = -1;
+		r = fs_new("tmpfs", NULL, dev_opts, 2, a | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "dev", t, err);
+		if (r < 0)
+			return r;
+		fds[0] = r;
+		for (size_t i = 0; i < DEV_NODES; i++) {
+			char src[32] = "/dev/";
+			strcat(src, dev_nodes[i]);
+			r = bind_clone(src, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 1, t, &fds[1 + i], err);
+			if (r < 0)
+				goto dev_fail;
+		}
+		r = fs_new("devpts", NULL, pts_opts, 3, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "devpts", t, err);
+		if (r < 0)
+			goto dev_fail;
+		fds[1 + DEV_NODES] = r;
+		r = fs_new("tmpfs", NULL, shm_opts, 1, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "shm", t, err);
+		if (r < 0)
+			goto dev_fail;
+		fds[2 + DEV_NODES] = r;
+		return 0;
+	dev_fail:
+		close_all(fds, DEV_FDS);
+		return r;
+	}
+	default:
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	fds[0] = r;
+	return 0;
+}
+
+/* Why a component could not be used as a directory (for the message). */
+static int component_fail(int dirfd, const char *comp, const char *path, int e, isol_error *err)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return isol_failx(err, ELOOP,
+					  "mount target %s: %s is a symlink (refused: targets are resolved "
+					  "inside the new root without following symlinks)",
+					  path, comp);
+		if (!S_ISDIR(st.st_mode))
+			return isol_failx(err, ENOTDIR, "mount target %s: %s is not a directory", path, comp);
+	}
+	if (e == ENOENT)
+		return isol_failx(err, e, "mount target %s: %s does not exist", path, comp);
+	return isol_fail(err, e, "mount target %s", path);
+}
+
+/* Resolve `path` (absolute) below `rootfd` to an O_PATH fd. With `strict`,
+ * a symlink or ".." anywhere is refused: a link planted in the new root
+ * cannot redirect a mount out of it. Missing directories are created
+ * (mode); the last one is created as an empty file when `file`.
+ * Fast path: one openat2(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH) when the
+ * target exists; else a walk, one component at a time. */
+static int resolve(int rootfd, const char *path, int strict, int create, int file, unsigned mode,
+		   isol_error *err)
+{
+	struct open_how how;
+	const char *p = path;
+	int cur = rootfd, next, fresh = 0, fd;
+	char comp[256];
+
+	while (*p == '/')
+		p++;
+	memset(&how, 0, sizeof how);
+	how.flags = O_PATH | O_CLOEXEC;
+	how.resolve = strict ? RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH : 0;
+	fd = (int)syscall(SYS_openat2, rootfd, *p ? p : ".", &how, sizeof how);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT && errno != ELOOP && errno != ENOTDIR && errno != ENOSYS && errno != EXDEV &&
+	    errno != EPERM)
+		return isol_fail(err, errno, "mount target %s", path);
+
+	while (*p) {
+		const char *s;
+		size_t len;
+		int last, dirflag;
+
+		s = strchr(p, '/');
+		len = s ? (size_t)(s - p) : strlen(p);
+		if (len >= sizeof comp) {
+			fd = isol_failx(err, ENAMETOOLONG, "mount target %s: component too long", path);
+			goto fail;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		p += len;
+		while (*p == '/')
+			p++;
+		last = *p == '\0';
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strict && strcmp(comp, "..") == 0) {
+			fd = isol_failx(err, EINVAL, "mount target %s: \"..\" is not allowed", path);
+			goto fail;
+		}
+		/* O_DIRECTORY|O_NOFOLLOW: a symlink (or a file) fails here and
+		 * component_fail says which. A file is fine only as the last. */
+		dirflag = last && file ? 0 : O_DIRECTORY;
+		next = fresh ? -1 : openat(cur, comp, O_PATH | O_CLOEXEC | dirflag | (strict ? O_NOFOLLOW : 0));
+		if (next < 0 && (fresh || errno == ENOENT) && create) {
+			if (last && file) {
+				int f = openat(cur, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (f < 0 && errno != EEXIST) {
+					fd = isol_fail(err, errno, "create mount target %s", path);
+					goto fail;
+				}
+				if (f >= 0)
+					close(f);
+			} else if (mkdirat(cur, comp, mode ? mode : 0755) < 0) {
+				if (errno != EEXIST) {
+					fd = isol_fail(err, errno, "mkdir %s (for %s)", comp, path);
+					goto fail;
+				}
+			} else {
+				fresh = 1; /* everything below is new: no lookups needed */
+			}
+			next = openat(cur, comp, O_PATH | O_CLOEXEC | dirflag | (strict ? O_NOFOLLOW : 0));
+		}
+		if (next < 0) {
+			fd = component_fail(cur, comp, path, errno, err);
+			goto fail;
+		}
+		if (cur != rootfd)
+			close(cur);
+		cur = next;
+		if (last && file && strict) {
+			struct stat st;
+			if (fstat(cur, &st) == 0 && S_ISLNK(st.st_mode)) {
+				close(cur);
+				return isol_failx(err, ELOOP,
+						  "mount target %s: %s is a symlink (refused: targets are resolved "
+						  "inside the new root without following symlinks)",
+						  path, comp);
+			}
+		}
+	}
+	if (cur == rootfd) {
+		cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+		if (cur < 0)
+			return isol_fail(err, errno, "dup");
+	}
+	return cur;
+fail:
+	if (cur != rootfd)
+		close(cur);
+	return fd;
+}
+
+static int attach(int mfd, int tfd, const char *what, const char *target, isol_error *err)
+{
+	if (move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return isol_fail(err, errno, "mount %s on %s", what, target);
+	return 0;
+}
+
+static int is_dir_fd(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Populate an attached minimal /dev through its mount fd. */
+static int dev_fill(int *fds, const char *target, isol_error *err)
+{
+	static const char *const links[][2] = {
+		{ "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" },
+		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+		{ "ptmx", "pts/ptmx" },
+	};
+	int dev = fds[0], t;
+
+	for (size_t i = 0; i < DEV_NODES; i++) {
+		if (fds[1 + i] < 0)
+			continue; /* not on this host */
+		t = resolve(dev, dev_nodes[i], 1, 1, 1, 0, err);
+		if (t < 0)
+			return t;
+		if (attach(fds[1 + i], t, dev_nodes[i], target, err) < 0) {
+			close(t);
+			return -err->code;
+		}
+		close(t);
+	}
+	for (int k = 0; k < 2; k++) {
+		const char *name = k == 0 ? "pts" : "shm";
+		t = resolve(dev, name, 1, 1, 0, k == 0 ? 0755 : 01777, err);
+		if (t < 0)
+			return t;
+		if (attach(fds[1 + DEV_NODES + k], t, name, target, err) < 0) {
+			close(t);
+			return -err->code;
+		}
+		close(t);
+	}
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+		if (symlinkat(links[i][1], dev, links[i][0]) < 0 && errno != EEXIST)
+			return isol_fail(err, errno, "symlink %s/%s", target, links[i][0]);
+	return 0;
+}
+
+/* Phase 4 for one op: resolve its target inside the root and attach. */
+static int apply(const struct isol_mount_op *op, int *fds, int rootfd, int strict, isol_error *err)
+{
+	const char *t = op->target;
+	int tfd, r = 0, file = 0;
+
+	switch (op->type) {
+	case ISOL_MNT_SYMLINK: {
+		/* parent must exist (created as needed), the link itself is new */
+		char parent[4096];
+		const char *slash = strrchr(t, '/');
+		size_t plen = slash ? (size_t)(slash - t) : 0;
+		if (plen >= sizeof parent)
+			return isol_failx(err, ENAMETOOLONG, "symlink %s: path too long", t);
+		memcpy(parent, t, plen);
+		parent[plen] = '\0';
+		tfd = resolve(rootfd, parent, strict, 1, 0, 0755, err);
+		if (tfd < 0)
+			return tfd;
+		if (symlinkat(op->source, tfd, slash ? slash + 1 : t) < 0 && errno != EEXIST)
+			r = isol_fail(err, errno, "symlink %s -> %s", t, op->source);
+		close(tfd);
+		return r;
+	}
+	case ISOL_MNT_DIR:
+		tfd = resolve(rootfd, t, strict, 1, 0, op->mode, err);
+		if (tfd < 0)
+			return tfd;
+		close(tfd);
+		return 0;
+	case ISOL_MNT_REMOUNT:
+		tfd = resolve(rootfd, t, strict, 0, 0, 0, err);
+		if (tfd < 0)
+			return tfd;
+		r = set_attr(tfd, op->attr_set, op->attr_clr, op->recursive, "remount", t, err);
+		close(tfd);
+		return r;
+	case ISOL_MNT_BIND:
+		if (fds[0] < 0)
+			return 0; /* optional source missing */
+		file = !is_dir_fd(fds[0]);
+		break;
+	default:
+		break;
+	}
+	tfd = resolve(rootfd, t, strict, 1, file, op->mode, err);
+	if (tfd < 0)
+		return tfd;
+	r = attach(fds[0], tfd, op->type == ISOL_MNT_BIND ? op->source : type_name(op->type), t, err);
+	close(tfd);
+	if (r == 0 && op->type == ISOL_MNT_DEV)
+		r = dev_fill(fds, t, err);
+	return r;
+}
 
 int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 {
-	(void)fs;
-	(void)err;
-	return 0;
+	int fds[ISOL_FS_MAX_FDS];
+	size_t nfds = 0, start[ISOL_FS_MAX_OPS];
+	int rootmnt = -1, rootfd = -1, r = 0, strict;
+
+	if (fs->nops > ISOL_FS_MAX_OPS)
+		return isol_failx(err, E2BIG, "filesystem plan: more than %d steps", ISOL_FS_MAX_OPS);
+
+	/* 1. Propagation first, so nothing below can leak to the host. */
+	if (fs->propagation &&
+	    mount(NULL, "/", NULL, MS_REC | fs->propagation, NULL) < 0)
+		return isol_fail(err, errno, "make / %s",
+				 fs->propagation == MS_PRIVATE ? "private"
+				 : fs->propagation == MS_SLAVE ? "slave" : "shared");
+
+	/* 2. Every mount, detached, while host paths still mean the host. */
+	for (size_t i = 0; i < fs->nops; i++) {
+		size_t n = op_nfds(&fs->ops[i]);
+		start[i] = nfds;
+		if (nfds + n > ISOL_FS_MAX_FDS) {
+			r = isol_failx(err, E2BIG, "filesystem plan: too many mounts");
+			goto out;
+		}
+		for (size_t k = 0; k < n; k++)
+			fds[nfds + k] = -1;
+		nfds += n;
+		r = prepare(&fs->ops[i], fds + start[i], err);
+		if (r < 0)
+			goto out;
+	}
+	if (fs->root_mode != ISOL_ROOT_NONE) {
+		static const struct isol_mount_kv root_opts[] = { { "mode", "0755" } };
+		static const struct isol_mount_op tmpfs_root = {
+			.type = ISOL_MNT_TMPFS, .target = "/", .opts = root_opts, .nopts = 1 };
+		const struct isol_mount_op *ro = fs->root ? fs->root : &tmpfs_root;
+		int one[1] = { -1 };
+
+		if (ro->type != ISOL_MNT_TMPFS && ro->type != ISOL_MNT_BIND && ro->type != ISOL_MNT_FS) {
+			r = isol_failx(err, EINVAL, "root: cannot be made from a %s mount", type_name(ro->type));
+			goto out;
+		}
+		/* The root is attached on /tmp before pivot_root: with shared
+		 * propagation that mount (and everything below) would appear on
+		 * the host. */
+		if (fs->propagation != MS_PRIVATE && fs->propagation != MS_SLAVE) {
+			r = isol_failx(err, EINVAL, "root: needs private or slave propagation");
+			goto out;
+		}
+		r = prepare(ro, one, err);
+		if (r < 0)
+			goto out;
+		if (one[0] < 0) {
+			r = isol_failx(err, ENOENT, "root %s: does not exist", ro->source);
+			goto out;
+		}
+		rootmnt = one[0];
+		if (ro->type == ISOL_MNT_BIND && !is_dir_fd(rootmnt)) {
+			r = isol_failx(err, ENOTDIR, "root %s: not a directory", ro->source);
+			goto out;
+		}
+		/* 3. Attach the root on the staging point. */
+		if (move_mount(rootmnt, "", AT_FDCWD, STAGING, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+			r = isol_fail(err, errno, "mount the new root on %s", STAGING);
+			goto out;
+		}
+		rootfd = rootmnt;
+		strict = 1;
+	} else {
+		rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0) {
+			r = isol_fail(err, errno, "open /");
+			goto out;
+		}
+		strict = 0;
+	}
+
+	/* 4. Attach, in order (a later mount may land inside an earlier one). */
+	for (size_t i = 0; i < fs->nops; i++) {
+		r = apply(&fs->ops[i], fds + start[i], rootfd, strict, err);
+		if (r < 0)
+			goto out;
+		close_all(fds + start[i], op_nfds(&fs->ops[i]));
+	}
+
+	/* 5. The root change. */
+	if (fs->root_mode != ISOL_ROOT_NONE) {
+		if (fs->root_attr && set_attr(rootmnt, fs->root_attr, 0, 0, "root", "/", err) < 0) {
+			r = -err->code;
+			goto out;
+		}
+		if (fchdir(rootmnt) < 0) {
+			r = isol_fail(err, errno, "chdir into the new root");
+			goto out;
+		}
+		if (fs->root_mode == ISOL_ROOT_PIVOT) {
+			/* pivot_root(".", "."): the old root ends up stacked on the
+			 * new one and is then detached: no path to the host remains. */
+			if (syscall(SYS_pivot_root, ".", ".") < 0) {
+				r = isol_fail(err, errno, "pivot_root");
+				goto out;
+			}
+			if (umount2(".", MNT_DETACH) < 0) {
+				r = isol_fail(err, errno, "detach the old root");
+				goto out;
+			}
+		} else if (chroot(".") < 0) {
+			r = isol_fail(err, errno, "chroot");
+			goto out;
+		}
+		if (chdir("/") < 0) {
+			r = isol_fail(err, errno, "chdir /");
+			goto out;
+		}
+	}
+out:
+	close_all(fds, nfds);
+	if (rootfd >= 0)
+		close(rootfd);
+	else if (rootmnt >= 0)
+		close(rootmnt);
+	return r < 0 ? r : 0;
 }
 
 int isol_fs_has_new_root(const struct isol_fs_plan *fs)
 {
-	(void)fs;
+	return fs && fs->root_mode != ISOL_ROOT_NONE;
+}
+
+int isol_umount(const char *target, int lazy, isol_error *err)
+{
+	if (umount2(target, lazy ? MNT_DETACH : 0) < 0)
+		return isol_fail(err, errno, "umount %s", target);
+	return 0;
+}
+
+int isol_mount_propagation(const char *path, unsigned long mode, int rec, isol_error *err)
+{
+	if (mount(NULL, path, NULL, (rec ? MS_REC : 0) | mode, NULL) < 0)
+		return isol_fail(err, errno, "make %s %s", path,
+				 mode == MS_PRIVATE ? "private" : mode == MS_SLAVE ? "slave"
+				 : mode == MS_SHARED ? "shared" : "unbindable");
 	return 0;
 }

@@ -1,7 +1,422 @@
---- The fs concern's part of the Lua layer: installs its functions into the
--- isol module table and defines its recipe fields (isol.recipe.define) and
--- sandbox hooks (isol.Sandbox.hooks).
+--- The filesystem concern of the Lua layer: recipe fields `mounts`, `root`
+-- and `propagation`, the `isol.mount.*` functions for the calling process,
+-- `isol.image.*` (filesystem images) and `isol.recipes`.
+--
+-- A recipe's mounts become `plan.fs` (see csrc/lua/l_mount.c):
+--
+--     mounts = {
+--       { type = "tmpfs", target = "/scratch", size = "1M", mode = "1777" },
+--       { type = "bind", source = "/data", target = "/data", readonly = true },
+--       { type = "proc" },                       -- target "/proc"
+--       { type = "dev" },                        -- minimal /dev
+--       { type = "mqueue" },                     -- "/dev/mqueue"
+--       { type = "overlay", target = "/work", lower = { "/a", "/b" }, upper = "/u", work = "/w" },
+--       { type = "image", image = img, target = "/data", readonly = false },
+--       { type = "remount", target = "/data", readonly = true },
+--       { type = "dir", target = "/run/x", mode = "0700" },
+--       { type = "symlink", target = "/bin", source = "usr/bin" },
+--     }
+--     root = { }                                 -- fresh tmpfs root, pivot_root
+--     root = { dir = "/srv/box", mode = "chroot" } -- a prepared directory (weaker chroot)
+--     root = { image = img, readonly = true }    -- an image as the root
+--     root = isol.recipes.host_readonly()        -- read-only host binds + proc + dev + tmp
+--
+-- Mount targets are resolved inside the new root without following symlinks;
+-- with no new root they are host paths (in the sandbox's private mount
+-- namespace). Everything needs the "mount" namespace.
 -- @module isol.fs
+local core = require "isol.core"
+local recipe = require "isol.recipe"
+local util = require "isol.util"
+
+local fail, show, check_type = util.fail, util.show, util.check_type
+
+local M = {}
+
+-- ------------------------------------------------------------ validation
+
+local function check_path(path, v, what)
+  check_type(path, v, "string")
+  if v:sub(1, 1) ~= "/" then fail(path, "expected an absolute %s, got %s", what or "path", show(v)) end
+  for comp in v:gmatch("[^/]+") do
+    if comp == ".." then fail(path, "\"..\" is not allowed in %s", show(v)) end
+  end
+  if v:find("\0", 1, true) then fail(path, "NUL byte in %s", show(v)) end
+  return v
+end
+
+local function check_mode(path, v)
+  if math.type(v) == "integer" and v >= 0 and v <= 4095 then return string.format("%04o", v) end
+  if type(v) == "string" and v:match("^[0-7]+$") and tonumber(v, 8) <= 4095 then
+    return string.format("%04o", tonumber(v, 8))
+  end
+  fail(path, 'expected an octal mode like "0755" or an integer, got %s', show(v))
+end
+
+local function check_id(path, v)
+  if math.type(v) ~= "integer" or v < 0 or v > 0xfffffffe then
+    fail(path, "expected a numeric id, got %s", show(v))
+  end
+  return v
+end
+
+local function check_bool(path, v)
+  if v == nil then return nil end
+  return check_type(path, v, "boolean")
+end
+
+local function is_image(v)
+  return type(v) == "userdata" and (getmetatable(v) or {}).__name == "isol.Image"
+end
+
+local COMMON = { type = true, target = true, readonly = true, nosuid = true, nodev = true, noexec = true }
+local function keys(extra)
+  local t = {}
+  for k in pairs(COMMON) do t[k] = true end
+  for _, k in ipairs(extra) do t[k] = true end
+  return t
+end
+
+local TYPES = {
+  tmpfs = { keys = keys { "size", "mode", "uid", "gid", "inodes" } },
+  bind = { keys = keys { "source", "recursive", "optional" } },
+  proc = { keys = keys {}, target = "/proc" },
+  dev = { keys = keys {}, target = "/dev" },
+  mqueue = { keys = keys {}, target = "/dev/mqueue" },
+  overlay = { keys = keys { "lower", "upper", "work" } },
+  image = { keys = keys { "image" } },
+  remount = { keys = keys { "recursive" } },
+  dir = { keys = { type = true, target = true, mode = true } },
+  symlink = { keys = { type = true, target = true, source = true } },
+}
+local TYPE_NAMES = "tmpfs, bind, proc, dev, mqueue, overlay, image, remount, dir, symlink"
+
+--- Validate one mount entry; returns the normalized entry.
+function M.check_mount(m, path)
+  check_type(path, m, "table")
+  local t = m.type
+  if t == nil then fail(path .. ".type", "required (one of: %s)", TYPE_NAMES) end
+  local spec = TYPES[t]
+  if not spec then fail(path .. ".type", "unknown mount type %s (known: %s)", show(t), TYPE_NAMES) end
+  util.check_keys(path, m, spec.keys)
+  local out = { type = t }
+  out.target = check_path(path .. ".target", m.target or spec.target or (t == "bind" and m.source) or
+    fail(path .. ".target", "required"), "target")
+  for _, k in ipairs { "readonly", "nosuid", "nodev", "noexec", "recursive", "optional" } do
+    out[k] = check_bool(path .. "." .. k, m[k])
+  end
+  if t == "tmpfs" then
+    if m.size ~= nil then
+      local bytes, pct = util.parse_size(path .. ".size", m.size, true)
+      out.size = bytes and tostring(bytes) or (tostring(pct) .. "%")
+      if bytes == 0 then fail(path .. ".size", "must be more than 0, got %s", show(m.size)) end
+    end
+    if m.mode ~= nil then out.mode = check_mode(path .. ".mode", m.mode) end
+    if m.uid ~= nil then out.uid = check_id(path .. ".uid", m.uid) end
+    if m.gid ~= nil then out.gid = check_id(path .. ".gid", m.gid) end
+    if m.inodes ~= nil then out.inodes = check_id(path .. ".inodes", m.inodes) end
+  elseif t == "bind" then
+    out.source = check_path(path .. ".source", m.source or fail(path .. ".source", "required"), "source path")
+  elseif t == "overlay" then
+    local lower = m.lower
+    if type(lower) == "string" then lower = { lower } end
+    check_type(path .. ".lower", lower, "table")
+    if #lower == 0 then fail(path .. ".lower", "expected at least one lower directory") end
+    out.lower = {}
+    for i, d in ipairs(lower) do
+      local p = string.format("%s.lower[%d]", path, i)
+      check_path(p, d, "directory")
+      if d:find("[:,]") then fail(p, "\":\" and \",\" are not allowed in %s", show(d)) end
+      out.lower[i] = d
+    end
+    if (m.upper == nil) ~= (m.work == nil) then
+      fail(path .. (m.upper and ".work" or ".upper"), "upper and work go together")
+    end
+    if m.upper then
+      out.upper = check_path(path .. ".upper", m.upper, "directory")
+      out.work = check_path(path .. ".work", m.work, "directory")
+    end
+  elseif t == "image" then
+    if not is_image(m.image) then
+      fail(path .. ".image", "expected an isol.Image (isol.image.create/open), got %s", show(m.image))
+    end
+    out.image = m.image
+  elseif t == "dir" then
+    out.mode = m.mode ~= nil and check_mode(path .. ".mode", m.mode) or nil
+  elseif t == "symlink" then
+    check_type(path .. ".source", m.source, "string")
+    if m.source == "" then fail(path .. ".source", "expected the link text, got \"\"") end
+    out.source = m.source
+  end
+  return out
+end
+
+function M.check_mounts(v, path)
+  check_type(path, v, "table")
+  if not util.is_list(v) then fail(path, "expected a list of mounts") end
+  local out = {}
+  for i, m in ipairs(v) do out[i] = M.check_mount(m, string.format("%s[%d]", path, i)) end
+  return out
+end
+
+local ROOT_KEYS = { mode = true, dir = true, image = true, readonly = true, size = true,
+  mounts = true, description = true }
+
+function M.check_root(v, path)
+  if v == true then v = {} end
+  check_type(path, v, "table")
+  util.check_keys(path, v, ROOT_KEYS)
+  local out = { mode = v.mode or "pivot" }
+  if out.mode ~= "pivot" and out.mode ~= "chroot" then
+    fail(path .. ".mode", 'expected "pivot" or "chroot", got %s', show(v.mode))
+  end
+  if v.dir ~= nil and v.image ~= nil then fail(path, "dir and image cannot be combined") end
+  if v.dir ~= nil then out.dir = check_path(path .. ".dir", v.dir, "directory") end
+  if v.image ~= nil then
+    if not is_image(v.image) then
+      fail(path .. ".image", "expected an isol.Image, got %s", show(v.image))
+    end
+    out.image = v.image
+  end
+  if v.size ~= nil then
+    if out.dir or out.image then fail(path .. ".size", "only for a tmpfs root (no dir or image)") end
+    local bytes, pct = util.parse_size(path .. ".size", v.size, true)
+    out.size = bytes and tostring(bytes) or (tostring(pct) .. "%")
+  end
+  out.readonly = check_bool(path .. ".readonly", v.readonly)
+  out.mounts = v.mounts and M.check_mounts(v.mounts, path .. ".mounts") or {}
+  out.description = v.description
+  return out
+end
+
+-- ------------------------------------------------------------ plan
+
+-- Turn a checked entry into the binding's op table (images need their loop
+-- device, so they are resolved by the plan hook, see below).
+local function to_op(m)
+  local op = { type = m.type, target = m.target, readonly = m.readonly, nosuid = m.nosuid,
+    nodev = m.nodev, noexec = m.noexec, recursive = m.recursive, optional = m.optional }
+  if m.type == "tmpfs" then
+    op.options = { size = m.size, mode = m.mode, uid = m.uid and tostring(m.uid),
+      gid = m.gid and tostring(m.gid), nr_inodes = m.inodes and tostring(m.inodes) }
+  elseif m.type == "bind" or m.type == "symlink" then
+    op.source = m.source
+  elseif m.type == "overlay" then
+    op.options = { lowerdir = table.concat(m.lower, ":"), upperdir = m.upper, workdir = m.work }
+    if not m.upper then op.readonly = true end
+  elseif m.type == "image" then
+    op.image = m.image
+  elseif m.type == "dir" then
+    op.mode = m.mode and tonumber(m.mode, 8) or nil
+  end
+  return op
+end
+M.to_op = to_op
+
+local function fs_of(plan)
+  plan.fs = plan.fs or { ops = {} }
+  return plan.fs
+end
+
+recipe.define("propagation", {
+  doc = 'mount propagation of the sandbox tree: "private" (default), "slave", "shared", "unchanged"',
+  check = function(v, path)
+    if v ~= "private" and v ~= "slave" and v ~= "shared" and v ~= "unchanged" then
+      fail(path, 'expected "private", "slave", "shared" or "unchanged", got %s', show(v))
+    end
+    return v
+  end,
+  plan = function(v, plan) fs_of(plan).propagation = v end,
+})
+
+recipe.define("root", {
+  doc = "a new root: {} (tmpfs), {dir=}, {image=}; mode=\"pivot\"|\"chroot\", readonly=, mounts=",
+  check = M.check_root,
+  plan = function(v, plan)
+    local fs = fs_of(plan)
+    local mount
+    if v.dir then mount = { type = "bind", source = v.dir, recursive = true }
+    elseif v.image then mount = { type = "image", image = v.image, target = "/" }
+    elseif v.size then mount = { type = "tmpfs", options = { size = v.size, mode = "0755" } } end
+    fs.root = { mode = v.mode, readonly = v.readonly, mount = mount }
+    local ops = {}
+    for _, m in ipairs(v.mounts) do ops[#ops + 1] = to_op(m) end
+    for _, op in ipairs(fs.ops) do ops[#ops + 1] = op end
+    fs.ops = ops
+  end,
+})
+
+recipe.define("mounts", {
+  doc = "list of mounts: tmpfs, bind, proc, dev, mqueue, overlay, image, remount, dir, symlink",
+  check = M.check_mounts,
+  plan = function(v, plan)
+    local fs = fs_of(plan)
+    for _, m in ipairs(v) do fs.ops[#fs.ops + 1] = to_op(m) end
+  end,
+})
+
+recipe.post_check(function(r)
+  for _, f in ipairs { "mounts", "root", "propagation" } do
+    if r[f] ~= nil and not recipe.has_ns(r, "mount") then
+      fail(f, 'needs the "mount" namespace (add "mount" to namespaces)')
+    end
+  end
+  if r.root and (r.propagation == "shared" or r.propagation == "unchanged") then
+    -- the root is staged on /tmp: shared propagation would show it on the host
+    fail("propagation", 'a new root needs "private" or "slave" propagation, got %s', show(r.propagation))
+  end
+end)
+
+-- Resolve image entries to their loop devices (attaching as needed).
+local function resolve_images(plan)
+  local fs = plan.fs
+  if not fs then return true end
+  local function resolve(op)
+    if op and op.type == "image" then
+      local dev, msg, code = op.image:device()
+      if not dev then return nil, msg, code end
+      op.type, op.source, op.fstype, op.image = "fs", dev, op.image:fstype(), nil
+    end
+    return true
+  end
+  for _, op in ipairs(fs.ops) do
+    local ok, msg, code = resolve(op)
+    if not ok then return nil, msg, code end
+  end
+  if fs.root then
+    local ok, msg, code = resolve(fs.root.mount)
+    if not ok then return nil, msg, code end
+  end
+  return true
+end
+M.resolve_images = resolve_images
+
+-- ------------------------------------------------------------ isol.mount.*
+
+local mount = {}
+
+-- Mounting in the namespace this process started in is almost always a
+-- mistake: the mount would outlive the script and be seen by every process
+-- there. isol.unshare{"mount"} sets M.private_ns.
+M.private_ns = false
+local function check_private(path, host)
+  if host or M.private_ns then return end
+  fail(path, 'this process is still in the mount namespace it started in (call isol.unshare{"mount"} '
+    .. "first, or pass host = true to mount there on purpose)")
+end
+M.check_private = check_private
+
+local function apply(op, opts)
+  opts = opts or {}
+  local ok, msg, code = resolve_images({ fs = { ops = { op } } })
+  if not ok then return nil, msg, code end
+  return core.fs_apply { propagation = opts.propagation or "unchanged", ops = { op } }
+end
+
+local function direct(kind, path, target, opts)
+  util.check_type(path .. ": options", opts, "table", "nil")
+  local e = { type = kind, target = target }
+  for k, v in pairs(opts or {}) do
+    if k ~= "type" and k ~= "target" and k ~= "host" then e[k] = v end
+  end
+  check_private(path, opts and opts.host)
+  local m = M.check_mount(e, path)
+  return apply(to_op(m))
+end
+
+--- Mount a tmpfs on target in the calling process (after
+-- `isol.unshare{"mount"}`): `isol.mount.tmpfs("/tmp/x", {size="1m"})`.
+-- Missing directories are created. Returns true or nil, msg, errno.
+-- Every isol.mount function raises when the process did not call
+-- isol.unshare{"mount"}, unless the options say `host = true`.
+function mount.tmpfs(target, opts) return direct("tmpfs", "mount.tmpfs", target, opts) end
+--- Bind source on target (`{readonly=, recursive=, nosuid=...}`).
+function mount.bind(source, target, opts)
+  opts = util.deepcopy(opts or {})
+  opts.source = source
+  return direct("bind", "mount.bind", target or source, opts)
+end
+--- A fresh proc on target (default /proc).
+function mount.proc(target, opts) return direct("proc", "mount.proc", target or "/proc", opts) end
+--- A minimal /dev on target.
+function mount.dev(target, opts) return direct("dev", "mount.dev", target or "/dev", opts) end
+--- An overlay: opts = {lower=, upper=, work=}.
+function mount.overlay(target, opts) return direct("overlay", "mount.overlay", target, opts) end
+--- Change read-only/nosuid/... of the mount at target.
+function mount.remount(target, opts) return direct("remount", "mount.remount", target, opts) end
+--- Unmount target (opts.lazy: MNT_DETACH).
+function mount.umount(target, opts)
+  check_type("mount.umount: target", target, "string")
+  return core.umount(target, opts and opts.lazy)
+end
+--- Set propagation of path ("private", "slave", "shared", "unbindable";
+-- recursive by default).
+function mount.propagation(path, mode, opts)
+  check_type("mount.propagation: path", path, "string")
+  if mode ~= "private" and mode ~= "slave" and mode ~= "shared" and mode ~= "unbindable" then
+    fail("mount.propagation", 'expected "private", "slave", "shared" or "unbindable", got %s', show(mode))
+  end
+  return core.propagation(path, mode, not (opts and opts.recursive == false))
+end
+--- Apply a list of recipe mount entries to the calling process.
+function mount.apply(list, opts)
+  check_private("mount.apply", opts and opts.host)
+  local ms = M.check_mounts(list, "mounts")
+  local ops = {}
+  for _, m in ipairs(ms) do ops[#ops + 1] = to_op(m) end
+  local ok, msg, code = resolve_images({ fs = { ops = ops } })
+  if not ok then return nil, msg, code end
+  return core.fs_apply { propagation = opts and opts.propagation or "unchanged", ops = ops }
+end
+--- Mount points of the calling process (from /proc/self/mountinfo):
+-- { {target=, fstype=, source=, options=}, ... }
+function mount.list()
+  local out = {}
+  local f = io.open("/proc/self/mountinfo", "r")
+  if not f then return out end
+  for line in f:lines() do
+    local target, opts, rest = line:match("^%S+ %S+ %S+ %S+ (%S+) (%S+).- %- (.*)$")
+    if target then
+      local fstype, source, sopts = rest:match("^(%S+) (%S+) (%S*)")
+      out[#out + 1] = { target = target:gsub("\\040", " "), fstype = fstype, source = source,
+        options = opts, super_options = sopts }
+    end
+  end
+  f:close()
+  return out
+end
+
+M.mount = mount
+
 return function(isol)
-  local _ = isol
+  isol.mount = mount
+  isol.fs = M
+  isol.image = require "isol.image"
+  isol.Sandbox.hooks.plan[#isol.Sandbox.hooks.plan + 1] = function(_, plan) return resolve_images(plan) end
+
+  -- A private mount namespace by default, like unshare(1): mounts made after
+  -- isol.unshare{"mount"} never propagate back to the host.
+  local unshare = isol.unshare
+  function isol.unshare(spec)
+    local prop
+    if type(spec) == "table" and spec.propagation ~= nil then
+      spec = util.deepcopy(spec)
+      prop = recipe.validate { namespaces = { "mount" }, propagation = spec.propagation }.propagation
+      spec.propagation = nil
+    end
+    local ok, msg, code = unshare(spec)
+    if not ok then return nil, msg, code end
+    local has_mount = false
+    for _, n in ipairs(spec) do if n == "mount" or n == "mnt" then has_mount = true end end
+    if has_mount then M.private_ns = true end
+    prop = prop or "private"
+    if has_mount and prop ~= "unchanged" then
+      ok, msg, code = core.propagation("/", prop, true)
+      if not ok then return nil, msg, code end
+    end
+    return true
+  end
+
+  local ok, recipes = pcall(require, "isol.recipes")
+  if ok then isol.recipes = recipes end
 end

@@ -84,12 +84,19 @@ function M.mounts()
   return t
 end
 
-function M.loops()
+-- Loop devices are global: other test suites may attach some concurrently.
+-- With a prefix (snapshot{loop_prefix=DIR}, or $ISOL_LEAK_LOOP_PREFIX) only
+-- devices whose backing file is under it count.
+function M.loops(prefix)
+  prefix = prefix or os.getenv("ISOL_LEAK_LOOP_PREFIX")
   local t = {}
   for _, dev in ipairs(ls("/sys/block")) do
     if dev:match("^loop") then
       local b = read("/sys/block/" .. dev .. "/loop/backing_file")
-      if b then t[dev] = b:gsub("\n$", "") end
+      if b then
+        b = b:gsub("\n$", "")
+        if not prefix or b:sub(1, #prefix) == prefix then t[dev] = b end
+      end
     end
   end
   return t
@@ -119,9 +126,10 @@ function M.cgroups()
   return t
 end
 
-function M.snapshot()
-  return { procs = M.processes(), fds = M.fds(), mounts = M.mounts(), loops = M.loops(),
-    cgroups = M.cgroups() }
+function M.snapshot(opts)
+  local prefix = opts and opts.loop_prefix
+  return { procs = M.processes(), fds = M.fds(), mounts = M.mounts(), loops = M.loops(prefix),
+    loop_prefix = prefix, cgroups = M.cgroups() }
 end
 
 -- What is new since snap (after waiting up to `grace` seconds for exits).
@@ -134,6 +142,10 @@ function M.diff(snap, grace)
     for pid, p in pairs(M.processes()) do
       if not snap.procs[pid] then new[#new + 1] = string.format("process %d (%s, %s)", pid, p.comm, p.state) end
     end
+    -- an autoclear loop device goes away just after its last user
+    for dev, b in pairs(M.loops(snap.loop_prefix)) do
+      if not snap.loops[dev] then new[#new + 1] = "loop device " .. dev .. " -> " .. b end
+    end
     if #new == 0 then break end
     os.execute("sleep 0.05")
   until os.time() > deadline
@@ -145,9 +157,6 @@ function M.diff(snap, grace)
   end
   for mp, n in pairs(M.mounts()) do
     if n > (snap.mounts[mp] or 0) then new[#new + 1] = "mount " .. mp end
-  end
-  for dev, b in pairs(M.loops()) do
-    if not snap.loops[dev] then new[#new + 1] = "loop device " .. dev .. " -> " .. b end
   end
   for cg in pairs(M.cgroups()) do
     if not snap.cgroups[cg] then new[#new + 1] = "cgroup " .. cg end

@@ -1,0 +1,410 @@
+-- Filesystem isolation: mounts, propagation, a new root, escapes.
+-- Every sandbox runs in its own mount namespace; anything changing the
+-- calling process's namespaces runs in a separate lua5.4 (h.lua).
+local h = require "support.helpers"
+local leak = require "support.leak"
+local isol = require "isol"
+
+local function tmpdir()
+  local d = h.sh("mktemp -d /tmp/isol-fs-spec.XXXXXX"):gsub("%s+$", "")
+  return d
+end
+
+local function run(recipe, script, opts)
+  local box <close> = isol.sandbox(recipe)
+  -- no LD_PRELOAD inside (make asan-test preloads the sanitizer runtime,
+  -- which cannot work in a root without /proc)
+  local cmd = { "/bin/sh", "-c", script, env = { LD_PRELOAD = false } }
+  return box:run(cmd, { capture = true, input = opts and opts.input })
+end
+
+local function host_mountinfo()
+  return h.read("/proc/self/mountinfo")
+end
+
+describe("fs #root", function()
+  local snap, dir
+  before_each(function()
+    snap = leak.snapshot()
+    dir = tmpdir()
+  end)
+  after_each(function()
+    os.execute("rm -rf " .. h.shq(dir))
+    leak.assert_clean(snap)
+  end)
+
+  describe("validation", function()
+    local function err_of(r)
+      local ok, e = pcall(isol.sandbox, r)
+      assert.is_false(ok)
+      return e
+    end
+    it("names the field and value", function()
+      assert.matches('mounts%[1%]%.type: unknown mount type "tmpfz"',
+        err_of { namespaces = { "mount" }, mounts = { { type = "tmpfz", target = "/x" } } })
+      assert.matches('mounts%[2%]%.target: required',
+        err_of { namespaces = { "mount" }, mounts = { { type = "proc" }, { type = "tmpfs" } } })
+      assert.matches('mounts%[1%]%.size: expected size like "32M" or "50%%", got "lots"',
+        err_of { namespaces = { "mount" }, mounts = { { type = "tmpfs", target = "/x", size = "lots" } } })
+      assert.matches('mounts%[1%]%.target: expected an absolute target, got "rel"',
+        err_of { namespaces = { "mount" }, mounts = { { type = "tmpfs", target = "rel" } } })
+      assert.matches('"%.%." is not allowed',
+        err_of { namespaces = { "mount" }, mounts = { { type = "tmpfs", target = "/a/../b" } } })
+      assert.matches("mounts%[1%]%.bogus: unknown field",
+        err_of { namespaces = { "mount" }, mounts = { { type = "proc", bogus = 1 } } })
+      assert.matches('mounts: needs the "mount" namespace',
+        err_of { mounts = { { type = "proc" } } })
+      assert.matches('root%.mode: expected "pivot" or "chroot", got "jail"',
+        err_of { namespaces = { "mount" }, root = { mode = "jail" } })
+      assert.matches('propagation: expected "private", "slave", "shared" or "unchanged", got "public"',
+        err_of { namespaces = { "mount" }, propagation = "public" })
+      assert.matches("a new root needs",
+        err_of { namespaces = { "mount" }, root = {}, propagation = "shared" })
+      assert.matches('a new root needs "private" or "slave" propagation, got "unchanged"',
+        err_of { namespaces = { "mount" }, root = {}, propagation = "unchanged" })
+    end)
+
+    it("a missing bind source is a clear error and leaves nothing", function()
+      local st, msg, code = isol.run({ namespaces = { "mount" },
+        mounts = { { type = "bind", source = dir .. "/nope", target = dir .. "/t" } } }, { "/bin/true" })
+      assert.is_nil(st)
+      assert.matches("bind " .. dir:gsub("%p", "%%%0") .. "/nope on .*: source does not exist", msg)
+      assert.equals(2, code) -- ENOENT
+    end)
+  end)
+
+  describe("tmpfs", function()
+    it("enforces size (ENOSPC past it)", function()
+      local st, out = run({ namespaces = { "mount" },
+        mounts = { { type = "tmpfs", target = dir .. "/scratch", size = "1M" } } },
+        "dd if=/dev/zero of=" .. dir .. "/scratch/f bs=64k count=32 2>&1; echo rc=$?; " ..
+        "stat -c %s " .. dir .. "/scratch/f")
+      assert.equals(0, st.code)
+      assert.matches("No space left on device", out)
+      assert.matches("rc=1", out)
+      local size = tonumber(out:match("(%d+)%s*$"))
+      assert.is_true(size <= 1024 * 1024, "wrote " .. tostring(size))
+    end)
+
+    it("applies mode, uid and gid", function()
+      local st, out = run({ namespaces = { "mount" },
+        mounts = { { type = "tmpfs", target = dir .. "/m", mode = "0710", uid = 123, gid = 456 } } },
+        "stat -c '%a %u %g' " .. dir .. "/m")
+      assert.equals(0, st.code)
+      assert.equals("710 123 456\n", out)
+    end)
+
+    it("accepts a percentage size and nosuid/nodev/noexec", function()
+      local st, out, err = run({ namespaces = { "mount" },
+        mounts = { { type = "tmpfs", target = dir .. "/p", size = "10%", noexec = true, nosuid = true,
+          nodev = true } } },
+        "grep ' " .. dir .. "/p ' /proc/self/mountinfo; cp /bin/true " .. dir .. "/p/t && " ..
+        dir .. "/p/t || echo noexec-refused")
+      assert.equals(0, st.code, err)
+      assert.matches("nosuid,nodev,noexec", out)
+      assert.matches("noexec%-refused", out)
+    end)
+
+    it("never shows in the host's mount table", function()
+      local box <close> = isol.sandbox { namespaces = { "mount" },
+        mounts = { { type = "tmpfs", target = dir .. "/hidden", size = "1M" } } }
+      local p <close> = assert(box:spawn { "/bin/sh", "-c",
+        "grep -c " .. dir .. "/hidden /proc/self/mountinfo; read x; true", stdin = "pipe", stdout = "pipe" })
+      assert.equals("1\n", p:read(2))
+      assert.is_nil(host_mountinfo():find(dir .. "/hidden", 1, true))
+      p:close_stdin()
+      assert.equals(0, p:wait().code)
+    end)
+  end)
+
+  describe("bind", function()
+    it("read-only refuses writes (EROFS), read-write allows them", function()
+      os.execute("mkdir -p " .. dir .. "/src && echo data > " .. dir .. "/src/f")
+      local st, out, err = run({ namespaces = { "mount" }, mounts = {
+        { type = "bind", source = dir .. "/src", target = dir .. "/ro", readonly = true },
+        { type = "bind", source = dir .. "/src", target = dir .. "/rw" } } },
+        "cat " .. dir .. "/ro/f; touch " .. dir .. "/ro/g || echo refused; " ..
+        "echo y > " .. dir .. "/rw/g && echo written")
+      assert.equals(0, st.code)
+      assert.matches("^data\n", out)
+      assert.matches("Read%-only file system", err)
+      assert.matches("refused", out)
+      assert.matches("written", out)
+      assert.equals("y\n", h.read(dir .. "/src/g"))
+    end)
+
+    it("remount makes an existing mount read-only", function()
+      local st, out, err = run({ namespaces = { "mount" }, mounts = {
+        { type = "tmpfs", target = dir .. "/t" },
+        { type = "remount", target = dir .. "/t", readonly = true } } },
+        "touch " .. dir .. "/t/x")
+      assert.equals(1, st.code)
+      assert.matches("Read%-only file system", out .. err)
+    end)
+  end)
+
+  describe("propagation", function()
+    -- In a private namespace of a helper process: a shared mount point X;
+    -- the sandbox starts, the helper mounts X/fromhost, the sandbox mounts
+    -- X/fromsandbox; who sees what depends on the mode.
+    local function probe(mode)
+      local src = [[
+        local isol = require "isol"
+        local X = ]] .. string.format("%q", dir .. "/shared") .. [[
+        assert(isol.unshare { "mount" })
+        assert(isol.mount.tmpfs(X, { size = "1m" }))
+        assert(isol.mount.propagation(X, "shared"))
+        local box <close> = isol.sandbox { namespaces = { "mount" }, propagation = ]] ..
+        string.format("%q", mode) .. [[ }
+        local p <close> = assert(box:spawn { "/bin/sh", "-c", [=[
+          read go
+          grep -q " ]=] .. X .. [=[/fromhost " /proc/self/mountinfo && echo sandbox-sees-host
+          mkdir -p ]=] .. X .. [=[/fromsandbox && mount -t tmpfs s ]=] .. X .. [=[/fromsandbox
+          echo mounted
+          read done
+        ]=], stdin = "pipe", stdout = "pipe" })
+        assert(isol.mount.tmpfs(X .. "/fromhost", { size = "1m" }))
+        p:write("go\n")
+        local out = ""
+        repeat local s = p:read(100); out = out .. s until s == "" or out:find("mounted")
+        local f = io.open("/proc/self/mountinfo"); local mi = f:read("a"); f:close()
+        if mi:find(" " .. X .. "/fromsandbox ", 1, true) then out = out .. "host-sees-sandbox\n" end
+        p:write("x\n")
+        assert(p:wait().code == 0)
+        io.write(out)
+      ]]
+      local out, ok = h.lua(src)
+      assert(ok, out)
+      return out:find("sandbox-sees-host", 1, true) ~= nil, out:find("host-sees-sandbox", 1, true) ~= nil
+    end
+
+    it("private (default): nothing crosses either way", function()
+      local a, b = probe("private")
+      assert.is_false(a); assert.is_false(b)
+    end)
+    it("slave: host mounts reach the sandbox, not the reverse", function()
+      local a, b = probe("slave")
+      assert.is_true(a); assert.is_false(b)
+    end)
+    it("shared: both ways", function()
+      local a, b = probe("shared")
+      assert.is_true(a); assert.is_true(b)
+    end)
+    it("unchanged: as the host set it up (shared here)", function()
+      local a, b = probe("unchanged")
+      assert.is_true(a); assert.is_true(b)
+    end)
+  end)
+
+  describe("new root", function()
+    it("pivot_root into host_readonly: tools work, /usr is read-only, /tmp writable, no host mounts", function()
+      local st, out, err = run({ namespaces = { "mount", "pid" }, root = isol.recipes.host_readonly() },
+        "ls / | tr '\\n' ' '; echo; touch /usr/x 2>&1 || true; mkdir /newdir 2>/dev/null || echo root-ro; " ..
+        "echo hi > /tmp/ok && cat /tmp/ok; " ..
+        "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo mounts=$(wc -l < /proc/self/mountinfo); " ..
+        "head -1 /etc/passwd; echo ok > /dev/null && echo devnull")
+      assert.equals(0, st.code, err)
+      assert.matches("usr", out)
+      assert.matches("Read%-only file system", out)
+      assert.matches("root%-ro", out)
+      assert.matches("\nhi\n", out)
+      assert.matches("^root:", out:match("\n(root:[^\n]*)") or "")
+      assert.matches("devnull", out)
+      local n = tonumber(out:match("mounts=(%d+)"))
+      assert.is_true(n < 40, "mounts inside: " .. tostring(n))
+      assert.is_nil(out:find(" /work", 1, true))
+    end)
+
+    it("says when the command is not found inside the new root", function()
+      local st, msg, code = isol.run({ namespaces = { "mount" }, root = {} }, { "/bin/ls" })
+      assert.is_nil(st)
+      assert.equals("exec /bin/ls: not found inside the new root", msg)
+      assert.equals(2, code)
+    end)
+
+    it("a prepared directory as root (the seed's chroot, with pivot_root)", function()
+      os.execute("mkdir -p " .. dir .. "/r/data && echo inside > " .. dir .. "/r/data/f")
+      local st, out, err = run({ namespaces = { "mount" }, root = { dir = dir .. "/r", mounts = {
+        { type = "bind", source = "/usr", target = "/usr", readonly = true },
+        { type = "symlink", target = "/bin", source = "usr/bin" },
+        { type = "symlink", target = "/lib", source = "usr/lib" },
+        { type = "symlink", target = "/lib64", source = "usr/lib64" } } } },
+        "cat /data/f; ls /")
+      assert.equals(0, st.code, err)
+      assert.matches("^inside\n", out)
+      assert.matches("data", out)
+    end)
+
+    it("refuses a mount target through a symlink planted in the root", function()
+      os.execute("mkdir -p " .. dir .. "/r " .. dir .. "/victim && ln -s " .. dir .. "/victim " .. dir ..
+        "/r/evil && ln -s ../../../../../../.. " .. dir .. "/r/up")
+      for _, t in ipairs { "/evil", "/evil/x", "/up" .. dir .. "/victim" } do
+        local st, msg, code = isol.run({ namespaces = { "mount" }, root = { dir = dir .. "/r" },
+          mounts = { { type = "tmpfs", target = t } } }, { "/bin/true" })
+        assert.is_nil(st)
+        assert.matches("is a symlink %(refused", msg)
+        assert.equals(40, code) -- ELOOP
+      end
+      assert.equals("", h.sh("ls -A " .. dir .. "/victim"))
+    end)
+
+    local attack = [[
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+/* The classic chroot escapes: chroot into a subdir while holding an fd of
+ * the current root, fchdir back out and walk "..", then chroot("."). */
+int main(void) {
+	struct stat st;
+	int fd = open("/", O_RDONLY | O_DIRECTORY);
+	mkdir("/tmp/jail", 0755);
+	if (chroot("/tmp/jail") < 0) { perror("chroot"); return 2; }
+	if (fchdir(fd) < 0) { perror("fchdir"); return 2; }
+	for (int i = 0; i < 256; i++) chdir("..");
+	chroot(".");
+	stat("/", &st);
+	printf("root=%lu:%lu\n", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+	return 0;
+}]]
+
+    local function build_attack()
+      local f = assert(io.open(dir .. "/attack.c", "w"))
+      f:write(attack)
+      f:close()
+      local out, ok = h.sh("mkdir -p " .. dir .. "/bin && gcc -O0 -o " .. dir .. "/bin/attack " ..
+        dir .. "/attack.c 2>&1")
+      assert(ok, out)
+    end
+
+    local function host_root_id()
+      return (h.sh("stat -c '%d:%i' /"):gsub("%s+$", ""))
+    end
+
+    it("double-chroot / fchdir escapes from a pivot_root sandbox cannot reach the host's /", function()
+      build_attack()
+      local st, out, err = run({ namespaces = { "mount", "pid" },
+        root = isol.recipes.host_readonly { mounts = {
+          { type = "bind", source = dir .. "/bin", target = "/opt/bin", readonly = true } } } },
+        "/opt/bin/attack; ls /")
+      assert.equals(0, st.code, err)
+      local dev, ino = out:match("root=(%d+):(%d+)")
+      assert.is_truthy(dev, out)
+      local hdev, hino = h.sh("stat -c '%d %i' /"):match("(%d+) (%d+)")
+      assert.is_false(dev == hdev and ino == hino, "escaped to the host root: " .. out)
+      assert.matches("usr", out)
+    end)
+
+    it("chroot mode is weaker: the same attack reaches the old root (documented)", function()
+      build_attack()
+      local st, out, err = run({ namespaces = { "mount" },
+        root = isol.recipes.host_readonly { mode = "chroot", proc = false, dev = false, mounts = {
+          { type = "bind", source = dir .. "/bin", target = "/opt/bin", readonly = true } } } },
+        "/opt/bin/attack")
+      assert.equals(0, st.code, err)
+      local root = out:match("root=(%d+:%d+)")
+      local hdev, hino = h.sh("stat -c '%d %i' /"):match("(%d+) (%d+)")
+      assert.equals(hdev .. ":" .. hino, root, "expected the chroot escape to work in chroot mode")
+      assert.equals(host_root_id(), root)
+    end)
+  end)
+
+  describe("special filesystems", function()
+    it("proc shows the new pid namespace, dev is minimal with a private devpts", function()
+      local st, out, err = run({ namespaces = { "mount", "pid" }, mounts = {
+        { type = "proc" }, { type = "dev", target = dir .. "/dev" } } },
+        "ls /proc | grep -c '^[0-9]'; ls " .. dir .. "/dev | tr '\\n' ' '; echo; " ..
+        "echo x > " .. dir .. "/dev/null && echo null-ok; grep -c devpts /proc/self/mountinfo")
+      assert.equals(0, st.code, err)
+      local n = tonumber(out:match("^(%d+)"))
+      assert.is_true(n <= 4, "processes visible: " .. tostring(n))
+      for _, d in ipairs { "null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "fd" } do
+        assert.matches("%f[%w]" .. d .. "%f[%W]", out)
+      end
+      assert.matches("null%-ok", out)
+    end)
+
+    it("overlay writes go to upper, lower stays untouched", function()
+      os.execute("mkdir -p " .. dir .. "/lower " .. dir .. "/upper " .. dir .. "/work && echo base > " ..
+        dir .. "/lower/f")
+      local st, out, err = run({ namespaces = { "mount" }, mounts = { { type = "overlay",
+        target = dir .. "/merged", lower = dir .. "/lower", upper = dir .. "/upper", work = dir .. "/work" } } },
+        "cat " .. dir .. "/merged/f; echo new > " .. dir .. "/merged/f; echo added > " .. dir .. "/merged/g")
+      assert.equals(0, st.code, err)
+      assert.equals("base\n", out)
+      assert.equals("base\n", h.read(dir .. "/lower/f"))
+      assert.equals("new\n", h.read(dir .. "/upper/f"))
+      assert.equals("added\n", h.read(dir .. "/upper/g"))
+    end)
+
+    it("mqueue in an ipc namespace", function()
+      local st, out, err = run({ namespaces = { "mount", "ipc" }, mounts = {
+        { type = "mqueue", target = dir .. "/mq" } } }, "grep -c ' " .. dir .. "/mq .* mqueue ' /proc/self/mountinfo")
+      assert.equals(0, st.code, err)
+      assert.equals("1\n", out)
+    end)
+
+    it("works in a user namespace (root mapped)", function()
+      local st, out, err = run({ namespaces = { "user", "mount", "pid" }, user = { map_root = true },
+        root = isol.recipes.host_readonly() },
+        "id -u; ls /proc | grep -c '^[0-9]'; touch /tmp/a && echo tmp-ok")
+      assert.equals(0, st.code, err)
+      assert.matches("^0\n", out)
+      assert.matches("tmp%-ok", out)
+    end)
+  end)
+
+  describe("isol.mount on the calling process", function()
+    it("refuses to mount in the namespace the process started in unless host = true", function()
+      assert.has_error(function() isol.mount.tmpfs(dir .. "/never", { size = "1m" }) end,
+        'mount.tmpfs: this process is still in the mount namespace it started in (call isol.unshare{"mount"} '
+        .. "first, or pass host = true to mount there on purpose)")
+      assert.is_nil(h.read(dir .. "/never"))
+    end)
+
+    it("bind, remount, dev, proc and umount after unshare", function()
+      os.execute("mkdir -p " .. dir .. "/src && echo v > " .. dir .. "/src/f")
+      local out, ok = h.lua(string.format([[
+        local isol = require "isol"
+        local dir = %q
+        assert(isol.unshare { "mount" })
+        assert(isol.mount.bind(dir .. "/src", dir .. "/b", { readonly = true }))
+        print(io.open(dir .. "/b/f"):read("l"), io.open(dir .. "/b/g", "w") == nil)
+        assert(isol.mount.remount(dir .. "/b", { readonly = false }))
+        print(io.open(dir .. "/b/g", "w") ~= nil)
+        assert(isol.mount.dev(dir .. "/dev"))
+        print(io.open(dir .. "/dev/null", "w"):write("x") ~= nil)
+        assert(isol.mount.proc(dir .. "/proc"))
+        print(io.open(dir .. "/proc/self/stat") ~= nil)
+        assert(isol.mount.umount(dir .. "/dev", { lazy = true }))
+        local nope, msg, code = isol.mount.umount(dir .. "/src")
+        print(nope, msg, code)
+      ]], dir))
+      assert(ok, out)
+      assert.matches("^v\ttrue\ntrue\ntrue\ntrue\nnil\tumount .*/src: Invalid argument\t22\n$", out)
+      assert.equals("", h.read(dir .. "/src/g")) -- written through the rw remount
+      assert.is_nil(host_mountinfo():find(dir, 1, true))
+    end)
+
+    it("the seed's Mount Isolation: tmpfs after unshare, invisible to the host", function()
+      local target = dir .. "/mount_tmp"
+      local out, ok = h.lua([[
+        local isol = require "isol"
+        assert(isol.unshare { "mount" })
+        assert(isol.mount.tmpfs(]] .. string.format("%q", target) .. [[, { size = "1m" }))
+        local f = assert(io.open(]] .. string.format("%q", target .. "/t.txt") .. [[, "w"))
+        f:write("hi"); f:close()
+        for _, m in ipairs(isol.mount.list()) do
+          if m.target == ]] .. string.format("%q", target) .. [[ then print("mounted " .. m.fstype) end
+        end
+        local ok, msg = isol.mount.tmpfs(]] .. string.format("%q", target .. "/x") .. [[, { size = "1x" })
+      ]])
+      assert.matches('mount.tmpfs.size: expected size like', out)
+      assert.matches("mounted tmpfs", out)
+      assert.is_falsy(ok)
+      assert.is_nil(host_mountinfo():find(target, 1, true))
+      assert.is_nil(h.read(target .. "/t.txt"))
+    end)
+  end)
+end)
