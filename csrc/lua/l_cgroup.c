@@ -496,6 +496,122 @@ static int l_ecg_errno(lua_State *L)
 	return 1;
 }
 
+/* Build a libcgroup group `name` with the controllers (list at idx) and
+ * their values ({ ["cpu.shares"] = "128" } at idx+1, optional). The name is
+ * prefixed with the caller's own cgroup, which must be the same in every
+ * hierarchy asked for (libcgroup has one name for all controllers). */
+static struct cgroup *lcg_build(lua_State *L, const char *name, int idx, isol_error *err)
+{
+	const struct isol_cg_layout *lay;
+	char full[ISOL_CG_PATH];
+	const char *self = NULL;
+	struct cgroup *g;
+
+	if (isol_cg_layout(&lay, 0, err) < 0)
+		return NULL;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, idx); i++) {
+		lua_rawgeti(L, idx, i);
+		int c = isol_cg_ctrl_lookup(luaL_checkstring(L, -1));
+		lua_pop(L, 1);
+		for (int h = 0; c >= 0 && h < lay->n; h++)
+			if (lay->h[h].version == 1 && (lay->h[h].ctrls & (1u << c))) {
+				if (self && strcmp(self, lay->h[h].self)) {
+					isol_failx(err, EINVAL, "libcgroup: the caller's cgroup differs between the "
+						   "hierarchies asked for (%s vs %s)", self, lay->h[h].self);
+					return NULL;
+				}
+				self = lay->h[h].self;
+			}
+	}
+	snprintf(full, sizeof full, "%s/%s", self && strcmp(self, "/") ? self : "", name);
+	g = cgroup_new_cgroup(full);
+	if (!g) {
+		isol_failx(err, ENOMEM, "cgroup_new_cgroup %s", full);
+		return NULL;
+	}
+	for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, idx); i++) {
+		lua_rawgeti(L, idx, i);
+		struct cgroup_controller *cc = cgroup_add_controller(g, lua_tostring(L, -1));
+		lua_pop(L, 1);
+		if (!cc) {
+			cgroup_free(&g);
+			isol_failx(err, EINVAL, "cgroup_add_controller");
+			return NULL;
+		}
+		if (lua_istable(L, idx + 1)) {
+			lua_pushnil(L);
+			while (lua_next(L, idx + 1)) {
+				const char *k = lua_tostring(L, -2);
+				size_t l = strcspn(k, ".");
+				lua_rawgeti(L, idx, i);
+				const char *cn = lua_tostring(L, -1);
+				if (strlen(cn) == l && strncmp(k, cn, l) == 0)
+					cgroup_add_value_string(cc, k, lua_tostring(L, -2));
+				lua_pop(L, 2);
+			}
+		}
+	}
+	return g;
+}
+
+static int lcg_result(lua_State *L, int r, const char *what)
+{
+	if (r) {
+		int e = isol_cg_ecg_errno(r);
+		lua_pushnil(L);
+		lua_pushfstring(L, "libcgroup %s: %s", what, e ? strerror(e) : cgroup_strerror(r));
+		lua_pushinteger(L, e);
+		return 3;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.cgroup_libcgroup_create(name, {controllers}, {values}, ignore_ownership)
+ * core.cgroup_libcgroup_delete(name, {controllers})
+ * core.cgroup_libcgroup_attach(name, {controllers}, pid)
+ * libcgroup's own create/delete/attach, for cgexec-style use of named groups,
+ * for the bench's libcgroup column and for checking cgroup_delete_cgroup. */
+static int l_lcg_create(lua_State *L)
+{
+	isol_error err;
+	struct cgroup *g;
+	int r;
+
+	if (isol_cg_libcgroup_init(&err) < 0 || !(g = lcg_build(L, luaL_checkstring(L, 1), 2, &err)))
+		return isol_lua_fail(L, &err);
+	r = cgroup_create_cgroup(g, lua_toboolean(L, 4));
+	cgroup_free(&g);
+	return lcg_result(L, r, "cgroup_create_cgroup");
+}
+
+static int l_lcg_delete(lua_State *L)
+{
+	isol_error err;
+	struct cgroup *g;
+	int r;
+
+	if (isol_cg_libcgroup_init(&err) < 0 || !(g = lcg_build(L, luaL_checkstring(L, 1), 2, &err)))
+		return isol_lua_fail(L, &err);
+	r = cgroup_delete_cgroup(g, 0);
+	cgroup_free(&g);
+	return lcg_result(L, r, "cgroup_delete_cgroup");
+}
+
+static int l_lcg_attach(lua_State *L)
+{
+	isol_error err;
+	struct cgroup *g;
+	int r;
+
+	if (isol_cg_libcgroup_init(&err) < 0 || !(g = lcg_build(L, luaL_checkstring(L, 1), 2, &err)))
+		return isol_lua_fail(L, &err);
+	r = cgroup_attach_task_pid(g, (pid_t)luaL_checkinteger(L, 3));
+	cgroup_free(&g);
+	return lcg_result(L, r, "cgroup_attach_task_pid");
+}
+
 void isol_lua_open_cgroup(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
@@ -520,6 +636,9 @@ void isol_lua_open_cgroup(lua_State *L)
 		{ "cgroup_libcgroup_init", l_lcg_init },
 		{ "cgroup_libcgroup_mount", l_lcg_mount },
 		{ "cgroup_ecg_errno", l_ecg_errno },
+		{ "cgroup_libcgroup_create", l_lcg_create },
+		{ "cgroup_libcgroup_delete", l_lcg_delete },
+		{ "cgroup_libcgroup_attach", l_lcg_attach },
 		{ NULL, NULL },
 	};
 

@@ -432,12 +432,12 @@ function M.plan(lim, cg, path)
   end
   local m = lim.memory
   if m then
+    if version == 2 and m.swappiness ~= nil then
+      fail(path .. ".memory.swappiness", "cgroup v2 has no per-cgroup swappiness (got %s); use "
+        .. "memory.swap = 0 to keep the group out of swap", show(m.swappiness))
+    end
     need("memory", path .. ".memory")
     if version == 2 then
-      if m.swappiness ~= nil then
-        fail(path .. ".memory.swappiness", "cgroup v2 has no per-cgroup swappiness (got %s); use "
-          .. "memory.swap = 0 to keep the group out of swap", show(m.swappiness))
-      end
       if m.max then w("memory.max", m.max, path .. ".memory.max") end
       if m.swap then w("memory.swap.max", m.swap, path .. ".memory.swap") end
     else

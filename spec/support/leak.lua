@@ -91,10 +91,26 @@ function M.loops()
   return t
 end
 
+-- isol's cgroups are named isol-<creator pid>-<seq>. Other runs (other
+-- worktrees' suites) may create and remove theirs at the same time, so only
+-- groups whose creator is this process, one of its live descendants, or a
+-- process that has exited (a spec's child `lua5.4`) are counted; a group
+-- whose creator is alive elsewhere belongs to someone else.
 function M.cgroups()
   local t = {}
-  local p = io.popen("find /sys/fs/cgroup -mindepth 1 -maxdepth 6 -type d -name 'isol*' 2>/dev/null")
-  for l in p:lines() do t[l] = true end
+  local p = io.popen("find /sys/fs/cgroup -mindepth 1 -maxdepth 8 -type d -name 'isol-*' 2>/dev/null")
+  local mine
+  for l in p:lines() do
+    local pid = tonumber(l:match("/isol%-(%d+)%-%d+$"))
+    if pid then
+      if pid ~= self_pid and read("/proc/" .. pid .. "/stat") then
+        mine = mine or M.processes()
+        if mine[pid] then t[l] = true end
+      else
+        t[l] = true
+      end
+    end
+  end
   p:close()
   return t
 end
