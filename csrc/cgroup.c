@@ -818,9 +818,13 @@ int isol_cg_rmdir_tree(const char *dir, int timeout_ms, isol_error *err)
 {
 	char path[ISOL_CG_PATH + 300];
 	struct timespec t0;
-	DIR *d = opendir(dir);
+	DIR *d;
 	int r = 0;
 
+	/* The common case has no sub-groups: one rmdir, no directory scan. */
+	if (rmdir(dir) == 0 || errno == ENOENT)
+		return 0;
+	d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : isol_fail(err, errno, "opendir %s", dir);
 	struct dirent *e;
