@@ -52,6 +52,11 @@ describe("cgroup #root", function()
       end
     end)
 
+    it("agrees with libcgroup's discovery of the v1 mounts", function()
+      if V ~= 1 then pending("libcgroup 2.0.2 discovery is checked on v1 hierarchies") return end
+      assert.same({}, isol.cgroup.libcgroup_check())
+    end)
+
     it("is not initialised by require (libcgroup stays lazy)", function()
       local out = h.lua([[
         local t0 = os.clock(); require "isol"; local dt = os.clock() - t0

@@ -708,6 +708,34 @@ return function(isol)
     return M.create_from_plan(M.plan(lim, cg), cg)
   end
 
+  --- libcgroup's own calls, for groups named the libcgroup way (one name
+  -- under the caller's cgroup for all the given controllers): create(name,
+  -- {ctrls}, {["cpu.shares"]="128"}, ignore_ownership), attach(name, {ctrls},
+  -- pid), delete(name, {ctrls}), mount(ctrl). libcgroup is initialised on the
+  -- first of these calls only.
+  C.libcgroup = {
+    init = core.cgroup_libcgroup_init,
+    create = core.cgroup_libcgroup_create,
+    attach = core.cgroup_libcgroup_attach,
+    delete = core.cgroup_libcgroup_delete,
+    mount = core.cgroup_libcgroup_mount,
+  }
+
+  --- Cross-check isol's layout against libcgroup's discovery: returns a list
+  -- of disagreements ({} when both agree on every v1 controller's mount).
+  function C.libcgroup_check()
+    local diff = {}
+    for _, h in ipairs(layout().hierarchies) do
+      if h.version == 1 then
+        for _, c in ipairs(h.controllers) do
+          local mp, msg = core.cgroup_libcgroup_mount(c)
+          if mp ~= h.mount then diff[#diff + 1] = string.format("%s: isol %s, libcgroup %s", c, h.mount, mp or msg) end
+        end
+      end
+    end
+    return diff
+  end
+
   --- cgexec-style: run argv in a fresh cgroup with these limits and wait.
   -- isol.cgroup.exec({ memory = { max = "32M" } }, { "cmd", ... }) -> status
   function C.exec(limits, argv, opts)
