@@ -179,10 +179,11 @@ describe("cgroup #root", function()
 
     it("a value the kernel refuses names the field and removes the group", function()
       if not need("cpu") then return end
-      local box = isol.sandbox { limits = { ["cpu.cfs_quota_us"] = "abc" } }
+      local file = V == 1 and "cpu.cfs_quota_us" or "cpu.max"
+      local box = isol.sandbox { limits = { [file] = "abc" } }
       local p, msg, code = box:spawn { "/bin/true" }
       assert.is_nil(p)
-      assert.matches('limits.cpu.cfs_quota_us: write "abc" to .*cpu.cfs_quota_us: Invalid argument', msg)
+      assert.matches('limits.' .. file .. ': write "abc" to .*' .. file .. ': Invalid argument', msg)
       assert.are.equal(22, code)
       box:close()
     end)
@@ -397,9 +398,10 @@ describe("cgroup #root", function()
     end)
 
     it("stats report cpu, memory, pids", function()
-      local box = isol.sandbox { limits = { memory = { max = "64M" }, pids = { max = 20 } } }
+      -- (roomy limit: under `make asan-test` the shell carries ASan's runtime)
+      local box = isol.sandbox { limits = { memory = { max = "256M" }, pids = { max = 20 } } }
       local st = box:run { "/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done" }
-      assert.are.equal(0, st.code)
+      assert.are.equal(0, st.code, "status: " .. tostring(st.signal) .. " oom=" .. tostring(st.oom))
       local s = assert(box:stats())
       box:close()
       assert.is_true(s.cpu.usage_us > 0)
