@@ -751,29 +751,53 @@ static int signal_procs(const char *dir, int sig, isol_error *err)
 	return n;
 }
 
-int isol_cg_nprocs(const struct isol_cgroup *cg, isol_error *err)
+/* Processes listed in dir/cgroup.procs and in its sub-groups. */
+static int count_procs(const char *dir, isol_error *err)
 {
-	char path[ISOL_CG_PATH + 32], buf[8192];
+	char path[ISOL_CG_PATH + 300], buf[8192];
 	int n = 0;
+	ssize_t r;
+	DIR *d;
+	struct dirent *e;
 
-	if (cg->ndirs == 0)
-		return 0;
-	if (cg->version == 2) {
-		snprintf(path, sizeof path, "%s/cgroup.events", cg->dirs[0]);
-		ssize_t r = read_file(path, buf, sizeof buf);
-		if (r < 0)
-			return isol_fail(err, (int)-r, "read %s", path);
-		return kv(buf, "populated") > 0;
-	}
-	/* v1: the first directory (every hierarchy holds the same processes). */
-	snprintf(path, sizeof path, "%s/cgroup.procs", cg->dirs[0]);
-	ssize_t r = read_file(path, buf, sizeof buf);
+	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+	r = read_file(path, buf, sizeof buf);
 	if (r < 0)
 		return isol_fail(err, (int)-r, "read %s", path);
 	for (char *p = buf; *p; p++)
 		if (*p == '\n')
 			n++;
+	d = opendir(dir);
+	if (!d)
+		return n;
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		int k = count_procs(path, err);
+		if (k > 0)
+			n += k;
+	}
+	closedir(d);
 	return n;
+}
+
+/* v2: cgroup.events "populated" (zombies and sub-groups included). */
+static int v2_populated(const struct isol_cgroup *cg)
+{
+	char path[ISOL_CG_PATH + 32], buf[256];
+	snprintf(path, sizeof path, "%s/cgroup.events", cg->dirs[0]);
+	if (read_file(path, buf, sizeof buf) < 0)
+		return 0;
+	return kv(buf, "populated") > 0;
+}
+
+int isol_cg_nprocs(const struct isol_cgroup *cg, isol_error *err)
+{
+	if (cg->ndirs == 0)
+		return 0;
+	/* v1: the first directory (every hierarchy holds the same processes). */
+	return count_procs(cg->dirs[0], err);
 }
 
 int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err)
@@ -857,7 +881,8 @@ int isol_cg_delete(struct isol_cgroup *cg, int timeout_ms, isol_error *err)
 	/* Exited processes leave asynchronously: wait until empty (or give up
 	 * and let rmdir report EBUSY with the path). */
 	now_ts(&t0);
-	for (long us = 50; isol_cg_nprocs(cg, NULL) > 0 && elapsed_ms(&t0) < timeout_ms;
+	for (long us = 50; (cg->version == 2 ? v2_populated(cg) : isol_cg_nprocs(cg, NULL) > 0) &&
+			   elapsed_ms(&t0) < timeout_ms;
 	     us = us < 20000 ? us * 2 : us)
 		sleep_us(us);
 	if (cg->fd >= 0) {

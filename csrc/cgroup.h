@@ -139,7 +139,7 @@ int isol_cg_freeze(const struct isol_cgroup *cg, int frozen, isol_error *err);
  * Returns the number of processes signalled (v2 cgroup.kill: 0). */
 int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err);
 
-/* Number of processes in the group (and sub-groups, v1: first dir). */
+/* Number of processes in the group and its sub-groups (cgroup.procs). */
 int isol_cg_nprocs(const struct isol_cgroup *cg, isol_error *err);
 
 /* Wait (up to timeout_ms) until empty, then rmdir every directory made,

@@ -1,4 +1,6 @@
 -- cgroups on the host (v1 or hybrid here; the same specs hold on v2 where
+-- Tests tagged #v2 also run in the cgroup-v2 VM (`make vm-test`, spec/vm/);
+-- the whole file passes there too (checked with spec/vm/run, ~8 min under TCG).
 -- noted). Real limits taking effect; bad values creating nothing.
 local isol = require "isol"
 local core = require "isol.core"
@@ -71,7 +73,7 @@ describe("cgroup #root", function()
       if not need("pids", "memory") then return end
       local g = assert(isol.cgroup.create { limits = { pids = { max = 10 }, memory = { max = "64M" } } })
       local dirs = g:dirs()
-      assert.is_true(#dirs >= 2)
+      assert.is_true(V == 1 and #dirs >= 2 or #dirs == 1)
       for _, d in ipairs(dirs) do
         local matched = false
         for _, hh in ipairs(lay.hierarchies) do
@@ -226,35 +228,44 @@ describe("cgroup #root", function()
     it("cfs quota 20%: a busy loop is throttled near the quota", function()
       if not need("cpu") then return end
       local box = isol.sandbox { limits = { cpu = { quota = "20%" } } }
+      local t0 = core.cgroup_clock()
       local st = box:run { "/usr/bin/timeout", "1", "/bin/sh", "-c", "while :; do :; done" }
+      local wall_us = (core.cgroup_clock() - t0) * 1e6
       assert.are.equal(124, st.code)
       local s = assert(box:stats())
       box:close()
       assert.is_true(s.cpu.nr_throttled > 0, "not throttled")
       if s.cpu.usage_us then
-        -- 1 s at 20% of one CPU = 200 ms; loose bounds for a shared machine
-        assert.is_true(s.cpu.usage_us > 80000 and s.cpu.usage_us < 350000, "usage " .. s.cpu.usage_us)
+        -- ~1 s at 20% of one CPU = ~200 ms; the bound follows the measured
+        -- wall time (slow emulated VMs stretch it), loose for a shared machine
+        local cap = 0.2 * wall_us * 1.3 + 50000
+        assert.is_true(s.cpu.usage_us > 50000 and s.cpu.usage_us < cap,
+          string.format("usage %d us in %.0f us of wall time", s.cpu.usage_us, wall_us))
       end
     end)
 
-    it("shares 128 vs 1024 on one core split the CPU roughly 1:8", function()
+    it("shares 128 vs 1024 on one core split the CPU roughly 1:8 #v2", function()
       if not need("cpu", "cpuset") then return end
       local a = isol.sandbox { limits = { cpu = { shares = 128 }, cpuset = { cpus = "0" } } }
       local b = isol.sandbox { limits = { cpu = { shares = 1024 }, cpuset = { cpus = "0" } } }
-      local loop = { "/usr/bin/timeout", "1.5", "/bin/sh", "-c", "while :; do :; done" }
+      local loop = { "/bin/sh", "-c", "while :; do :; done" }
       local pa = assert(a:spawn(loop))
       local pb = assert(b:spawn(loop))
-      pa:wait(); pb:wait()
-      pa:close(); pb:close()
+      -- measure over one second once both run (slow VMs start them apart)
+      os.execute("sleep 0.3")
+      local a0, b0 = a:stats().cpu.usage_us, b:stats().cpu.usage_us
+      os.execute("sleep 1")
       local ua, ub = a:stats().cpu.usage_us, b:stats().cpu.usage_us
+      pa:close(); pb:close()
       a:close(); b:close()
       if not ua then pending("no cpu usage accounting here") return end
+      ua, ub = ua - a0, ub - b0
       local share = ua / (ua + ub)
       -- 128 / (128 + 1024) = 11%; loose: other load on core 0 shifts it
       assert.is_true(share > 0.02 and share < 0.3, string.format("share of the 128 group: %.2f", share))
     end)
 
-    it("cpuset: the process only runs on the allowed core", function()
+    it("cpuset: the process only runs on the allowed core #v2", function()
       if not need("cpuset") then return end
       local last = h.read("/sys/devices/system/cpu/online"):match("(%d+)%s*$")
       local box, st, out = run({ limits = { cpuset = { cpus = last } } },
@@ -288,7 +299,7 @@ describe("cgroup #root", function()
       assert.is_nil(st.oom)
     end)
 
-    it("pids: a fork bomb stops at pids.max and the host is unharmed", function()
+    it("pids: a fork bomb stops at pids.max and the host is unharmed #v2", function()
       if not need("pids") then return end
       local box = isol.sandbox { limits = { pids = { max = 12 } } }
       local p = assert(box:spawn { "/bin/sh", "-c",
@@ -367,7 +378,7 @@ describe("cgroup #root", function()
       box:close()
     end)
 
-    it("delegation: a uid-65534 process attaches itself and sets a limit in a sub-group", function()
+    it("delegation: a uid-65534 process attaches itself and sets a limit in a sub-group #v2", function()
       if not need("pids") then return end
       local box = isol.sandbox { limits = { pids = { max = 100 } }, cgroup = { owner = { uid = 65534, gid = 65534 } } }
       local p = assert(box:spawn { "/bin/true" })
