@@ -1,7 +1,7 @@
 -- cgroups on the host (v1 or hybrid here; the same specs hold on v2 where
+-- noted). Real limits taking effect; bad values creating nothing.
 -- Tests tagged #v2 also run in the cgroup-v2 VM (`make vm-test`, spec/vm/);
 -- the whole file passes there too (checked with spec/vm/run, ~8 min under TCG).
--- noted). Real limits taking effect; bad values creating nothing.
 local isol = require "isol"
 local core = require "isol.core"
 local h = require "support.helpers"
