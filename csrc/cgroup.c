@@ -752,7 +752,7 @@ static int signal_procs(const char *dir, int sig, isol_error *err)
 }
 
 /* Processes listed in dir/cgroup.procs and in its sub-groups. */
-static int count_procs(const char *dir, isol_error *err)
+static int count_procs(const char *dir, int recurse, isol_error *err)
 {
 	char path[ISOL_CG_PATH + 300], buf[8192];
 	int n = 0;
@@ -767,6 +767,8 @@ static int count_procs(const char *dir, isol_error *err)
 	for (char *p = buf; *p; p++)
 		if (*p == '\n')
 			n++;
+	if (!recurse)
+		return n;
 	d = opendir(dir);
 	if (!d)
 		return n;
@@ -774,7 +776,7 @@ static int count_procs(const char *dir, isol_error *err)
 		if (e->d_type != DT_DIR || e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		int k = count_procs(path, err);
+		int k = count_procs(path, 1, err);
 		if (k > 0)
 			n += k;
 	}
@@ -797,7 +799,7 @@ int isol_cg_nprocs(const struct isol_cgroup *cg, isol_error *err)
 	if (cg->ndirs == 0)
 		return 0;
 	/* v1: the first directory (every hierarchy holds the same processes). */
-	return count_procs(cg->dirs[0], err);
+	return count_procs(cg->dirs[0], 1, err);
 }
 
 int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err)
@@ -881,7 +883,8 @@ int isol_cg_delete(struct isol_cgroup *cg, int timeout_ms, isol_error *err)
 	/* Exited processes leave asynchronously: wait until empty (or give up
 	 * and let rmdir report EBUSY with the path). */
 	now_ts(&t0);
-	for (long us = 50; (cg->version == 2 ? v2_populated(cg) : isol_cg_nprocs(cg, NULL) > 0) &&
+	/* (v1: the group itself; processes in sub-groups make rmdir retry) */
+	for (long us = 50; (cg->version == 2 ? v2_populated(cg) : count_procs(cg->dirs[0], 0, NULL) > 0) &&
 			   elapsed_ms(&t0) < timeout_ms;
 	     us = us < 20000 ? us * 2 : us)
 		sleep_us(us);

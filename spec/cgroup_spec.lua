@@ -131,7 +131,8 @@ describe("cgroup #root", function()
   describe("bad values are errors naming field and value, and create nothing", function()
     local cases = {
       { { memory = { max = "lots" } }, 'limits.memory.max: expected size like "32M" or "max", got "lots"' },
-      { { cpu = { quota = "150%" }, cpuset = { cpus = "0" } }, 'limits.cpu.quota: 150%% is more than the 1 CPU allowed' },
+      { { cpu = { quota = "150%" }, cpuset = { cpus = "0" } },
+        "limits.cpu.quota: 150%% is more than the 1 CPU allowed" },
       { { ["foo.bar"] = 1 }, 'limits.foo.bar: unknown controller "foo"' },
       { { cpu = { shares = 1 } }, "limits.cpu.shares: expected an integer from 2 to 262144, got 1" },
       { { cpu = { weight = 100, shares = 1024 } }, "limits.cpu: give weight" },
@@ -155,7 +156,8 @@ describe("cgroup #root", function()
       if not missing then pending("every controller is available") return end
       local ok, err = pcall(isol.sandbox, { limits = { [missing .. ".max"] = "1" } })
       assert.is_false(ok)
-      assert.matches("limits%." .. missing .. "%.max: cgroup v%d controller \"" .. missing .. "\" is not available", err)
+      assert.matches("limits%." .. missing .. "%.max: cgroup v%d controller \"" .. missing
+        .. "\" is not available", err)
       if lay.mode == "hybrid" then
         ok, err = pcall(isol.sandbox, { limits = { pids = { max = 5 } }, cgroup = { version = 2 } })
         assert.is_false(ok)
@@ -166,7 +168,8 @@ describe("cgroup #root", function()
     it("swappiness on v2 says why and what to use", function()
       local ok, err = pcall(isol.sandbox, { limits = { memory = { swappiness = 0 } }, cgroup = { version = 2 } })
       assert.is_false(ok)
-      assert.matches("limits.memory.swappiness: cgroup v2 has no per%-cgroup swappiness %(got 0%); use memory.swap = 0", err)
+      assert.matches("limits.memory.swappiness: cgroup v2 has no per%-cgroup swappiness %(got 0%); "
+        .. "use memory.swap = 0", err)
     end)
 
     it("a device path that does not exist fails at start, leaving nothing", function()
@@ -207,7 +210,8 @@ describe("cgroup #root", function()
 
     it("quota percent -> cfs_quota_us / cpu.max, swap on v1 is memory+swap", function()
       if not need("cpu", "memory") then return end
-      local p = isol.cgroup.plan(isol.cgroup.check_limits { cpu = { quota = "20%" }, memory = { max = "32M", swap = "16M" } })
+      local p = isol.cgroup.plan(isol.cgroup.check_limits {
+        cpu = { quota = "20%" }, memory = { max = "32M", swap = "16M" } })
       local w = {}
       for _, x in ipairs(p.writes) do w[x[1]] = x[2] end
       if V == 1 then
@@ -303,7 +307,8 @@ describe("cgroup #root", function()
       if not need("pids") then return end
       local box = isol.sandbox { limits = { pids = { max = 12 } } }
       local p = assert(box:spawn { "/bin/sh", "-c",
-        "i=0; while [ $i -lt 60 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo done", stdout = "pipe", stderr = "pipe" })
+        "i=0; while [ $i -lt 60 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo done",
+        stdout = "pipe", stderr = "pipe" })
       local _, err = p:communicate()
       local s = box:stats()
       assert.is_true(s.pids.current <= 12, "pids.current " .. tostring(s.pids.current))
@@ -439,7 +444,9 @@ describe("cgroup #root", function()
       p:wait(); p:close()
       local base = lay.hierarchies[1].mount
       for _, hh in ipairs(lay.hierarchies) do
-        for _, c in ipairs(hh.controllers) do if c == "pids" then base = hh.mount .. (hh.self == "/" and "" or hh.self) end end
+        for _, c in ipairs(hh.controllers) do
+          if c == "pids" then base = hh.mount .. (hh.self == "/" and "" or hh.self) end
+        end
       end
       local left = string.format("%s/isol-%d-1", base, dead)
       assert.is_true(os.execute("mkdir " .. left))

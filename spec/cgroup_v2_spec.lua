@@ -92,7 +92,8 @@ describe("cgroup v2 #root #v2", function()
     it("eBPF device program: /dev/zero denied gives EPERM inside, works outside", function()
       if not v2_ok() then return end
       local box = isol.sandbox { cgroup = { version = 2 }, limits = { devices = { deny = { "/dev/zero" } } } }
-      local st, _, err = box:run({ "/bin/sh", "-c", "head -c 1 /dev/zero >/dev/null && echo opened; head -c 1 /dev/urandom | wc -c" },
+      local st, _, err = box:run({ "/bin/sh", "-c",
+        "head -c 1 /dev/zero >/dev/null && echo opened; head -c 1 /dev/urandom | wc -c" },
         { capture = true })
       box:close()
       assert.are.equal(0, st.code)

@@ -43,11 +43,17 @@ local M = {}
 
 -- ------------------------------------------------------------ layout helpers
 
-local function layout()
-  local lay, msg = core.cgroup_layout()
+-- The layout is read once per process (like the C side's cache).
+local cached_layout
+local function layout(refresh)
+  if cached_layout and not refresh then return cached_layout end
+  local lay, msg = core.cgroup_layout(refresh)
   if not lay then error("cgroup layout: " .. tostring(msg), 0) end
+  cached_layout = lay
   return lay
 end
+
+local avail_cache = {}
 
 --- Which version a recipe gets: `want` (1, 2) or the host's.
 local function pick_version(want)
@@ -57,7 +63,9 @@ end
 
 -- Set of controllers available for `version`.
 local function available(version)
+  if avail_cache[version] then return avail_cache[version] end
   local set = {}
+  avail_cache[version] = set
   for _, h in ipairs(layout().hierarchies) do
     if h.version == version then
       for _, c in ipairs(h.controllers) do set[c] = true end
@@ -687,7 +695,10 @@ return function(isol)
 
   local C = {}
   isol.cgroup = C
-  C.layout = core.cgroup_layout
+  C.layout = function(refresh)
+    if refresh then avail_cache = {} end
+    return layout(refresh)
+  end
   C.check_limits = M.check_limits
   C.plan = M.plan
   C.resolve_devices = function(dev)
