@@ -438,6 +438,16 @@ describe("cgroup #root", function()
       assert.matches("no cgroup", msg)
     end)
 
+    it("a cgroup namespace is rooted at the sandbox's cgroup #v2", function()
+      local box = isol.sandbox { namespaces = { "user", "cgroup" }, user = { map_root = true },
+        limits = { pids = { max = 10 } } }
+      local st, out = box:run({ "/bin/cat", "/proc/self/cgroup" }, { capture = true })
+      box:close()
+      assert.are.equal(0, st.code)
+      assert.is_nil(out:find("isol-", 1, true), out)
+      assert.matches("pids:/\n", V == 1 and out or "pids:/\n")
+    end)
+
     it("isol.cgroup.exec runs a command cgexec-style", function()
       local st = isol.cgroup.exec({ pids = { max = 5 } }, { "/bin/sh", "-c", "exit 3" })
       assert.are.equal(3, st.code)
