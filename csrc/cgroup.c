@@ -463,6 +463,29 @@ static int v2_enable(const struct isol_cg_hier *h, const char *target, unsigned 
 	return 0;
 }
 
+/* The no-internal-processes rule, checked before anything is written: a
+ * non-root parent that holds processes can neither enable controllers for
+ * its children (EBUSY) nor, once it has some enabled, host a child that a
+ * process can join (it becomes a thread root: EOPNOTSUPP at clone). */
+static int v2_check_parent(const struct isol_cg_hier *h, const char *parent, unsigned want,
+			   isol_error *err)
+{
+	char path[ISOL_CG_PATH + 32], buf[512];
+
+	if (strcmp(parent, h->mount) == 0)
+		return 0; /* the root cgroup is exempt */
+	snprintf(path, sizeof path, "%s/cgroup.procs", parent);
+	if (read_file(path, buf, sizeof buf) <= 0 || !buf[0])
+		return 0;
+	snprintf(path, sizeof path, "%s/cgroup.subtree_control", parent);
+	if (!want && (read_file(path, buf, sizeof buf) <= 0 || buf[0] == '\n' || !buf[0]))
+		return 0; /* no controllers anywhere: a plain child is fine */
+	return isol_failx(err, EBUSY,
+		"cgroup v2: %s has processes of its own, so it cannot have child groups with "
+		"controllers (no-internal-processes rule); run isol from a leaf of a delegated "
+		"subtree, or set cgroup.parent to an empty group (e.g. \"/isol.slice\")", parent);
+}
+
 static int copy_cpuset(const char *parent, const char *dir, isol_error *err)
 {
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
@@ -530,7 +553,8 @@ int isol_cg_create(struct isol_cgroup *cg, const struct isol_cg_spec *spec, isol
 		if (parent_dir(h, spec->parent, parent, sizeof parent) < 0 ||
 		    (size_t)snprintf(dir, sizeof dir, "%s/%s", parent, spec->name) >= sizeof dir)
 			return isol_failx(err, ENAMETOOLONG, "cgroup path too long");
-		if ((r = v2_enable(h, parent, want, err)) < 0)
+		if ((r = v2_check_parent(h, parent, want, err)) < 0 ||
+		    (r = v2_enable(h, parent, want, err)) < 0)
 			return r;
 		if (mkdir(dir, 0755) < 0)
 			return isol_fail(err, errno, "mkdir %s", dir);

@@ -193,6 +193,21 @@ describe("cgroup v2 #root #v2", function()
       assert.is_true(s.memory.oom_kills >= 1)
     end)
 
+    it("no-internal-processes: a parent holding processes is a clear error, nothing written", function()
+      if not pure_v2() then return end
+      local g = assert(isol.cgroup.create {})
+      local p = assert(isol.spawn { argv = { "/bin/sleep", "30" }, cgroup_fd = g:fd() })
+      local box = isol.sandbox { limits = { pids = { max = 5 } }, cgroup = { parent = g:path():match("[^/]+$") } }
+      local q, msg, code = box:spawn { "/bin/true" }
+      box:close()
+      assert.is_nil(q)
+      assert.are.equal(16, code)
+      assert.matches("has processes of its own.*no%-internal%-processes rule.*cgroup.parent", msg)
+      assert.matches("^%s*$", h.read(g:path() .. "/cgroup.subtree_control"))
+      p:kill("SIGKILL"); p:wait(); p:close()
+      assert(g:delete())
+    end)
+
     it("swappiness is refused on v2 with the reason", function()
       local ok, err = pcall(isol.sandbox, { limits = { memory = { swappiness = 10 } }, cgroup = { version = 2 } })
       assert.is_false(ok)
