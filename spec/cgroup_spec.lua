@@ -327,6 +327,27 @@ describe("cgroup #root", function()
       assert.matches("^ok", (h.sh("/bin/sh -c 'sleep 0 & wait; echo ok'")))
     end)
 
+    it("io.max per device maps to blkio.throttle.* (v1) or io.max (v2)", function()
+      if not need(V == 1 and "blkio" or "io") then return end
+      local dev = h.sh("ls /sys/block | grep -E '^(vd|sd|nvme|xvd)' | head -1"):match("%S+")
+      if not dev then pending("no disk block device here") return end
+      local mm = h.read("/sys/block/" .. dev .. "/dev"):match("%d+:%d+")
+      local box = isol.sandbox { limits = { io = { max = { { device = "/dev/" .. dev, rbps = "1M", wiops = 100 } } } } }
+      assert.are.equal(0, box:run { "/bin/true" }.code)
+      if V == 1 then
+        assert.matches(mm .. " 1048576", box.cgroup:get("blkio.throttle.read_bps_device"))
+        assert.matches(mm .. " 100", box.cgroup:get("blkio.throttle.write_iops_device"))
+      else
+        assert.matches(mm .. " rbps=1048576 wbps=max riops=max wiops=100", box.cgroup:get("io.max"))
+      end
+      box:close()
+      local bad = isol.sandbox { limits = { io = { max = { { device = "/dev/null", rbps = 1 } } } } }
+      local p, msg = bad:spawn { "/bin/true" }
+      assert.is_nil(p)
+      assert.matches("limits.io.max%[1%].device: /dev/null is not a block device", msg)
+      bad:close()
+    end)
+
     it("devices: /dev/zero denied gives EPERM inside, works outside", function()
       if V == 1 and not need("devices") then return end
       local box, st, _, err = run({ limits = { devices = { deny = { "/dev/zero" } } } },
