@@ -240,7 +240,7 @@ static int detect(struct isol_cg_layout *lay, isol_error *err)
 		if (h->version == 1)
 			v1 = 1;
 		else {
-			char path[ISOL_CG_PATH], buf[512];
+			char path[ISOL_CG_PATH + 32], buf[512];
 			snprintf(path, sizeof path, "%s%s/cgroup.controllers", h->mount,
 				 strcmp(h->self, "/") ? h->self : "");
 			if (read_file(path, buf, sizeof buf) >= 0)
