@@ -33,6 +33,24 @@
 --   limits["controller.file"] = value   any other control file, written as is
 --       (the controller must exist; flat spellings of the names above, like
 --       ["cpu.shares"] or ["memory.max"], are mapped, not raw).
+--
+-- Placement (field `cgroup`): the group is made under the caller's own
+-- cgroup in every hierarchy (v1: per controller, e.g. memory may sit under
+-- /process_api/<id> while cpu sits under /), or under `parent` ("a/b"
+-- relative to that, "/a/b" from each hierarchy's root). On v1 a freezer
+-- (kill, freeze) and cpuacct (stats) directory is added when mounted. On
+-- v2 the wanted controllers are enabled in cgroup.subtree_control on the
+-- way down; a non-root parent that holds processes cannot have children
+-- with controllers (no-internal-processes rule): that is a clear EBUSY
+-- error naming the way out (run from a delegated leaf, or cgroup.parent).
+-- `version = 2` on a hybrid host uses the controller-less unified tree
+-- (freeze, kill, eBPF devices and cpu.stat work there).
+-- `owner = { uid =, gid = }` delegates the group: v1 chowns the directory
+-- and every file (the seed's `cgcreate -a user -t user`); v2 chowns the
+-- directory and the files in /sys/kernel/cgroup/delegate (cgroup.procs,
+-- cgroup.threads, cgroup.subtree_control...), never the limits themselves.
+-- Names are isol-<creator pid>-<seq>: `isol cgroup gc` removes leftovers
+-- whose creator is gone.
 -- @module isol.cgroup
 local core = require "isol.core"
 local util = require "isol.util"
@@ -766,7 +784,9 @@ return function(isol)
         local pid = dir:match("/isol%-(%d+)%-%d+$")
         if pid and not seen[dir] and not dir:match("/isol%-%d+%-%d+/.") then
           seen[dir] = true
-          local alive = io.open("/proc/" .. pid .. "/stat") ~= nil
+          local st = io.open("/proc/" .. pid .. "/stat")
+          local alive = st ~= nil
+          if st then st:close() end
           if alive and not opts.all then
             kept[#kept + 1] = dir .. " (creator " .. pid .. " still runs)"
           else
