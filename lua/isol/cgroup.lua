@@ -654,11 +654,15 @@ return function(isol)
     methods[name] = function(p, ...) return with_oom(p, orig(p, ...)) end
   end
 
+  -- The count is taken before the spawn (a group made by this spawn starts
+  -- at 0), so a kill right after exec is not missed. Heuristic: any OOM kill
+  -- in the box while the process lived, and the process died of SIGKILL.
   local orig_spawn = Sandbox.spawn
   function Sandbox.spawn(self, cmd)
+    local before = self.cgroup and self.cgroup:oom_kills() or 0
     local p, msg, code = orig_spawn(self, cmd)
     if p and self.cgroup then
-      WATCH[p] = { cg = self.cgroup, before = self.cgroup:oom_kills() or 0 }
+      WATCH[p] = { cg = self.cgroup, before = before }
     end
     return p, msg, code
   end
