@@ -37,6 +37,14 @@ void isol_plan_init(struct isol_plan *plan)
 	plan->init = 1;
 }
 
+/* With a cgroup namespace and cgroups joined by pid (v1, before_release),
+ * cloning the namespace would root it at the caller's cgroups; the child
+ * unshares it after the parent attached it instead. */
+static int late_cgroupns(const struct isol_plan *plan)
+{
+	return (plan->ns_flags & CLONE_NEWCGROUP) && plan->before_release && plan->cgroup_fd < 0;
+}
+
 /* Everything below `child_*` runs in the cloned child: syscalls and stack
  * buffers only (see spawn.h). */
 
@@ -181,6 +189,10 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 	if (read(sync_fd, &go, 1) != 1)
 		_exit(127);
 	close(sync_fd);
+	/* v1 cgroups are joined by pid after clone: the cgroup namespace is made
+	 * now, so that its root is the sandbox's cgroup (see late_cgroupns). */
+	if (late_cgroupns(plan) && unshare(CLONE_NEWCGROUP) < 0)
+		isol_fail(&err, errno, "unshare cgroup namespace"), child_die(err_fd, &err);
 
 	child_reset_signals();
 	if (plan->new_session && setsid() < 0)
@@ -268,6 +280,8 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 
 	memset(&args, 0, sizeof args);
 	args.flags = (uint64_t)(plan->ns_flags & ~CLONE_NEWTIME) | CLONE_PIDFD;
+	if (late_cgroupns(plan))
+		args.flags &= ~(uint64_t)CLONE_NEWCGROUP;
 	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	args.exit_signal = SIGCHLD;
 	if (plan->cgroup_fd >= 0) {

@@ -1,7 +1,661 @@
-/* Binding of the cgroup concern (registered by luaopen_isol_core). */
+/* Binding of the cgroup concern: layout, the Cgroup userdata ("isol.Cgroup"),
+ * device rules, libcgroup helpers. Registered by luaopen_isol_core. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <libcgroup.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cgroup.h"
+#include "../devices.h"
 #include "binding.h"
+
+#define CGROUP_MT "isol.Cgroup"
+#define MAX_DEV_RULES 256
+
+typedef struct {
+	struct isol_cgroup cg;
+	int live; /* created and not yet deleted */
+} lcgroup;
+
+static lcgroup *check_cg(lua_State *L, int arg)
+{
+	return (lcgroup *)luaL_checkudata(L, arg, CGROUP_MT);
+}
+
+static lcgroup *check_live(lua_State *L, int arg)
+{
+	lcgroup *c = check_cg(L, arg);
+	if (!c->live)
+		luaL_error(L, "cgroup is deleted");
+	return c;
+}
+
+static void push_ctrls(lua_State *L, unsigned m, int version)
+{
+	int n = 0;
+	lua_newtable(L);
+	for (int c = 0; c < ISOL_CG_NCTRL; c++)
+		if (m & (1u << c)) {
+			lua_pushstring(L, isol_cg_ctrl_name(c, version));
+			lua_rawseti(L, -2, ++n);
+		}
+}
+
+/* core.cgroup_layout([refresh]) -> {mode=, hierarchies={{version=, mount=,
+ * self=, controllers={...}}...}} */
+static int l_layout(lua_State *L)
+{
+	const struct isol_cg_layout *lay;
+	isol_error err;
+	static const char *const modes[] = { "none", "v1", "v2", "hybrid" };
+
+	if (isol_cg_layout(&lay, lua_toboolean(L, 1), &err) < 0)
+		return isol_lua_fail(L, &err);
+	lua_createtable(L, 0, 3);
+	lua_pushstring(L, modes[lay->mode]);
+	lua_setfield(L, -2, "mode");
+	lua_createtable(L, lay->n, 0);
+	for (int i = 0; i < lay->n; i++) {
+		const struct isol_cg_hier *h = &lay->h[i];
+		lua_createtable(L, 0, 4);
+		lua_pushinteger(L, h->version);
+		lua_setfield(L, -2, "version");
+		lua_pushstring(L, h->mount);
+		lua_setfield(L, -2, "mount");
+		lua_pushstring(L, h->self);
+		lua_setfield(L, -2, "self");
+		push_ctrls(L, h->ctrls, h->version);
+		lua_setfield(L, -2, "controllers");
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "hierarchies");
+	return 1;
+}
+
+/* core.cgroup_create{name=, parent=, version=, controllers={...}, uid=, gid=} */
+static int l_create(lua_State *L)
+{
+	struct isol_cg_spec spec;
+	isol_error err;
+	lcgroup *c;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	memset(&spec, 0, sizeof spec);
+	spec.name = isol_lua_optstring(L, 1, "cgroup", "name");
+	if (!spec.name)
+		return luaL_error(L, "cgroup.name: required");
+	spec.parent = isol_lua_optstring(L, 1, "cgroup", "parent");
+	spec.version = (int)isol_lua_optint(L, 1, "cgroup", "version", 0);
+	if (spec.version != 0 && spec.version != 1 && spec.version != 2)
+		return luaL_error(L, "cgroup.version: expected 1 or 2, got %d", spec.version);
+	lua_getfield(L, 1, "controllers");
+	if (!lua_isnil(L, -1)) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+			lua_rawgeti(L, -1, i);
+			const char *n = lua_tostring(L, -1);
+			int k = n ? isol_cg_ctrl_lookup(n) : -1;
+			if (k < 0)
+				return luaL_error(L, "cgroup.controllers[%d]: unknown controller %s", (int)i,
+						  n ? n : luaL_typename(L, -1));
+			spec.ctrls |= 1u << k;
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	lua_Integer uid = isol_lua_optint(L, 1, "cgroup", "uid", -1);
+	lua_Integer gid = isol_lua_optint(L, 1, "cgroup", "gid", -1);
+	if (uid >= 0 || gid >= 0) {
+		spec.owner = 1;
+		spec.uid = (uid_t)(uid >= 0 ? uid : -1);
+		spec.gid = (gid_t)(gid >= 0 ? gid : -1);
+	}
+
+	c = (lcgroup *)lua_newuserdatauv(L, sizeof *c, 0);
+	isol_cg_init(&c->cg);
+	c->live = 0;
+	luaL_setmetatable(L, CGROUP_MT);
+	if (isol_cg_create(&c->cg, &spec, &err) < 0)
+		return isol_lua_fail(L, &err);
+	c->live = 1;
+	return 1;
+}
+
+static int cg_set(lua_State *L)
+{
+	lcgroup *c = check_live(L, 1);
+	const char *file = luaL_checkstring(L, 2);
+	const char *val = luaL_checkstring(L, 3);
+	isol_error err;
+
+	if (isol_cg_set(&c->cg, file, val, &err) < 0)
+		return isol_lua_fail(L, &err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int cg_get(lua_State *L)
+{
+	lcgroup *c = check_live(L, 1);
+	const char *file = luaL_checkstring(L, 2);
+	char buf[16384];
+	isol_error err;
+	ssize_t n = isol_cg_get(&c->cg, file, buf, sizeof buf, &err);
+
+	if (n < 0)
+		return isol_lua_fail(L, &err);
+	lua_pushlstring(L, buf, (size_t)n);
+	return 1;
+}
+
+static int cg_attach(lua_State *L)
+{
+	lcgroup *c = check_live(L, 1);
+	lua_Integer pid = luaL_optinteger(L, 2, 0);
+	isol_error err;
+
+	if (isol_cg_attach(&c->cg, pid ? (pid_t)pid : getpid(), &err) < 0)
+		return isol_lua_fail(L, &err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int do_freeze(lua_State *L, int on)
+{
+	lcgroup *c = check_live(L, 1);
+	isol_error err;
+
+	if (isol_cg_freeze(&c->cg, on, &err) < 0)
+		return isol_lua_fail(L, &err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+static int cg_freeze(lua_State *L) { return do_freeze(L, 1); }
+static int cg_thaw(lua_State *L) { return do_freeze(L, 0); }
+
+static int cg_kill(lua_State *L)
+{
+	lcgroup *c = check_live(L, 1);
+	int sig = lua_isnoneornil(L, 2) ? SIGKILL : isol_lua_checksignal(L, 2);
+	isol_error err;
+	int r = isol_cg_kill(&c->cg, sig, &err);
+
+	if (r < 0)
+		return isol_lua_fail(L, &err);
+	lua_pushinteger(L, r);
+	return 1;
+}
+
+static int cg_nprocs(lua_State *L)
+{
+	lcgroup *c = check_live(L, 1);
+	isol_error err;
+	int r = isol_cg_nprocs(&c->cg, &err);
+
+	if (r < 0)
+		return isol_lua_fail(L, &err);
+	lua_pushinteger(L, r);
+	return 1;
+}
+
+static void set_num(lua_State *L, const char *k, int64_t v)
+{
+	if (v < 0)
+		return;
+	if (v == INT64_MAX)
+		lua_pushstring(L, "max");
+	else
+		lua_pushinteger(L, (lua_Integer)v);
+	lua_setfield(L, -2, k);
+}
+
+/* cg:stats() -> {cpu={usage_us,user_us,system_us,nr_periods,nr_throttled,
+ * throttled_us}, memory={current,peak,max,oom_kills,oom_events,failcnt},
+ * pids={current,peak,max}, io={read_bytes,write_bytes}}; absent values are nil. */
+static int cg_stats(lua_State *L)
+{
+	lcgroup *c = check_live(L, 1);
+	struct isol_cg_stats st;
+	isol_error err;
+
+	if (isol_cg_stats(&c->cg, &st, &err) < 0)
+		return isol_lua_fail(L, &err);
+	lua_createtable(L, 0, 4);
+	lua_createtable(L, 0, 6);
+	set_num(L, "usage_us", st.cpu_usage_us);
+	set_num(L, "user_us", st.cpu_user_us);
+	set_num(L, "system_us", st.cpu_system_us);
+	set_num(L, "nr_periods", st.cpu_nr_periods);
+	set_num(L, "nr_throttled", st.cpu_nr_throttled);
+	set_num(L, "throttled_us", st.cpu_throttled_us);
+	lua_setfield(L, -2, "cpu");
+	lua_createtable(L, 0, 6);
+	set_num(L, "current", st.mem_current);
+	set_num(L, "peak", st.mem_peak);
+	set_num(L, "max", st.mem_max);
+	set_num(L, "oom_kills", st.mem_oom_kills);
+	set_num(L, "oom_events", st.mem_oom_events);
+	set_num(L, "failcnt", st.mem_failcnt);
+	lua_setfield(L, -2, "memory");
+	lua_createtable(L, 0, 3);
+	set_num(L, "current", st.pids_current);
+	set_num(L, "peak", st.pids_peak);
+	set_num(L, "max", st.pids_max);
+	lua_setfield(L, -2, "pids");
+	lua_createtable(L, 0, 2);
+	set_num(L, "read_bytes", st.io_read_bytes);
+	set_num(L, "write_bytes", st.io_write_bytes);
+	lua_setfield(L, -2, "io");
+	return 1;
+}
+
+static int cg_oom_kills(lua_State *L)
+{
+	lcgroup *c = check_cg(L, 1);
+	int64_t n = c->live ? isol_cg_oom_kills(&c->cg) : -1;
+	if (n < 0)
+		return 0;
+	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
+static int cg_fd(lua_State *L)
+{
+	lcgroup *c = check_live(L, 1);
+	if (c->cg.fd < 0)
+		return 0;
+	lua_pushinteger(L, c->cg.fd);
+	return 1;
+}
+
+static int cg_version(lua_State *L)
+{
+	lua_pushinteger(L, check_cg(L, 1)->cg.version);
+	return 1;
+}
+
+/* cg:dirs() -> { path, ... } ; cg:procs_files() -> { path/cgroup.procs, ... } */
+static int push_dirs(lua_State *L, const char *suffix)
+{
+	lcgroup *c = check_cg(L, 1);
+	lua_createtable(L, c->cg.ndirs, 0);
+	for (int i = 0; i < c->cg.ndirs; i++) {
+		lua_pushfstring(L, "%s%s", c->cg.dirs[i], suffix);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+static int cg_dirs(lua_State *L) { return push_dirs(L, ""); }
+static int cg_procs_files(lua_State *L) { return push_dirs(L, "/cgroup.procs"); }
+
+/* cg:path([controller]) -> directory of that controller (or the first) */
+static int cg_path(lua_State *L)
+{
+	lcgroup *c = check_cg(L, 1);
+	const char *ctrl = luaL_optstring(L, 2, NULL);
+	if (c->cg.ndirs == 0)
+		return 0;
+	if (!ctrl || c->cg.version == 2) {
+		lua_pushstring(L, c->cg.dirs[0]);
+		return 1;
+	}
+	int k = isol_cg_ctrl_lookup(ctrl);
+	for (int i = 0; k >= 0 && i < c->cg.ndirs; i++)
+		if (c->cg.ctrls[i] & (1u << k)) {
+			lua_pushstring(L, c->cg.dirs[i]);
+			return 1;
+		}
+	return 0;
+}
+
+/* rules table at idx: { {rule="c 1:5 rwm", allow=bool}, ... } or strings
+ * like "allow c 1:5 rwm" / "deny ..." -> out */
+static size_t read_rules(lua_State *L, int idx, struct isol_dev_rule *out, size_t max)
+{
+	size_t n = 0;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, idx); i++) {
+		isol_error err;
+		const char *s;
+		int allow = 0;
+		lua_rawgeti(L, idx, i);
+		s = luaL_checkstring(L, -1);
+		if (strncmp(s, "allow ", 6) == 0)
+			allow = 1, s += 6;
+		else if (strncmp(s, "deny ", 5) == 0)
+			allow = 0, s += 5;
+		else
+			luaL_error(L, "devices rule %d: expected \"allow RULE\" or \"deny RULE\", got \"%s\"", (int)i, s);
+		if (n >= max)
+			luaL_error(L, "devices: more than %d rules", (int)max);
+		if (isol_dev_parse_rule(s, &out[n], &err) < 0)
+			luaL_error(L, "devices rule %d: %s", (int)i, err.msg);
+		out[n++].allow = allow;
+		lua_pop(L, 1);
+	}
+	return n;
+}
+
+/* cg:devices(default_allow, {"deny c 195:* rwm", "allow c 1:3 rwm", ...}) */
+static int cg_devices(lua_State *L)
+{
+	lcgroup *c = check_live(L, 1);
+	int def = lua_toboolean(L, 2);
+	struct isol_dev_rule *rules =
+		(struct isol_dev_rule *)lua_newuserdatauv(L, MAX_DEV_RULES * sizeof *rules, 0);
+	size_t n = read_rules(L, 3, rules, MAX_DEV_RULES);
+	isol_error err;
+	int r;
+
+	if (c->cg.version == 2) {
+		r = isol_dev_apply_v2(c->cg.fd, def, rules, n, &err);
+	} else {
+		const char *dir = isol_cg_dir_for(&c->cg, "devices.allow", &err);
+		r = dir ? isol_dev_apply_v1(dir, def, rules, n, &err) : -err.code;
+	}
+	if (r < 0)
+		return isol_lua_fail(L, &err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.cgroup_devices_resolve({ {what, access, allow}, ... }) ->
+ * {"deny c 195:* rwm", ...} | nil, msg, errno */
+static int l_dev_resolve(lua_State *L)
+{
+	struct isol_dev_rule *rules;
+	size_t n = 0;
+	isol_error err;
+	char buf[64];
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	rules = (struct isol_dev_rule *)lua_newuserdatauv(L, MAX_DEV_RULES * sizeof *rules, 0);
+	for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, 1); i++) {
+		lua_rawgeti(L, 1, i);
+		luaL_checktype(L, -1, LUA_TTABLE);
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		lua_rawgeti(L, -3, 3);
+		const char *what = luaL_checkstring(L, -3);
+		const char *acc = luaL_optstring(L, -2, "rwm");
+		int allow = lua_toboolean(L, -1);
+		unsigned a = 0;
+		for (const char *p = acc; *p; p++)
+			a |= *p == 'r' ? ISOL_DEV_R : *p == 'w' ? ISOL_DEV_W : *p == 'm' ? ISOL_DEV_M : 0;
+		if (isol_dev_resolve(what, a ? a : ISOL_DEV_ALL, allow, rules, &n, MAX_DEV_RULES, &err) < 0)
+			return isol_lua_fail(L, &err);
+		lua_pop(L, 4);
+	}
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		isol_dev_format(&rules[i], buf, sizeof buf);
+		lua_pushfstring(L, "%s %s", rules[i].allow ? "allow" : "deny", buf);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* cg:delete([timeout_ms]) -> true | nil, msg, errno. Idempotent. */
+static int cg_delete(lua_State *L)
+{
+	lcgroup *c = check_cg(L, 1);
+	int timeout = (int)luaL_optinteger(L, 2, 2000);
+	isol_error err;
+
+	if (c->live) {
+		if (isol_cg_delete(&c->cg, timeout, &err) < 0)
+			return isol_lua_fail(L, &err);
+		c->live = 0;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* __gc/__close: a forgotten group is emptied (SIGKILL) and removed. */
+static int cg_gc(lua_State *L)
+{
+	lcgroup *c = check_cg(L, 1);
+	if (c->live) {
+		isol_error err;
+		if (isol_cg_nprocs(&c->cg, &err) > 0)
+			isol_cg_kill(&c->cg, SIGKILL, &err);
+		isol_cg_delete(&c->cg, 2000, &err);
+		isol_cg_free(&c->cg);
+		c->live = 0;
+	}
+	return 0;
+}
+
+static int cg_tostring(lua_State *L)
+{
+	lcgroup *c = check_cg(L, 1);
+	if (c->live)
+		lua_pushfstring(L, "isol.Cgroup (v%d, %s)", c->cg.version, c->cg.dirs[0]);
+	else
+		lua_pushstring(L, "isol.Cgroup (deleted)");
+	return 1;
+}
+
+/* core.cgroup_rmdir_tree(dir [, timeout_ms]) -> true | nil, msg, errno (gc) */
+static int l_rmdir_tree(lua_State *L)
+{
+	const char *dir = luaL_checkstring(L, 1);
+	isol_error err;
+	if (isol_cg_rmdir_tree(dir, (int)luaL_optinteger(L, 2, 1000), &err) < 0)
+		return isol_lua_fail(L, &err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.cgroup_libcgroup_init() -> seconds it took (0 when already done) |
+ * nil, msg, errno. Lazy: only callers that use libcgroup pay for it. */
+static int l_lcg_init(lua_State *L)
+{
+	struct timespec a, b;
+	isol_error err;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (isol_cg_libcgroup_init(&err) < 0)
+		return isol_lua_fail(L, &err);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	lua_pushnumber(L, (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+	return 1;
+}
+
+/* core.cgroup_libcgroup_mount(controller) -> mount point (libcgroup's view) */
+static int l_lcg_mount(lua_State *L)
+{
+	const char *ctrl = luaL_checkstring(L, 1);
+	char *mp = NULL;
+	isol_error err;
+	int r;
+
+	if (isol_cg_libcgroup_init(&err) < 0)
+		return isol_lua_fail(L, &err);
+	r = cgroup_get_subsys_mount_point(ctrl, &mp);
+	if (r) {
+		int e = isol_cg_ecg_errno(r);
+		lua_pushnil(L);
+		lua_pushfstring(L, "libcgroup mount point of %s: %s", ctrl, cgroup_strerror(r));
+		lua_pushinteger(L, e);
+		return 3;
+	}
+	lua_pushstring(L, mp);
+	free(mp);
+	return 1;
+}
+
+/* core.cgroup_clock() -> CLOCK_MONOTONIC seconds (benchmarks, waits) */
+static int l_clock(lua_State *L)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	lua_pushnumber(L, (double)t.tv_sec + (double)t.tv_nsec / 1e9);
+	return 1;
+}
+
+/* core.cgroup_ecg_errno(code) -> errno for a libcgroup ECG* code */
+static int l_ecg_errno(lua_State *L)
+{
+	lua_pushinteger(L, isol_cg_ecg_errno((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
+/* Build a libcgroup group `name` with the controllers (list at idx) and
+ * their values ({ ["cpu.shares"] = "128" } at idx+1, optional). The name is
+ * prefixed with the caller's own cgroup, which must be the same in every
+ * hierarchy asked for (libcgroup has one name for all controllers). */
+static struct cgroup *lcg_build(lua_State *L, const char *name, int idx, isol_error *err)
+{
+	const struct isol_cg_layout *lay;
+	char full[ISOL_CG_PATH];
+	const char *self = NULL;
+	struct cgroup *g;
+
+	if (isol_cg_layout(&lay, 0, err) < 0)
+		return NULL;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, idx); i++) {
+		lua_rawgeti(L, idx, i);
+		int c = isol_cg_ctrl_lookup(luaL_checkstring(L, -1));
+		lua_pop(L, 1);
+		for (int h = 0; c >= 0 && h < lay->n; h++)
+			if (lay->h[h].version == 1 && (lay->h[h].ctrls & (1u << c))) {
+				if (self && strcmp(self, lay->h[h].self)) {
+					isol_failx(err, EINVAL, "libcgroup: the caller's cgroup differs between the "
+						   "hierarchies asked for (%s vs %s)", self, lay->h[h].self);
+					return NULL;
+				}
+				self = lay->h[h].self;
+			}
+	}
+	snprintf(full, sizeof full, "%s/%s", self && strcmp(self, "/") ? self : "", name);
+	g = cgroup_new_cgroup(full);
+	if (!g) {
+		isol_failx(err, ENOMEM, "cgroup_new_cgroup %s", full);
+		return NULL;
+	}
+	for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, idx); i++) {
+		lua_rawgeti(L, idx, i);
+		struct cgroup_controller *cc = cgroup_add_controller(g, lua_tostring(L, -1));
+		lua_pop(L, 1);
+		if (!cc) {
+			cgroup_free(&g);
+			isol_failx(err, EINVAL, "cgroup_add_controller");
+			return NULL;
+		}
+		if (lua_istable(L, idx + 1)) {
+			lua_pushnil(L);
+			while (lua_next(L, idx + 1)) {
+				const char *k = lua_tostring(L, -2);
+				size_t l = strcspn(k, ".");
+				lua_rawgeti(L, idx, i);
+				const char *cn = lua_tostring(L, -1);
+				if (strlen(cn) == l && strncmp(k, cn, l) == 0)
+					cgroup_add_value_string(cc, k, lua_tostring(L, -2));
+				lua_pop(L, 2);
+			}
+		}
+	}
+	return g;
+}
+
+static int lcg_result(lua_State *L, int r, const char *what)
+{
+	if (r) {
+		int e = isol_cg_ecg_errno(r);
+		lua_pushnil(L);
+		lua_pushfstring(L, "libcgroup %s: %s", what, e ? strerror(e) : cgroup_strerror(r));
+		lua_pushinteger(L, e);
+		return 3;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.cgroup_libcgroup_create(name, {controllers}, {values}, ignore_ownership)
+ * core.cgroup_libcgroup_delete(name, {controllers})
+ * core.cgroup_libcgroup_attach(name, {controllers}, pid)
+ * libcgroup's own create/delete/attach, for cgexec-style use of named groups,
+ * for the bench's libcgroup column and for checking cgroup_delete_cgroup. */
+static int l_lcg_create(lua_State *L)
+{
+	isol_error err;
+	struct cgroup *g;
+	int r;
+
+	if (isol_cg_libcgroup_init(&err) < 0 || !(g = lcg_build(L, luaL_checkstring(L, 1), 2, &err)))
+		return isol_lua_fail(L, &err);
+	r = cgroup_create_cgroup(g, lua_toboolean(L, 4));
+	cgroup_free(&g);
+	return lcg_result(L, r, "cgroup_create_cgroup");
+}
+
+static int l_lcg_delete(lua_State *L)
+{
+	isol_error err;
+	struct cgroup *g;
+	int r;
+
+	if (isol_cg_libcgroup_init(&err) < 0 || !(g = lcg_build(L, luaL_checkstring(L, 1), 2, &err)))
+		return isol_lua_fail(L, &err);
+	r = cgroup_delete_cgroup(g, 0);
+	cgroup_free(&g);
+	return lcg_result(L, r, "cgroup_delete_cgroup");
+}
+
+static int l_lcg_attach(lua_State *L)
+{
+	isol_error err;
+	struct cgroup *g;
+	int r;
+
+	if (isol_cg_libcgroup_init(&err) < 0 || !(g = lcg_build(L, luaL_checkstring(L, 1), 2, &err)))
+		return isol_lua_fail(L, &err);
+	r = cgroup_attach_task_pid(g, (pid_t)luaL_checkinteger(L, 3));
+	cgroup_free(&g);
+	return lcg_result(L, r, "cgroup_attach_task_pid");
+}
 
 void isol_lua_open_cgroup(lua_State *L)
 {
-	(void)L;
+	static const luaL_Reg methods[] = {
+		{ "set", cg_set },         { "get", cg_get },
+		{ "attach", cg_attach },   { "freeze", cg_freeze },
+		{ "thaw", cg_thaw },       { "kill", cg_kill },
+		{ "nprocs", cg_nprocs },   { "stats", cg_stats },
+		{ "oom_kills", cg_oom_kills }, { "fd", cg_fd },
+		{ "version", cg_version }, { "dirs", cg_dirs },
+		{ "procs_files", cg_procs_files }, { "path", cg_path },
+		{ "devices", cg_devices }, { "delete", cg_delete },
+		{ "close", cg_delete },    { NULL, NULL },
+	};
+	static const luaL_Reg meta[] = {
+		{ "__gc", cg_gc }, { "__close", cg_gc }, { "__tostring", cg_tostring }, { NULL, NULL },
+	};
+	static const luaL_Reg fns[] = {
+		{ "cgroup_layout", l_layout },
+		{ "cgroup_create", l_create },
+		{ "cgroup_devices_resolve", l_dev_resolve },
+		{ "cgroup_rmdir_tree", l_rmdir_tree },
+		{ "cgroup_libcgroup_init", l_lcg_init },
+		{ "cgroup_libcgroup_mount", l_lcg_mount },
+		{ "cgroup_ecg_errno", l_ecg_errno },
+		{ "cgroup_clock", l_clock },
+		{ "cgroup_libcgroup_create", l_lcg_create },
+		{ "cgroup_libcgroup_delete", l_lcg_delete },
+		{ "cgroup_libcgroup_attach", l_lcg_attach },
+		{ NULL, NULL },
+	};
+
+	luaL_newmetatable(L, CGROUP_MT);
+	luaL_setfuncs(L, meta, 0);
+	luaL_newlib(L, methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+	luaL_setfuncs(L, fns, 0);
 }

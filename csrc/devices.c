@@ -1,0 +1,325 @@
+/* Device rules: parse, resolve paths/globs via stat and /proc/devices,
+ * apply as v1 devices.allow/deny or as a v2 BPF_CGROUP_DEVICE program. */
+#define _GNU_SOURCE
+#include "devices.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <linux/bpf.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+int isol_dev_parse_rule(const char *s, struct isol_dev_rule *r, isol_error *err)
+{
+	char type, maj[16] = "*", min[16] = "*", acc[8] = "rwm";
+	int n;
+
+	memset(r, 0, sizeof *r);
+	n = sscanf(s, " %c %15[0-9*]:%15[0-9*] %7s", &type, maj, min, acc);
+	if (n < 1 || (type != 'a' && type != 'c' && type != 'b') || (type != 'a' && n < 3))
+		return isol_failx(err, EINVAL,
+				  "device rule \"%s\": expected \"TYPE MAJOR:MINOR ACCESS\" like \"c 195:* rwm\"", s);
+	r->type = type;
+	r->major = strcmp(maj, "*") ? atoi(maj) : -1;
+	r->minor = strcmp(min, "*") ? atoi(min) : -1;
+	r->access = 0;
+	for (const char *p = acc; *p; p++) {
+		if (*p == 'r')
+			r->access |= ISOL_DEV_R;
+		else if (*p == 'w')
+			r->access |= ISOL_DEV_W;
+		else if (*p == 'm')
+			r->access |= ISOL_DEV_M;
+		else
+			return isol_failx(err, EINVAL, "device rule \"%s\": access \"%s\" is not made of r, w, m",
+					  s, acc);
+	}
+	if (n < 4)
+		r->access = ISOL_DEV_ALL;
+	return 0;
+}
+
+void isol_dev_format(const struct isol_dev_rule *r, char *buf, size_t len)
+{
+	char maj[16], min[16], acc[4];
+	int k = 0;
+
+	if (r->type == 'a') {
+		snprintf(buf, len, "a");
+		return;
+	}
+	if (r->major < 0)
+		snprintf(maj, sizeof maj, "*");
+	else
+		snprintf(maj, sizeof maj, "%d", r->major);
+	if (r->minor < 0)
+		snprintf(min, sizeof min, "*");
+	else
+		snprintf(min, sizeof min, "%d", r->minor);
+	if (r->access & ISOL_DEV_R)
+		acc[k++] = 'r';
+	if (r->access & ISOL_DEV_W)
+		acc[k++] = 'w';
+	if (r->access & ISOL_DEV_M)
+		acc[k++] = 'm';
+	acc[k] = '\0';
+	snprintf(buf, len, "%c %s:%s %s", r->type, maj, min, acc);
+}
+
+static int push(struct isol_dev_rule *out, size_t *n, size_t max, const struct isol_dev_rule *r,
+		const char *what, isol_error *err)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (out[i].type == r->type && out[i].major == r->major && out[i].minor == r->minor &&
+		    out[i].access == r->access && out[i].allow == r->allow)
+			return 0;
+	if (*n >= max)
+		return isol_failx(err, E2BIG, "devices %s: more than %zu rules", what, max);
+	out[(*n)++] = *r;
+	return 0;
+}
+
+/* Majors that devices.txt fixes for GPUs, matched even when no driver is
+ * loaded (so a deny of them holds once one is). */
+static const struct {
+	const char *sample;
+	char type;
+	int major;
+} fixed[] = {
+	{ "/dev/nvidia0", 'c', 195 },   { "/dev/nvidiactl", 'c', 195 },
+	{ "/dev/dri/card0", 'c', 226 }, { "/dev/dri/renderD128", 'c', 226 },
+};
+
+int isol_dev_resolve(const char *what, unsigned access, int allow, struct isol_dev_rule *out,
+		     size_t *n, size_t max, isol_error *err)
+{
+	struct isol_dev_rule r;
+	struct stat st;
+	int rc;
+
+	if (what[0] != '/') {
+		if ((rc = isol_dev_parse_rule(what, &r, err)) < 0)
+			return rc;
+		r.allow = allow;
+		return push(out, n, max, &r, what, err);
+	}
+	if (!strpbrk(what, "*?[")) {
+		if (stat(what, &st) < 0)
+			return isol_fail(err, errno, "device %s", what);
+		if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+			return isol_failx(err, ENODEV, "device %s: not a device node", what);
+		r = (struct isol_dev_rule){ S_ISCHR(st.st_mode) ? 'c' : 'b', (int)major(st.st_rdev),
+					    (int)minor(st.st_rdev), access, allow };
+		return push(out, n, max, &r, what, err);
+	}
+
+	/* A glob: the nodes present now ... */
+	glob_t g;
+	memset(&g, 0, sizeof g);
+	if (glob(what, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			if (stat(g.gl_pathv[i], &st) < 0 || (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)))
+				continue;
+			r = (struct isol_dev_rule){ S_ISCHR(st.st_mode) ? 'c' : 'b', (int)major(st.st_rdev),
+						    (int)minor(st.st_rdev), access, allow };
+			if ((rc = push(out, n, max, &r, what, err)) < 0) {
+				globfree(&g);
+				return rc;
+			}
+		}
+	}
+	globfree(&g);
+	/* ... the fixed GPU majors ... */
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+		if (fnmatch(what, fixed[i].sample, FNM_PATHNAME) == 0) {
+			r = (struct isol_dev_rule){ fixed[i].type, fixed[i].major, -1, access, allow };
+			if ((rc = push(out, n, max, &r, what, err)) < 0)
+				return rc;
+		}
+	/* ... and every driver of /proc/devices whose /dev/NAME matches. */
+	FILE *f = fopen("/proc/devices", "re");
+	if (!f)
+		return isol_fail(err, errno, "open /proc/devices");
+	char line[256], type = 'c';
+	while (fgets(line, sizeof line, f)) {
+		int maj;
+		char name[200], path[220];
+		if (strncmp(line, "Block", 5) == 0)
+			type = 'b';
+		if (sscanf(line, "%d %199s", &maj, name) != 2)
+			continue;
+		snprintf(path, sizeof path, "%s%s", name[0] == '/' ? "" : "/dev/", name);
+		if (fnmatch(what, path, FNM_PATHNAME) == 0) {
+			r = (struct isol_dev_rule){ type, maj, -1, access, allow };
+			if ((rc = push(out, n, max, &r, what, err)) < 0) {
+				fclose(f);
+				return rc;
+			}
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static int write_rule(const char *dir, const char *file, const char *rule, isol_error *err)
+{
+	char path[1200];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return isol_fail(err, errno, "open %s", path);
+	if (write(fd, rule, strlen(rule)) < 0) {
+		int e = errno;
+		close(fd);
+		return isol_fail(err, e, "write \"%s\" to %s", rule, path);
+	}
+	close(fd);
+	return 0;
+}
+
+int isol_dev_apply_v1(const char *dir, int default_allow, const struct isol_dev_rule *rules,
+		      size_t n, isol_error *err)
+{
+	char buf[64];
+	int r;
+
+	if (!default_allow && (r = write_rule(dir, "devices.deny", "a", err)) < 0)
+		return r;
+	for (int pass = 1; pass >= 0; pass--)
+		for (size_t i = 0; i < n; i++) {
+			if (rules[i].allow != pass)
+				continue;
+			isol_dev_format(&rules[i], buf, sizeof buf);
+			r = write_rule(dir, pass ? "devices.allow" : "devices.deny", buf, err);
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- eBPF */
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+#define LDX_W(d, s, o) INSN(BPF_LDX | BPF_W | BPF_MEM, d, s, o, 0)
+#define MOV32_REG(d, s) INSN(BPF_ALU | BPF_MOV | BPF_X, d, s, 0, 0)
+#define ALU32_IMM(op, d, i) INSN(BPF_ALU | (op) | BPF_K, d, 0, 0, i)
+#define MOV64_IMM(d, i) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define JMP_IMM(op, d, i, o) INSN(BPF_JMP | (op) | BPF_K, d, 0, o, i)
+#define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+
+#define MAX_INSNS 4096
+
+/* Build the program into p; returns the instruction count or -E2BIG. */
+static int build_prog(struct bpf_insn *p, int default_allow, const struct isol_dev_rule *rules,
+		      size_t n)
+{
+	int k = 0;
+
+	/* r1 = ctx (struct bpf_cgroup_dev_ctx): access_type, major, minor. */
+	p[k++] = LDX_W(2, 1, 0);               /* r2 = access_type */
+	p[k++] = MOV32_REG(3, 2);              /* r3 = access_type */
+	p[k++] = ALU32_IMM(BPF_AND, 2, 0xffff); /* r2 = device type */
+	p[k++] = ALU32_IMM(BPF_RSH, 3, 16);     /* r3 = requested access */
+	p[k++] = LDX_W(4, 1, 4);               /* r4 = major */
+	p[k++] = LDX_W(5, 1, 8);               /* r5 = minor */
+	/* Deny rules first, then allow rules: the first match decides. */
+	for (int pass = 0; pass <= 1; pass++)
+		for (size_t i = 0; i < n; i++) {
+			const struct isol_dev_rule *r = &rules[i];
+			int jumps[8], nj = 0;
+			if (r->allow != pass)
+				continue;
+			if (k + 12 > MAX_INSNS)
+				return -E2BIG;
+			if (r->type != 'a') {
+				jumps[nj++] = k;
+				p[k++] = JMP_IMM(BPF_JNE, 2, r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0);
+			}
+			if ((r->access & ISOL_DEV_ALL) != ISOL_DEV_ALL) {
+				p[k++] = MOV32_REG(1, 3);
+				if (r->allow) {
+					/* allow matches when nothing outside its access is asked */
+					p[k++] = ALU32_IMM(BPF_AND, 1, (int)(~r->access & ISOL_DEV_ALL));
+					jumps[nj++] = k;
+					p[k++] = JMP_IMM(BPF_JNE, 1, 0, 0);
+				} else {
+					/* deny matches when any of its access is asked */
+					p[k++] = ALU32_IMM(BPF_AND, 1, (int)r->access);
+					jumps[nj++] = k;
+					p[k++] = JMP_IMM(BPF_JEQ, 1, 0, 0);
+				}
+			}
+			if (r->type != 'a' && r->major >= 0) {
+				jumps[nj++] = k;
+				p[k++] = JMP_IMM(BPF_JNE, 4, r->major, 0);
+			}
+			if (r->type != 'a' && r->minor >= 0) {
+				jumps[nj++] = k;
+				p[k++] = JMP_IMM(BPF_JNE, 5, r->minor, 0);
+			}
+			p[k++] = MOV64_IMM(0, r->allow);
+			p[k++] = EXIT();
+			for (int j = 0; j < nj; j++)
+				p[jumps[j]].off = (short)(k - jumps[j] - 1);
+		}
+	p[k++] = MOV64_IMM(0, default_allow ? 1 : 0);
+	p[k++] = EXIT();
+	return k;
+}
+
+int isol_dev_apply_v2(int cgroup_fd, int default_allow, const struct isol_dev_rule *rules,
+		      size_t n, isol_error *err)
+{
+	static struct bpf_insn prog[MAX_INSNS];
+	char log[2048];
+	union bpf_attr attr;
+	int cnt = build_prog(prog, default_allow, rules, n), fd;
+
+	if (cnt < 0)
+		return isol_failx(err, E2BIG, "device program: too many rules (%zu)", n);
+	memset(&attr, 0, sizeof attr);
+	log[0] = '\0';
+	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	attr.insns = (uint64_t)(uintptr_t)prog;
+	attr.insn_cnt = (uint32_t)cnt;
+	attr.license = (uint64_t)(uintptr_t)"GPL";
+	attr.log_buf = (uint64_t)(uintptr_t)log;
+	attr.log_size = sizeof log;
+	attr.log_level = 0;
+	fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+	if (fd < 0 && errno != EPERM && errno != ENOSYS) {
+		/* retry with the verifier's log for the message */
+		attr.log_level = 1;
+		fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+	}
+	if (fd < 0) {
+		int e = errno;
+		log[sizeof log - 1] = '\0';
+		if (log[0])
+			return isol_failx(err, e, "load BPF_CGROUP_DEVICE program (%d insns): %s: %.300s", cnt,
+					  strerror(e), log);
+		return isol_fail(err, e, "load BPF_CGROUP_DEVICE program (%d insns)", cnt);
+	}
+	memset(&attr, 0, sizeof attr);
+	attr.target_fd = (uint32_t)cgroup_fd;
+	attr.attach_bpf_fd = (uint32_t)fd;
+	attr.attach_type = BPF_CGROUP_DEVICE;
+	attr.attach_flags = BPF_F_ALLOW_MULTI;
+	if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof attr) < 0) {
+		int e = errno;
+		close(fd);
+		return isol_fail(err, e, "attach BPF_CGROUP_DEVICE program");
+	}
+	close(fd); /* the attachment holds the program */
+	return 0;
+}

@@ -1,0 +1,520 @@
+-- cgroups on the host (v1 or hybrid here; the same specs hold on v2 where
+-- noted). Real limits taking effect; bad values creating nothing.
+-- Tests tagged #v2 also run in the cgroup-v2 VM (`make vm-test`, spec/vm/);
+-- the whole file passes there too (checked with spec/vm/run, ~8 min under TCG).
+local isol = require "isol"
+local core = require "isol.core"
+local h = require "support.helpers"
+local leak = require "support.leak"
+
+local lay = core.cgroup_layout()
+local V = lay.mode == "v2" and 2 or 1
+
+local function has(ctrl)
+  for _, hh in ipairs(lay.hierarchies) do
+    if hh.version == V then
+      for _, c in ipairs(hh.controllers) do if c == ctrl then return true end end
+    end
+  end
+  return false
+end
+
+local function need(...)
+  for _, c in ipairs { ... } do
+    if not has(c) then pending("cgroup controller " .. c .. " is not available here") return false end
+  end
+  return true
+end
+
+local function exists(path) return h.sh("test -e " .. h.shq(path) .. " && echo y"):match("y") ~= nil end
+
+local function run(recipe, script)
+  local box = isol.sandbox(recipe)
+  local st, out, err = box:run({ "/bin/sh", "-c", script }, { capture = true })
+  return box, st, out, err
+end
+
+describe("cgroup #root", function()
+  local snap
+  before_each(function() snap = leak.snapshot() end)
+  -- Loop devices are global and other suites attach theirs concurrently;
+  -- these specs make none, so only the rest is checked.
+  after_each(function()
+    local new = {}
+    for _, x in ipairs(leak.diff(snap)) do
+      if not x:match("^loop device") then new[#new + 1] = x end
+    end
+    assert(#new == 0, "leaked: " .. table.concat(new, "; "))
+  end)
+
+  describe("layout", function()
+    it("matches /proc/self/cgroup, per hierarchy", function()
+      assert.is_truthy(lay.mode == "v1" or lay.mode == "v2" or lay.mode == "hybrid")
+      local self = h.read("/proc/self/cgroup")
+      for _, hh in ipairs(lay.hierarchies) do
+        if hh.version == 1 then
+          local ctrls = table.concat(hh.controllers, ",")
+          local path = self:match("\n?%d+:[^:\n]*" .. ctrls:gsub("%p", "%%%0") .. "[^:\n]*:([^\n]*)")
+          assert.are.equal(path, hh.self)
+        else
+          assert.are.equal(self:match("0::([^\n]*)"), hh.self)
+        end
+      end
+    end)
+
+    it("agrees with libcgroup's discovery of the v1 mounts", function()
+      if V ~= 1 then pending("libcgroup 2.0.2 discovery is checked on v1 hierarchies") return end
+      assert.same({}, isol.cgroup.libcgroup_check())
+    end)
+
+    it("is not initialised by require (libcgroup stays lazy)", function()
+      local out = h.lua([[
+        local t0 = os.clock(); require "isol"; local dt = os.clock() - t0
+        local core = require "isol.core"
+        print(core.cgroup_libcgroup_init() > 0 and "lazy" or "eager")]])
+      assert.matches("lazy", out)
+    end)
+  end)
+
+  describe("create and delete", function()
+    it("places the group under the caller's own cgroup in every hierarchy and removes every dir", function()
+      if not need("pids", "memory") then return end
+      local g = assert(isol.cgroup.create { limits = { pids = { max = 10 }, memory = { max = "64M" } } })
+      local dirs = g:dirs()
+      assert.is_true(V == 1 and #dirs >= 2 or #dirs == 1)
+      for _, d in ipairs(dirs) do
+        local matched = false
+        for _, hh in ipairs(lay.hierarchies) do
+          local base = hh.mount .. (hh.self == "/" and "" or hh.self) .. "/"
+          if d:sub(1, #base) == base and not d:sub(#base + 1):find("/") then matched = true end
+        end
+        assert.is_true(matched, d .. " is not directly under the caller's cgroup")
+        assert.is_true(exists(d))
+      end
+      assert.matches("^10", g:get("pids.max"))
+      assert(g:delete())
+      for _, d in ipairs(dirs) do assert.is_false(exists(d)) end
+      assert(g:delete()) -- idempotent
+    end)
+
+    it("delete waits for exiting processes and removes sub-groups made inside", function()
+      if not need("pids") then return end
+      local g = assert(isol.cgroup.create { controllers = { "pids" } })
+      local dir = g:path("pids")
+      assert(core.cgroup_create) -- sub-group as a delegate would make it
+      assert.is_true(os.execute("mkdir " .. dir .. "/sub"))
+      local p = assert(isol.spawn { argv = { "/bin/sleep", "0.2" } })
+      assert(g:attach(p:pid()))
+      assert.are.equal(1, g:nprocs())
+      p:wait()
+      assert(g:delete())
+      assert.is_false(exists(dir))
+      p:close()
+    end)
+
+    it("libcgroup's cgroup_delete_cgroup removes every controller's directory (checked before trusting it)", function()
+      if V ~= 1 or not need("cpu", "pids", "freezer") then return end
+      local same = {}
+      for _, hh in ipairs(lay.hierarchies) do
+        for _, c in ipairs(hh.controllers) do same[c] = hh.self end
+      end
+      if same.cpu ~= same.pids or same.cpu ~= same.freezer then
+        pending("cpu, pids and freezer are in different cgroups of this process") return
+      end
+      local name = isol.cgroup.new_name()
+      local ctrls = { "cpu", "pids", "freezer" }
+      assert(core.cgroup_libcgroup_create(name, ctrls, { ["cpu.shares"] = "128", ["pids.max"] = "7" }))
+      local base = same.cpu == "/" and "" or same.cpu
+      for _, c in ipairs(ctrls) do assert.is_true(exists("/sys/fs/cgroup/" .. c .. base .. "/" .. name)) end
+      assert.matches("^7", h.read("/sys/fs/cgroup/pids" .. base .. "/" .. name .. "/pids.max"))
+      assert(core.cgroup_libcgroup_delete(name, ctrls))
+      for _, c in ipairs(ctrls) do assert.is_false(exists("/sys/fs/cgroup/" .. c .. base .. "/" .. name)) end
+      -- ECG* codes become errno: deleting again is ENOENT (ECGOTHER -> last errno)
+      local ok, msg, code = core.cgroup_libcgroup_delete(name, ctrls)
+      assert.is_nil(ok)
+      assert.are.equal(2, code, msg)
+    end)
+  end)
+
+  describe("bad values are errors naming field and value, and create nothing", function()
+    local cases = {
+      { { memory = { max = "lots" } }, 'limits.memory.max: expected size like "32M" or "max", got "lots"' },
+      { { cpu = { quota = "150%" }, cpuset = { cpus = "0" } },
+        "limits.cpu.quota: 150%% is more than the 1 CPU allowed" },
+      { { ["foo.bar"] = 1 }, 'limits.foo.bar: unknown controller "foo"' },
+      { { cpu = { shares = 1 } }, "limits.cpu.shares: expected an integer from 2 to 262144, got 1" },
+      { { cpu = { weight = 100, shares = 1024 } }, "limits.cpu: give weight" },
+      { { cpuset = { cpus = "0-999" } }, "limits.cpuset.cpus: CPU %d+ is not online" },
+      { { pids = { max = "many" } }, 'limits.pids.max: expected an integer from 1 to 4194304, got "many"' },
+      { { devices = { deny = { "zero" } } }, 'limits.devices.deny%[1%]: expected a /dev path' },
+      { { gpu = true }, "limits.gpu: unknown limit" },
+    }
+    for _, c in ipairs(cases) do
+      it(c[2], function()
+        local ok, err = pcall(isol.sandbox, { limits = c[1] })
+        assert.is_false(ok)
+        assert.matches(c[2], err)
+      end)
+    end
+
+    it("a controller that is not available here", function()
+      -- rdma/misc are not mounted on most hosts; on v2 hybrid the unified tree has none
+      local missing
+      for _, c in ipairs { "rdma", "misc", "hugetlb", "net_cls" } do if not has(c) then missing = c break end end
+      if not missing then pending("every controller is available") return end
+      local ok, err = pcall(isol.sandbox, { limits = { [missing .. ".max"] = "1" } })
+      assert.is_false(ok)
+      assert.matches("limits%." .. missing .. "%.max: cgroup v%d controller \"" .. missing
+        .. "\" is not available", err)
+      if lay.mode == "hybrid" then
+        ok, err = pcall(isol.sandbox, { limits = { pids = { max = 5 } }, cgroup = { version = 2 } })
+        assert.is_false(ok)
+        assert.matches('limits.pids: cgroup v2 controller "pids" is not available', err)
+      end
+    end)
+
+    it("swappiness on v2 says why and what to use", function()
+      local ok, err = pcall(isol.sandbox, { limits = { memory = { swappiness = 0 } }, cgroup = { version = 2 } })
+      assert.is_false(ok)
+      assert.matches("limits.memory.swappiness: cgroup v2 has no per%-cgroup swappiness %(got 0%); "
+        .. "use memory.swap = 0", err)
+    end)
+
+    it("a device path that does not exist fails at start, leaving nothing", function()
+      if V == 1 and not need("devices") then return end
+      local box = isol.sandbox { limits = { devices = { deny = { "/dev/isol-no-such-device" } } } }
+      local p, msg, code = box:spawn { "/bin/true" }
+      assert.is_nil(p)
+      assert.matches("limits.devices: device /dev/isol%-no%-such%-device: No such file", msg)
+      assert.are.equal(2, code)
+      box:close()
+    end)
+
+    it("a value the kernel refuses names the field and removes the group", function()
+      if not need("cpu") then return end
+      local file = V == 1 and "cpu.cfs_quota_us" or "cpu.max"
+      local box = isol.sandbox { limits = { [file] = "abc" } }
+      local p, msg, code = box:spawn { "/bin/true" }
+      assert.is_nil(p)
+      assert.matches('limits.' .. file .. ': write "abc" to .*' .. file .. ': Invalid argument', msg)
+      assert.are.equal(22, code)
+      box:close()
+    end)
+  end)
+
+  describe("mapping", function()
+    it("cpu.weight <-> cpu.shares keep the defaults (100 <-> 1024)", function()
+      if not need("cpu") then return end
+      local p1 = isol.cgroup.plan(isol.cgroup.check_limits { cpu = { weight = 100 } })
+      local p2 = isol.cgroup.plan(isol.cgroup.check_limits { ["cpu.shares"] = 128 })
+      if V == 1 then
+        assert.same({ "cpu.shares", "1024", "limits.cpu.shares" }, p1.writes[1])
+        assert.same({ "cpu.shares", "128", "limits.cpu.shares" }, p2.writes[1])
+      else
+        assert.same({ "cpu.weight", "100", "limits.cpu.weight" }, p1.writes[1])
+        assert.same({ "cpu.weight", "12", "limits.cpu.weight" }, p2.writes[1])
+      end
+    end)
+
+    it("quota percent -> cfs_quota_us / cpu.max, swap on v1 is memory+swap", function()
+      if not need("cpu", "memory") then return end
+      local p = isol.cgroup.plan(isol.cgroup.check_limits {
+        cpu = { quota = "20%" }, memory = { max = "32M", swap = "16M" } })
+      local w = {}
+      for _, x in ipairs(p.writes) do w[x[1]] = x[2] end
+      if V == 1 then
+        assert.are.equal("20000", w["cpu.cfs_quota_us"])
+        assert.are.equal("100000", w["cpu.cfs_period_us"])
+        assert.are.equal(tostring(48 * 1024 * 1024), w["memory.memsw.limit_in_bytes"])
+        local ok, err = pcall(isol.cgroup.plan, isol.cgroup.check_limits { memory = { swap = "16M" } })
+        assert.is_false(ok)
+        assert.matches("limits.memory.swap: on cgroup v1 swap is limited as memory%+swap", err)
+      else
+        assert.are.equal("20000 100000", w["cpu.max"])
+        assert.are.equal(tostring(16 * 1024 * 1024), w["memory.swap.max"])
+      end
+    end)
+  end)
+
+  describe("limits take effect", function()
+    it("cfs quota 20%: a busy loop is throttled near the quota", function()
+      if not need("cpu") then return end
+      local box = isol.sandbox { limits = { cpu = { quota = "20%" } } }
+      local t0 = core.cgroup_clock()
+      local st = box:run { "/usr/bin/timeout", "1", "/bin/sh", "-c", "while :; do :; done" }
+      local wall_us = (core.cgroup_clock() - t0) * 1e6
+      assert.are.equal(124, st.code)
+      local s = assert(box:stats())
+      box:close()
+      assert.is_true(s.cpu.nr_throttled > 0, "not throttled")
+      if s.cpu.usage_us then
+        -- ~1 s at 20% of one CPU = ~200 ms; the bound follows the measured
+        -- wall time (slow emulated VMs stretch it), loose for a shared machine
+        local cap = 0.2 * wall_us * 1.3 + 50000
+        assert.is_true(s.cpu.usage_us > 50000 and s.cpu.usage_us < cap,
+          string.format("usage %d us in %.0f us of wall time", s.cpu.usage_us, wall_us))
+      end
+    end)
+
+    it("shares 128 vs 1024 on one core split the CPU roughly 1:8 #v2", function()
+      if not need("cpu", "cpuset") then return end
+      local a = isol.sandbox { limits = { cpu = { shares = 128 }, cpuset = { cpus = "0" } } }
+      local b = isol.sandbox { limits = { cpu = { shares = 1024 }, cpuset = { cpus = "0" } } }
+      local loop = { "/bin/sh", "-c", "while :; do :; done" }
+      local pa = assert(a:spawn(loop))
+      local pb = assert(b:spawn(loop))
+      -- measure over one second once both run (slow VMs start them apart)
+      os.execute("sleep 0.3")
+      local a0, b0 = a:stats().cpu.usage_us, b:stats().cpu.usage_us
+      os.execute("sleep 1")
+      local ua, ub = a:stats().cpu.usage_us, b:stats().cpu.usage_us
+      pa:close(); pb:close()
+      a:close(); b:close()
+      if not ua then pending("no cpu usage accounting here") return end
+      ua, ub = ua - a0, ub - b0
+      local share = ua / (ua + ub)
+      -- 128 / (128 + 1024) = 11%; loose: other load on core 0 shifts it
+      assert.is_true(share > 0.02 and share < 0.3, string.format("share of the 128 group: %.2f", share))
+    end)
+
+    it("cpuset: the process only runs on the allowed core #v2", function()
+      if not need("cpuset") then return end
+      local last = h.read("/sys/devices/system/cpu/online"):match("(%d+)%s*$")
+      local box, st, out = run({ limits = { cpuset = { cpus = last } } },
+        "grep Cpus_allowed_list /proc/self/status")
+      box:close()
+      assert.are.equal(0, st.code)
+      assert.matches("Cpus_allowed_list:%s*" .. last .. "\n", out)
+    end)
+
+    it("memory: a hog past memory.max is OOM-killed, wait() says oom = true, stats count it", function()
+      if not need("memory") then return end
+      local box = isol.sandbox { limits = { memory = { max = "32M", swap = 0 } } }
+      local p = assert(box:spawn { "lua5.4", "-e",
+        "local t = {} for i = 1, 1000 do t[i] = string.rep('x', 1048576 - 64) .. i end" })
+      local st = p:wait()
+      p:close()
+      local s = box:stats()
+      box:close()
+      assert.are.equal("SIGKILL", st.signal)
+      assert.is_true(st.oom)
+      assert.is_true(s.memory.oom_kills >= 1)
+      assert.is_true(s.memory.peak <= 33 * 1024 * 1024 and s.memory.peak > 16 * 1024 * 1024)
+    end)
+
+    it("memory: a process within the limit exits normally (no oom flag)", function()
+      if not need("memory") then return end
+      local box = isol.sandbox { limits = { memory = { max = "64M" } } }
+      local st = box:run { "/bin/true" }
+      box:close()
+      assert.are.equal(0, st.code)
+      assert.is_nil(st.oom)
+    end)
+
+    it("pids: a fork bomb stops at pids.max and the host is unharmed #v2", function()
+      if not need("pids") then return end
+      local box = isol.sandbox { limits = { pids = { max = 12 } } }
+      local p = assert(box:spawn { "/bin/sh", "-c",
+        "i=0; while [ $i -lt 60 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo done",
+        stdout = "pipe", stderr = "pipe" })
+      local _, err = p:communicate()
+      local s = box:stats()
+      assert.is_true(s.pids.current <= 12, "pids.current " .. tostring(s.pids.current))
+      assert.matches("[Ff]ork", err)
+      assert(box:kill())
+      p:close()
+      box:close()
+      assert.matches("^ok", (h.sh("/bin/sh -c 'sleep 0 & wait; echo ok'")))
+    end)
+
+    it("io.max per device maps to blkio.throttle.* (v1) or io.max (v2)", function()
+      if not need(V == 1 and "blkio" or "io") then return end
+      local dev = h.sh("ls /sys/block | grep -E '^(vd|sd|nvme|xvd)' | head -1"):match("%S+")
+      if not dev then pending("no disk block device here") return end
+      local mm = h.read("/sys/block/" .. dev .. "/dev"):match("%d+:%d+")
+      local box = isol.sandbox { limits = { io = { max = { { device = "/dev/" .. dev, rbps = "1M", wiops = 100 } } } } }
+      assert.are.equal(0, box:run { "/bin/true" }.code)
+      if V == 1 then
+        assert.matches(mm .. " 1048576", box.cgroup:get("blkio.throttle.read_bps_device"))
+        assert.matches(mm .. " 100", box.cgroup:get("blkio.throttle.write_iops_device"))
+      else
+        assert.matches(mm .. " rbps=1048576 wbps=max riops=max wiops=100", box.cgroup:get("io.max"))
+      end
+      box:close()
+      local bad = isol.sandbox { limits = { io = { max = { { device = "/dev/null", rbps = 1 } } } } }
+      local p, msg = bad:spawn { "/bin/true" }
+      assert.is_nil(p)
+      assert.matches("limits.io.max%[1%].device: /dev/null is not a block device", msg)
+      bad:close()
+    end)
+
+    it("devices: /dev/zero denied gives EPERM inside, works outside", function()
+      if V == 1 and not need("devices") then return end
+      local box, st, _, err = run({ limits = { devices = { deny = { "/dev/zero" } } } },
+        "head -c 1 /dev/zero >/dev/null && echo opened")
+      box:close()
+      assert.are_not.equal(0, st.code)
+      assert.matches("Operation not permitted", err)
+      assert.are.equal(1, #h.sh("head -c 1 /dev/zero"))
+    end)
+
+    it("devices: an allow list denies the rest", function()
+      if V == 1 and not need("devices") then return end
+      local box, st, out, err = run({ limits = { devices = { allow = { "/dev/null", "/dev/urandom" } } } },
+        "head -c 1 /dev/urandom >/dev/null && echo ok; head -c 1 /dev/zero")
+      box:close()
+      assert.matches("ok", out)
+      assert.are_not.equal(0, st.code)
+      assert.matches("Operation not permitted", err)
+    end)
+
+    it("devices: /dev/nvidia* resolves to major 195 even without a GPU", function()
+      local rules = assert(isol.cgroup.resolve_devices { deny = { "/dev/nvidia*" } })
+      local found = false
+      for _, r in ipairs(rules) do if r == "deny c 195:* rwm" then found = true end end
+      assert.is_true(found, table.concat(rules, ", "))
+      if V == 1 and not need("devices") then return end
+      local box, st = run({ limits = { devices = { deny = { "/dev/nvidia*", "/dev/dri/*" } } } }, "true")
+      box:close()
+      assert.are.equal(0, st.code)
+    end)
+  end)
+
+  describe("control", function()
+    it("freeze stops the group, thaw resumes it", function()
+      local box = isol.sandbox { limits = { pids = { max = 50 } } }
+      if not has("pids") then box = isol.sandbox { cgroup = {} } end
+      local p = assert(box:spawn { "/bin/sh", "-c", "while :; do :; done" })
+      os.execute("sleep 0.1")
+      assert(box:freeze())
+      local u1 = box:stats().cpu.usage_us
+      os.execute("sleep 0.3")
+      local u2 = box:stats().cpu.usage_us
+      if u1 then assert.is_true(u2 - u1 < 20000, "ran while frozen: " .. (u2 - u1)) end
+      assert.matches("FROZEN", h.read(box.cgroup:path("freezer") .. "/freezer.state") or "FROZEN")
+      assert(box:thaw())
+      os.execute("sleep 0.2")
+      if u1 then assert.is_true(box:stats().cpu.usage_us - u2 > 20000, "did not resume") end
+      box:close()
+      p:close()
+    end)
+
+    it("kill empties the group (daemons in their own session too)", function()
+      local box = isol.sandbox { cgroup = {} }
+      local p = assert(box:spawn { "/bin/sh", "-c", "setsid sleep 100 & sleep 100 & sleep 100 & wait" })
+      os.execute("sleep 0.2")
+      assert.is_true(box.cgroup:nprocs() >= 3)
+      assert(box:kill())
+      local st = p:wait()
+      assert.are.equal("SIGKILL", st.signal)
+      for _ = 1, 100 do if box.cgroup:nprocs() == 0 then break end os.execute("sleep 0.02") end
+      assert.are.equal(0, box.cgroup:nprocs())
+      box:close()
+    end)
+
+    it("delegation: a uid-65534 process attaches itself and sets a limit in a sub-group #v2", function()
+      if not need("pids") then return end
+      local box = isol.sandbox { limits = { pids = { max = 100 } }, cgroup = { owner = { uid = 65534, gid = 65534 } } }
+      local p = assert(box:spawn { "/bin/true" })
+      p:wait(); p:close()
+      local dir = box.cgroup:path("pids")
+      local script
+      if V == 1 then
+        script = string.format([[
+          set -e; id -u; D=%s
+          mkdir $D/sub; echo $$ > $D/sub/cgroup.procs; echo 9 > $D/sub/pids.max
+          cat $D/sub/pids.max; grep -c "pids:.*/sub$" /proc/self/cgroup]], dir)
+      else
+        -- v2 delegation rules: moving between two groups needs write access
+        -- to their common ancestor's cgroup.procs (D, delegated); D must be
+        -- empty before its subtree_control can enable pids for sub.
+        script = string.format([[
+          set -e; id -u; D=%s
+          mkdir $D/sub; echo $$ > $D/sub/cgroup.procs; echo +pids > $D/cgroup.subtree_control
+          echo 9 > $D/sub/pids.max
+          cat $D/sub/pids.max; grep -c "/sub$" /proc/self/cgroup]], dir)
+      end
+      local st, out, err = box:run({ "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        "/bin/sh", "-c", script }, { capture = true })
+      box:close()
+      assert.are.equal(0, st.code, err)
+      assert.matches("^65534\n", out)
+      assert.matches("\n9\n1\n$", out)
+    end)
+
+    it("stats report cpu, memory, pids", function()
+      -- (roomy limit: under `make asan-test` the shell carries ASan's runtime)
+      local box = isol.sandbox { limits = { memory = { max = "256M" }, pids = { max = 20 } } }
+      local st = box:run { "/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done" }
+      assert.are.equal(0, st.code, "status: " .. tostring(st.signal) .. " oom=" .. tostring(st.oom))
+      local s = assert(box:stats())
+      box:close()
+      assert.is_true(s.cpu.usage_us > 0)
+      assert.is_true(s.memory.peak > 0)
+      assert.are.equal(0, s.memory.oom_kills)
+      assert.is_true(s.pids.max == 20)
+      local plain = isol.sandbox {}
+      local ok, msg = plain:stats()
+      assert.is_nil(ok)
+      assert.matches("no cgroup", msg)
+    end)
+
+    it("a cgroup namespace is rooted at the sandbox's cgroup #v2", function()
+      local box = isol.sandbox { namespaces = { "user", "cgroup" }, user = { map_root = true },
+        limits = { pids = { max = 10 } } }
+      local st, out = box:run({ "/bin/cat", "/proc/self/cgroup" }, { capture = true })
+      box:close()
+      assert.are.equal(0, st.code)
+      assert.is_nil(out:find("isol-", 1, true), out)
+      assert.matches("pids:/\n", V == 1 and out or "pids:/\n")
+    end)
+
+    it("a forgotten Cgroup is emptied and removed when collected", function()
+      local g = assert(isol.cgroup.create {})
+      local p = assert(isol.spawn { argv = { "/bin/sleep", "30" } })
+      assert(g:attach(p:pid()))
+      local dir = g:path()
+      g = nil -- luacheck: ignore
+      collectgarbage(); collectgarbage()
+      assert.is_false(exists(dir))
+      assert.are.equal("SIGKILL", p:wait().signal)
+      p:close()
+    end)
+
+    it("`isol cgroup layout` prints the version and hierarchies", function()
+      local out, ok = h.sh("bin/isol cgroup layout")
+      assert(ok, out)
+      assert.matches("^mode " .. lay.mode .. "\n", out)
+      assert.matches("v%d /sys/fs/cgroup", out)
+    end)
+
+    it("isol.cgroup.exec runs a command cgexec-style", function()
+      local st = isol.cgroup.exec({ pids = { max = 5 } }, { "/bin/sh", "-c", "exit 3" })
+      assert.are.equal(3, st.code)
+    end)
+  end)
+
+  describe("gc", function()
+    it("removes leftovers whose creator is gone, keeps live ones", function()
+      if not need("pids") then return end
+      local p = assert(isol.spawn { argv = { "/bin/true" } })
+      local dead = p:pid()
+      p:wait(); p:close()
+      local base = lay.hierarchies[1].mount
+      for _, hh in ipairs(lay.hierarchies) do
+        for _, c in ipairs(hh.controllers) do
+          if c == "pids" then base = hh.mount .. (hh.self == "/" and "" or hh.self) end
+        end
+      end
+      local left = string.format("%s/isol-%d-1", base, dead)
+      assert.is_true(os.execute("mkdir " .. left))
+      local live = assert(isol.cgroup.create { controllers = { "pids" } })
+      local out, ok = h.sh("bin/isol cgroup gc 2>&1")
+      assert(ok, out)
+      assert.matches("removed " .. left:gsub("%p", "%%%0"), out)
+      assert.is_false(exists(left))
+      assert.is_true(exists(live:path("pids")))
+      live:delete()
+    end)
+  end)
+end)
