@@ -89,7 +89,7 @@ asan-test: | $(DEPS_STAMP)
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:$(ASAN_OPTIONS)" \
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-	ISOL_ASAN=1 $(BUSTED) --run=default
+	ISOL_ASAN=1 ISOL_CPATH="$(CURDIR)/$(ASAN_BUILD)/?.so" $(BUSTED) --run=default --cpath="$(ASAN_BUILD)/?.so"
 
 # Programs that embed isol (examples/embed/host.c: its own lua_State).
 LUA_LIBS := $(shell $(PKG_CONFIG) --libs lua$(LUA_VER) 2>/dev/null || echo -llua$(LUA_VER))

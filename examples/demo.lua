@@ -7,12 +7,16 @@ return {
   namespaces = { "user", "pid", "mount", "uts", "ipc", "net", "cgroup" },
   user = { map_root = true },
   hostname = "isol-demo",
+  -- a fresh /proc for the new pid namespace (the seed's --mount-proc)
+  mounts = { { type = "proc" } },
   command = { "/bin/sh", "-c", [[
 echo "hostname: $(hostname)   (host: outside this sandbox it is different)"
 echo "uid inside: $(id -u) ($(id -un 2>/dev/null || echo root))"
-echo "my pid: $$; PID 1 is: $(tr '\0' ' ' < /proc/1/cmdline 2>/dev/null || echo '?')"
-echo "network interfaces:"; ls /sys/class/net 2>/dev/null | sed 's/^/  /'
+echo "my pid: $$; PID 1 is: $(cat /proc/1/comm) (isol's init); processes I can see:"
+ps -e -o pid=,comm= 2>/dev/null | sed 's/^/  /' || ls /proc | grep -E '^[0-9]+$' | sed 's/^/  pid /'
+echo "network interfaces: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\n' ' ')"
 echo "namespaces:"; for n in user pid mnt uts ipc net cgroup; do echo "  $n -> $(readlink /proc/self/ns/$n)"; done
-echo "mount table (first 5 lines of /proc/self/mountinfo):"; head -5 /proc/self/mountinfo | sed 's/^/  /'
+echo "mount table: $(wc -l < /proc/self/mountinfo) mounts, private to this sandbox; the last ones:"
+tail -3 /proc/self/mountinfo | sed 's/^/  /'
 ]] },
 }
