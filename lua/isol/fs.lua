@@ -151,6 +151,7 @@ function M.check_mount(m, path)
   return out
 end
 
+--- Check a `mounts` list; returns the normalized list (raises naming the field).
 function M.check_mounts(v, path)
   check_type(path, v, "table")
   if not util.is_list(v) then fail(path, "expected a list of mounts") end
@@ -162,6 +163,7 @@ end
 local ROOT_KEYS = { mode = true, dir = true, image = true, readonly = true, size = true,
   mounts = true, description = true }
 
+--- Check a `root` value; returns it normalized (raises naming the field).
 function M.check_root(v, path)
   if v == true then v = {} end
   check_type(path, v, "table")

@@ -76,6 +76,8 @@ function M.open(path, opts)
 end
 
 --- Decompress a checkpoint (gzip or zstd) into a sparse image file.
+-- @param src the checkpoint file
+-- @param dest the image file to write
 -- @param opts `progress` = fn(done, total) (return false to cancel), `open`
 --   (return an Image instead of the stats)
 -- @return stats {size=, allocated=, out=} (or an Image with opts.open), or nil, msg, errno
@@ -92,6 +94,7 @@ end
 
 --- Mount the image on target in the calling process (after
 -- `isol.unshare{"mount"}` so the host does not see it).
+-- @param target the mount point
 -- @param opts `readonly` (or mode = "ro"|"rw"), `sync`, `owner` = {uid=, gid=}
 --   (chown of the mount root: the seed's `chown -R userA:groupA`), `host`
 --   (true: allowed without isol.unshare{"mount"})
@@ -123,6 +126,7 @@ end
 -- turn back into the image file. Free blocks are discarded first (FITRIM
 -- through a detached mount: they become holes), then only data extents are
 -- read and compressed. Do not write to the image meanwhile.
+-- @param dest the checkpoint file to write
 -- @param opts `format` ("gzip" default, or "zstd"; from dest's suffix
 --   .zst/.gz when absent), `level`, `trim` (default true), `progress` = fn(done, total),
 --   `threads` (compression threads, default: the online CPUs; 1 = sequential)
