@@ -13,7 +13,7 @@ return {
 echo "hostname: $(hostname)   (host: outside this sandbox it is different)"
 echo "uid inside: $(id -u) ($(id -un 2>/dev/null || echo root))"
 echo "my pid: $$; PID 1 is: $(cat /proc/1/comm) (isol's init); processes I can see:"
-ps -e -o pid=,comm= 2>/dev/null | sed 's/^/  /' || ls /proc | grep -E '^[0-9]+$' | sed 's/^/  pid /'
+for d in /proc/[0-9]*; do echo "  ${d#/proc/} $(cat $d/comm 2>/dev/null)"; done
 echo "network interfaces: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\n' ' ')"
 echo "namespaces:"; for n in user pid mnt uts ipc net cgroup; do echo "  $n -> $(readlink /proc/self/ns/$n)"; done
 echo "mount table: $(wc -l < /proc/self/mountinfo) mounts, private to this sandbox; the last ones:"
