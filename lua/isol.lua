@@ -77,7 +77,13 @@ require "isol.fs"(isol)
 require "isol.process"(isol)
 require "isol.cgroup"(isol)
 require "isol.compose"(isol) -- recipe.extend/merge/replace/explain
-require "isol.sweep"(isol)   -- isol.sweep{recipe=, command=, vary=, runs=}
+
+--- Run a command under every combination of limits (see `isol.sweep`);
+-- loaded on first use, so that `isol run` does not pay for it.
+-- @param spec {recipe=, command=, vary=, runs=, ...}
+function isol.sweep(spec)
+  return require("isol.sweep").sweep(spec)
+end
 
 --- Signal number for a name ("SIGTERM", "term") or number; raises if unknown.
 isol.signum = core.signum
