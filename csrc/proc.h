@@ -7,6 +7,8 @@
 #define ISOL_PROC_H
 
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -36,6 +38,53 @@ int isol_pidfd_wait(int pidfd, int status_fd, int nohang, struct isol_wait *w, i
 /* Close every fd >= 3 except the ones listed (n <= 8). Async-signal-safe. */
 void isol_close_fds_except(const int *keep, int n);
 
+/* ---- /proc scans (session, pid namespace, process tree) ---- */
+
+/* What /proc/<pid>/stat says about a process. */
+struct isol_procstat {
+	pid_t pid, ppid, pgrp, sid;
+	char state;               /* 'R', 'S', 'Z', ... */
+	unsigned long long start; /* field 22, clock ticks since boot: with the
+	                             pid it identifies a process (pid reuse) */
+};
+
+/* Read /proc/<pid>/stat. Async-signal-safe (stack buffer only).
+ * Returns 0, or -ESRCH (err filled) when the process does not exist. */
+int isol_proc_stat(pid_t pid, struct isol_procstat *st, isol_error *err);
+
+/* Which processes a scan selects: the union of every criterion set.
+ * The caller's own process is never selected. */
+struct isol_selector {
+	pid_t sid;          /* > 0: members of this session */
+	uint64_t pidns;     /* != 0: /proc/<pid>/ns/pid has this inode */
+	const pid_t *roots; /* these processes and all their descendants */
+	size_t nroots;
+	/* processes in any of these namespaces (procname "mnt", "net", ...) */
+	const char *ns_name[8];
+	uint64_t ns_ino[8];
+	size_t nns;
+	int keep_roots; /* roots are not selected (their descendants are) */
+};
+
+/* Matching processes, found by one pass over /proc. Zombies are left out
+ * (they are dead already; their parent reaps them). `pids` is malloc'd: the
+ * caller frees it (free(*pids)) when 0 is returned. Returns 0 or -errno. */
+int isol_proc_select(const struct isol_selector *sel, pid_t **pids, size_t *n, isol_error *err);
+
+/* Send sig to every selected process, through a pidfd checked against the
+ * start time of the scan (no pid-reuse races). With SIGKILL, scan again and
+ * again until none is left: processes forked while the kill runs and
+ * orphans re-parented elsewhere are caught by the next pass (a process with
+ * SIGKILL pending cannot fork). Other signals: one pass.
+ * Returns the number of processes signalled, or -errno (ETIMEDOUT if
+ * processes remain after `timeout_ms`). */
+long isol_proc_kill(const struct isol_selector *sel, int sig, int timeout_ms, isol_error *err);
+
+/* Kill every descendant of the calling process (which should be a child
+ * subreaper, so that orphans come back to it) and reap them until it has no
+ * child left. Async-signal-safe (no allocation): usable in the init. */
+void isol_kill_descendants(void);
+
 /*
  * isol's init, run in the cloned child instead of exec'ing directly:
  * forks; the grandchild returns 0 from this function (and goes on to exec
@@ -53,5 +102,19 @@ void isol_close_fds_except(const int *keep, int n);
  * Returns 0 in the grandchild, negative (err filled) if fork fails.
  */
 int isol_init_run(int parent_pidfd, int status_fd, int err_fd, int pidns, isol_error *err);
+
+struct isol_plan;
+struct isol_child;
+
+/* Run `plan` detached (the nohup problem): an intermediate process, forked
+ * without glibc, calls setsid() and isol_spawn() with die_with_parent off,
+ * hands back the sandbox's pidfd (and the init's status pipe) over a socket
+ * and exits, so the sandbox is re-parented away from the caller: it outlives
+ * the caller, SIGHUP of the caller's session and the terminal closing.
+ * out->pid/pidfd/status_fd as for isol_spawn, but the pid is not a child of
+ * the caller: waitid() does not work on it; poll the pidfd (POLLIN at exit)
+ * and read the status from status_fd (or plan->status_fd's file).
+ * Returns 0 or -errno with err filled (the spawn's own message on failure). */
+int isol_spawn_detached(const struct isol_plan *plan, struct isol_child *out, isol_error *err);
 
 #endif
