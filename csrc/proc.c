@@ -80,7 +80,7 @@ int isol_pidfd_send_signal(int pidfd, int sig, isol_error *err)
 	return 0;
 }
 
-static void decode_status(int st, struct isol_wait *w)
+void isol_decode_status(int st, struct isol_wait *w)
 {
 	memset(w, 0, sizeof *w);
 	if (WIFEXITED(st)) {
@@ -119,7 +119,7 @@ int isol_pidfd_wait(int pidfd, int status_fd, int nohang, struct isol_wait *w, i
 		 * the init itself was killed (e.g. SIGKILL of the whole sandbox). */
 		ssize_t n = read(status_fd, &st, sizeof st);
 		if (n == (ssize_t)sizeof st)
-			decode_status(st, w);
+			isol_decode_status(st, w);
 	}
 	return 0;
 }

@@ -35,6 +35,9 @@ struct isol_wait {
  * status read from it replaces the init's. */
 int isol_pidfd_wait(int pidfd, int status_fd, int nohang, struct isol_wait *w, isol_error *err);
 
+/* A waitpid() status -> *w. */
+void isol_decode_status(int status, struct isol_wait *w);
+
 /* Close every fd >= 3 except the ones listed (n <= 8). Async-signal-safe. */
 void isol_close_fds_except(const int *keep, int n);
 
