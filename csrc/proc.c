@@ -613,7 +613,7 @@ static int kill_if_child(pid_t pid, void *ctx)
 void isol_kill_descendants(void)
 {
 	for (;;) {
-		long n = 0;
+		long n = 0, reaped = 0;
 		int st;
 		pid_t p;
 
@@ -621,21 +621,24 @@ void isol_kill_descendants(void)
 		/* Reap what is dead without blocking; orphans of the killed come
 		 * back to us (we are a subreaper) and the next pass kills them. */
 		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-			;
+			reaped++;
 		if (p < 0 && errno == ECHILD)
 			return;
-		/* Wait for each signalled child: all of them die, so this cannot
-		 * block for ever on a child we did not signal. */
-		for (long i = 0; i < n; i++) {
+		if (n == 0 && reaped == 0) {
+			/* An orphan on its way to us, not yet in /proc as ours. */
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		/* Block for the signalled children not reaped yet: each of them
+		 * dies, so every wait returns; any other death is progress too
+		 * and only makes us wait less (never for an unsignalled child). */
+		for (long i = reaped; i < n; i++) {
 			p = waitpid(-1, &st, 0);
-			if (p < 0) {
-				if (errno == EINTR) {
-					i--;
-					continue;
-				}
-				if (errno == ECHILD)
-					return;
-			}
+			if (p < 0 && errno == EINTR)
+				i--;
+			else if (p < 0)
+				return;
 		}
 	}
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -736,6 +737,13 @@ static int l_spawn(lua_State *L)
 	p->pidfd = ch.pidfd;
 	p->status_fd = ch.status_fd;
 	p->foreign = detach;
+	if (detach && p->status_fd < 0 && plan.status_fd >= 0) {
+		/* The init reports into a file: read it through a description of
+		 * our own (offset 0), so that :wait() knows the status. */
+		char path[48];
+		snprintf(path, sizeof path, "/proc/self/fd/%d", plan.status_fd);
+		p->status_fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	return 1;
 }
 

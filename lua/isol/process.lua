@@ -111,7 +111,10 @@ function M.pidns.inode(x)
   end
   if x > PID_MAX then return x end
   local ino, msg, code = core.ns_inode(x, "pid")
-  if not ino then return nil, msg, code end
+  if not ino then
+    if code == ENOENT then return nil, string.format("process %d: no such process", x), ESRCH end
+    return nil, msg, code
+  end
   return ino
 end
 
@@ -221,10 +224,11 @@ end
 
 M.detached = {}
 
---- Where detached sandboxes are recorded: $ISOL_STATE_DIR, else /run/isol
+--- Where detached sandboxes are recorded: isol.detached.state_dir if set,
+-- else $ISOL_STATE_DIR, else /run/isol
 -- for root, else $XDG_RUNTIME_DIR/isol.
 function M.detached.root()
-  local d = os.getenv("ISOL_STATE_DIR")
+  local d = M.detached.state_dir or os.getenv("ISOL_STATE_DIR")
   if d and d ~= "" then return d end
   local uid = core.ids()
   if uid == 0 then return "/run/isol" end
