@@ -564,38 +564,67 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int cmp_pid_t(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
 long isol_proc_kill(const struct isol_selector *sel, int sig, int timeout_ms, isol_error *err)
 {
-	long total = 0;
 	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
 	unsigned round = 0;
+	pid_t *seen = NULL; /* distinct processes met, sorted: the count returned */
+	size_t nseen = 0, cap = 0;
+	long r = 0;
 
 	for (;;) {
 		struct isol_procstat *st;
-		size_t k;
-		int r = select_stats(sel, &st, &k, err);
+		size_t k, before = nseen;
 
+		r = select_stats(sel, &st, &k, err);
 		if (r < 0)
-			return r;
+			break;
 		if (k == 0) {
 			free(st);
-			return total;
+			r = (long)nseen;
+			break;
 		}
-		for (size_t i = 0; i < k; i++)
-			total += signal_checked(&st[i], sig);
+		for (size_t i = 0; i < k; i++) {
+			if (signal_checked(&st[i], sig) &&
+			    !bsearch(&st[i].pid, seen, before, sizeof *seen, cmp_pid_t)) {
+				if (nseen == cap) {
+					pid_t *n2 = realloc(seen, (cap = cap ? cap * 2 : 256) * sizeof *seen);
+					if (!n2) {
+						free(st);
+						free(seen);
+						return isol_fail(err, ENOMEM, "kill");
+					}
+					seen = n2;
+				}
+				seen[nseen++] = st[i].pid;
+			}
+		}
 		free(st);
-		if (sig != SIGKILL)
-			return total;
+		qsort(seen, nseen, sizeof *seen, cmp_pid_t);
+		if (sig != SIGKILL) {
+			r = (long)nseen;
+			break;
+		}
 		/* Killed processes take a moment to become zombies: back off a
 		 * little after the first rounds instead of spinning on /proc. */
 		if (++round > 2) {
 			struct timespec ts = { 0, 1000000 };
 			nanosleep(&ts, NULL);
 		}
-		if (now_ms() > deadline)
-			return isol_failx(err, ETIMEDOUT, "kill: processes still alive after %d ms",
-					  timeout_ms > 0 ? timeout_ms : 10000);
+		if (now_ms() > deadline) {
+			r = isol_failx(err, ETIMEDOUT, "kill: processes still alive after %d ms",
+				       timeout_ms > 0 ? timeout_ms : 10000);
+			break;
+		}
 	}
+	free(seen);
+	return r;
 }
 
 static int kill_if_child(pid_t pid, void *ctx)

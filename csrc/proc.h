@@ -79,8 +79,9 @@ int isol_proc_select(const struct isol_selector *sel, pid_t **pids, size_t *n, i
  * again until none is left: processes forked while the kill runs and
  * orphans re-parented elsewhere are caught by the next pass (a process with
  * SIGKILL pending cannot fork). Other signals: one pass.
- * Returns the number of processes signalled, or -errno (ETIMEDOUT if
- * processes remain after `timeout_ms`). */
+ * Returns the number of distinct processes signalled (a process killed
+ * as a side effect, e.g. by its pid namespace's init dying, is not counted),
+ * or -errno (ETIMEDOUT if processes remain after `timeout_ms`). */
 long isol_proc_kill(const struct isol_selector *sel, int sig, int timeout_ms, isol_error *err);
 
 /* Kill every descendant of the calling process (which should be a child

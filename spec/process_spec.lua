@@ -292,7 +292,7 @@ local box = isol.sandbox { namespaces = { %q } }
 local p = assert(box:spawn { %q, %q, %q })
 print("spawned", p:pid())
 io.stdout:flush()
-os.execute("sleep 300")
+p:wait() -- blocks: no child of our own outlives our SIGKILL
 ]], ns[1], w[1], w[2], w[3]), out)
       assert.truthy(started(f))
       local pids = pids_in(f)
