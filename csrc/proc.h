@@ -99,8 +99,15 @@ void isol_kill_descendants(void);
  * unlike PR_SET_PDEATHSIG), and exits with the command's status, which it
  * also writes as an int to status_fd.
  * `pidns`: it is PID 1 of a new pid namespace (on parent death it kills
- * every process with kill(-1)); otherwise a plain supervisor that kills the
- * command's process group.
+ * every process with kill(-1); when it exits the kernel kills the rest);
+ * otherwise a supervisor that is a child subreaper: orphans (double-forked
+ * setsid escapees too) are re-parented to it, and on parent death or when
+ * the command ends it kills its descendants until none is left
+ * (isol_kill_descendants), so that the sandbox ends as a pid namespace does.
+ * Parent death: PR_SET_PDEATHSIG is not used here; it follows the spawning
+ * thread and races with a parent dying before it is armed. The parent's
+ * pidfd is level-triggered: a parent that died before the poll is seen.
+ * SIGPIPE is ignored in the init (a status pipe whose reader is gone).
  * err_fd: the error pipe; the init closes its copy once the command is
  * forked so that the exec of the command alone decides EOF.
  * Returns 0 in the grandchild, negative (err filled) if fork fails.
