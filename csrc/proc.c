@@ -465,7 +465,8 @@ static int select_stats(const struct isol_selector *sel, struct isol_procstat **
 		free(s.all);
 		return isol_fail(err, r < 0 ? -r : s.err, "scan /proc");
 	}
-	qsort(s.all, s.n, sizeof *s.all, cmp_pid);
+	if (s.n > 1)
+		qsort(s.all, s.n, sizeof *s.all, cmp_pid);
 	mark = calloc(s.n ? s.n : 1, 1);
 	if (!mark) {
 		free(s.all);
@@ -592,7 +593,7 @@ long isol_proc_kill(const struct isol_selector *sel, int sig, int timeout_ms, is
 		}
 		for (size_t i = 0; i < k; i++) {
 			if (signal_checked(&st[i], sig) &&
-			    !bsearch(&st[i].pid, seen, before, sizeof *seen, cmp_pid_t)) {
+			    (before == 0 || !bsearch(&st[i].pid, seen, before, sizeof *seen, cmp_pid_t))) {
 				if (nseen == cap) {
 					pid_t *n2 = realloc(seen, (cap = cap ? cap * 2 : 256) * sizeof *seen);
 					if (!n2) {
@@ -606,7 +607,8 @@ long isol_proc_kill(const struct isol_selector *sel, int sig, int timeout_ms, is
 			}
 		}
 		free(st);
-		qsort(seen, nseen, sizeof *seen, cmp_pid_t);
+		if (nseen > 1)
+			qsort(seen, nseen, sizeof *seen, cmp_pid_t);
 		if (sig != SIGKILL) {
 			r = (long)nseen;
 			break;
@@ -779,7 +781,8 @@ int isol_spawn_detached(const struct isol_plan *plan, struct isol_child *out, is
 			return m.r;
 		}
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		if (!c || c->cmsg_type != SCM_RIGHTS)
+		if (!c || c->cmsg_type != SCM_RIGHTS || m.nfds < 1 || m.nfds > 2 ||
+		    c->cmsg_len != CMSG_LEN((size_t)m.nfds * sizeof(int)))
 			return isol_failx(err, EIO, "detach: no pidfd received");
 		int fds[2] = { -1, -1 };
 		memcpy(fds, CMSG_DATA(c), (size_t)m.nfds * sizeof(int));
