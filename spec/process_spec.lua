@@ -426,3 +426,51 @@ print("not reached")
     assert.has_error(function() box:spawn { "true", detach = true, name = "bad name" } end)
   end)
 end)
+
+describe("closing an un-waited sandbox #root", function()
+  -- (with init = false and no namespace at all, an escapee cannot be told
+  -- from any host process: not covered, by design)
+  for _, r in ipairs { { "pid ns", { namespaces = { "pid" } } }, { "no pid ns", {} },
+    { "mount ns, init = false", { init = false, namespaces = { "mount" } } } } do
+    it("kills its whole tree, escapees included (" .. r[1] .. ")", function()
+      local snap = leak.snapshot()
+      local f = tmpfile("close")
+      local pids
+      do
+        local box <close> = isol.sandbox(r[2])
+        local p = assert(box:spawn { "/bin/sh", "-c", string.format(
+          "sleep 300 & echo $! >> %s; ( setsid sh -c 'echo $$ > %s.esc; sleep 300 & echo $! >> %s; " ..
+          "exec sleep 301' & ); sleep 0.2; echo ok > %s.ready; wait", f, f, f, f) })
+        assert.truthy(started(f))
+        local pidns = r[2].namespaces and r[2].namespaces[1] == "pid"
+        pids = pidns and assert(isol.pidns.pids(p:pid())) or pids_in(f)
+        if not pidns then
+          local esc = pids_in(f .. ".esc")[1]
+          pids[#pids + 1] = esc
+          if r[2].init ~= false then
+            -- the escapee was re-parented to isol's init (a subreaper)
+            assert.are.equal(p:pid(), core.proc_stat(esc).ppid)
+          end
+        end
+      end -- box closed: the process handle is closed un-waited
+      local alive = census(pids)
+      assert.are.equal(0, alive)
+      assert_clean(snap)
+    end)
+  end
+
+  it("p:close() of a raw supervised spawn kills the tree too (C path)", function()
+    local snap = leak.snapshot()
+    local f = tmpfile("raw")
+    local p = assert(isol.spawn { argv = { "/bin/sh", "-c", string.format(
+      "( setsid sh -c 'echo $$ > %s.esc; sleep 300 & echo $! >> %s; exec sleep 301' & ); " ..
+      "sleep 0.2; echo ok > %s.ready; wait", f, f, f) }, supervise = true })
+    assert.truthy(started(f))
+    local pids = pids_in(f)
+    pids[#pids + 1] = pids_in(f .. ".esc")[1]
+    assert.are.equal(2, #pids)
+    p:close()
+    assert.are.equal(0, (census(pids)))
+    assert_clean(snap)
+  end)
+end)

@@ -132,6 +132,19 @@ static void process_release(process *p)
 	if (p->pidfd >= 0) {
 		if (!p->reaped && !p->foreign) {
 			isol_error err;
+			/* In our own pid namespace, killing the root alone would leave
+			 * its descendants (escapees re-parented to the init included)
+			 * running: kill its tree first, until empty. In a pid namespace
+			 * of its own, killing PID 1 ends them all. */
+			uint64_t theirs = isol_ns_inode(p->pid, "pid", NULL);
+			if (theirs && theirs == isol_ns_inode(0, "pid", NULL)) {
+				struct isol_selector sel;
+				memset(&sel, 0, sizeof sel);
+				sel.roots = &p->pid;
+				sel.nroots = 1;
+				sel.keep_roots = 1;
+				isol_proc_kill(&sel, SIGKILL, 5000, NULL);
+			}
 			syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
 			do_wait(p, 0, &err);
 		}

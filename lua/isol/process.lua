@@ -507,10 +507,25 @@ local function spawn_detached(box, cmd, name, source)
     return nil, msg, code
   end
   info[p] = { pid = p:pid(), pidns = recipe.has_ns(box.recipe, "pid") and ps and true or nil,
-    ns = ns_inodes(p:pid(), box.recipe.namespaces) }
+    ns = ns_inodes(p:pid(), box.recipe.namespaces), detached = true }
   info[p].ns.pid = nil
   return p, name
 end
+
+-- Closing a box ends its running (not detached) sandboxes as box:kill does:
+-- closing the handle alone would kill the init, not what it left behind.
+local base_close = Sandbox.close
+function Sandbox:close()
+  if not self.closed then
+    for p in pairs(self.procs) do
+      local i = info[p]
+      if i and not i.detached and p:poll() == false then kill_everything(p, i) end
+    end
+  end
+  return base_close(self)
+end
+Sandbox.__close = Sandbox.close
+Sandbox.__gc = Sandbox.close
 
 function Sandbox:spawn(cmd)
   local detach, name, source
