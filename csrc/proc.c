@@ -404,7 +404,20 @@ struct scan {
 	struct isol_procstat *all;
 	size_t n, cap;
 	int err;
+	/* Without roots nor sid, namespace criteria decide alone: check the
+	 * ns links (one stat) before reading /proc/<pid>/stat (three calls). */
+	const struct isol_selector *ns_only;
 };
+
+static int ns_match(pid_t pid, const struct isol_selector *sel)
+{
+	if (sel->pidns && ns_ino_of(pid, "pid") == sel->pidns)
+		return 1;
+	for (size_t j = 0; j < sel->nns; j++)
+		if (ns_ino_of(pid, sel->ns_name[j]) == sel->ns_ino[j])
+			return 1;
+	return 0;
+}
 
 static int scan_one(pid_t pid, void *ctx)
 {
@@ -420,6 +433,8 @@ static int scan_one(pid_t pid, void *ctx)
 		s->all = a;
 		s->cap = cap;
 	}
+	if (s->ns_only && !ns_match(pid, s->ns_only))
+		return 0;
 	if (isol_proc_stat(pid, &s->all[s->n], NULL) == 0)
 		s->n++;
 	return 0;
@@ -452,7 +467,7 @@ static long find_pid(const struct isol_procstat *all, size_t n, pid_t pid)
 static int select_stats(const struct isol_selector *sel, struct isol_procstat **out, size_t *nout,
 			isol_error *err)
 {
-	struct scan s = { NULL, 0, 0, 0 };
+	struct scan s = { NULL, 0, 0, 0, NULL };
 	unsigned char *mark = NULL; /* 1 selected, 2 root kept out */
 	pid_t self = getpid();
 	size_t k = 0;
@@ -460,6 +475,8 @@ static int select_stats(const struct isol_selector *sel, struct isol_procstat **
 
 	*out = NULL;
 	*nout = 0;
+	if (!sel->nroots && sel->sid <= 0)
+		s.ns_only = sel;
 	r = proc_each(scan_one, &s);
 	if (r < 0 || s.err) {
 		free(s.all);
@@ -474,13 +491,10 @@ static int select_stats(const struct isol_selector *sel, struct isol_procstat **
 	}
 	for (size_t i = 0; i < s.n; i++) {
 		struct isol_procstat *p = &s.all[i];
-		if (sel->sid > 0 && p->sid == sel->sid)
+		if (s.ns_only || (sel->sid > 0 && p->sid == sel->sid))
 			mark[i] = 1;
-		if (!mark[i] && sel->pidns && ns_ino_of(p->pid, "pid") == sel->pidns)
+		else if (ns_match(p->pid, sel))
 			mark[i] = 1;
-		for (size_t j = 0; !mark[i] && j < sel->nns; j++)
-			if (ns_ino_of(p->pid, sel->ns_name[j]) == sel->ns_ino[j])
-				mark[i] = 1;
 	}
 	if (sel->nroots) {
 		int changed = 1;
@@ -542,11 +556,15 @@ int isol_proc_select(const struct isol_selector *sel, pid_t **pids, size_t *n, i
 }
 
 /* Signal one scanned process unless its pid now names another process. */
-static int signal_checked(const struct isol_procstat *p, int sig)
+/* Signal one scanned process unless its pid now names another process.
+ * With keep, a signalled process's pidfd is returned in *keep (else -1). */
+static int signal_checked(const struct isol_procstat *p, int sig, int *keep)
 {
 	struct isol_procstat now;
 	int fd = (int)syscall(SYS_pidfd_open, p->pid, 0), r = 0;
 
+	if (keep)
+		*keep = -1;
 	if (fd < 0)
 		return 0; /* gone already */
 	/* The pidfd pins the process: if the start time still matches, the
@@ -554,8 +572,28 @@ static int signal_checked(const struct isol_procstat *p, int sig)
 	if (isol_proc_stat(p->pid, &now, NULL) == 0 && now.start == p->start &&
 	    syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) == 0)
 		r = 1;
-	close(fd);
+	if (r && keep)
+		*keep = fd;
+	else
+		close(fd);
 	return r;
+}
+
+static long long now_ms(void);
+
+/* Wait until each pidfd reports its process's exit (POLLIN), closing them.
+ * Cheaper than scanning /proc again and again while they die. */
+static void wait_pidfds(int *fds, size_t n, long long deadline)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pollfd pf = { .fd = fds[i], .events = POLLIN };
+		long long left = deadline - now_ms();
+
+		if (left > 0)
+			while (poll(&pf, 1, (int)left) < 0 && errno == EINTR)
+				;
+		close(fds[i]);
+	}
 }
 
 static long long now_ms(void)
@@ -574,14 +612,14 @@ static int cmp_pid_t(const void *a, const void *b)
 long isol_proc_kill(const struct isol_selector *sel, int sig, int timeout_ms, isol_error *err)
 {
 	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
-	unsigned round = 0;
 	pid_t *seen = NULL; /* distinct processes met, sorted: the count returned */
 	size_t nseen = 0, cap = 0;
+	int *fds = NULL;    /* pidfds of this round's SIGKILLed processes */
 	long r = 0;
 
 	for (;;) {
 		struct isol_procstat *st;
-		size_t k, before = nseen;
+		size_t k, before = nseen, nfds = 0;
 
 		r = select_stats(sel, &st, &k, err);
 		if (r < 0)
@@ -591,13 +629,28 @@ long isol_proc_kill(const struct isol_selector *sel, int sig, int timeout_ms, is
 			r = (long)nseen;
 			break;
 		}
+		if (sig == SIGKILL) {
+			int *f2 = realloc(fds, k * sizeof *fds);
+			if (!f2) {
+				free(st);
+				r = isol_fail(err, ENOMEM, "kill");
+				break;
+			}
+			fds = f2;
+		}
 		for (size_t i = 0; i < k; i++) {
-			if (signal_checked(&st[i], sig) &&
-			    (before == 0 || !bsearch(&st[i].pid, seen, before, sizeof *seen, cmp_pid_t))) {
+			int fd = -1;
+			if (!signal_checked(&st[i], sig, sig == SIGKILL ? &fd : NULL))
+				continue;
+			if (fd >= 0)
+				fds[nfds++] = fd;
+			if (before == 0 || !bsearch(&st[i].pid, seen, before, sizeof *seen, cmp_pid_t)) {
 				if (nseen == cap) {
 					pid_t *n2 = realloc(seen, (cap = cap ? cap * 2 : 256) * sizeof *seen);
 					if (!n2) {
 						free(st);
+						wait_pidfds(fds, nfds, 0);
+						free(fds);
 						free(seen);
 						return isol_fail(err, ENOMEM, "kill");
 					}
@@ -613,9 +666,13 @@ long isol_proc_kill(const struct isol_selector *sel, int sig, int timeout_ms, is
 			r = (long)nseen;
 			break;
 		}
-		/* Killed processes take a moment to become zombies: back off a
-		 * little after the first rounds instead of spinning on /proc. */
-		if (++round > 2) {
+		/* Let this round's processes die (a process with SIGKILL pending
+		 * forks no more), then scan again for what was forked meanwhile.
+		 * With too many fds open at once, the pidfd_open of some simply
+		 * failed: they are found alive by the next scan. */
+		wait_pidfds(fds, nfds, deadline);
+		if (nfds == 0) {
+			/* Selected but none signalled (exiting right now): breathe. */
 			struct timespec ts = { 0, 1000000 };
 			nanosleep(&ts, NULL);
 		}
@@ -625,6 +682,7 @@ long isol_proc_kill(const struct isol_selector *sel, int sig, int timeout_ms, is
 			break;
 		}
 	}
+	free(fds);
 	free(seen);
 	return r;
 }

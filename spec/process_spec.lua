@@ -22,13 +22,15 @@ end
 
 -- The leak check, minus what other suites running concurrently on this
 -- host create in global places: cgroups named after another process
--- (isol-<pid>-N) and loop devices (this spec attaches none).
+-- (isol-<pid>-N), loop devices and host mounts (this spec makes none: its
+-- mounts all happen inside private mount namespaces).
 local my_pid = core.getpid()
 local function assert_clean(snap)
   local left = {}
   for _, what in ipairs(leak.diff(snap)) do
     local owner = what:match("^cgroup .*/isol%-(%d+)%-")
     local foreign = (owner and tonumber(owner) ~= my_pid) or what:match("^loop device ")
+      or what:match("^mount ")
     if not foreign then left[#left + 1] = what end
   end
   assert(#left == 0, "leaked: " .. table.concat(left, "; "))
