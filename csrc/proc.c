@@ -5,6 +5,7 @@
 
 #include "spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -462,6 +463,77 @@ static long find_pid(const struct isol_procstat *all, size_t n, pid_t pid)
 	return -1;
 }
 
+/* CONFIG_PROC_CHILDREN: /proc/<pid>/task/<tid>/children exists. */
+static int children_files(void)
+{
+	static int known = -1;
+	if (known < 0) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
+		known = access(path, R_OK) == 0;
+	}
+	return known;
+}
+
+/* Tree only: walk down from the roots through /proc/<pid>/task/<tid>/children
+ * (the kernel's child lists) instead of reading every process's stat. */
+static int push_stat(struct scan *s, pid_t pid)
+{
+	scan_one(pid, s);
+	return s->err ? -s->err : 0;
+}
+
+static int tree_walk(const struct isol_selector *sel, struct scan *s)
+{
+	for (size_t j = 0; j < sel->nroots; j++)
+		if (push_stat(s, sel->roots[j]) < 0)
+			return -s->err;
+	for (size_t q = 0; q < s->n; q++) {
+		char path[64];
+		DIR *d;
+		struct dirent *de;
+		pid_t pid = s->all[q].pid;
+
+		snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+		d = opendir(path);
+		if (!d)
+			continue; /* gone */
+		while ((de = readdir(d))) {
+			char cpath[320], buf[4096];
+			ssize_t n;
+			int fd;
+
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;
+			snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/children", (int)pid, de->d_name);
+			fd = open(cpath, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			/* "pid pid pid " possibly longer than buf: carry partial numbers */
+			long cur = -1;
+			while ((n = read(fd, buf, sizeof buf)) > 0) {
+				for (ssize_t i = 0; i < n; i++) {
+					if (buf[i] >= '0' && buf[i] <= '9') {
+						cur = (cur < 0 ? 0 : cur * 10) + (buf[i] - '0');
+					} else if (cur >= 0) {
+						if (push_stat(s, (pid_t)cur) < 0) {
+							close(fd);
+							closedir(d);
+							return -s->err;
+						}
+						cur = -1;
+					}
+				}
+			}
+			if (cur >= 0)
+				push_stat(s, (pid_t)cur);
+			close(fd);
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
 /* One pass: the selected processes with their start times (for the pidfd
  * check). *out is malloc'd. */
 static int select_stats(const struct isol_selector *sel, struct isol_procstat **out, size_t *nout,
@@ -475,6 +547,27 @@ static int select_stats(const struct isol_selector *sel, struct isol_procstat **
 
 	*out = NULL;
 	*nout = 0;
+	if (sel->nroots && sel->sid <= 0 && !sel->pidns && !sel->nns && access("/proc/self/task", F_OK) == 0 &&
+	    children_files()) {
+		r = tree_walk(sel, &s);
+		if (r < 0 || s.err) {
+			free(s.all);
+			return isol_fail(err, r < 0 ? -r : s.err, "scan /proc");
+		}
+		/* every walked process is a root or a descendant */
+		for (size_t i = 0; i < s.n; i++) {
+			int root = 0;
+			for (size_t j = 0; j < sel->nroots; j++)
+				root |= s.all[i].pid == sel->roots[j];
+			if ((root && sel->keep_roots) || s.all[i].pid == self || s.all[i].state == 'Z' ||
+			    s.all[i].state == 'X')
+				continue;
+			s.all[k++] = s.all[i];
+		}
+		*out = s.all;
+		*nout = k;
+		return 0;
+	}
 	if (!sel->nroots && sel->sid <= 0)
 		s.ns_only = sel;
 	r = proc_each(scan_one, &s);

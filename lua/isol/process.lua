@@ -167,9 +167,10 @@ local function kill_everything(p, i)
     return true
   end
   -- No pid namespace: descendants of the root (isol's init is a subreaper,
-  -- so escapees stay in its tree) and every process in a namespace the
-  -- sandbox created. The root stays alive meanwhile to reap its children.
-  local sel = { roots = { i.pid }, keep_roots = true, namespaces = i.ns }
+  -- so escapees stay in its tree: walking the tree is enough, and cheap)
+  -- and, without that init, every process in a namespace the sandbox
+  -- created. The root stays alive meanwhile to reap its children.
+  local sel = { roots = { i.pid }, keep_roots = true, namespaces = not i.supervised and i.ns or nil }
   local n, msg, code = core.proc_kill(sel, "SIGKILL")
   p:kill("SIGKILL")
   p:wait()
@@ -382,7 +383,7 @@ function M.detached.kill(name, sig)
   if not p then return nil, msg, code end
   if core.signum(sig) == core.signum("SIGKILL") then
     local ok
-    ok, msg, code = kill_everything(p, { pid = st.pid, pidns = st.ns.pid, ns = (function()
+    ok, msg, code = kill_everything(p, { pid = st.pid, pidns = st.ns.pid, supervised = st.init == "1", ns = (function()
       local t = {}
       for k, v in pairs(st.ns) do if k ~= "pid" then t[k] = v end end
       return t
@@ -507,7 +508,7 @@ local function spawn_detached(box, cmd, name, source)
     return nil, msg, code
   end
   info[p] = { pid = p:pid(), pidns = recipe.has_ns(box.recipe, "pid") and ps and true or nil,
-    ns = ns_inodes(p:pid(), box.recipe.namespaces), detached = true }
+    ns = ns_inodes(p:pid(), box.recipe.namespaces), detached = true, supervised = true }
   info[p].ns.pid = nil
   return p, name
 end
@@ -548,7 +549,8 @@ function Sandbox:spawn(cmd)
   local ns = ns_inodes(p:pid(), self.recipe.namespaces)
   local pidns = ns.pid
   ns.pid = nil
-  info[p] = { pid = p:pid(), pidns = pidns, ns = ns }
+  info[p] = { pid = p:pid(), pidns = pidns, ns = ns,
+    supervised = not pidns and self.recipe.init ~= false }
   return p
 end
 
