@@ -383,6 +383,11 @@ function M.detached.kill(name, sig)
   if not p then return nil, msg, code end
   if core.signum(sig) == core.signum("SIGKILL") then
     local ok
+    -- a cgroup v2 recorded by the cgroup concern: its cgroup.kill first
+    if st.cgroup and st.cgroup ~= "" then
+      local f = io.open(st.cgroup .. "/cgroup.kill", "w")
+      if f then f:write("1"); f:close() end
+    end
     ok, msg, code = kill_everything(p, { pid = st.pid, pidns = st.ns.pid, supervised = st.init == "1", ns = (function()
       local t = {}
       for k, v in pairs(st.ns) do if k ~= "pid" then t[k] = v end end
