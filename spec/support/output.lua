@@ -16,6 +16,6 @@ return function(options)
       handler.successesCount, failed, handler.pendingsCount))
     io.flush()
     return nil, true
-  end, { priority = 0 })
+  end)
   return handler
 end
