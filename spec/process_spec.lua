@@ -272,6 +272,24 @@ describe("box:kill #root", function()
     end)
   end
 
+  it("with SIGTERM asks the command to end; the init then ends the rest", function()
+    local snap = leak.snapshot()
+    local f = tmpfile("term-box")
+    local box <close> = isol.sandbox { namespaces = { "mount" } }
+    local p = assert(box:spawn { "/bin/sh", "-c", string.format(
+      "trap 'exit 4' TERM; ( setsid sh -c 'trap \"\" TERM; echo $$ > %s; exec sleep 300' & ); " ..
+      "sleep 0.2; echo ok > %s.ready; sleep 300 & wait", f, f) })
+    assert.truthy(started(f))
+    local esc = pids_in(f)[1]
+    assert.truthy(core.proc_alive(esc))
+    assert.is_true(box:kill("SIGTERM"))
+    assert.are.same({ code = 4 }, p:wait())
+    -- the escapee ignores SIGTERM: the init SIGKILLed it on its way out
+    assert.are.same({ 0, 0 }, { settle({ esc }) })
+    box:close()
+    assert_clean(snap)
+  end)
+
   it("rejects a bad signal", function()
     local box <close> = isol.sandbox {}
     assert.has_error(function() box:kill("SIGBOGUS") end)
