@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -96,11 +97,15 @@ void isol_decode_status(int st, struct isol_wait *w)
 int isol_pidfd_wait(int pidfd, int status_fd, int nohang, struct isol_wait *w, isol_error *err)
 {
 	siginfo_t si;
+	struct rusage ru;
 	int st;
 
 	memset(&si, 0, sizeof si);
+	memset(&ru, 0, sizeof ru);
 	for (;;) {
-		if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | (nohang ? WNOHANG : 0)) == 0)
+		/* The raw syscall also returns the child's rusage (glibc's waitid
+		 * does not pass it through). */
+		if (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | (nohang ? WNOHANG : 0), &ru) == 0)
 			break;
 		if (errno != EINTR)
 			return isol_fail(err, errno, "waitid");
@@ -108,6 +113,9 @@ int isol_pidfd_wait(int pidfd, int status_fd, int nohang, struct isol_wait *w, i
 	if (si.si_pid == 0)
 		return 1;
 	memset(w, 0, sizeof *w);
+	w->maxrss_kb = ru.ru_maxrss;
+	w->utime = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+	w->stime = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	if (si.si_code == CLD_EXITED) {
 		w->exited = 1;
 		w->code = si.si_status;
@@ -119,8 +127,13 @@ int isol_pidfd_wait(int pidfd, int status_fd, int nohang, struct isol_wait *w, i
 		/* The init wrote the command's status before it exited; EOF means
 		 * the init itself was killed (e.g. SIGKILL of the whole sandbox). */
 		ssize_t n = read(status_fd, &st, sizeof st);
-		if (n == (ssize_t)sizeof st)
+		if (n == (ssize_t)sizeof st) {
+			struct isol_wait keep = *w;
 			isol_decode_status(st, w);
+			w->maxrss_kb = keep.maxrss_kb;
+			w->utime = keep.utime;
+			w->stime = keep.stime;
+		}
 	}
 	return 0;
 }

@@ -27,6 +27,8 @@ struct isol_wait {
 	int code;     /* exit code when exited */
 	int signal;   /* signal number when killed */
 	int core;     /* core dumped */
+	long maxrss_kb;      /* peak RSS of it and its reaped descendants */
+	double utime, stime; /* CPU seconds, likewise */
 };
 
 /* Wait for the process behind pidfd. nohang: return 1 (still running) without

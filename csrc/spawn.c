@@ -200,8 +200,13 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 		if (!child_parent_alive(parent_pidfd, ppid, pidns))
 			_exit(128 + SIGKILL);
 	}
-	if (plan->time_offsets) {
-		if (isol_unshare(CLONE_NEWTIME, &err) < 0 ||
+	/* A time namespace is entered at execve (or by children): offsets can
+	 * only be written while no task is in it, so it is unshared here, in the
+	 * child, rather than by clone3. */
+	if (plan->ns_flags & CLONE_NEWTIME) {
+		if (isol_unshare(CLONE_NEWTIME, &err) < 0)
+			child_die(err_fd, &err);
+		if (plan->time_offsets &&
 		    isol_write_time_offsets(0, plan->time_monotonic, plan->time_boottime, &err) < 0)
 			child_die(err_fd, &err);
 	}

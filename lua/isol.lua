@@ -76,6 +76,8 @@ end
 require "isol.fs"(isol)
 require "isol.process"(isol)
 require "isol.cgroup"(isol)
+require "isol.compose"(isol) -- recipe.extend/merge/replace/explain
+require "isol.sweep"(isol)   -- isol.sweep{recipe=, command=, vary=, runs=}
 
 --- Signal number for a name ("SIGTERM", "term") or number; raises if unknown.
 isol.signum = core.signum

@@ -48,4 +48,6 @@ void isol_lua_open_mount(lua_State *L);
 void isol_lua_open_image(lua_State *L);
 void isol_lua_open_proc(lua_State *L);
 void isol_lua_open_cgroup(lua_State *L);
+/* l_wait.c: monotonic clock, poll, signal catcher (sweep, CLI). */
+void isol_lua_open_wait(lua_State *L);
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "../proc.h"
 
@@ -101,6 +102,16 @@ static int l_signame(lua_State *L)
 	return 1;
 }
 
+/* core.now() -> seconds (float) on CLOCK_MONOTONIC, for timing. */
+static int l_now(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+	return 1;
+}
+
 __attribute__((visibility("default"))) int luaopen_isol_core(lua_State *L);
 
 int luaopen_isol_core(lua_State *L)
@@ -108,6 +119,7 @@ int luaopen_isol_core(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{ "signum", l_signum },
 		{ "signame", l_signame },
+		{ "now", l_now },
 		{ NULL, NULL },
 	};
 
@@ -120,5 +132,6 @@ int luaopen_isol_core(lua_State *L)
 	isol_lua_open_image(L);
 	isol_lua_open_proc(L);
 	isol_lua_open_cgroup(L);
+	isol_lua_open_wait(L);
 	return 1;
 }

@@ -55,6 +55,20 @@ static void close_fd(int *fd)
 	}
 }
 
+static void push_rusage(lua_State *L, const struct isol_wait *w)
+{
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, w->maxrss_kb);
+	lua_setfield(L, -2, "maxrss_kb");
+	lua_pushnumber(L, w->utime);
+	lua_setfield(L, -2, "utime");
+	lua_pushnumber(L, w->stime);
+	lua_setfield(L, -2, "stime");
+}
+
+/* The status table: {code=} or {signal=, signo=, core=}, or {ended=true}
+ * for a process that is not our child and left no status. Resource usage
+ * is kept apart (p:rusage()) so that statuses compare simply. */
 static void push_status(lua_State *L, const process *p)
 {
 	const struct isol_wait *w = &p->w;
@@ -411,6 +425,16 @@ static int p_communicate(lua_State *L)
 	if (e)
 		return isol_lua_errno(L, e, "communicate");
 	return 2;
+}
+
+/* p:rusage() -> {maxrss_kb=, utime=, stime=} once reaped, else nil */
+static int p_rusage(lua_State *L)
+{
+	process *p = check_process(L, 1);
+	if (!p->reaped)
+		return 0;
+	push_rusage(L, &p->w);
+	return 1;
 }
 
 static int p_tostring(lua_State *L)
@@ -795,6 +819,7 @@ void isol_lua_open_spawn(lua_State *L)
 		{ "poll", p_poll },     { "kill", p_kill },     { "read", p_read },
 		{ "write", p_write },   { "close_stdin", p_close_stdin },
 		{ "communicate", p_communicate }, { "close", p_close },
+		{ "rusage", p_rusage },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg meta[] = {

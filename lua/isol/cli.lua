@@ -35,6 +35,7 @@ function M.exit_code(st)
   return 128 + (st.signo or 1)
 end
 
+--- Run the command line `isol ARGS...`: returns the exit status.
 function M.main(argv)
   local args = {}
   for i = 1, #argv do args[i] = argv[i] end

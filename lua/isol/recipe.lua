@@ -84,7 +84,7 @@ function M.to_plan(r, argv, opts)
   return plan
 end
 
--- env: a map {NAME = "value" | false} merged over the caller's environment
+--- env: a map {NAME = "value" | false} merged over the caller's environment
 -- (false removes a variable); with clear_env only the map is passed.
 function M.make_env(clear, base, extra)
   local list, index = {}, {}
@@ -146,7 +146,15 @@ M.has_ns = has_ns
 M.define("namespaces", {
   doc = 'list of namespaces to create: "mount", "uts", "ipc", "net", "pid", "user", "cgroup", "time"',
   check = M.check_namespaces,
-  plan = function(v, plan) plan.namespaces = v end,
+  plan = function(v, plan)
+    plan.namespaces = v
+    -- clone3 cannot put the child itself in a new time namespace: the child
+    -- unshares one when plan.time is set, so "time" alone gets zero offsets
+    -- (the `time` field, planned after this one, gives others).
+    for _, n in ipairs(v) do
+      if n == "time" and plan.time == nil then plan.time = { monotonic = 0, boottime = 0 } end
+    end
+  end,
 })
 
 local function check_idmap(v, path)
@@ -213,22 +221,22 @@ M.define("user", {
   end,
 })
 
-local function hostname_check(field, ns)
+local function hostname_check()
   return function(v, path)
     util.check_type(path, v, "string")
     if #v == 0 or #v > 64 then util.fail(path, "expected 1 to 64 characters, got %s", util.show(v)) end
     return v
-  end, ns
+  end
 end
 
 M.define("hostname", {
   doc = 'hostname inside (needs the "uts" namespace)',
-  check = hostname_check("hostname"),
+  check = hostname_check(),
   plan = function(v, plan) plan.hostname = v end,
 })
 M.define("domainname", {
   doc = 'NIS domain name inside (needs the "uts" namespace)',
-  check = hostname_check("domainname"),
+  check = hostname_check(),
   plan = function(v, plan) plan.domainname = v end,
 })
 

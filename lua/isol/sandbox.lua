@@ -9,6 +9,13 @@ local util = require "isol.util"
 local Sandbox = {}
 Sandbox.__index = Sandbox
 
+-- process -> its sandbox (an ephemeron: a process that is still referenced
+-- keeps its sandbox, and so the sandbox's cgroup and mounts, alive).
+local owner = setmetatable({}, { __mode = "k" })
+
+--- The sandbox that started process p (nil for core.spawn processes).
+function Sandbox.of(p) return owner[p] end
+
 --- Hooks that concern modules add: each is fn(box, ...) in order.
 -- `prepare(box)` once before the first spawn (create cgroup...),
 -- `plan(box, plan)` for every spawn, `close(box)` when the box closes,
@@ -85,6 +92,7 @@ function Sandbox:spawn(cmd)
   local p, msg, code = core.spawn(plan)
   if not p then return nil, msg, code end
   self.procs[p] = true
+  owner[p] = self
   return p
 end
 

@@ -1,0 +1,191 @@
+--- `isol sweep [options] FILE.lua [-- CMD ARGS]`: run a limit sweep (see isol.sweep).
+local cli = require "isol.cli"
+
+local M = {
+  summary = "run a command under every combination of limits, show a table",
+  usage = [==[
+usage: isol sweep [options] FILE.lua [-- CMD [ARGS...]]
+
+FILE.lua returns a sweep spec (or a function returning one, called with
+the words after --): { recipe = {...}, command = {...}, vary = { ["limits.memory.max"] =
+{ "16M", "64M" }, ... }, runs = 3 }. Every combination of the `vary` values
+runs `runs` times; the table shows the medians per combination.
+
+For quick experiments FILE.lua may also return a plain recipe (a table
+without `recipe`, `vary` or `runs`): then --vary gives the axes and CMD (or
+the recipe's `command`) the command, as with `isol run`:
+
+  isol sweep my_recipe.lua --vary limits.memory.max=8M,16M,32M -- ./prog
+
+Progress goes to stderr: a bar on a terminal, one line per run otherwise.
+Ctrl-C (SIGINT) or SIGTERM stops cleanly: the running sandbox is killed,
+its cgroup removed, and the results so far are shown and written (exit 130).
+
+options:
+  --vary PATH=V1,V2,...  add an axis (repeatable); values that read as
+                    integers or true/false become those, others stay strings
+  --runs N          override the spec's runs
+  --timeout SEC     kill a run after SEC seconds
+  --csv FILE        also write one CSV line per run to FILE
+  --json FILE       also write the results as JSON to FILE
+  --output          show the command's stdout/stderr (default: discarded)
+  -q, --quiet       no progress
+  -h, --help        this text]==],
+}
+
+local function describe(vary, paths)
+  local parts = {}
+  local show = require("isol.sweep").show_value
+  for _, p in ipairs(paths) do parts[#parts + 1] = p .. "=" .. show(vary[p]) end
+  return table.concat(parts, " ")
+end
+
+-- "limits.memory.max=8M,16M" -> path, { "8M", "16M" }
+local function parse_vary(v)
+  local path, list = v:match("^([^=]+)=(.*)$")
+  if not path or list == "" then return nil end
+  local values = {}
+  for item in (list .. ","):gmatch("([^,]*),") do
+    if item == "true" then values[#values + 1] = true
+    elseif item == "false" then values[#values + 1] = false
+    else values[#values + 1] = math.tointeger(tonumber(item)) or item end
+  end
+  return path, values
+end
+
+function M.run(args)
+  local opts = { vary = {} }
+  local file
+  local rest = {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--runs" or a == "--timeout" or a == "--csv" or a == "--json" then
+      local v = args[i + 1]
+      if not v then return cli.die("sweep: " .. a .. " needs a value", 2) end
+      if a == "--runs" then
+        opts.runs = math.tointeger(tonumber(v))
+        if not opts.runs or opts.runs < 1 then
+          return cli.die("sweep: --runs: expected an integer >= 1, got " .. v, 2)
+        end
+      elseif a == "--timeout" then
+        opts.timeout = tonumber(v)
+        if not opts.timeout or opts.timeout <= 0 then
+          return cli.die("sweep: --timeout: expected seconds > 0, got " .. v, 2)
+        end
+      else
+        opts[a:sub(3)] = v
+      end
+      i = i + 1
+    elseif a == "--vary" then
+      local v = args[i + 1]
+      local path, values = parse_vary(v or "")
+      if not path then
+        return cli.die("sweep: --vary: expected PATH=V1,V2,... (e.g. limits.memory.max=16M,64M), got "
+          .. tostring(v), 2)
+      end
+      opts.vary[#opts.vary + 1] = { path, values }
+      i = i + 1
+    elseif a == "--output" then
+      opts.output = true
+    elseif a == "-q" or a == "--quiet" then
+      opts.quiet = true
+    elseif a == "--" then
+      for j = i + 1, #args do rest[#rest + 1] = args[j] end
+      break
+    elseif a:sub(1, 1) == "-" then
+      return cli.die("sweep: unknown option " .. a .. " (see `isol sweep --help`)", 2)
+    elseif not file then
+      file = a
+    else
+      return cli.die("sweep: unexpected argument " .. a .. " (a command goes after --)", 2)
+    end
+    i = i + 1
+  end
+  if not file then return cli.die("sweep: no spec file (see `isol sweep --help`)", 2) end
+
+  local isol = require "isol"
+  local core = isol.core
+  local chunk, lerr = loadfile(file)
+  if not chunk then return cli.die(lerr, 1) end
+  local spec = chunk(table.unpack(rest))
+  if type(spec) == "function" then spec = spec(table.unpack(rest)) end
+  if type(spec) ~= "table" then
+    return cli.die(string.format("%s: expected the file to return a sweep spec or a recipe table, got %s", file,
+      type(spec)), 1)
+  end
+  local s = {}
+  if spec.recipe == nil and spec.vary == nil and spec.runs == nil then
+    -- a plain recipe: the axes come from --vary, CMD (as for `isol run`) is the command
+    s.recipe = spec
+    if #rest > 0 then s.command = rest end
+  else
+    for k, v in pairs(spec) do s[k] = v end -- CMD ARGS were the spec function's parameters
+  end
+  if #opts.vary > 0 then
+    -- the spec's axes first (in their order), then --vary ones
+    local axes = {}
+    local given = s.vary or {}
+    if next(given) ~= nil and #given == 0 then
+      local keys = {}
+      for k in pairs(given) do keys[#keys + 1] = k end
+      table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+      for _, k in ipairs(keys) do axes[#axes + 1] = { k, given[k] } end
+    else
+      for _, e in ipairs(given) do axes[#axes + 1] = e end
+    end
+    for _, e in ipairs(opts.vary) do axes[#axes + 1] = e end
+    s.vary = axes
+  end
+  if opts.runs then s.runs = opts.runs end
+  if opts.timeout then s.timeout = opts.timeout end
+  if opts.output then s.stdout, s.stderr = "inherit", "inherit" end
+
+  local tty = core.isatty(2)
+  local err = io.stderr
+  local user_start, user_run = s.on_start, s.on_run
+  local width = 30
+  local bar_shown = false
+  local paths
+  if not opts.quiet then
+    s.on_start = function(info)
+      if user_start then user_start(info) end
+      if tty then
+        local filled = math.floor(width * (info.index - 1) / info.total)
+        err:write(string.format("\r\27[K[%s%s] %d/%d %s run %d", string.rep("#", filled),
+          string.rep(".", width - filled), info.index, info.total, describe(info.vary, paths), info.run))
+        err:flush()
+        bar_shown = true
+      end
+    end
+    s.on_run = function(row, info)
+      if user_run then user_run(row, info) end
+      if not tty then
+        err:write(string.format("run %d/%d: %s run %d: %s in %.3fs\n", info.index, info.total,
+          describe(info.vary, paths), info.run, require("isol.sweep").outcome(row), row.wall or 0))
+        err:flush()
+      end
+    end
+  end
+  -- the paths for progress lines, in the order the sweep uses
+  paths = require("isol.sweep").check(s).paths
+  local res, msg = isol.sweep(s)
+  if bar_shown then err:write("\r\27[K") err:flush() end
+  if not res then return cli.die(msg, 1) end
+  res:print(io.stdout)
+  io.stdout:flush()
+  local code = 0
+  for _, out in ipairs { { "csv", opts.csv }, { "json", opts.json } } do
+    if out[2] then
+      local ok, werr = res[out[1]](res, out[2])
+      if not ok then cli.die(werr, 1) code = 1 end
+    end
+  end
+  if res.interrupted then
+    err:write(string.format("isol: sweep interrupted by %s after %d of %d runs\n", res.interrupted, #res, res.total))
+    return 130
+  end
+  return code
+end
+
+return M

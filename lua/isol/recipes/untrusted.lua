@@ -1,0 +1,51 @@
+--- `untrusted{...}`: everything tight, for code you do not trust:
+-- `minimal` (all namespaces but time, read-only host root) + `no_network` +
+-- a small `/tmp` (the root's tmpfs, `tmp`) + memory, CPU and pids caps + a devices
+-- allow-list (only null, zero, full, random, urandom, tty and the sandbox's own
+-- pty nodes) + a cleared environment, a new session, no_new_privs and
+-- die-with-parent.
+--
+-- Parameters (all optional): `memory` ("256M"), `cpu` (percent of one CPU,
+-- 50), `pids` (64), `tmp` ("16M"), `hostname` ("untrusted"), `path` (PATH
+-- inside, "/usr/bin:/bin").
+--
+-- Extend it to loosen one thing:
+--
+--     isol.recipe.extend(isol.recipes.untrusted(), { limits = { memory = { max = "1G" } } })
+-- @module isol.recipes.untrusted
+local util = require "isol.util"
+local compose = require "isol.compose"
+
+--- Build the recipe.
+-- @tparam[opt] table p {memory=, cpu=, pids=, tmp=, hostname=, path=}
+-- @treturn table a plain recipe table
+return function(p)
+  p = p or {}
+  util.check_type("untrusted", p, "table")
+  util.check_keys("untrusted", p, { memory = true, cpu = true, pids = true, tmp = true, hostname = true,
+    path = true })
+  local pids = p.pids or 64
+  if math.type(pids) ~= "integer" or pids < 1 then
+    util.fail("untrusted.pids", "expected an integer >= 1, got %s", util.show(pids))
+  end
+  local dir = "isol.recipes."
+  return compose.merge(
+    -- the root's own tmpfs /tmp gets the small size (no second /tmp mount)
+    require(dir .. "minimal") { hostname = p.hostname or "untrusted", root = { tmp_size = p.tmp or "16M" } },
+    require(dir .. "no_network")(),
+    require(dir .. "memory_capped") { max = p.memory or "256M" },
+    require(dir .. "cpu_capped") { percent = p.cpu or 50 },
+    {
+      description = "untrusted: all namespaces, read-only root, no network, small /tmp, capped",
+      limits = {
+        pids = { max = pids },
+        devices = { allow = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+          "/dev/tty", "/dev/ptmx", "/dev/pts/*" } },
+      },
+      clear_env = true,
+      env = { PATH = p.path or "/usr/bin:/bin", HOME = "/tmp", TMPDIR = "/tmp", LANG = "C.UTF-8" },
+      new_session = true,
+      die_with_parent = true,
+      no_new_privs = true,
+    })
+end

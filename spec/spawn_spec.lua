@@ -1,0 +1,348 @@
+-- The spine: spawn into every namespace kind, Process handles, errors,
+-- safety defaults. Runs as root here; everything that would change the
+-- runner's own namespaces runs in a child (the sandbox, or h.lua).
+local isol = require "isol"
+local h = require "support.helpers"
+local leak = require "support.leak"
+
+local function run(recipe, script)
+  local st, out, err = isol.run(recipe, { "/bin/sh", "-c", script }, { capture = true })
+  assert(st, out)
+  return out, st, err
+end
+
+local function self_ns(kind)
+  return isol.core.ns_inode(0, kind)
+end
+
+describe("spawn #root", function()
+  local snap
+  before_each(function() snap = leak.snapshot() end)
+  after_each(function() leak.assert_clean(snap) end)
+
+  describe("every namespace kind", function()
+    for _, k in ipairs(isol.core.ns_kinds()) do
+      it("creates a new " .. k.name .. " namespace", function()
+        local r = { namespaces = { k.name } }
+        local out = run(r, "stat -L -c %i /proc/self/ns/" .. k.procname)
+        assert.are_not.equal(tostring(self_ns(k.name)), (out:gsub("%s", "")))
+      end)
+    end
+
+    it("keeps namespaces that were not asked for", function()
+      local out = run({ namespaces = { "uts" } }, "stat -L -c %i /proc/self/ns/net")
+      assert.are.equal(tostring(self_ns("net")), (out:gsub("%s", "")))
+    end)
+  end)
+
+  it("sets a hostname that is invisible outside", function()
+    local before = isol.core.gethostname()
+    local out = run({ namespaces = { "uts" }, hostname = "isol-test-box", domainname = "dom" },
+      "hostname; domainname")
+    assert.are.equal("isol-test-box\ndom\n", out)
+    assert.are.equal(before, isol.core.gethostname())
+  end)
+
+  it("makes the command PID 1 of a pid namespace without init", function()
+    local out = run({ namespaces = { "pid" }, init = false }, "echo $$")
+    assert.are.equal("1\n", out)
+  end)
+
+  it("puts isol's init at PID 1 and the command at PID 2 by default", function()
+    local out = run({ namespaces = { "pid", "mount" } },
+      "echo $$; mount -t proc proc /proc && cat /proc/1/comm")
+    assert.are.equal("2\nisol-init\n", out)
+  end)
+
+  it("maps uid 0 inside to the caller outside", function()
+    local box = isol.sandbox { namespaces = { "user" }, user = { map_root = true } }
+    local p = assert(box:spawn { "/bin/sh", "-c", "id -u; cat /proc/self/uid_map; exec sleep 5", stdout = "pipe" })
+    local line = ""
+    while not line:match("\n.*\n") do line = line .. p:read(64) end
+    -- outside, the process runs as the caller (root here)
+    local status = h.read("/proc/" .. p:pid() .. "/status")
+    assert.matches("Uid:%s+0%s", status)
+    assert.matches("^0\n%s+0%s+0%s+1", line)
+    p:kill("SIGKILL")
+    assert.are.equal("SIGKILL", p:wait().signal)
+    box:close()
+  end)
+
+  it("maps an unprivileged caller's uid to 0 (isol as uid 65534)", function()
+    local out, ok = h.lua([[
+      local isol = require "isol"
+      local st, out = isol.run({ namespaces = { "user", "uts", "mount", "pid", "ipc", "net" },
+        user = { map_root = true }, hostname = "unpriv" },
+        { "/bin/sh", "-c", "id -u; hostname; cat /proc/self/uid_map" }, { capture = true })
+      io.write(assert(st, out).code, "\n", out)
+    ]], "setpriv --reuid=65534 --regid=65534 --clear-groups")
+    assert(ok, out)
+    assert.matches("^0\n0\nunpriv\n%s+0%s+65534%s+1", out)
+  end)
+
+  it("shows nobody inside a user namespace without a map (the seed's whoami)", function()
+    local out = run({ namespaces = { "user" } }, "id -u")
+    assert.are.equal("65534\n", out)
+  end)
+
+  it("maps explicit uid/gid ranges", function()
+    local out = run({ namespaces = { "user" }, user = { uid_map = { { 0, 100000, 1000 } },
+      gid_map = { { 0, 100000, 1000 } } } }, "cat /proc/self/uid_map /proc/self/gid_map")
+    local a, b = out:match("^%s*0%s+100000%s+1000\n%s*0%s+100000%s+1000\n$"), nil
+    assert.is_not_nil(a or b, out)
+  end)
+
+  it("has only lo in a new network namespace", function()
+    local out = run({ namespaces = { "net" } }, "tail -n +3 /proc/net/dev | cut -d: -f1")
+    assert.are.equal("lo", (out:gsub("%s", "")))
+  end)
+
+  it("writes time namespace offsets", function()
+    local out = run({ namespaces = { "time" }, time = { monotonic = 86400, boottime = 3600 } },
+      "cat /proc/self/timens_offsets")
+    assert.matches("monotonic%s+86400%s+0", out)
+    assert.matches("boottime%s+3600%s+0", out)
+  end)
+end)
+
+describe("safety defaults #root", function()
+  local snap
+  before_each(function() snap = leak.snapshot() end)
+  after_each(function() leak.assert_clean(snap) end)
+
+  it("closes every fd but 0-2 and the ones passed", function()
+    local f = io.open("/dev/null")  -- an fd the sandbox must not get
+    local out = run({}, "ls /proc/self/fd")
+    f:close()
+    -- ls itself opens one directory fd
+    local fds = {}
+    for fd in out:gmatch("%d+") do fds[#fds + 1] = tonumber(fd) end
+    table.sort(fds)
+    assert.are.same({ 0, 1, 2, 3 }, fds)
+  end)
+
+  it("passes keep_fds through with their numbers", function()
+    local out, ok = h.lua([[
+      local isol = require "isol"
+      local rd = io.open("/etc/hostname")
+      -- the lowest free fd >= 3 of this fresh interpreter is rd's
+      local fds = {}
+      for l in io.popen("ls /proc/self/fd"):lines() do fds[#fds + 1] = l end
+      local st, out = isol.run({ keep_fds = { 3 } }, { "/bin/sh", "-c", "ls /proc/self/fd; readlink /proc/self/fd/3" },
+        { capture = true })
+      io.write(out)
+      rd:close()
+    ]])
+    assert(ok, out)
+    assert.matches("^0\n1\n2\n3\n4\n/etc/hostname\n$", out)
+  end)
+
+  it("starts a new session (setsid) and sets no_new_privs", function()
+    local out = run({}, "ps -o sid= -p $$; echo $$; grep NoNewPrivs /proc/self/status")
+    local sid, pid = out:match("^%s*(%d+)\n(%d+)\n")
+    assert.are.equal(sid, pid)
+    assert.matches("NoNewPrivs:%s+1", out)
+  end)
+
+  it("can turn the defaults off", function()
+    local out = run({ new_session = false, no_new_privs = false }, "grep NoNewPrivs /proc/self/status")
+    assert.matches("NoNewPrivs:%s+0", out)
+  end)
+
+  for _, ns in ipairs { {}, { "pid" } } do
+    it("kills the sandbox when the Lua parent is SIGKILLed" .. (ns[1] and " (pid ns + init)" or ""), function()
+      local out = h.sh(string.format([[
+        %s -e 'package.path="lua/?.lua;"..package.path; package.cpath="build/?.so;"..package.cpath
+          local isol = require "isol"
+          local p = assert(isol.sandbox{ namespaces = { %s } }:spawn{ "/bin/sh", "-c", "exec sleep 300" })
+          io.write(p:pid(), "\n"); io.flush()
+          p:wait()' &
+        lp=$!
+        sleep 0.5
+        kids=$(pgrep -P $lp -d " ")
+        echo "kids=$kids"
+        kill -9 $lp; wait $lp 2>/dev/null
+        sleep 0.3
+        # a zombie reparented to the machine's init counts as dead
+        for k in $kids $(for k in $kids; do pgrep -P $k; done); do
+          st=$(cut -d" " -f3 /proc/$k/stat 2>/dev/null)
+          [ -n "$st" ] && [ "$st" != Z ] && echo "alive $k $st"
+        done
+        echo done]], h.lua_bin, ns[1] and '"pid"' or ""))
+      assert.matches("kids=%d", out)
+      assert.not_matches("alive", out)
+      assert.matches("done", out)
+    end)
+  end
+end)
+
+describe("Process #root", function()
+  local snap
+  before_each(function() snap = leak.snapshot() end)
+  after_each(function() leak.assert_clean(snap) end)
+
+  it("reports exit codes and signals", function()
+    local box = isol.sandbox {}
+    assert.are.same({ code = 3 }, box:run { "/bin/sh", "-c", "exit 3" })
+    local p = assert(box:spawn { "/bin/sleep", "30" })
+    assert.is_false(p:poll())
+    assert.is_true(p:kill("term"))
+    local st = p:wait()
+    assert.are.equal("SIGTERM", st.signal)
+    assert.are.equal(15, st.signo)
+    assert.are.same(st, p:wait()) -- idempotent
+    local ok, msg, code = p:kill()
+    assert.is_nil(ok); assert.matches("already ended", msg); assert.are.equal(3, code)
+    box:close()
+  end)
+
+  it("forwards the command's real status through init", function()
+    local box = isol.sandbox { namespaces = { "pid" } }
+    assert.are.same({ code = 7 }, box:run { "/bin/sh", "-c", "exit 7" })
+    local p = assert(box:spawn { "/bin/sh", "-c", "kill -USR1 $$" })
+    assert.are.equal("SIGUSR1", p:wait().signal)
+    box:close()
+  end)
+
+  it("forwards SIGTERM from the init to the command", function()
+    local box = isol.sandbox { namespaces = { "pid" } }
+    local p = assert(box:spawn { "/bin/sh", "-c",
+      "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done", stdout = "pipe" })
+    assert.are.equal("ready\n", p:read(6))
+    p:kill("SIGTERM")
+    assert.are.equal("got-term\n", p:read())
+    assert.are.same({ code = 9 }, p:wait())
+    box:close()
+  end)
+
+  it("kills and reaps an un-waited process on close and on <close>", function()
+    local pid
+    do
+      local p <close> = assert(isol.sandbox{}:spawn { "/bin/sleep", "60" })
+      pid = p:pid()
+    end
+    assert.is_nil(h.read("/proc/" .. pid .. "/stat"))
+    local p = assert(isol.sandbox{}:spawn { "/bin/sleep", "60" })
+    pid = p:pid()
+    p = nil -- luacheck: ignore
+    collectgarbage(); collectgarbage()
+    assert.is_nil(h.read("/proc/" .. pid .. "/stat"))
+  end)
+
+  it("pipes stdin, stdout and stderr", function()
+    local p <close> = assert(isol.sandbox{}:spawn { "/bin/sh", "-c", "tr a-z A-Z; echo err >&2",
+      stdin = "pipe", stdout = "pipe", stderr = "pipe" })
+    local out, err = p:communicate(string.rep("abc", 100000))
+    assert.are.equal(300000, #out)
+    assert.is_truthy(out == string.rep("ABC", 100000), "output differs")
+    assert.are.equal("err\n", err)
+    assert.are.same({ code = 0 }, p:wait())
+  end)
+
+  it("writes stdout to a file and reads /dev/null as stdin", function()
+    local path = os.tmpname()
+    local st = isol.run({ stdout = { path = path }, stdin = "null" }, { "/bin/sh", "-c", "cat; echo hi" })
+    assert.are.same({ code = 0 }, st)
+    assert.are.equal("hi\n", h.read(path))
+    os.remove(path)
+  end)
+
+  it("sets env and cwd", function()
+    local out = run({ env = { ISOL_X = "1", HOME = false }, cwd = "/tmp" },
+      'echo "$ISOL_X ${HOME-unset} $(pwd)"')
+    assert.are.equal("1 unset /tmp\n", out)
+    out = run({ clear_env = true, env = { A = "b" } }, "env | sort")
+    assert.matches("^A=b\nPWD=[^\n]*\n$", out)
+  end)
+end)
+
+describe("errors #root", function()
+  local snap
+  before_each(function() snap = leak.snapshot() end)
+  after_each(function() leak.assert_clean(snap) end)
+
+  it("raises naming the field and value for bad recipes", function()
+    local cases = {
+      { { namespaces = { "user", "mount", "netw" } }, 'namespaces[3]: unknown namespace "netw"' },
+      { { namespaces = "pid" }, "namespaces: expected table, got string" },
+      { { hostname = "x" }, 'hostname: needs the "uts" namespace' },
+      { { nonsense = 1 }, "nonsense: unknown recipe field" },
+      { { namespaces = { "user" }, user = { map_root = "yes" } }, 'user.map_root: expected boolean, got string "yes"' },
+      { { namespaces = { "user" }, user = { uid_map = { { 0, -1, 1 } } } }, "user.uid_map[1]" },
+      { { stdout = "pip" }, 'stdout: expected "inherit", "null", "pipe"' },
+      { { namespaces = { "time" }, time = { monotonic = 1.5 } }, "time.monotonic: expected whole seconds, got 1.5" },
+      { { env = { A = {} } }, "env.A: expected string" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(isol.sandbox, c[1])
+      assert.is_false(ok)
+      assert.is_truthy(err:find(c[2], 1, true), "got: " .. tostring(err) .. "\nwanted: " .. c[2])
+    end
+    local ok, err = pcall(isol.sandbox({}).spawn, isol.sandbox {}, { "/bin/true", bogus = 1 })
+    assert.is_false(ok)
+    assert.matches("command.bogus: unknown spawn option", err)
+    assert.has_error(function() isol.signum("SIGNOPE") end)
+  end)
+
+  it("returns nil, message, errno for a missing executable", function()
+    local p, msg, code = isol.sandbox({}):spawn { "/nonexistent/prog" }
+    assert.is_nil(p)
+    assert.are.equal("exec /nonexistent/prog: not found", msg)
+    assert.are.equal(2, code)
+    p, msg, code = isol.sandbox({}):spawn { "no-such-program-isol" }
+    assert.is_nil(p)
+    assert.matches("exec no%-such%-program%-isol: not found in PATH", msg)
+    assert.are.equal(2, code)
+    local tmp = os.tmpname() -- mode 0600: not executable, even for root
+    p, msg, code = isol.sandbox({}):spawn { tmp }
+    os.remove(tmp)
+    assert.is_nil(p)
+    assert.are.equal("exec " .. tmp .. ": Permission denied", msg)
+    assert.are.equal(13, code)
+  end)
+
+  it("names the failing step of an EPERM in the child", function()
+    -- as uid 65534 without a user namespace, sethostname must fail in the uts ns
+    local out = h.lua([[
+      local isol = require "isol"
+      print(isol.sandbox{ namespaces = { "user", "uts" } }:spawn{ "/bin/true" } and "ok")
+      local p, msg, code = isol.core.spawn{ argv = { "/bin/true" }, namespaces = { "user" },
+        hostname = "nope" }
+      print(p, msg, code)
+      p, msg, code = isol.core.spawn{ argv = { "/bin/true" }, namespaces = { "uts" } }
+      print(p, msg, code)
+    ]], "setpriv --reuid=65534 --regid=65534 --clear-groups")
+    assert.matches("nil\tsethostname nope: Operation not permitted\t1", out)
+    assert.matches("nil\tclone3: Operation not permitted\t1", out)
+  end)
+
+  it("reports an unknown working directory", function()
+    local p, msg, code = isol.sandbox({ cwd = "/nonexistent-dir" }):spawn { "/bin/true" }
+    assert.is_nil(p)
+    assert.are.equal("chdir /nonexistent-dir: No such file or directory", msg)
+    assert.are.equal(2, code)
+  end)
+
+  it("reports a stdout file that cannot be opened", function()
+    local p, msg = isol.sandbox({ stdout = { path = "/nonexistent-dir/x" } }):spawn { "/bin/true" }
+    assert.is_nil(p)
+    assert.matches("open /nonexistent%-dir/x for stdout: No such file", msg)
+  end)
+end)
+
+describe("isol.unshare", function()
+  it("unshares the calling process (in a child lua)", function()
+    local out, ok = h.lua([[
+      local isol = require "isol"
+      local before = isol.core.ns_inode(0, "uts")
+      assert(isol.unshare{ "uts", "user", user = { map_root = true }, hostname = "me" })
+      print(isol.core.gethostname(), before ~= isol.core.ns_inode(0, "uts"))
+      local f = io.open("/proc/self/uid_map"):read("a")
+      print((f:gsub("%s+", " ")))
+      print(pcall(isol.unshare, { "bogus" }))
+    ]], "setpriv --reuid=65534 --regid=65534 --clear-groups")
+    assert(ok, out)
+    assert.matches("^me\ttrue\n 0 65534 1 \n", out)
+    assert.matches('namespaces%[1%]: unknown namespace "bogus"', out)
+  end)
+end)
