@@ -246,6 +246,7 @@ local function check_name(name, path)
   return name
 end
 
+--- The state directory of sandbox `name` (raises on a bad name).
 function M.detached.dir(name)
   check_name(name)
   local root, msg, code = M.detached.root()
@@ -518,9 +519,10 @@ local function spawn_detached(box, cmd, name, source)
   return p, name
 end
 
--- Closing a box ends its running (not detached) sandboxes as box:kill does:
--- closing the handle alone would kill the init, not what it left behind.
 local base_close = Sandbox.close
+--- Close the box: its running (not detached) processes end as with
+-- box:kill() (closing a handle alone kills the init, not what it left
+-- behind), then the box's resources are released.
 function Sandbox:close()
   if not self.closed then
     for p in pairs(self.procs) do
@@ -533,6 +535,9 @@ end
 Sandbox.__close = Sandbox.close
 Sandbox.__gc = Sandbox.close
 
+--- Sandbox:spawn with the process concern's options: `detach = true`
+-- (survives the caller; recorded under `name`, with `recipe_source` the
+-- recipe file) and the bookkeeping box:kill needs.
 function Sandbox:spawn(cmd)
   local detach, name, source
   if type(cmd) == "table" and (cmd.detach ~= nil or cmd.name ~= nil or cmd.recipe_source ~= nil) then
