@@ -31,6 +31,8 @@ void isol_plan_init(struct isol_plan *plan)
 	memset(plan, 0, sizeof *plan);
 	plan->stdio[0] = plan->stdio[1] = plan->stdio[2] = -1;
 	plan->cgroup_fd = -1;
+	plan->join_pidfd = -1;
+	plan->status_fd = -1;
 	plan->new_session = 1;
 	plan->die_with_parent = 1;
 	plan->no_new_privs = 1;
@@ -194,6 +196,10 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 	if (late_cgroupns(plan) && unshare(CLONE_NEWCGROUP) < 0)
 		isol_fail(&err, errno, "unshare cgroup namespace"), child_die(err_fd, &err);
 
+	/* isol exec: enter a running sandbox first (the kernel orders a pidfd
+	 * setns so that the user namespace comes first). */
+	if (plan->join_pidfd >= 0 && isol_setns_pidfd(plan->join_pidfd, plan->join_flags, &err) < 0)
+		child_die(err_fd, &err);
 	child_reset_signals();
 	if (plan->new_session && setsid() < 0)
 		isol_fail(&err, errno, "setsid"), child_die(err_fd, &err);
@@ -265,7 +271,8 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 	/* Robust die-with-parent needs a process watching the parent's pidfd when
 	 * the spawning thread is not the main thread (PDEATHSIG would fire when
 	 * just this thread exits). */
-	supervise = (pidns && plan->init) ||
+	supervise = (pidns && plan->init) || plan->supervise ||
+		    (plan->join_pidfd >= 0 && (plan->join_flags & CLONE_NEWPID)) ||
 		    (plan->die_with_parent && (pid_t)syscall(SYS_gettid) != ppid);
 	if (plan->die_with_parent && supervise) {
 		parent_pidfd = isol_pidfd_open(ppid, err);
@@ -273,7 +280,7 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 			return parent_pidfd;
 	}
 	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-	    (supervise && pipe2(status_p, O_CLOEXEC) < 0)) {
+	    (supervise && plan->status_fd < 0 && pipe2(status_p, O_CLOEXEC) < 0)) {
 		r = isol_fail(err, errno, "pipe");
 		goto fail;
 	}
@@ -298,7 +305,8 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 		close(err_p[0]);
 		if (status_p[0] >= 0)
 			close(status_p[0]);
-		child_main(plan, sync_p[0], err_p[1], parent_pidfd, status_p[1], ppid, supervise);
+		child_main(plan, sync_p[0], err_p[1], parent_pidfd,
+			   plan->status_fd >= 0 ? plan->status_fd : status_p[1], ppid, supervise);
 	}
 
 	close(sync_p[0]), sync_p[0] = -1;

@@ -57,6 +57,21 @@ struct isol_plan {
 	unsigned no_new_privs : 1;    /* PR_SET_NO_NEW_PRIVS */
 	unsigned init : 1;            /* with CLONE_NEWPID: isol's init is PID 1 */
 
+	unsigned supervise : 1;       /* isol's init supervises even without a pid
+	                                 namespace (a child subreaper: escapees stay
+	                                 in its tree and die with the sandbox) */
+
+	/* Enter the namespaces `join_flags` of the process behind join_pidfd
+	 * (setns, first thing in the child) before anything else: `isol exec`.
+	 * A pid namespace among them needs the init (it forks the command). */
+	int join_pidfd; /* -1: none */
+	int join_flags;
+
+	/* >= 0: the init writes the command's wait status (int) to this fd
+	 * (e.g. a file of a detached sandbox's state directory) instead of a
+	 * pipe back to the caller; out->status_fd is then -1. Not closed. */
+	int status_fd;
+
 	const struct isol_fs_plan *fs; /* NULL: no filesystem steps */
 
 	int cgroup_fd; /* >= 0: start the child in that cgroup v2 (CLONE_INTO_CGROUP) */
@@ -67,8 +82,8 @@ struct isol_plan {
 	void *hook_ctx;
 };
 
-/* Fill defaults: stdio inherit, cgroup_fd -1, setsid, die-with-parent,
- * no_new_privs and init on. */
+/* Fill defaults: stdio inherit, cgroup_fd/join_pidfd/status_fd -1, setsid,
+ * die-with-parent, no_new_privs and init on. */
 void isol_plan_init(struct isol_plan *plan);
 
 struct isol_child {

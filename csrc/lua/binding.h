@@ -5,6 +5,8 @@
 #ifndef ISOL_BINDING_H
 #define ISOL_BINDING_H
 
+#include <sys/types.h>
+
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -30,6 +32,10 @@ size_t isol_lua_idmap(lua_State *L, int idx, const char *what, struct isol_idmap
 
 /* Each concern registers its functions into the module table at -1. */
 void isol_lua_open_spawn(lua_State *L);
+/* Push an "isol.Process" for a process that is not our child (isol.attach):
+ * it takes ownership of pidfd and status_fd (-1: none); closing the handle
+ * does not kill the process. */
+void isol_lua_push_process(lua_State *L, pid_t pid, int pidfd, int status_fd);
 void isol_lua_open_ns(lua_State *L);
 
 

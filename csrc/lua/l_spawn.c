@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -26,6 +27,9 @@ typedef struct {
 	int status_fd;  /* init's report of the command's status */
 	int io[3];      /* parent ends of "pipe" stdio: stdin (write), stdout, stderr (read) */
 	int reaped;
+	int foreign;    /* not a child of ours (detached, attached): never killed
+	                   on close; waited for by polling the pidfd */
+	int known;      /* foreign: the status is known (read from status_fd) */
 	struct isol_wait w;
 } process;
 
@@ -62,12 +66,19 @@ static void push_rusage(lua_State *L, const struct isol_wait *w)
 	lua_setfield(L, -2, "stime");
 }
 
-/* The status table: {code=} or {signal=, signo=, core=}. Resource usage is
- * kept apart (p:rusage()) so that statuses compare simply. */
-static void push_status(lua_State *L, const struct isol_wait *w)
+/* The status table: {code=} or {signal=, signo=, core=}, or {ended=true}
+ * for a process that is not our child and left no status. Resource usage
+ * is kept apart (p:rusage()) so that statuses compare simply. */
+static void push_status(lua_State *L, const process *p)
 {
+	const struct isol_wait *w = &p->w;
+
 	lua_createtable(L, 0, 3);
-	if (w->exited) {
+	if (p->foreign && !p->known) {
+		/* Ended, but not our child: nobody told us how. */
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "ended");
+	} else if (w->exited) {
 		lua_pushinteger(L, w->code);
 		lua_setfield(L, -2, "code");
 	} else {
@@ -95,6 +106,27 @@ static int do_wait(process *p, int nohang, isol_error *err)
 		return 1;
 	if (p->pidfd < 0)
 		return isol_failx(err, EBADF, "process is closed");
+	if (p->foreign) {
+		struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
+		int st;
+
+		for (;;) {
+			r = poll(&pf, 1, nohang ? 0 : -1);
+			if (r >= 0 || errno != EINTR)
+				break;
+		}
+		if (r < 0)
+			return isol_fail(err, errno, "poll pidfd");
+		if (r == 0)
+			return 0;
+		p->reaped = 1;
+		if (p->status_fd >= 0 && read(p->status_fd, &st, sizeof st) == (ssize_t)sizeof st) {
+			isol_decode_status(st, &p->w);
+			p->known = 1;
+		}
+		close_fd(&p->status_fd);
+		return 1;
+	}
 	r = isol_pidfd_wait(p->pidfd, p->status_fd, nohang, &p->w, err);
 	if (r < 0)
 		return r;
@@ -112,8 +144,21 @@ static void process_release(process *p)
 	for (int i = 0; i < 3; i++)
 		close_fd(&p->io[i]);
 	if (p->pidfd >= 0) {
-		if (!p->reaped) {
+		if (!p->reaped && !p->foreign) {
 			isol_error err;
+			/* In our own pid namespace, killing the root alone would leave
+			 * its descendants (escapees re-parented to the init included)
+			 * running: kill its tree first, until empty. In a pid namespace
+			 * of its own, killing PID 1 ends them all. */
+			uint64_t theirs = isol_ns_inode(p->pid, "pid", NULL);
+			if (theirs && theirs == isol_ns_inode(0, "pid", NULL)) {
+				struct isol_selector sel;
+				memset(&sel, 0, sizeof sel);
+				sel.roots = &p->pid;
+				sel.nroots = 1;
+				sel.keep_roots = 1;
+				isol_proc_kill(&sel, SIGKILL, 5000, NULL);
+			}
 			syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
 			do_wait(p, 0, &err);
 		}
@@ -133,7 +178,7 @@ static int p_close(lua_State *L)
 	process *p = check_process(L, 1);
 	process_release(p);
 	if (p->reaped) {
-		push_status(L, &p->w);
+		push_status(L, p);
 		return 1;
 	}
 	return 0;
@@ -163,7 +208,7 @@ static int p_wait(lua_State *L)
 	if (do_wait(p, 0, &err) < 0)
 		return isol_lua_fail(L, &err);
 	/* A reaped child leaves nothing to read from; pipes stay for :read(). */
-	push_status(L, &p->w);
+	push_status(L, p);
 	return 1;
 }
 
@@ -180,7 +225,7 @@ static int p_poll(lua_State *L)
 		lua_pushboolean(L, 0);
 		return 1;
 	}
-	push_status(L, &p->w);
+	push_status(L, p);
 	return 1;
 }
 
@@ -395,8 +440,9 @@ static int p_rusage(lua_State *L)
 static int p_tostring(lua_State *L)
 {
 	process *p = check_process(L, 1);
-	lua_pushfstring(L, "isol.Process (pid %d, %s)", (int)p->pid,
-			p->reaped ? "ended" : p->pidfd >= 0 ? "running" : "closed");
+	lua_pushfstring(L, "isol.Process (pid %d, %s%s)", (int)p->pid,
+			p->reaped ? "ended" : p->pidfd >= 0 ? "running" : "closed",
+			p->foreign ? ", detached" : "");
 	return 1;
 }
 
@@ -578,6 +624,7 @@ static int l_spawn(lua_State *L)
 	struct isol_child ch;
 	isol_error err;
 	process *p;
+	int detach;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	isol_plan_init(&plan);
@@ -652,6 +699,29 @@ static int l_spawn(lua_State *L)
 	plan.no_new_privs = (unsigned)isol_lua_optbool(L, 1, "plan", "no_new_privs", 1);
 	plan.init = (unsigned)isol_lua_optbool(L, 1, "plan", "init", 1);
 	plan.cgroup_fd = (int)isol_lua_optint(L, 1, "plan", "cgroup_fd", -1);
+	plan.supervise = (unsigned)isol_lua_optbool(L, 1, "plan", "supervise", 0);
+	plan.status_fd = (int)isol_lua_optint(L, 1, "plan", "status_fd", -1);
+	detach = isol_lua_optbool(L, 1, "plan", "detach", 0);
+	plan.join_pidfd = (int)isol_lua_optint(L, 1, "plan", "join_pidfd", -1);
+	lua_getfield(L, 1, "join_namespaces");
+	if (!lua_isnil(L, -1)) {
+		lua_Integer n;
+		luaL_checktype(L, -1, LUA_TTABLE);
+		n = (lua_Integer)lua_rawlen(L, -1);
+		for (lua_Integer i = 1; i <= n; i++) {
+			int f;
+			lua_rawgeti(L, -1, i);
+			f = lua_type(L, -1) == LUA_TSTRING ? isol_ns_flag(lua_tostring(L, -1)) : 0;
+			if (!f)
+				return luaL_error(L, "plan.join_namespaces[%d]: unknown namespace %s", (int)i,
+						  luaL_tolstring(L, -1, NULL));
+			plan.join_flags |= f;
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	if (plan.join_pidfd >= 0 && !plan.join_flags)
+		return luaL_error(L, "plan.join_namespaces: required with join_pidfd");
 
 	attach.n = 0;
 	lua_getfield(L, 1, "cgroup_procs");
@@ -683,7 +753,7 @@ static int l_spawn(lua_State *L)
 	p->pid = -1;
 	p->pidfd = p->status_fd = -1;
 	p->io[0] = p->io[1] = p->io[2] = -1;
-	p->reaped = 0;
+	p->reaped = p->foreign = p->known = 0;
 	luaL_setmetatable(L, PROCESS_MT);
 
 	/* 3. Open stdio, spawn, close the child's ends. No Lua errors from here. */
@@ -691,7 +761,7 @@ static int l_spawn(lua_State *L)
 		return isol_lua_fail(L, &err);
 	for (int i = 0; i < 3; i++)
 		plan.stdio[i] = child_fd[i];
-	r = isol_spawn(&plan, &ch, &err);
+	r = detach ? isol_spawn_detached(&plan, &ch, &err) : isol_spawn(&plan, &ch, &err);
 	for (int i = 0; i < 3; i++)
 		if (opened[i])
 			close(child_fd[i]);
@@ -703,7 +773,28 @@ static int l_spawn(lua_State *L)
 	p->pid = ch.pid;
 	p->pidfd = ch.pidfd;
 	p->status_fd = ch.status_fd;
+	p->foreign = detach;
+	if (detach && p->status_fd < 0 && plan.status_fd >= 0) {
+		/* The init reports into a file: read it through a description of
+		 * our own (offset 0), so that :wait() knows the status. */
+		char path[48];
+		snprintf(path, sizeof path, "/proc/self/fd/%d", plan.status_fd);
+		p->status_fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	return 1;
+}
+
+void isol_lua_push_process(lua_State *L, pid_t pid, int pidfd, int status_fd)
+{
+	process *p = (process *)lua_newuserdatauv(L, sizeof *p, 0);
+
+	memset(p, 0, sizeof *p);
+	p->pid = pid;
+	p->pidfd = pidfd;
+	p->status_fd = status_fd;
+	p->io[0] = p->io[1] = p->io[2] = -1;
+	p->foreign = 1;
+	luaL_setmetatable(L, PROCESS_MT);
 }
 
 extern char **environ;

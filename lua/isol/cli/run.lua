@@ -14,11 +14,14 @@ the arguments after --), or nothing: then it is a script that did its own work.
 
 options:
   -n, --dry-run     print the validated plan instead of running it
+  -d, --detach      start it in the background and exit (see `isol ps`,
+                    `isol logs`, `isol kill`); it survives this shell
+  --name NAME       the detached sandbox's name (default: generated)
   -h, --help        this text]==],
 }
 
 function M.run(args)
-  local dry = false
+  local dry, detach, name = false, false, nil
   local file
   local cmd = {}
   local i = 1
@@ -29,6 +32,12 @@ function M.run(args)
       break
     elseif a == "-n" or a == "--dry-run" then
       dry = true
+    elseif a == "-d" or a == "--detach" then
+      detach = true
+    elseif a == "--name" then
+      i = i + 1
+      name = args[i]
+      if not name then return cli.die("run: --name needs a value", 2) end
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       return cli.die("run: unknown option " .. a .. " (see `isol run --help`)", 2)
     elseif not file then
@@ -39,6 +48,7 @@ function M.run(args)
     i = i + 1
   end
   if not file then return cli.die("run: no recipe file (see `isol run --help`)", 2) end
+  if name and not detach then return cli.die("run: --name goes with -d", 2) end
   local isol = require "isol"
   local r = cli.load_recipe(file, table.unpack(cmd))
   if r == nil then return 0 end
@@ -49,6 +59,14 @@ function M.run(args)
     if explain then io.stdout:write(explain(box.recipe, cmd)) else
       io.stdout:write("plan validated\n")
     end
+    return 0
+  end
+  if detach then
+    local c = { detach = true, name = name, recipe_source = file }
+    for k, v in ipairs(cmd or {}) do c[k] = v end
+    local p, got = box:spawn(c)
+    if not p then return cli.die(got, 127) end
+    print(string.format("%s %d", got, p:pid()))
     return 0
   end
   local p, msg = box:spawn(cmd)

@@ -1,0 +1,33 @@
+--- `isol kill NAME [SIG]`
+local cli = require "isol.cli"
+
+local M = {
+  summary = "signal a detached sandbox (default: kill all its processes)",
+  usage = [==[
+usage: isol kill NAME [SIGNAL]
+
+With SIGKILL (the default) every process of sandbox NAME dies (its pid
+namespace's init is killed, or its process tree and namespaces are scanned
+until empty); isol waits until none is left and removes the entry.
+Other signals (TERM, HUP, ...) go to its init, which forwards them to the
+command; the sandbox ends when the command does.
+An entry whose process is already gone is removed (exit status 1).]==],
+}
+
+function M.run(args)
+  local name, sig = args[1], args[2]
+  if not name or args[3] then return cli.die("kill: expected NAME [SIGNAL] (see `isol kill --help`)", 2) end
+  local isol = require "isol"
+  if sig then
+    local ok = pcall(isol.core.signum, math.tointeger(tonumber(sig)) or sig)
+    if not ok then return cli.die(string.format("kill: unknown signal %q", sig), 2) end
+    sig = math.tointeger(tonumber(sig)) or sig
+  end
+  local ok, err = pcall(isol.detached.dir, name)
+  if not ok then return cli.die("kill: " .. tostring(err), 2) end
+  local st, msg = isol.detached.kill(name, sig)
+  if not st then return cli.die("kill: " .. msg, 1) end
+  return 0
+end
+
+return M
