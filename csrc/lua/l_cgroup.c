@@ -417,6 +417,19 @@ static int cg_delete(lua_State *L)
 }
 
 /* __gc/__close: a forgotten group is emptied (SIGKILL) and removed. */
+/* g:release(): give the cgroup up without deleting it (a detached sandbox
+ * keeps running in it); the handle only frees its memory. `isol cgroup gc`
+ * removes the group once it is empty and its creator is gone. */
+static int cg_release(lua_State *L)
+{
+	lcgroup *c = check_cg(L, 1);
+	if (c->live) {
+		isol_cg_free(&c->cg);
+		c->live = 0;
+	}
+	return 0;
+}
+
 static int cg_gc(lua_State *L)
 {
 	lcgroup *c = check_cg(L, 1);
@@ -632,7 +645,8 @@ void isol_lua_open_cgroup(lua_State *L)
 		{ "version", cg_version }, { "dirs", cg_dirs },
 		{ "procs_files", cg_procs_files }, { "path", cg_path },
 		{ "devices", cg_devices }, { "delete", cg_delete },
-		{ "close", cg_delete },    { NULL, NULL },
+		{ "close", cg_delete },    { "release", cg_release },
+		{ NULL, NULL },
 	};
 	static const luaL_Reg meta[] = {
 		{ "__gc", cg_gc }, { "__close", cg_gc }, { "__tostring", cg_tostring }, { NULL, NULL },

@@ -673,6 +673,7 @@ return function(isol)
     local g, msg, code = M.create_from_plan(plan, box.recipe.cgroup)
     if not g then return nil, msg, code end
     box.cgroup = g
+    box.cgroup_path = g:path() -- recorded by detached sandboxes
     return true
   end
   Sandbox.hooks.plan[#Sandbox.hooks.plan + 1] = function(box, plan)
@@ -691,6 +692,8 @@ return function(isol)
     local g = box.cgroup
     if not g then return end
     box.cgroup = nil
+    -- A detached sandbox outlives the script, in its cgroup.
+    if box.detached then g:release(); return end
     -- Whatever the processes left behind (daemons in new sessions) goes too.
     if (g:nprocs() or 0) > 0 then g:kill("SIGKILL") end
     local ok, msg = g:delete(5000)
