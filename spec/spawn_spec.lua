@@ -160,12 +160,14 @@ describe("safety defaults #root", function()
           p:wait()' &
         lp=$!
         sleep 0.5
-        kids=$(pgrep -P $lp -d " ")
+        # children from /proc (no pgrep: procps hangs under ASan's preload)
+        kidsof() { awk -v pp="$1" '$4 == pp { print $1 }' /proc/[0-9]*/stat 2>/dev/null; }
+        kids=$(kidsof $lp | tr '\n' ' ')
         echo "kids=$kids"
         kill -9 $lp; wait $lp 2>/dev/null
         sleep 0.3
         # a zombie reparented to the machine's init counts as dead
-        for k in $kids $(for k in $kids; do pgrep -P $k; done); do
+        for k in $kids $(for k in $kids; do kidsof $k; done); do
           st=$(cut -d" " -f3 /proc/$k/stat 2>/dev/null)
           [ -n "$st" ] && [ "$st" != Z ] && echo "alive $k $st"
         done
