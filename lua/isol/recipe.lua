@@ -286,7 +286,8 @@ flag("clear_env", "start from an empty environment (env gives the variables)")
 flag("new_session", "setsid(): no controlling terminal, closes TIOCSTI (default true)")
 flag("die_with_parent", "the sandbox dies with the calling process (default true)")
 flag("no_new_privs", "PR_SET_NO_NEW_PRIVS (default true)")
-flag("init", "with a pid namespace, isol's init is PID 1 (default true)")
+flag("init", "isol's init supervises the command (default true): PID 1 with a pid namespace, "
+  .. "otherwise a child subreaper that keeps escapees findable; false execs the command directly")
 
 M.define("cwd", {
   doc = "working directory inside",

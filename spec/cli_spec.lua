@@ -1,0 +1,54 @@
+-- The `isol` command, both as the Lua script (bin/isol) and as the native
+-- launcher `make` builds (build/bin/isol): same behaviour.
+local h = require "support.helpers"
+
+for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
+  describe(exe .. " #root", function()
+    local tmp
+    before_each(function() tmp = os.tmpname() end)
+    after_each(function() os.remove(tmp) end)
+
+    local function recipe(src)
+      local f = assert(io.open(tmp, "w"))
+      f:write(src)
+      f:close()
+      return tmp
+    end
+
+    it("exits with the command's status, 128+N for a signal", function()
+      local r = recipe('return { namespaces = { "pid" }, command = { "/bin/sh", "-c", "exit 7" } }')
+      local _, _, code = h.sh(exe .. " run " .. r)
+      assert.are.equal(7, code)
+      _, _, code = h.sh(exe .. " run " .. r .. " -- /bin/sh -c 'kill -TERM $$'")
+      assert.are.equal(128 + 15, code)
+    end)
+
+    it("runs a recipe with arguments after --", function()
+      local r = recipe('return function(...) return { namespaces = { "uts" }, hostname = "cli-" .. select("#", ...) } end')
+      local out, ok = h.sh(exe .. " run " .. r .. " -- hostname 2>&1")
+      assert(ok, out)
+      assert.are.equal("cli-1\n", out)
+    end)
+
+    it("reports usage errors and bad recipes clearly", function()
+      local out, _, code = h.sh(exe .. " frobnicate 2>&1")
+      assert.are.equal(2, code)
+      assert.matches('unknown command "frobnicate"', out)
+      out, _, code = h.sh(exe .. " run " .. recipe('return { namespaces = { "netw" } }') .. " -- true 2>&1")
+      assert.are.equal(1, code)
+      assert.matches('namespaces%[1%]: unknown namespace "netw"', out)
+      out, _, code = h.sh(exe .. " run " .. recipe('return {}') .. " -- /nonexistent 2>&1")
+      assert.are.equal(127, code)
+      assert.matches("exec /nonexistent: not found", out)
+    end)
+
+    it("checks the kernel", function()
+      local out, ok = h.sh(exe .. " check 2>&1")
+      assert(ok, out)
+      for _, ns in ipairs { "mount", "uts", "ipc", "net", "pid", "user", "cgroup", "time" } do
+        assert.matches("\n  " .. ns .. "%s+yes", out)
+      end
+      assert.matches("loop devices%s+yes", out)
+    end)
+  end)
+end
