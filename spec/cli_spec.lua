@@ -24,7 +24,8 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
     end)
 
     it("runs a recipe with arguments after --", function()
-      local r = recipe('return function(...) return { namespaces = { "uts" }, hostname = "cli-" .. select("#", ...) } end')
+      local r = recipe('return function(...) return { namespaces = { "uts" }, '
+        .. 'hostname = "cli-" .. select("#", ...) } end')
       local out, ok = h.sh(exe .. " run " .. r .. " -- hostname 2>&1")
       assert(ok, out)
       assert.are.equal("cli-1\n", out)
