@@ -35,6 +35,8 @@ local ok, err = pcall(function()
   local box <close> = isol.sandbox {
     namespaces = { "mount" },
     root = { dir = dir, mode = "chroot", mounts = libs },
+    -- a library the host preloads does not exist inside this bare root
+    env = { LD_PRELOAD = false },
   }
   local st, out = box:run({ "/bin/bash", "-c", "echo bash runs in $(pwd); ls; echo \"exit: $?\"" },
     { capture = true })
