@@ -368,6 +368,11 @@ static int p_communicate(lua_State *L)
 	memset(out, 0, sizeof out);
 	if (!in)
 		close_fd(&p->io[0]);
+	/* Non-blocking input: a blocking write of a chunk larger than the pipe's
+	 * free space would wait for the sandbox to read, while the sandbox waits
+	 * for us to read its full stdout pipe (a deadlock). */
+	if (p->io[0] >= 0)
+		fcntl(p->io[0], F_SETFL, fcntl(p->io[0], F_GETFL) | O_NONBLOCK);
 	for (;;) {
 		struct pollfd pfd[3];
 		int map[3], n = 0;
@@ -400,6 +405,8 @@ static int p_communicate(lua_State *L)
 			if (i == 0) {
 				size_t chunk = inlen - inoff > 65536 ? 65536 : inlen - inoff;
 				ssize_t w = write_nosigpipe(p->io[0], in + inoff, chunk);
+				if (w < 0 && errno == EAGAIN)
+					continue; /* pipe full: drain the outputs first */
 				if (w < 0)
 					close_fd(&p->io[0]); /* EPIPE: the sandbox stopped reading */
 				else
