@@ -61,9 +61,6 @@ static int run(lua_State *L)
 	int argc = (int)lua_tointeger(L, 1);
 	char **argv = (char **)lua_touserdata(L, 2);
 
-	/* A short-lived command: collect more eagerly (pause 100%) to keep the
-	 * peak small; loading the modules is most of what it allocates. */
-	lua_gc(L, LUA_GCINC, 100, 0, 0);
 	luaL_openlibs(L);
 	use_build_tree(L);
 	/* arg, as the stand-alone interpreter builds it for a script */
