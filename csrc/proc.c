@@ -14,10 +14,12 @@
 #include <time.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -162,17 +164,6 @@ void isol_close_fds_except(const int *keep, int n)
 	syscall(SYS_close_range, lo, ~0U, 0);
 }
 
-/* fork(2) without glibc: glibc's fork takes malloc and stdio locks that a
- * thread of the host may have held when we were cloned. */
-static pid_t raw_fork(void)
-{
-	struct clone_args args;
-
-	memset(&args, 0, sizeof args);
-	args.exit_signal = SIGCHLD;
-	return (pid_t)syscall(SYS_clone3, &args, sizeof args);
-}
-
 static void reap(pid_t cmd, int *cmd_status, int *cmd_done)
 {
 	int st;
@@ -186,7 +177,50 @@ static void reap(pid_t cmd, int *cmd_status, int *cmd_done)
 	}
 }
 
-int isol_init_run(int parent_pidfd, int status_fd, int err_fd, int pidns, isol_error *err)
+struct cmd_start {
+	sigset_t mask;
+	int status_fd, parent_pidfd;
+	int (*fn)(void *);
+	void *arg;
+};
+
+/* Runs in the command's process, on its own stack, sharing the init's
+ * memory (CLONE_VM|CLONE_VFORK) until it execs: it only restores the signal
+ * mask, closes the init's private fds (the fd table is not shared) and hands
+ * over to fn, which execs or _exits. */
+static int cmd_trampoline(void *p)
+{
+	struct cmd_start *c = p;
+
+	sigprocmask(SIG_SETMASK, &c->mask, NULL);
+	if (c->status_fd >= 0)
+		close(c->status_fd);
+	if (c->parent_pidfd >= 0)
+		close(c->parent_pidfd);
+	_exit(c->fn(c->arg));
+}
+
+/* Start the command. A vfork-style clone (CLONE_VM|CLONE_VFORK) does not
+ * copy the init's address space, which is a copy of the whole host process
+ * (the Lua state and everything else): a plain fork would copy its page
+ * tables once more only to throw them away at exec. The init is suspended
+ * until the command has exec'd (or failed), so nothing runs concurrently on
+ * the shared memory. */
+static pid_t start_command(struct cmd_start *c)
+{
+	const size_t size = 256 * 1024;
+	char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	pid_t pid;
+
+	if (stack == MAP_FAILED)
+		return -1;
+	pid = clone(cmd_trampoline, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+	munmap(stack, size);
+	return pid;
+}
+
+int isol_init_run(int parent_pidfd, int status_fd, int err_fd, int pidns, int (*cmd_fn)(void *),
+		  void *cmd_arg, isol_error *err)
 {
 	static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 	sigset_t set, old;
@@ -202,19 +236,15 @@ int isol_init_run(int parent_pidfd, int status_fd, int err_fd, int pidns, isol_e
 	sigprocmask(SIG_BLOCK, &set, &old);
 	if (!pidns)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	cmd = raw_fork();
+	{
+		struct cmd_start c = { .mask = old, .status_fd = status_fd, .parent_pidfd = parent_pidfd,
+				       .fn = cmd_fn, .arg = cmd_arg };
+		cmd = start_command(&c);
+	}
 	if (cmd < 0) {
 		int e = errno;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return isol_fail(err, e, "fork command under init");
-	}
-	if (cmd == 0) {
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (status_fd >= 0)
-			close(status_fd);
-		if (parent_pidfd >= 0)
-			close(parent_pidfd);
-		return 0;
 	}
 
 	/* The init: from here on it never returns. A status pipe whose reader

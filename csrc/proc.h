@@ -93,8 +93,9 @@ void isol_kill_descendants(void);
 
 /*
  * isol's init, run in the cloned child instead of exec'ing directly:
- * forks; the grandchild returns 0 from this function (and goes on to exec
- * the command); the init never returns: it reaps every child, forwards
+ * starts the command as cmd_fn(cmd_arg) in a new process (a vfork-style
+ * clone on its own stack: cmd_fn must exec or _exit, never return into the
+ * init); the init never returns: it reaps every child, forwards
  * SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2/SIGWINCH to the command,
  * watches the spawning process through `parent_pidfd` (a pidfd refers to a
  * process, not a thread, so a spawning thread that exits does not fire it,
@@ -112,9 +113,10 @@ void isol_kill_descendants(void);
  * SIGPIPE is ignored in the init (a status pipe whose reader is gone).
  * err_fd: the error pipe; the init closes its copy once the command is
  * forked so that the exec of the command alone decides EOF.
- * Returns 0 in the grandchild, negative (err filled) if fork fails.
+ * Returns only if the command cannot be started: negative, err filled.
  */
-int isol_init_run(int parent_pidfd, int status_fd, int err_fd, int pidns, isol_error *err);
+int isol_init_run(int parent_pidfd, int status_fd, int err_fd, int pidns, int (*cmd_fn)(void *),
+		  void *cmd_arg, isol_error *err);
 
 struct isol_plan;
 struct isol_child;

@@ -178,6 +178,25 @@ static int child_exec(const struct isol_plan *plan, isol_error *err)
 	return isol_fail(err, e, "exec %s", file);
 }
 
+struct command_ctx {
+	const struct isol_plan *plan;
+	int err_fd;
+};
+
+/* The command's process under an init (see isol_init_run): it shares the
+ * init's memory until execve, so it only uses its own stack. */
+static int command_main(void *p)
+{
+	const struct command_ctx *c = p;
+	isol_error err;
+
+	isol_error_clear(&err);
+	if (c->plan->new_session)
+		setsid(); /* the command leads its own session, like without init */
+	child_exec(c->plan, &err);
+	child_die(c->err_fd, &err);
+}
+
 static __attribute__((noreturn)) void
 child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pidfd,
 	   int status_fd, pid_t ppid, int supervise)
@@ -235,11 +254,10 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		isol_fail(&err, errno, "prctl NO_NEW_PRIVS"), child_die(err_fd, &err);
 	if (supervise) {
-		/* Returns only in the command's process. */
-		if (isol_init_run(parent_pidfd, status_fd, err_fd, pidns, &err) < 0)
-			child_die(err_fd, &err);
-		if (plan->new_session)
-			setsid(); /* the command leads its own session, like without init */
+		struct command_ctx c = { plan, err_fd };
+		/* Never returns: the init runs here, the command in command_main. */
+		isol_init_run(parent_pidfd, status_fd, err_fd, pidns, command_main, &c, &err);
+		child_die(err_fd, &err);
 	}
 	child_exec(plan, &err);
 	child_die(err_fd, &err);
