@@ -14,11 +14,11 @@ local loop = { "/bin/sh", "-c", "while :; do :; done & while :; do :; done" }
 local pa <close> = assert(small:spawn(loop))
 local pb <close> = assert(big:spawn(loop))
 os.execute("sleep 0.3")
-local t0 = isol.core.cgroup_clock()
+local t0 = isol.core.now()
 local a0, b0 = small:stats().cpu.usage_us or 0, big:stats().cpu.usage_us or 0
 os.execute("sleep 1")
 local ua, ub = (small:stats().cpu.usage_us or 0) - a0, (big:stats().cpu.usage_us or 0) - b0
-local wall = (isol.core.cgroup_clock() - t0) * 1e6
+local wall = (isol.core.now() - t0) * 1e6
 small:kill(); big:kill(); pa:wait(); pb:wait()
 print(string.format("128 shares on core 0:  %4d ms of %d ms (core), %.1f%% of the 2-core machine",
   ua // 1000, wall // 1000, 100 * ua / (2 * wall)))

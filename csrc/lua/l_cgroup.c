@@ -502,14 +502,6 @@ static int l_lcg_mount(lua_State *L)
 	return 1;
 }
 
-/* core.cgroup_clock() -> CLOCK_MONOTONIC seconds (benchmarks, waits) */
-static int l_clock(lua_State *L)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	lua_pushnumber(L, (double)t.tv_sec + (double)t.tv_nsec / 1e9);
-	return 1;
-}
 
 /* core.cgroup_ecg_errno(code) -> errno for a libcgroup ECG* code */
 static int l_ecg_errno(lua_State *L)
@@ -659,7 +651,6 @@ void isol_lua_open_cgroup(lua_State *L)
 		{ "cgroup_libcgroup_init", l_lcg_init },
 		{ "cgroup_libcgroup_mount", l_lcg_mount },
 		{ "cgroup_ecg_errno", l_ecg_errno },
-		{ "cgroup_clock", l_clock },
 		{ "cgroup_libcgroup_create", l_lcg_create },
 		{ "cgroup_libcgroup_delete", l_lcg_delete },
 		{ "cgroup_libcgroup_attach", l_lcg_attach },

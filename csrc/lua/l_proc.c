@@ -289,14 +289,6 @@ static int l_close_fd(lua_State *L)
 	return 0;
 }
 
-/* core.clock() -> seconds (float) on CLOCK_MONOTONIC, for timings */
-static int l_clock(lua_State *L)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
-	return 1;
-}
 
 void isol_lua_open_proc(lua_State *L)
 {
@@ -306,7 +298,7 @@ void isol_lua_open_proc(lua_State *L)
 		{ "read_status", l_read_status }, { "getpid", l_getpid },
 		{ "proc_alive", l_alive },        { "mkdir", l_mkdir },
 		{ "listdir", l_listdir },         { "open_status_file", l_open_status_file },
-		{ "close_fd", l_close_fd },       { "clock", l_clock },
+		{ "close_fd", l_close_fd },       
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, fns, 0);

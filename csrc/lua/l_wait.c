@@ -1,12 +1,11 @@
 /*
- * Waiting helpers for the Lua layer (the sweep, the CLI): a monotonic clock,
+ * Waiting helpers for the Lua layer (the sweep, the CLI; the clock is core.now):
  * isatty, poll() on several fds with a timeout, and a signal catcher that
  * turns SIGINT/SIGTERM into a readable fd (signalfd), so that a Ctrl-C
  * during a long wait is seen at once and handled in Lua (kill the running
  * sandbox, keep the results so far, remove cgroups) instead of ending the
  * process with cgroups left behind.
  *
- * core.monotonic() -> seconds (float, CLOCK_MONOTONIC)
  * core.isatty(fd) -> boolean
  * core.poll({fd, ...}, timeout_s) -> {fd = true, ...} of readable fds
  *     (empty on timeout or EINTR); nil, msg, errno on failure
@@ -39,14 +38,6 @@ typedef struct {
 	sigset_t old; /* the mask to restore */
 } catcher;
 
-static int l_monotonic(lua_State *L)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
-	return 1;
-}
 
 static int l_isatty(lua_State *L)
 {
@@ -187,7 +178,6 @@ static int l_sigcatch(lua_State *L)
 void isol_lua_open_wait(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "monotonic", l_monotonic },
 		{ "isatty", l_isatty },
 		{ "poll", l_poll },
 		{ "sigcatch", l_sigcatch },

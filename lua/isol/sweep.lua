@@ -294,11 +294,11 @@ local function run_one(isol, plan, combo, catcher)
   argv.stdin = "null"
   argv.stdout = plan.stdout
   argv.stderr = plan.stderr
-  local t0 = core.monotonic()
+  local t0 = core.now()
   local p <close>, msg = box:spawn(argv)
   if not p then
     row.error = msg
-    row.wall = core.monotonic() - t0
+    row.wall = core.now() - t0
     return row, nil
   end
   local stop_sig
@@ -307,7 +307,7 @@ local function run_one(isol, plan, combo, catcher)
   while true do
     local left
     if plan.timeout then
-      left = plan.timeout - (core.monotonic() - t0)
+      left = plan.timeout - (core.now() - t0)
       if left <= 0 then
         row.timeout = true
         box:kill("SIGKILL")
@@ -326,7 +326,7 @@ local function run_one(isol, plan, combo, catcher)
     if ready and ready[fds[1]] then break end
   end
   local st, werr = p:wait()
-  row.wall = core.monotonic() - t0
+  row.wall = core.now() - t0
   if not st then
     row.error = werr
   else
