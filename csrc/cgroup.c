@@ -133,29 +133,18 @@ static void sleep_us(long us)
 static struct isol_cg_layout g_layout;
 static int g_layout_ok;
 
-static unsigned parse_v1_opts(const char *opts)
-{
-	unsigned m = 0;
-	char buf[512], *save = NULL;
-
-	snprintf(buf, sizeof buf, "%s", opts);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		int c = isol_cg_ctrl_lookup(t);
-		if (c >= 0 && strcmp(t, "io") != 0)
-			m |= 1u << c;
-	}
-	return m;
-}
-
-static unsigned parse_v2_ctrls(const char *list)
+/* Controller bitmask of a list: v1 mount options ("rw,nosuid,cpu,cpuacct",
+ * sep ",") or v2 cgroup.controllers ("cpu io memory", sep " \n"). `skip`
+ * is the other version's name of a shared bit (v1 has no "io", v2 no "blkio"). */
+static unsigned parse_ctrls(const char *list, const char *sep, const char *skip)
 {
 	unsigned m = 0;
 	char buf[512], *save = NULL;
 
 	snprintf(buf, sizeof buf, "%s", list);
-	for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
+	for (char *t = strtok_r(buf, sep, &save); t; t = strtok_r(NULL, sep, &save)) {
 		int c = isol_cg_ctrl_lookup(t);
-		if (c >= 0 && strcmp(t, "blkio") != 0)
+		if (c >= 0 && strcmp(t, skip) != 0)
 			m |= 1u << c;
 	}
 	return m;
@@ -183,7 +172,7 @@ static int detect(struct isol_cg_layout *lay, isol_error *err)
 		int v = strcmp(fstype, "cgroup2") == 0 ? 2 : strcmp(fstype, "cgroup") == 0 ? 1 : 0;
 		if (!v)
 			continue;
-		unsigned m = v == 1 ? parse_v1_opts(opts) : 0;
+		unsigned m = v == 1 ? parse_ctrls(opts, ",", "io") : 0;
 		int dup = 0;
 		for (int i = 0; i < lay->n; i++)
 			if (lay->h[i].version == v && (v == 2 || lay->h[i].ctrls == m))
@@ -216,7 +205,7 @@ static int detect(struct isol_cg_layout *lay, isol_error *err)
 		char *path = c2 + 1;
 		path[strcspn(path, "\n")] = '\0';
 		int v2 = c1[1] == '\0';
-		unsigned m = v2 ? 0 : parse_v1_opts(c1 + 1);
+		unsigned m = v2 ? 0 : parse_ctrls(c1 + 1, ",", "io");
 		for (int i = 0; i < lay->n; i++) {
 			struct isol_cg_hier *h = &lay->h[i];
 			if ((v2 && h->version == 2) || (!v2 && h->version == 1 && h->ctrls == m)) {
@@ -244,7 +233,7 @@ static int detect(struct isol_cg_layout *lay, isol_error *err)
 			snprintf(path, sizeof path, "%s%s/cgroup.controllers", h->mount,
 				 strcmp(h->self, "/") ? h->self : "");
 			if (read_file(path, buf, sizeof buf) >= 0)
-				h->ctrls = parse_v2_ctrls(buf);
+				h->ctrls = parse_ctrls(buf, " \n", "blkio");
 		}
 	}
 	lay->mode = v1 ? (lay->unified >= 0 ? ISOL_CG_MODE_HYBRID : ISOL_CG_MODE_V1)
@@ -432,7 +421,7 @@ static int v2_enable(const struct isol_cg_hier *h, const char *target, unsigned 
 			dir[i] = save;
 			return isol_fail(err, (int)-n, "read %s", path);
 		}
-		unsigned have = parse_v2_ctrls(buf), miss = ctrls & ~have;
+		unsigned have = parse_ctrls(buf, " \n", "blkio"), miss = ctrls & ~have;
 		for (int c = 0; c < ISOL_CG_NCTRL; c++) {
 			if (!(miss & (1u << c)))
 				continue;
