@@ -14,11 +14,6 @@ local function assert_clean(snap)
   assert(#new == 0, "leaked: " .. table.concat(new, "; "))
 end
 
-local function has_field(name)
-  for _, f in ipairs(isol.recipe.fields()) do if f.name == name then return true end end
-  return false
-end
-
 local function wait_for(path, seconds)
   local deadline = isol.core.now() + seconds
   while isol.core.now() < deadline do
@@ -112,10 +107,6 @@ describe("isol.sweep", function()
   end)
 
   it("a 2x2 memory x pids sweep with a real allocation shows the OOM and the stats", function()
-    if not has_field("limits") then
-      pending("the `limits` field comes from the cgroup concern (isol.cgroup), not loaded in this tree")
-      return
-    end
     local snap = leak.snapshot()
     local res = isol.sweep {
       recipe = { namespaces = { "user", "pid" }, user = { map_root = true } },
@@ -195,14 +186,9 @@ describe("isol.sweep", function()
         'sweep.vary[2]: field path "hostname" given twice' },
       { { recipe = BASE, command = { "true" }, stdout = "loud" }, 'sweep.stdout: expected "inherit"' },
     }
-    if has_field("limits") then
-      cases[#cases + 1] = { { recipe = BASE, command = { "true" },
-          vary = { ["limits.memory.max"] = { "16M", "lots" } } },
-        'with sweep.vary["limits.memory.max"][2] = lots: limits.memory.max' }
-    else
-      cases[#cases + 1] = { { recipe = BASE, command = { "true" }, vary = { ["limits.memory.max"] = { "16M" } } },
-        'with sweep.vary["limits.memory.max"][1] = 16M: limits: unknown recipe field' }
-    end
+    cases[#cases + 1] = { { recipe = BASE, command = { "true" },
+        vary = { ["limits.memory.max"] = { "16M", "lots" } } },
+      'with sweep.vary["limits.memory.max"][2] = lots: limits.memory.max' }
     for i, c in ipairs(cases) do
       it(string.format("#%d %s", i, c[2]), function()
         local snap = leak.snapshot()
@@ -292,7 +278,7 @@ describe("isol sweep (CLI)", function()
     local token = string.format("%d.%d", os.time() % 100000, math.random(1000, 9999))
     local marker = os.tmpname()
     os.remove(marker)
-    local limits = has_field("limits") and "limits = { pids = { max = 32 }, memory = { max = '64M' } }," or ""
+    local limits = "limits = { pids = { max = 32 }, memory = { max = '64M' } },"
     local f = spec_file(string.format([[return {
       recipe = { namespaces = { "user", "pid" }, user = { map_root = true }, %s },
       command = { "/bin/sh", "-c", 'if [ "$N" = 2 ]; then touch %s; exec sleep %s; fi' },
