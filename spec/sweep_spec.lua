@@ -4,15 +4,7 @@ local sweep = require "isol.sweep"
 local h = require "support.helpers"
 local leak = require "support.leak"
 
--- Loop devices are global and other suites attach theirs concurrently; the
--- code under test here never attaches one, so they are left out of the check.
-local function assert_clean(snap)
-  local new = {}
-  for _, l in ipairs(leak.diff(snap)) do
-    if not l:match("^loop device") then new[#new + 1] = l end
-  end
-  assert(#new == 0, "leaked: " .. table.concat(new, "; "))
-end
+local assert_clean = leak.assert_clean
 
 local function wait_for(path, seconds)
   local deadline = isol.core.now() + seconds
@@ -317,6 +309,7 @@ describe("isol sweep (CLI)", function()
       assert.is_nil(d, "cgroup left behind: " .. cg)
     end
     for _, x in ipairs { f, f .. ".csv", out, out .. ".err", marker } do os.remove(x) end
+    p:close()
     assert_clean(snap)
   end)
 end)
