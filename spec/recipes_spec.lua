@@ -96,7 +96,7 @@ describe("recipes library", function()
     assert_clean(snap)
   end)
 
-  it("minimal and untrusted validate and run", function()
+  it("minimal and untrusted validate and run #root", function()
     local snap = leak.snapshot()
     do
       local box <close> = isol.sandbox(recipe "minimal" ())

@@ -12,7 +12,8 @@ describe("rockspec", function()
       LUA_CPATH='%s/lib/lua/5.4/?.so' lua5.4 -e '
       local isol = require "isol"
       assert(package.searchpath("isol.core", package.cpath):find("%s", 1, true))
-      local st, out = isol.run({ namespaces = { "uts" }, hostname = "rock" }, { "hostname" }, { capture = true })
+      local st, out = isol.run({ namespaces = { "user", "uts" }, user = { map_root = true }, hostname = "rock" },
+        { "hostname" }, { capture = true })
       io.write(isol._VERSION, " ", out)' 2>&1]], tree, tree, tree, tree)
     local res, ok2 = h.sh(check)
     h.sh("rm -rf " .. tree)

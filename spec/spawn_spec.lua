@@ -333,7 +333,7 @@ describe("errors #root", function()
 end)
 
 describe("isol.unshare", function()
-  it("unshares the calling process (in a child lua)", function()
+  it("unshares the calling process (in a child lua) #root", function()
     local out, ok = h.lua([[
       local isol = require "isol"
       local before = isol.core.ns_inode(0, "uts")

@@ -98,7 +98,7 @@ describe("isol.sweep", function()
     assert_clean(snap)
   end)
 
-  it("a 2x2 memory x pids sweep with a real allocation shows the OOM and the stats", function()
+  it("a 2x2 memory x pids sweep with a real allocation shows the OOM and the stats #root", function()
     local snap = leak.snapshot()
     local res = isol.sweep {
       recipe = { namespaces = { "user", "pid" }, user = { map_root = true } },
@@ -207,7 +207,8 @@ describe("isol sweep (CLI)", function()
   end
 
   it("prints the table and writes CSV and JSON", function()
-    local f = spec_file([[return { recipe = { namespaces = { "uts" }, command = { "/bin/true" } },
+    local f = spec_file([[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
+      command = { "/bin/true" },
       vary = { hostname = { "a", "b" }, ["env.X"] = { "1", "2" } }, runs = 2 }]])
     local csv, js = f .. ".csv", f .. ".json"
     local out, ok, code = h.sh(string.format("bin/isol sweep --csv %s --json %s %s 2>%s.err", csv, js, f, f))
@@ -231,7 +232,8 @@ describe("isol sweep (CLI)", function()
       pending("script(1) from util-linux is needed to give the sweep a terminal")
       return
     end
-    local f = spec_file([[return { recipe = { namespaces = { "uts" }, command = { "/bin/true" } },
+    local f = spec_file([[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
+      command = { "/bin/true" },
       vary = { hostname = { "a", "b" } }, runs = 2 }]])
     local out, ok = h.sh("script -qec " .. h.shq("bin/isol sweep " .. f) .. " /dev/null")
     os.remove(f)
@@ -265,7 +267,8 @@ describe("isol sweep (CLI)", function()
     assert.matches('isol: sweep.runs: expected an integer >= 1, got "many"', out, 1, true)
   end)
 
-  it("SIGINT stops cleanly: the running sandbox is killed, results so far kept, no cgroup or process left", function()
+  it("SIGINT stops cleanly: the running sandbox is killed, results so far kept, no cgroup or process left #root",
+    function()
     local snap = leak.snapshot()
     local token = string.format("%d.%d", os.time() % 100000, math.random(1000, 9999))
     local marker = os.tmpname()

@@ -45,7 +45,7 @@ return function(options)
     if #handler.pendings > 0 then
       io.write("\nskipped (with reasons):\n")
       for _, p in ipairs(handler.pendings) do
-        io.write(string.format("  - %s: %s\n", p.name, message(p.message)))
+        io.write(string.format("  - %s%s\n", p.name, p.message and (": " .. message(p.message)) or ""))
       end
     end
     io.write(string.format("\n%d passed, %d failed, %d skipped\n", handler.successesCount,
