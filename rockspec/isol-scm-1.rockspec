@@ -17,6 +17,7 @@ cgroup limits on v1 and v2 through libcgroup, composed as Lua recipes.]],
 supported_platforms = { "linux" }
 dependencies = {
   "lua >= 5.4",
+  "lua-cjson", -- JSON output of sweeps (Debian: lua-cjson)
 }
 external_dependencies = {
   CGROUP = { header = "libcgroup.h", library = "cgroup" },
