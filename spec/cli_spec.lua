@@ -51,5 +51,20 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       end
       assert.matches("loop devices%s+yes", out)
     end)
+
+    it("image info takes a file name with shell syntax as a name, running nothing", function()
+      local dir = h.sh("mktemp -d /tmp/isol-cli-spec.XXXXXX"):gsub("%s+$", "")
+      local img = dir .. "/x$(touch INJECTED).img"
+      local out, ok = h.sh(string.format("cd %s && %s/%s image create %s --size 8M 2>&1", h.shq(dir), h.root, exe,
+        h.shq(img)))
+      assert(ok, out)
+      out, ok = h.sh(string.format("cd %s && %s/%s image info %s 2>&1", h.shq(dir), h.root, exe, h.shq(img)))
+      local injected = h.read(dir .. "/INJECTED")
+      h.sh("rm -rf " .. h.shq(dir))
+      assert.is_nil(injected, "the file name ran as a command")
+      assert(ok, out)
+      assert.equal(1, out:find(img .. ": ext4, 8.00 MiB apparent, ", 1, true), out)
+      assert.matches("%d+%.%d%d MiB allocated\n$", out)
+    end)
   end)
 end
