@@ -146,6 +146,34 @@ describe("isol.sweep", function()
     assert.matches("/nonexistent/cmd", res[1].error, 1, true)
   end)
 
+  it("shows why runs failed: the first error of each combination and each distinct message once", function()
+    local snap = leak.snapshot()
+    -- a command that cannot be found: both combinations fail the same way
+    local res = isol.sweep { recipe = BASE, command = { "/nonexistent/cmd" }, runs = 2,
+      vary = { { "hostname", { "a", "b" } } } }
+    local text = res:format()
+    assert.matches("hostname%s+runs.*%s+error\n", text)
+    assert.matches("\na%s+0/2 ok%s+error%s.*%[1%]\n", text)
+    assert.matches("\nb%s+0/2 ok%s+error%s.*%[1%]\n", text)
+    local _, n = text:gsub("/nonexistent/cmd", "")
+    assert.equal(1, n, text)
+    assert.matches("\nerrors:\n  %[1%] [^\n]*/nonexistent/cmd[^\n]* %(4 runs%)\n$", text)
+    assert.is_true(res:all_failed())
+    local js = require("cjson").decode(res:json())
+    assert.equal(4, #js.rows)
+    assert.equal(1, #js.errors)
+    assert.equal(4, js.errors[1].runs)
+    assert.equal(res[1].error, js.summary[1].error)
+    assert_clean(snap)
+  end)
+
+  it("a table without failures has no error column", function()
+    local res = isol.sweep { recipe = BASE, command = { "true" }, vary = { hostname = { "a" } } }
+    assert.is_false(res:all_failed())
+    assert.not_matches("error", res:format())
+    assert.same({}, require("cjson").decode(res:json()).errors)
+  end)
+
   describe("bad specs give clear errors naming the field, and run nothing", function()
     local cases = {
       { "not a table", "sweep: expected table" },
@@ -256,6 +284,19 @@ describe("isol sweep (CLI)", function()
     local _, ok2, code = h.sh("bin/isol sweep " .. f .. " --vary hostname 2>/dev/null")
     assert.is_falsy(ok2)
     assert.equal(2, code)
+  end)
+
+  it("exits 1 when no run could start, with the reason in the table", function()
+    local f = spec_file([[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
+      command = { "no-such-command-isol" }, vary = { hostname = { "a", "b" } } }]])
+    local out, ok, code = h.sh("bin/isol sweep " .. f .. " 2>" .. f .. ".err")
+    local err = h.read(f .. ".err")
+    os.remove(f)
+    os.remove(f .. ".err")
+    assert.is_falsy(ok)
+    assert.equal(1, code, out .. err)
+    assert.matches("\nerrors:\n  %[1%] [^\n]*no%-such%-command%-isol: not found[^\n]*%(2 runs%)", out)
+    assert.matches("none of the 2 runs could start", err, 1, true)
   end)
 
   it("a bad spec file exits 1 with the field named", function()
