@@ -62,6 +62,24 @@ describe("leak checker", function()
     leak.assert_clean(snap)
   end)
 
+  it("counts a cgroup named after a child interpreter that has exited #root", function()
+    local parent = h.read("/proc/self/cgroup"):match("%d+:pids:([^\n]*)")
+    if not parent then pending("no cgroup v1 pids hierarchy on this host") return end
+    local base = "/sys/fs/cgroup/pids" .. parent:gsub("/$", "")
+    local snap = leak.snapshot()
+    local out, ok = h.lua(string.format([[
+      local core = require "isol.core"
+      local dir = %q .. "/isol-" .. core.getpid() .. "-999999"
+      assert(core.mkdir(dir))
+      print(dir)]], base))
+    assert(ok, out)
+    local dir = out:match("(%S+)\n$")
+    local diff = leak.diff(snap, 0)
+    os.remove(dir)
+    assert.is_true(has(diff, "^cgroup " .. dir:gsub("%p", "%%%0") .. "$"), table.concat(diff, "; "))
+    leak.assert_clean(snap)
+  end)
+
   it("ignores only the kinds it is told to", function()
     local snap = leak.snapshot()
     local f = io.popen("exec sh -c 'read x'", "w")

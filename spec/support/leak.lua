@@ -14,8 +14,10 @@
 --   fd       every fd of the runner, close-on-exec ones included, from its own
 --            /proc/<pid>/fd.
 --   cgroup   isol names its groups isol-<creator pid>-<seq>: a group counts
---            when its creator is the runner or a process seen as one of the
---            runner's descendants by any check of this run.
+--            when its creator is the runner, a process seen as one of the
+--            runner's descendants by any check of this run, or a child that
+--            wrote its pid to this run's registry (M.registry: the child
+--            interpreters of support.helpers do) before it exited.
 --   loop     a loop device whose backing file is under a directory of this
 --            run (snapshot{dirs=}, snapshot{loop_prefix=}, leak.own(dir)),
 --            or anywhere outside the shared temp directories.
@@ -33,6 +35,21 @@ M.pid = self_pid
 local own_dirs = {}
 -- Every pid seen as a descendant of the runner during this run.
 local seen = {}
+
+--- File where child interpreters of this run append their pid, one a line
+-- (removed when the runner exits).
+M.registry = string.format("/tmp/isol-leak-%d.children", self_pid)
+M._registry_gc = setmetatable({}, { __gc = function() os.remove(M.registry) end })
+
+local function registered()
+  local f = io.open(M.registry, "r")
+  if not f then return end
+  for l in f:lines() do
+    local pid = tonumber(l)
+    if pid then seen[pid] = true end
+  end
+  f:close()
+end
 
 -- Temp directories every suite shares: what is under them belongs to a
 -- run only when that run said so.
@@ -162,6 +179,7 @@ end
 
 --- This run's isol cgroups: path -> creator pid.
 function M.cgroups()
+  registered()
   local live = M.processes()
   local t = {}
   for path, pid in pairs(M.all_cgroups()) do
