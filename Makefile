@@ -37,7 +37,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(LUA_PATH);;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;$(LUA_CPATH);;
 
-.PHONY: all deps test vm-test demo asan-test bench install uninstall clean lint examples check-format format doc
+.PHONY: all installable deps test vm-test demo asan-test bench install uninstall clean lint examples check-format format doc
 
 # Lua modules are also precompiled to bytecode under $(BUILD)/lua, with line
 # information (errors and ISOL_DEBUG tracebacks name file:line). The native
@@ -55,7 +55,10 @@ LUA_BC    := $(patsubst lua/%,$(BUILD)/lua/%,$(LUA_SRCS))
 CLI_BIN   := $(BUILD)/bin/isol
 LUA_LIBS  ?= $(shell $(PKG_CONFIG) --libs lua$(LUA_VER) 2>/dev/null || echo -llua$(LUA_VER))
 
-all: $(SO) $(LUA_BC) $(CLI_BIN)
+all: installable $(LUA_BC)
+
+# What `make install` (and the rockspec) installs: no bytecode, so no luac.
+installable: $(SO) $(CLI_BIN)
 
 $(CLI_BIN): csrc/cli/isol.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -120,7 +123,7 @@ doc: | $(DEPS_STAMP)
 bench: all
 	$(MAKE) -C bench
 
-install: all
+install: installable
 	install -d $(DESTDIR)$(LUA_LIBDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol $(DESTDIR)$(BINDIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LUA_LIBDIR)/isol/core.so
 	install -m 0644 lua/isol.lua $(DESTDIR)$(LUA_SHAREDIR)/isol.lua

@@ -26,7 +26,7 @@ external_dependencies = {
 }
 build = {
   type = "make",
-  build_target = "all",
+  build_target = "installable",
   build_variables = {
     CFLAGS = "$(CFLAGS) -I$(CGROUP_INCDIR) -I$(ZSTD_INCDIR) -I$(ZLIB_INCDIR)",
     LDFLAGS = "-L$(CGROUP_LIBDIR) -L$(ZSTD_LIBDIR) -L$(ZLIB_LIBDIR)",
