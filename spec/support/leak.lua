@@ -31,6 +31,16 @@ local M = {}
 local self_pid = core.getpid()
 M.pid = self_pid
 
+-- What isol opens once per process and keeps (a cache, such as the copy of
+-- its init it execs) is not a leak: one spawn before any snapshot creates it.
+do
+  local ok, p = pcall(core.spawn, { argv = { "/bin/true" } })
+  if ok and p then
+    p:wait()
+    p:close()
+  end
+end
+
 -- Directories that belong to this run (prefixes with a trailing "/").
 local own_dirs = {}
 -- Every pid seen as a descendant of the runner during this run.
