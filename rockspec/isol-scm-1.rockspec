@@ -17,6 +17,7 @@ cgroup limits on v1 and v2 through libcgroup, composed as Lua recipes.]],
 supported_platforms = { "linux" }
 dependencies = {
   "lua >= 5.4",
+  "lua-cjson", -- JSON output of sweeps (Debian: lua-cjson)
 }
 external_dependencies = {
   CGROUP = { header = "libcgroup.h", library = "cgroup" },
@@ -25,7 +26,7 @@ external_dependencies = {
 }
 build = {
   type = "make",
-  build_target = "all",
+  build_target = "installable",
   build_variables = {
     CFLAGS = "$(CFLAGS) -I$(CGROUP_INCDIR) -I$(ZSTD_INCDIR) -I$(ZLIB_INCDIR)",
     LDFLAGS = "-L$(CGROUP_LIBDIR) -L$(ZSTD_LIBDIR) -L$(ZLIB_LIBDIR)",

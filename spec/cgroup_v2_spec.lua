@@ -31,15 +31,7 @@ local function exists(path) return h.sh("test -e " .. h.shq(path) .. " && echo y
 describe("cgroup v2 #root #v2", function()
   local snap
   before_each(function() snap = leak.snapshot() end)
-  -- Loop devices are global and other suites attach theirs concurrently;
-  -- these specs make none, so only the rest is checked.
-  after_each(function()
-    local new = {}
-    for _, x in ipairs(leak.diff(snap)) do
-      if not x:match("^loop device") then new[#new + 1] = x end
-    end
-    assert(#new == 0, "leaked: " .. table.concat(new, "; "))
-  end)
+  after_each(function() leak.assert_clean(snap) end)
 
   describe("core features (no controller needed)", function()
     local R = { cgroup = { version = 2 } }

@@ -51,5 +51,38 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       end
       assert.matches("loop devices%s+yes", out)
     end)
+
+    it("runs the finalizers on exit: a sandbox the recipe file left open loses its cgroup", function()
+      -- (bin/isol used to leave through os.exit(code) without closing the state)
+      local r = recipe([[
+        local isol = require "isol"
+        KEEP = isol.sandbox { limits = { pids = { max = 10 } } }
+        local p = assert(KEEP:spawn { "/bin/true" })
+        p:wait()
+        io.stderr:write("cgroup ", KEEP.cgroup:path("pids"), "\n")
+        return { namespaces = { "uts" } }]])
+      local out, ok = h.sh(exe .. " run " .. r .. " -- /bin/true 2>&1")
+      assert(ok, out)
+      local dir = out:match("cgroup (%S+)")
+      assert.is_not_nil(dir, out)
+      local left = h.read(dir .. "/cgroup.procs")
+      if left then h.sh("rmdir /sys/fs/cgroup/*/" .. h.shq(dir:match("[^/]+$")) .. " 2>/dev/null") end
+      assert.is_nil(left, "cgroup left behind: " .. dir)
+    end)
+
+    it("image info takes a file name with shell syntax as a name, running nothing", function()
+      local dir = h.sh("mktemp -d /tmp/isol-cli-spec.XXXXXX"):gsub("%s+$", "")
+      local img = dir .. "/x$(touch INJECTED).img"
+      local out, ok = h.sh(string.format("cd %s && %s/%s image create %s --size 8M 2>&1", h.shq(dir), h.root, exe,
+        h.shq(img)))
+      assert(ok, out)
+      out, ok = h.sh(string.format("cd %s && %s/%s image info %s 2>&1", h.shq(dir), h.root, exe, h.shq(img)))
+      local injected = h.read(dir .. "/INJECTED")
+      h.sh("rm -rf " .. h.shq(dir))
+      assert.is_nil(injected, "the file name ran as a command")
+      assert(ok, out)
+      assert.equal(1, out:find(img .. ": ext4, 8.00 MiB apparent, ", 1, true), out)
+      assert.matches("%d+%.%d%d MiB allocated\n$", out)
+    end)
   end)
 end

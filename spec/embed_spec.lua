@@ -3,15 +3,7 @@
 local h = require "support.helpers"
 local leak = require "support.leak"
 
--- Loop devices are global and other suites attach theirs concurrently; the
--- code under test here never attaches one, so they are left out of the check.
-local function assert_clean(snap)
-  local new = {}
-  for _, l in ipairs(leak.diff(snap)) do
-    if not l:match("^loop device") then new[#new + 1] = l end
-  end
-  assert(#new == 0, "leaked: " .. table.concat(new, "; "))
-end
+local assert_clean = leak.assert_clean
 
 describe("embedding (examples/embed/host)", function()
   local host = "build/examples/embed/host"

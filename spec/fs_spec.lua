@@ -25,8 +25,8 @@ end
 describe("fs #root", function()
   local snap, dir
   before_each(function()
-    snap = leak.snapshot()
     dir = tmpdir()
+    snap = leak.snapshot { dirs = { dir } }
   end)
   after_each(function()
     os.execute("rm -rf " .. h.shq(dir))

@@ -8,7 +8,7 @@ local core = isol.core
 
 local ESRCH = 3
 
-local tmp = h.sh("mktemp -d /tmp/isol-proc-spec.XXXXXX"):gsub("%s+$", "")
+local tmp = leak.own((h.sh("mktemp -d /tmp/isol-proc-spec.XXXXXX"):gsub("%s+$", "")))
 local state_dir = tmp .. "/state"
 isol.detached.state_dir = state_dir
 
@@ -20,21 +20,7 @@ local function exists(path)
   return f ~= nil
 end
 
--- The leak check, minus what other suites running concurrently on this
--- host create in global places: cgroups named after another process
--- (isol-<pid>-N), loop devices and host mounts (this spec makes none: its
--- mounts all happen inside private mount namespaces).
-local my_pid = core.getpid()
-local function assert_clean(snap)
-  local left = {}
-  for _, what in ipairs(leak.diff(snap)) do
-    local owner = what:match("^cgroup .*/isol%-(%d+)%-")
-    local foreign = (owner and tonumber(owner) ~= my_pid) or what:match("^loop device ")
-      or what:match("^mount ")
-    if not foreign then left[#left + 1] = what end
-  end
-  assert(#left == 0, "leaked: " .. table.concat(left, "; "))
-end
+local assert_clean = leak.assert_clean
 
 local function wait_for(fn, secs)
   local deadline = os.time() + (secs or 5)
@@ -372,6 +358,7 @@ print("not reached")
     local e = assert(isol.exec("spec-bg", { "/bin/sh", "-c", "readlink /proc/self/ns/pid" }, { stdout = "pipe" }))
     assert.matches(tostring(st.ns.pid), e:read())
     assert.are.equal(0, e:wait().code)
+    e:close()
     local a = assert(isol.attach("spec-bg"))
     assert.is_false(a:poll())
     assert.matches("rc=0", cli("kill spec-bg"))

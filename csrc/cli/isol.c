@@ -4,9 +4,12 @@
  * (the Lua script), without the stand-alone interpreter's readline and
  * terminal libraries: `isol run` starts faster and its peak RSS is smaller.
  *
- * Module search: when the executable sits in a build tree (<b>/bin/isol with
- * <b>/lua/isol.lua next to it, as `make` lays it out), that tree's bytecode
- * and core.so come first; otherwise Lua's usual LUA_PATH/LUA_CPATH apply.
+ * Module search: when the executable sits in a build tree of a source
+ * checkout (<b>/bin/isol, with <b>/../lua/isol.lua), isol's modules come
+ * from that checkout, each from its bytecode under <b>/lua (made by `make`,
+ * with line information) only when that bytecode is at least as new as its
+ * source, else from the source itself; core.so comes from <b>. Otherwise
+ * Lua's usual LUA_PATH/LUA_CPATH apply (an installed isol).
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void prepend_path(lua_State *L, const char *field, const char *prefix)
@@ -23,6 +27,47 @@ static void prepend_path(lua_State *L, const char *field, const char *prefix)
 	lua_pushfstring(L, "%s;%s", prefix, lua_tostring(L, -1));
 	lua_setfield(L, -3, field);
 	lua_pop(L, 2);
+}
+
+static int newer_or_same(const struct stat *a, const struct stat *b)
+{
+	if (a->st_mtim.tv_sec != b->st_mtim.tv_sec)
+		return a->st_mtim.tv_sec > b->st_mtim.tv_sec;
+	return a->st_mtim.tv_nsec >= b->st_mtim.tv_nsec;
+}
+
+/* package.searchers entry (upvalues: source tree, build tree): isol's own
+ * modules, from fresh bytecode or from source. */
+static int search_tree(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	const char *src = lua_tostring(L, lua_upvalueindex(1));
+	const char *bld = lua_tostring(L, lua_upvalueindex(2));
+	static const char *const forms[] = { "%s/lua/%s.lua", "%s/lua/%s/init.lua" };
+	const char *rel;
+	struct stat ss, bs;
+
+	if (strcmp(name, "isol") != 0 && strncmp(name, "isol.", 5) != 0)
+		return 0;
+	rel = luaL_gsub(L, name, ".", "/");
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		const char *spath = lua_pushfstring(L, forms[i], src, rel);
+		const char *bpath = lua_pushfstring(L, forms[i], bld, rel);
+		const char *use;
+
+		if (stat(spath, &ss) != 0) {
+			lua_pop(L, 2);
+			continue;
+		}
+		use = stat(bpath, &bs) == 0 && newer_or_same(&bs, &ss) ? bpath : spath;
+		if (luaL_loadfilex(L, use, use == bpath ? "b" : "t") != LUA_OK)
+			return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, use,
+					  lua_tostring(L, -1));
+		lua_pushstring(L, use);
+		return 2;
+	}
+	lua_pushfstring(L, "no file '%s/lua/%s.lua' (isol source tree)", src, rel);
+	return 1;
 }
 
 static void use_build_tree(lua_State *L)
@@ -40,11 +85,20 @@ static void use_build_tree(lua_State *L)
 	if (!(slash = strrchr(exe, '/')))
 		return;
 	*slash = '\0'; /* <b> */
-	snprintf(probe, sizeof probe, "%s/lua/isol.lua", exe);
+	snprintf(probe, sizeof probe, "%s/../lua/isol.lua", exe);
 	if (access(probe, R_OK) != 0)
 		return;
-	lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua", exe, exe);
-	prepend_path(L, "path", lua_tostring(L, -1));
+	/* searchers[2] (after preload) becomes the tree's, before package.path */
+	lua_getglobal(L, "table");
+	lua_getfield(L, -1, "insert");
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "searchers");
+	lua_remove(L, -2);
+	lua_pushinteger(L, 2);
+	lua_pushfstring(L, "%s/..", exe);
+	lua_pushstring(L, exe);
+	lua_pushcclosure(L, search_tree, 2);
+	lua_call(L, 3, 0);
 	lua_pop(L, 1);
 	const char *cpath = getenv("ISOL_CPATH");
 	if (cpath) {

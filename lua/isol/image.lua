@@ -156,8 +156,7 @@ end
 -- nothing): `img:checkpoint(dest, { progress = isol.image.progress_bar("checkpoint") })`.
 function M.progress_bar(label, out)
   out = out or io.stderr
-  local tty = os.execute("test -t 2") == true
-  if not tty then return nil end
+  if not core.isatty(2) then return nil end
   local last = -1
   return function(done, total)
     local pct = total > 0 and math.floor(done * 100 / total) or 100

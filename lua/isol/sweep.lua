@@ -36,19 +36,13 @@
 -- Every combination is validated before anything runs: a bad spec raises an
 -- error naming the field (`sweep.vary["limits.memory.max"][2]: ...`).
 --
--- Each row: `vary` (path -> value), `run`, `status` (the wait table),
--- `code` or `signal`, `oom`, `timeout`, `interrupted`, `error` (spawn
--- failure), `wall` (seconds), and from `box:stats()` when the cgroup
--- concern provides it: `cpu_usec`, `throttled_usec`, `mem_peak` (bytes),
--- `oom_kills`, `pids_peak`, plus the raw `stats`.
+-- The results (rows, the table, CSV, JSON) are isol.sweep_results.
 -- @module isol.sweep
 local core = require "isol.core"
 local util = require "isol.util"
+local results = require "isol.sweep_results"
 
 local M = {}
-
-local Results = {}
-Results.__index = Results
 
 -- ------------------------------------------------------------ paths
 
@@ -97,15 +91,10 @@ function M.set_path(t, parts, value)
   return true
 end
 
-local function show_value(v)
-  if type(v) == "table" then
-    local parts = {}
-    for _, x in ipairs(v) do parts[#parts + 1] = show_value(x) end
-    return "{" .. table.concat(parts, ",") .. "}"
-  end
-  return tostring(v)
-end
+local show_value = results.show_value
 M.show_value = show_value
+M.outcome = results.outcome
+M.median = results.median
 
 -- ------------------------------------------------------------ spec
 
@@ -237,54 +226,22 @@ end
 
 -- ------------------------------------------------------------ stats
 
-local function get(t, path)
-  for key in path:gmatch("[^.]+") do
-    if type(t) ~= "table" then return nil end
-    t = t[key]
-  end
-  return type(t) == "number" and t or nil
-end
-
-local function first(s, names)
-  for _, n in ipairs(names) do
-    local v = get(s, n)
-    if v then return v end
-  end
-  return nil
-end
-
---- The sweep's columns from a `box:stats()` table (names of v1 and v2
--- spellings accepted; a missing value stays nil).
+--- The sweep's columns from a `box:stats()` table (isol.Cgroup:stats:
+-- cpu.usage_us, cpu.throttled_us, cpu.nr_throttled, memory.peak,
+-- memory.oom_kills, pids.peak; a value the kernel does not give stays nil).
 function M.stats_columns(s)
-  if type(s) ~= "table" then return {} end
-  local usec = first(s, { "cpu.usage_usec", "cpu.usage_us", "cpuacct.usage_usec" })
-  if not usec then
-    local ns = first(s, { "cpu.usage_ns", "cpuacct.usage", "cpu.usage" })
-    if ns then usec = ns // 1000 end
-  end
-  local thr = first(s, { "cpu.throttled_usec", "cpu.throttled_us", "cpu.throttled_time_usec" })
-  if not thr then
-    local ns = first(s, { "cpu.throttled_time", "cpu.throttled_ns", "cpu.throttled_time_ns" })
-    if ns then thr = ns // 1000 end
-  end
+  local cpu, mem, pids = s.cpu or {}, s.memory or {}, s.pids or {}
   return {
-    cpu_usec = usec,
-    throttled_usec = thr,
-    nr_throttled = first(s, { "cpu.nr_throttled", "cpu.throttled_count", "cpu.throttled" }),
-    mem_peak = first(s, { "memory.peak", "memory.max_usage", "memory.max_usage_in_bytes" }),
-    oom_kills = first(s, { "memory.oom_kills", "memory.oom_kill", "memory.events.oom_kill", "memory.oom" }),
-    pids_peak = first(s, { "pids.peak", "pids.max_usage" }),
+    cpu_usec = cpu.usage_us,
+    throttled_usec = cpu.throttled_us,
+    nr_throttled = cpu.nr_throttled,
+    mem_peak = mem.peak,
+    oom_kills = mem.oom_kills,
+    pids_peak = pids.peak,
   }
 end
 
 -- ------------------------------------------------------------ running
-
-local function sandbox_stats(box)
-  if type(box.stats) ~= "function" then return nil end
-  local ok, s = pcall(box.stats, box)
-  if ok and type(s) == "table" then return s end
-  return nil
-end
 
 -- One run; returns the row and whether a signal asked to stop.
 local function run_one(isol, plan, combo, catcher)
@@ -334,7 +291,7 @@ local function run_one(isol, plan, combo, catcher)
     row.code, row.signal = st.code, st.signal
     row.oom = st.oom and true or nil
   end
-  local s = sandbox_stats(box)
+  local s = box:stats() -- nil when the sandbox has no cgroup
   if s then
     row.stats = s
     for k, v in pairs(M.stats_columns(s)) do row[k] = v end
@@ -350,9 +307,8 @@ end
 function M.sweep(spec)
   local isol = require "isol"
   local plan = M.check(spec)
-  local res = setmetatable({ paths = plan.paths, runs = plan.runs, interrupted = nil }, Results)
   local total = #plan.combos * plan.runs
-  res.total = total
+  local res = results.new(plan.paths, plan.runs, total)
   local catcher
   if plan.catch_signals then
     local c, msg, code = core.sigcatch { "SIGINT", "SIGTERM" }
@@ -391,254 +347,7 @@ function M.sweep(spec)
   return res
 end
 
--- ------------------------------------------------------------ results
-
-local function median(list)
-  local t = {}
-  for _, v in ipairs(list) do if v ~= nil then t[#t + 1] = v end end
-  if #t == 0 then return nil end
-  table.sort(t)
-  local n = #t
-  if n % 2 == 1 then return t[(n + 1) // 2] end
-  return (t[n // 2] + t[n // 2 + 1]) / 2
-end
-M.median = median
-
-local function human_bytes(b)
-  if b == nil then return "-" end
-  local units = { "B", "K", "M", "G", "T" }
-  local i = 1
-  while b >= 1024 and i < #units do b = b / 1024; i = i + 1 end
-  if i == 1 then return string.format("%d%s", b, units[i]) end
-  return string.format("%.1f%s", b, units[i])
-end
-
---- Outcome word of a row: "ok", "exit N", "SIGKILL", "oom", "timeout", "interrupted", "error".
-function M.outcome(row)
-  if row.error then return "error" end
-  if row.interrupted then return "interrupted" end
-  if row.timeout then return "timeout" end
-  if row.oom then return "oom" end
-  if row.code == 0 then return "ok" end
-  if row.code then return "exit " .. row.code end
-  if row.signal then return tostring(row.signal) end
-  return "?"
-end
-
---- One entry per combination, in run order: { vary=, rows=, ok=, n=,
--- outcomes=, wall=, cpu_usec=, throttled_usec=, mem_peak=, oom_kills=,
--- pids_peak= } (medians; oom_kills summed; pids_peak the maximum).
-function Results:summary()
-  local groups, order = {}, {}
-  for _, row in ipairs(self) do
-    local key = {}
-    for _, p in ipairs(self.paths) do key[#key + 1] = show_value(row.vary[p]) end
-    key = table.concat(key, "\0")
-    local g = groups[key]
-    if not g then
-      g = { vary = row.vary, rows = {} }
-      groups[key] = g
-      order[#order + 1] = g
-    end
-    g.rows[#g.rows + 1] = row
-  end
-  for _, g in ipairs(order) do
-    local col = function(name)
-      local t = {}
-      for _, r in ipairs(g.rows) do t[#t + 1] = r[name] end
-      return t
-    end
-    g.n = #g.rows
-    g.ok = 0
-    local counts, names = {}, {}
-    for _, r in ipairs(g.rows) do
-      local o = M.outcome(r)
-      if o == "ok" then g.ok = g.ok + 1 end
-      if not counts[o] then names[#names + 1] = o end
-      counts[o] = (counts[o] or 0) + 1
-    end
-    local parts = {}
-    for _, o in ipairs(names) do
-      parts[#parts + 1] = counts[o] == g.n and o or string.format("%s x%d", o, counts[o])
-    end
-    g.outcomes = table.concat(parts, ", ")
-    g.wall = median(col("wall"))
-    g.cpu_usec = median(col("cpu_usec"))
-    g.throttled_usec = median(col("throttled_usec"))
-    g.mem_peak = median(col("mem_peak"))
-    local sum, any = 0, false
-    for _, v in ipairs(col("oom_kills")) do sum = sum + v; any = true end
-    g.oom_kills = any and sum or nil
-    local mx
-    for _, v in ipairs(col("pids_peak")) do if not mx or v > mx then mx = v end end
-    g.pids_peak = mx
-  end
-  return order
-end
-
---- The aligned text table (one line per combination, medians of its runs).
-function Results:format()
-  local head = {}
-  for _, p in ipairs(self.paths) do head[#head + 1] = p end
-  local fixed = { "runs", "outcome", "wall(med)", "cpu(med)", "throttled(med)", "mem peak(med)", "oom kills",
-    "pids peak" }
-  for _, h in ipairs(fixed) do head[#head + 1] = h end
-  local lines = { head }
-  local function ms(usec) return usec and string.format("%.1fms", usec / 1000) or "-" end
-  for _, g in ipairs(self:summary()) do
-    local l = {}
-    for _, p in ipairs(self.paths) do l[#l + 1] = show_value(g.vary[p]) end
-    l[#l + 1] = string.format("%d/%d ok", g.ok, g.n)
-    l[#l + 1] = g.outcomes
-    l[#l + 1] = g.wall and string.format("%.3fs", g.wall) or "-"
-    l[#l + 1] = ms(g.cpu_usec)
-    l[#l + 1] = ms(g.throttled_usec)
-    l[#l + 1] = human_bytes(g.mem_peak)
-    l[#l + 1] = g.oom_kills and tostring(math.tointeger(g.oom_kills) or g.oom_kills) or "-"
-    l[#l + 1] = g.pids_peak and tostring(math.tointeger(g.pids_peak) or g.pids_peak) or "-"
-    lines[#lines + 1] = l
-  end
-  local width = {}
-  for _, l in ipairs(lines) do
-    for i, c in ipairs(l) do width[i] = math.max(width[i] or 0, #c) end
-  end
-  local out = {}
-  for n, l in ipairs(lines) do
-    local cells = {}
-    for i, c in ipairs(l) do cells[i] = c .. string.rep(" ", width[i] - #c) end
-    out[#out + 1] = (table.concat(cells, "  "):gsub("%s+$", ""))
-    if n == 1 then
-      local rule = {}
-      for i = 1, #l do rule[i] = string.rep("-", width[i]) end
-      out[#out + 1] = table.concat(rule, "  ")
-    end
-  end
-  if self.interrupted then
-    out[#out + 1] = string.format("(interrupted by %s after %d of %d runs)", self.interrupted, #self,
-      self.total or #self)
-  end
-  return table.concat(out, "\n") .. "\n"
-end
-
---- Write the table of `format` to `out` (a file, default io.stdout).
-function Results:print(out)
-  out = out or io.stdout
-  out:write(self:format())
-  return self
-end
-
-local CSV_COLS = { "run", "outcome", "code", "signal", "oom", "timeout", "interrupted", "wall_s", "cpu_usec",
-  "throttled_usec", "nr_throttled", "mem_peak", "oom_kills", "pids_peak", "error" }
-
-local function csv_cell(v)
-  if v == nil then return "" end
-  if type(v) == "boolean" then return v and "true" or "false" end
-  if type(v) == "table" then v = show_value(v) end
-  v = tostring(v)
-  if v:find('[,"\n\r]') then return '"' .. v:gsub('"', '""') .. '"' end
-  return v
-end
-
-local function write_file(path, text)
-  local f, msg, code = io.open(path, "w")
-  if not f then return nil, msg, code end
-  local ok, wmsg, wcode = f:write(text)
-  f:close()
-  if not ok then return nil, wmsg, wcode end
-  return true
-end
-
---- CSV, one line per run (header: the varied paths, then run, outcome,
--- code, signal, oom, timeout, interrupted, wall_s, cpu_usec,
--- throttled_usec, nr_throttled, mem_peak, oom_kills, pids_peak, error).
--- With a path, writes the file (true, or nil, msg, errno); without, returns the text.
-function Results:csv(path)
-  local lines = {}
-  local head = {}
-  for _, p in ipairs(self.paths) do head[#head + 1] = csv_cell(p) end
-  for _, c in ipairs(CSV_COLS) do head[#head + 1] = c end
-  lines[1] = table.concat(head, ",")
-  for _, row in ipairs(self) do
-    local l = {}
-    for _, p in ipairs(self.paths) do l[#l + 1] = csv_cell(row.vary[p]) end
-    for _, c in ipairs(CSV_COLS) do
-      local v
-      if c == "outcome" then v = M.outcome(row)
-      elseif c == "wall_s" then v = string.format("%.6f", row.wall or 0)
-      else v = row[c] end
-      l[#l + 1] = csv_cell(v)
-    end
-    lines[#lines + 1] = table.concat(l, ",")
-  end
-  local text = table.concat(lines, "\n") .. "\n"
-  if path == nil then return text end
-  return write_file(path, text)
-end
-
-local function json(v, seen)
-  local t = type(v)
-  if v == nil then return "null" end
-  if t == "boolean" then return tostring(v) end
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    if math.type(v) == "integer" then return tostring(v) end
-    return string.format("%.17g", v)
-  end
-  if t == "string" then
-    return '"' .. v:gsub('[%c"\\]', function(c)
-      local map = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-      return map[c] or string.format("\\u%04x", c:byte())
-    end) .. '"'
-  end
-  if t ~= "table" then return json(tostring(v)) end
-  seen = seen or {}
-  if seen[v] then return "null" end
-  seen[v] = true
-  local out = {}
-  if util.is_list(v) and next(v) ~= nil then
-    for _, x in ipairs(v) do out[#out + 1] = json(x, seen) end
-    seen[v] = nil
-    return "[" .. table.concat(out, ",") .. "]"
-  end
-  local keys = {}
-  for k in pairs(v) do if type(k) == "string" or math.type(k) == "integer" then keys[#keys + 1] = tostring(k) end end
-  table.sort(keys)
-  for _, k in ipairs(keys) do
-    local x = v[k]
-    if x == nil then x = v[tonumber(k)] end
-    if type(x) ~= "function" then out[#out + 1] = json(k) .. ":" .. json(x, seen) end
-  end
-  seen[v] = nil
-  return "{" .. table.concat(out, ",") .. "}"
-end
-M.json_encode = json
-
---- JSON: { paths = [...], runs =, interrupted =, rows = [...], summary = [...] }.
--- With a path, writes the file (true, or nil, msg, errno); without, returns the text.
-function Results:json(path)
-  local rows = {}
-  for i, row in ipairs(self) do
-    local r = {}
-    for k, v in pairs(row) do r[k] = v end
-    r.outcome = M.outcome(row)
-    rows[i] = r
-  end
-  local summary = {}
-  for i, g in ipairs(self:summary()) do
-    summary[i] = { vary = g.vary, n = g.n, ok = g.ok, outcomes = g.outcomes, wall = g.wall, cpu_usec = g.cpu_usec,
-      throttled_usec = g.throttled_usec, mem_peak = g.mem_peak, oom_kills = g.oom_kills, pids_peak = g.pids_peak }
-  end
-  local text = json({ paths = self.paths, runs = self.runs, interrupted = self.interrupted or false,
-    rows = rows, summary = summary }) .. "\n"
-  if path == nil then return text end
-  return write_file(path, text)
-end
-
-function Results:__tostring()
-  return string.format("isol.SweepResults (%d rows%s)", #self, self.interrupted and ", interrupted" or "")
-end
-
-M.Results = Results
+M.Results = results.Results
 
 -- Install into the isol module: isol.sweep(spec).
 return setmetatable(M, {

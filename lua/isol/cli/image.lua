@@ -44,6 +44,21 @@ end
 
 local function mib(b) return string.format("%.2f MiB", b / 2 ^ 20) end
 
+-- Apparent and allocated size of a file: stat(1) run by argv (no shell:
+-- the path is one argument, whatever it holds), as no core call returns
+-- st_blocks.
+local function sizes(path)
+  local core = require "isol.core"
+  local p, msg = core.spawn { argv = { "stat", "-c", "%s %b", "--", path }, stdout = "pipe" }
+  if not p then return nil, msg end
+  local out = p:communicate()
+  local st = p:wait()
+  p:close()
+  local size, blocks = (out or ""):match("^(%d+) (%d+)")
+  if not (st and st.code == 0 and size) then return nil, "stat " .. path .. " failed" end
+  return tonumber(size), tonumber(blocks) * 512
+end
+
 function M.run(args)
   local isol = require "isol"
   local sub = table.remove(args, 1)
@@ -86,11 +101,12 @@ function M.run(args)
     if #pos ~= 1 then return cli.die("image info: IMAGE is required", 2) end
     local img, msg = isol.image.open(pos[1])
     if not img then return cli.die(msg) end
-    local p = io.popen("stat -c '%s %b' " .. string.format("%q", img:path()))
-    local size, blocks = p:read("a"):match("(%d+) (%d+)")
-    p:close()
-    print(string.format("%s: %s, %s apparent, %s allocated", img:path(), img:fstype(),
-      mib(tonumber(size)), mib(tonumber(blocks) * 512)))
+    local size, alloc = sizes(img:path())
+    if not size then
+      img:close()
+      return cli.die(alloc)
+    end
+    print(string.format("%s: %s, %s apparent, %s allocated", img:path(), img:fstype(), mib(size), mib(alloc)))
     img:close()
     return 0
   end

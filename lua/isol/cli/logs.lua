@@ -46,7 +46,7 @@ function M.run(args)
       pos = dump(path, pos)
       local cur = isol.detached.get(name)
       local running = cur and cur.state == "running"
-      if running then os.execute("sleep 0.2") end
+      if running then isol.core.poll({}, 0.2) end
     until not running
     dump(path, pos)
     return 0

@@ -20,6 +20,9 @@ the recipe's `command`) the command, as with `isol run`:
 Progress goes to stderr: a bar on a terminal, one line per run otherwise.
 Ctrl-C (SIGINT) or SIGTERM stops cleanly: the running sandbox is killed,
 its cgroup removed, and the results so far are shown and written (exit 130).
+A run isol cannot start (a missing command, a cgroup it may not create)
+shows in the table's error column, with each distinct message once under
+"errors:"; when no run could start at all, the exit status is 1.
 
 options:
   --vary PATH=V1,V2,...  add an axis (repeatable); values that read as
@@ -184,6 +187,10 @@ function M.run(args)
   if res.interrupted then
     err:write(string.format("isol: sweep interrupted by %s after %d of %d runs\n", res.interrupted, #res, res.total))
     return 130
+  end
+  if res:all_failed() then
+    err:write(string.format("isol: sweep: none of the %d runs could start (errors listed above)\n", #res))
+    return 1
   end
   return code
 end
