@@ -390,35 +390,29 @@ end
 
 M.mount = mount
 
-return function(isol)
+--- plan step: attach the images the plan's mounts name (loop devices).
+function M.plan_step(_, plan) return resolve_images(plan) end
+
+--- After isol.unshare created a mount namespace: set the propagation of
+-- the whole tree (default "private", like unshare(1): mounts made after
+-- isol.unshare{"mount"} never propagate back to the host).
+-- @param prop nil or a `propagation` value ("private", "slave", "shared", "unchanged")
+function M.after_unshare(prop)
+  if prop ~= nil then
+    prop = recipe.validate { namespaces = { "mount" }, propagation = prop }.propagation
+  end
+  M.private_ns = true
+  prop = prop or "private"
+  if prop ~= "unchanged" then return core.propagation("/", prop, true) end
+  return true
+end
+
+--- Install isol.mount, isol.fs, isol.image and isol.recipes.
+function M.install(isol)
   isol.mount = mount
   isol.fs = M
   isol.image = require "isol.image"
-  isol.Sandbox.hooks.plan[#isol.Sandbox.hooks.plan + 1] = function(_, plan) return resolve_images(plan) end
-
-  -- A private mount namespace by default, like unshare(1): mounts made after
-  -- isol.unshare{"mount"} never propagate back to the host.
-  local unshare = isol.unshare
-  function isol.unshare(spec)
-    local prop
-    if type(spec) == "table" and spec.propagation ~= nil then
-      spec = util.deepcopy(spec)
-      prop = recipe.validate { namespaces = { "mount" }, propagation = spec.propagation }.propagation
-      spec.propagation = nil
-    end
-    local ok, msg, code = unshare(spec)
-    if not ok then return nil, msg, code end
-    local has_mount = false
-    for _, n in ipairs(spec) do if n == "mount" or n == "mnt" then has_mount = true end end
-    if has_mount then M.private_ns = true end
-    prop = prop or "private"
-    if has_mount and prop ~= "unchanged" then
-      ok, msg, code = core.propagation("/", prop, true)
-      if not ok then return nil, msg, code end
-    end
-    return true
-  end
-
-  local ok, recipes = pcall(require, "isol.recipes")
-  if ok then isol.recipes = recipes end
+  isol.recipes = require "isol.recipes"
 end
+
+return M
