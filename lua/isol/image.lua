@@ -62,7 +62,9 @@ function M.create(path, opts)
       os.remove(path)
       return nil, msg, code
     end
-    img = core.image_open(path, fs)
+    -- reopened after the chown: a failure keeps its message (B15)
+    img, msg, code = core.image_open(path, fs)
+    if not img then return nil, msg, code end
   end
   return img
 end
