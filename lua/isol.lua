@@ -12,6 +12,7 @@ local recipe = require "isol.recipe"
 local Sandbox = require "isol.sandbox"
 local util = require "isol.util"
 local fs = require "isol.fs"
+local mount = require "isol.mount"
 local kill = require "isol.kill"
 local detached = require "isol.detached"
 local cgroup = require "isol.cgroup"
@@ -106,7 +107,7 @@ function isol.unshare(spec)
     if not ok then return nil, msg, code end
   end
   for _, n in ipairs(names) do
-    if n == "mount" then return fs.after_unshare(opts.propagation) end
+    if n == "mount" then return mount.after_unshare(opts.propagation) end
   end
   return true
 end

@@ -16,11 +16,6 @@ end
 
 local function recipe(name) return require("isol.recipes." .. name) end
 
-local function has_field(name)
-  for _, f in ipairs(R.fields()) do if f.name == name then return true end end
-  return false
-end
-
 local function is_plain(v, seen)
   seen = seen or {}
   if type(v) == "function" or type(v) == "userdata" or type(v) == "thread" then return false end
@@ -94,10 +89,6 @@ describe("recipes library", function()
   end)
 
   it("tmp_scratch: a tmpfs of the given size", function()
-    if not has_field("mounts") then
-      pending("the `mounts` field comes from the filesystem concern (isol.fs), not loaded in this tree")
-      return
-    end
     local snap = leak.snapshot()
     do
       local box <close> = isol.sandbox(R.extend(recipe "tmp_scratch" { size = "1M" },
@@ -114,10 +105,6 @@ describe("recipes library", function()
   end)
 
   it("minimal and untrusted validate and run", function()
-    if not (has_field("root") and has_field("mounts") and has_field("limits")) then
-      pending("minimal/untrusted need the filesystem (root, mounts, host_readonly) and cgroup (limits) concerns")
-      return
-    end
     local snap = leak.snapshot()
     do
       local box <close> = isol.sandbox(recipe "minimal" ())

@@ -59,8 +59,13 @@ local function write_state(dir, st)
   local tmp = dir .. "/state.tmp"
   local f, msg, code = io.open(tmp, "w")
   if not f then return nil, msg, code end
-  for _, k in ipairs(keys) do f:write(k, "=", esc(st[k]), "\n") end
-  f:close()
+  local ok = true
+  for _, k in ipairs(keys) do
+    if ok then ok, msg, code = f:write(k, "=", esc(st[k]), "\n") end
+  end
+  local cok, cmsg, ccode = f:close()
+  if ok and not cok then ok, msg, code = cok, cmsg, ccode end
+  if not ok then os.remove(tmp); return nil, msg, code end
   return os.rename(tmp, dir .. "/state")
 end
 
@@ -252,7 +257,7 @@ local detach_counter = 0
 
 --- plan step (spawns with detach = true): claim the name, open the status
 -- file (closed after the spawn), send stdio to the logs.
-function M.plan_step(box, plan, ctx)
+function M.plan_step(_, plan, ctx)
   if not ctx.detach then return true end
   local name = ctx.name
   if name == nil then
@@ -294,13 +299,19 @@ function M.after_spawn_step(box, p, ctx)
   local src = ""
   if ctx.source then
     src = ctx.source
-    local f = io.open(ctx.source, "r")
-    if f then
-      local text = f:read("a")
-      f:close()
-      local g = io.open(dir .. "/recipe.lua", "w")
-      if g then g:write(text); g:close() end
-    end
+    -- a copy of the recipe file for `isol ps`/`logs`: a failure to copy it
+    -- fails the spawn (undone by the pipeline) rather than being forgotten
+    local f, msg, code = io.open(ctx.source, "r")
+    if not f then return nil, msg, code end
+    local text = f:read("a")
+    f:close()
+    local g
+    g, msg, code = io.open(dir .. "/recipe.lua", "w")
+    if not g then return nil, msg, code end
+    local ok
+    ok, msg, code = g:write(text)
+    g:close()
+    if not ok then return nil, msg, code end
   end
   return write_state(dir, {
     name = ctx.name, pid = p:pid(), start = ps and ps.start or 0, created = os.time(),

@@ -149,41 +149,6 @@ function M.pidns.kill(x, sig)
   return core.proc_kill({ pidns = ino }, sig)
 end
 
--- ---------------------------------------------------------------- the sandbox side
-
--- Per process handle: what box:kill needs even after the root has died.
-local info = setmetatable({}, { __mode = "k" })
-
---- Kill everything of one spawned process tree with SIGKILL and reap it.
-local function kill_everything(p, i)
-  local pidns = i.pidns
-  if pidns then
-    -- PID 1 of the namespace: the kernel kills every other process of it
-    -- and the init's exit completes only once they are all gone.
-    p:kill("SIGKILL")
-    p:wait()
-    -- An init that had already ended took its namespace with it; a
-    -- recipe without init (command is PID 1) behaves the same.
-    return true
-  end
-  -- No pid namespace: descendants of the root (isol's init is a subreaper,
-  -- so escapees stay in its tree: walking the tree is enough, and cheap)
-  -- and, without that init, every process in a namespace the sandbox
-  -- created. The root stays alive meanwhile to reap its children.
-  local sel = { roots = { i.pid }, keep_roots = true, namespaces = not i.supervised and i.ns or nil }
-  local n, msg, code = core.proc_kill(sel, "SIGKILL")
-  p:kill("SIGKILL")
-  p:wait()
-  -- The root's last orphans (if it was no subreaper) are re-parented away:
-  -- once more, now by namespaces only.
-  if next(i.ns) then
-    local n2, msg2, code2 = core.proc_kill({ namespaces = i.ns }, "SIGKILL")
-    if not n2 then return nil, msg2, code2 end
-  end
-  if not n then return nil, msg, code end
-  return true
-end
-
 -- ---------------------------------------------------------------- a process tree
 
 --- Kill everything of one spawned process tree with SIGKILL and reap it.
