@@ -138,7 +138,15 @@ Sandbox.step("close", "cgroup", cgroup_sandbox.close_step)
 for name, fn in pairs(cgroup_sandbox.methods) do Sandbox.method(name, "cgroup", fn) end
 
 -- The concerns' public parts.
-fs.install(isol) -- isol.mount, isol.fs, isol.image, isol.recipes
+fs.install(isol) -- isol.mount, isol.fs, isol.image
+-- isol.recipes (the recipe library) is loaded on first use.
+setmetatable(isol, { __index = function(t, k)
+  if k == "recipes" then
+    local r = require "isol.recipes"
+    rawset(t, k, r)
+    return r
+  end
+end })
 isol.session = kill.session
 isol.pidns = kill.pidns
 isol.detached = detached

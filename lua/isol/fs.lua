@@ -295,12 +295,11 @@ M.resolve_images = resolve_images
 --- plan step: attach the images the plan's mounts name (loop devices).
 function M.plan_step(_, plan) return resolve_images(plan) end
 
---- Install isol.mount, isol.fs, isol.image and isol.recipes.
+--- Install isol.mount, isol.fs and isol.image.
 function M.install(isol)
   isol.mount = require "isol.mount"
   isol.fs = M
   isol.image = require "isol.image"
-  isol.recipes = require "isol.recipes"
 end
 
 return M

@@ -124,8 +124,11 @@ local function with_status(self, st, ...)
   end
   return st, ...
 end
+--- p:wait(): isol.Process's wait, then the wait phase on its status.
 function own.wait(self, ...) return with_status(self, self._p:wait(...)) end
+--- p:poll(): isol.Process's poll, then the wait phase on a status.
 function own.poll(self, ...) return with_status(self, self._p:poll(...)) end
+--- p:close(): isol.Process's close, then the wait phase on a status.
 function own.close(self, ...) return with_status(self, self._p:close(...)) end
 --- The C isol.Process under it (for code that needs the userdata).
 function own.process(self) return self._p end
