@@ -240,6 +240,7 @@ function Sandbox:spawn(cmd)
   local ok
   ok, msg, code = run_until_failure("after_spawn", self, p, ctx)
   if not ok then
+    self.procs[p], owner[p] = nil, nil
     cp:kill("SIGKILL")
     cp:close()
     run_list(ctx.undo)
