@@ -24,6 +24,11 @@
 -- ctx.detach, ctx.name, ctx.source) and two lists a step may push to:
 -- ctx.undo (run if the spawn fails after it) and ctx.finally (run after
 -- the spawn either way).
+--
+-- box:spawn returns an `isol.SandboxProcess`: every isol.Process method
+-- works on it (p:pid(), p:kill(), p:communicate()...), and its wait, poll
+-- and close run the wait phase on the status they return; p:process() is
+-- the isol.Process itself.
 -- @classmod isol.Sandbox
 local core = require "isol.core"
 local recipe = require "isol.recipe"
