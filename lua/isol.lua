@@ -11,6 +11,14 @@ local core = require "isol.core"
 local recipe = require "isol.recipe"
 local Sandbox = require "isol.sandbox"
 local util = require "isol.util"
+local fs = require "isol.fs"
+local mount = require "isol.mount"
+local kill = require "isol.kill"
+local detached = require "isol.detached"
+local cgroup = require "isol.cgroup"
+local cgroup_sandbox = require "isol.cgroup_sandbox"
+local recipe_merge = require "isol.recipe_merge"
+local explain = require "isol.explain"
 
 local isol = {
   _VERSION = "isol " .. core._VERSION,
@@ -26,8 +34,37 @@ function isol.sandbox(r)
   return Sandbox.new(r)
 end
 
+-- Every key of the core plan, with the Lua types the binding accepts
+-- (csrc/lua/l_spawn.c reads them; csrc/spawn.h documents them). A concern
+-- that adds a plan key adds it here.
+local PLAN_KEYS = {
+  argv = "table", env = "table", file = "string", cwd = "string",
+  stdin = "io", stdout = "io", stderr = "io", keep_fds = "table",
+  namespaces = "table", uid_map = "table", gid_map = "table", setgroups_deny = "boolean",
+  hostname = "string", domainname = "string", time = "table", fs = "table",
+  new_session = "boolean", die_with_parent = "boolean", no_new_privs = "boolean",
+  init = "boolean", supervise = "boolean", detach = "boolean",
+  cgroup_fd = "integer", cgroup_procs = "table", status_fd = "integer",
+  join_pidfd = "integer", join_namespaces = "table",
+}
+isol.PLAN_KEYS = PLAN_KEYS
+
 --- Spawn from a raw core plan (low level; see csrc/spawn.h for the fields).
+-- Raises on an unknown key or a value of the wrong type, naming it.
+-- @return Process, or nil, message, errno
 function isol.spawn(plan)
+  util.check_type("plan", plan, "table")
+  for k, v in pairs(plan) do
+    local want = type(k) == "string" and PLAN_KEYS[k]
+    if not want then
+      local known = {}
+      for n in pairs(PLAN_KEYS) do known[#known + 1] = n end
+      table.sort(known)
+      util.fail("plan." .. tostring(k), "unknown plan key (known: %s)", table.concat(known, ", "))
+    end
+    if want == "io" then util.check_type("plan." .. k, v, "string", "integer", "table")
+    else util.check_type("plan." .. k, v, want) end
+  end
   return core.spawn(plan)
 end
 
@@ -39,23 +76,25 @@ function isol.run(r, argv, opts)
 end
 
 --- Unshare namespaces of the calling process (everything but "pid", which
--- only affects children: use a sandbox for that).
--- @param spec a list of names, or {names..., user = {map_root=true}, hostname=}
+-- only affects children: use a sandbox for that). A new mount namespace
+-- gets `propagation` (default "private", like unshare(1): later mounts
+-- never propagate back to the host).
+-- @param spec a list of names, or {names..., user = {map_root=true}, hostname=, propagation=}
 function isol.unshare(spec)
   util.check_type("unshare", spec, "table")
   local names, opts = {}, {}
   for k, v in pairs(spec) do
     if math.type(k) == "integer" then names[k] = v
-    elseif k == "user" or k == "hostname" then opts[k] = v
-    else util.fail("unshare." .. tostring(k), "unknown field (known: user, hostname)") end
+    elseif k == "user" or k == "hostname" or k == "propagation" then opts[k] = v
+    else util.fail("unshare." .. tostring(k), "unknown field (known: user, hostname, propagation)") end
   end
   names = recipe.check_namespaces(names, "namespaces")
+  if opts.user ~= nil then util.check_type("unshare.user", opts.user, "table") end
   local uid, gid = core.ids()
   local ok, msg, code = core.unshare(names)
   if not ok then return nil, msg, code end
   if opts.user then
     local u = opts.user
-    util.check_type("unshare.user", u, "table")
     local iu = u.map_root and 0 or u.uid
     if iu then
       local ig = u.map_root and 0 or (u.gid or iu)
@@ -67,16 +106,55 @@ function isol.unshare(spec)
     ok, msg, code = core.sethostname(opts.hostname)
     if not ok then return nil, msg, code end
   end
+  for _, n in ipairs(names) do
+    if n == "mount" then return mount.after_unshare(opts.propagation) end
+  end
   return true
 end
 
--- Each concern installs its part: filesystem (isol.mount, isol.image, fields
--- mounts/root), processes (isol.session, isol.pidns, isol.attach, detach),
--- cgroups (isol.cgroup, field limits).
-require "isol.fs"(isol)
-require "isol.process"(isol)
-require "isol.cgroup"(isol)
-require "isol.compose"(isol) -- recipe.extend/merge/replace/explain
+-- ------------------------------------------------------------ the pipeline
+-- Every step of a sandbox, in the order it runs (Sandbox.steps() lists
+-- them; `isol.recipe.explain` prints them). Within a phase the order below
+-- is the order of the calls:
+--   plan: images are attached before anything refers to them; supervise,
+--     then detach (which forces supervision and stdio); the cgroup last,
+--     so its OOM count is taken right before the spawn.
+--   kill, close: the process trees first (a pid namespace dies with its
+--     init), then the cgroup ends and deletes what is left in it.
+Sandbox.step("validate", "cgroup", cgroup_sandbox.validate_step)
+Sandbox.step("prepare", "cgroup", cgroup_sandbox.prepare_step)
+Sandbox.step("plan", "fs", fs.plan_step)
+Sandbox.step("plan", "process", kill.plan_step)
+Sandbox.step("plan", "detached", detached.plan_step)
+Sandbox.step("plan", "cgroup", cgroup_sandbox.plan_step)
+Sandbox.step("after_spawn", "process", kill.after_spawn_step)
+Sandbox.step("after_spawn", "detached", detached.after_spawn_step)
+Sandbox.step("after_spawn", "cgroup", cgroup_sandbox.after_spawn_step)
+Sandbox.step("wait", "cgroup", cgroup_sandbox.wait_step)
+Sandbox.step("kill", "process", kill.kill_step)
+Sandbox.step("kill", "cgroup", cgroup_sandbox.kill_step)
+Sandbox.step("close", "process", kill.close_step)
+Sandbox.step("close", "cgroup", cgroup_sandbox.close_step)
+for name, fn in pairs(cgroup_sandbox.methods) do Sandbox.method(name, "cgroup", fn) end
+
+-- The concerns' public parts.
+fs.install(isol) -- isol.mount, isol.fs, isol.image
+-- isol.recipes (the recipe library) is loaded on first use.
+setmetatable(isol, { __index = function(t, k)
+  if k == "recipes" then
+    local r = require "isol.recipes"
+    rawset(t, k, r)
+    return r
+  end
+end })
+isol.session = kill.session
+isol.pidns = kill.pidns
+isol.detached = detached
+isol.attach = detached.attach
+isol.exec = detached.exec
+cgroup.install(isol) -- isol.cgroup
+recipe.extend, recipe.merge, recipe.replace = recipe_merge.extend, recipe_merge.merge, recipe_merge.replace
+recipe.explain, recipe.cgroup_version = explain.explain, explain.cgroup_version
 
 --- Run a command under every combination of limits (see `isol.sweep`);
 -- loaded on first use, so that `isol run` does not pay for it.

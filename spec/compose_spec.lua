@@ -149,27 +149,61 @@ describe("explain", function()
     assert.matches('hostname: needs the "uts" namespace', err, 1, true)
   end)
 
-  it("maps limits to v1 files", function()
+  -- explain's "file = value   # field" lines under the cgroup heading
+  local function cgroup_files(text)
     local files = {}
-    for _, e in ipairs(compose.limit_files({ cpu = { shares = 128, quota = "20%" }, cpuset = { cpus = "0" },
-      memory = { max = "32M", swap = 0, swappiness = 0 }, pids = { max = 64 },
-      devices = { deny = { "c 195:* rwm" } } }, "v1")) do
-      files[#files + 1] = e.file .. "=" .. e.value
-    end
-    assert.same({ "cpu.shares=128", "cpu.cfs_period_us=100000", "cpu.cfs_quota_us=20000", "cpuset.cpus=0",
-      "memory.limit_in_bytes=33554432", "memory.memsw.limit_in_bytes=33554432",
-      "memory.swappiness=0", "pids.max=64", "devices.deny=c 195:* rwm" }, files)
+    for file, value in text:gmatch("\n  ([%w_.]+) = ([^\n]-)   # limits[^\n]*") do files[file] = value end
+    return files
+  end
+
+  it("prints the cgroup files of isol.cgroup.plan, the one mapping", function()
+    local lim = { cpu = { shares = 128, quota = "20%" }, memory = { max = "32M", swap = 0 }, pids = { max = 64 } }
+    local text = R.explain({ limits = lim }, { "true" }, { cgroup_version = "v1" })
+    local plan = isol.cgroup.plan(R.validate({ limits = lim }).limits, { version = 1 }, "limits", "v1")
+    local want = {}
+    for _, w in ipairs(plan.writes or plan) do want[w.file or w[1]] = tostring(w.value or w[2]) end
+    assert.is_truthy(next(want))
+    assert.same(want, cgroup_files(text))
+    -- a numeric quota means the same in explain as in what is written
+    assert.equal("20000", want["cpu.cfs_quota_us"])
   end)
 
-  it("maps limits to v2 files", function()
-    local files = {}
-    for _, e in ipairs(compose.limit_files({ cpu = { shares = 1024, quota = "50%" },
-      cpuset = { cpus = "0-1", mems = "0" },
-      memory = { max = "1G", swap = 0 }, pids = { max = 10 }, io = { weight = 100 } }, "v2")) do
-      files[#files + 1] = e.file .. "=" .. e.value
+  -- Every file explain lists for these limits, read back from the group
+  -- a sandbox made from them: the same value.
+  local function compare_written(lim, count)
+    local files = cgroup_files(R.explain({ limits = lim }, { "true" }))
+    local box = isol.sandbox { limits = lim }
+    local st = assert(box:run { "/bin/true" })
+    assert.equal(0, st.code)
+    local n = 0
+    for file, value in pairs(files) do
+      local dir = box.cgroup:version() == 2 and box.cgroup:path() or box.cgroup:path(file:match("^(%w+)%."))
+      local got = h.read(dir .. "/" .. file)
+      assert.equal(value, got and got:match("^(.-)%s*$"), file)
+      n = n + 1
     end
-    assert.same({ "cpu.weight=100", "cpu.max=50000 100000", "cpuset.cpus=0-1", "cpuset.mems=0",
-      "memory.max=1073741824", "memory.swap.max=0", "pids.max=10", "io.weight=100" }, files)
+    assert(box:close())
+    assert.equal(count, n)
+  end
+
+  it("the files explain prints are the files a sandbox writes, field by field, on v1 #root", function()
+    if isol.cgroup.layout().mode == "v2" then
+      pending("a v1 comparison; the #v2 one runs on this host")
+      return
+    end
+    -- shares, period, quota, cpus, memory, memsw, swappiness, pids
+    compare_written({ cpu = { shares = 128, quota = "20%" }, cpuset = { cpus = "0" },
+      memory = { max = "32M", swap = "16M", swappiness = 0 }, pids = { max = 64 } }, 8)
+  end)
+
+  it("the files explain prints are the files a sandbox writes, field by field, on v2 #root #v2", function()
+    if isol.cgroup.layout().mode ~= "v2" then
+      pending("needs a pure cgroup v2 host (runs in the VM: spec/vm)")
+      return
+    end
+    -- cpu.weight, cpu.max, memory.max, memory.swap.max, pids.max
+    compare_written({ cpu = { shares = 128, quota = "20%" }, memory = { max = "32M", swap = "16M" },
+      pids = { max = 64 } }, 5)
   end)
 
   it("shows the cgroup files of a recipe with limits, for the kernel's version and for another", function()
@@ -178,12 +212,32 @@ describe("explain", function()
     local text = R.explain(r, { "true" })
     local kernel = compose.cgroup_version()
     assert.matches("cgroup " .. (kernel == "v2" and "v2" or "v1") .. " %(kernel: " .. kernel, text)
-    -- the file names and values, whichever mapping (the cgroup module's or isol's) printed them
-    assert.matches("pids%.max[^\n]*16", text)
-    if kernel ~= "v2" then assert.matches("memory%.limit_in_bytes[^\n]*33554432", text) end
+    assert.matches("pids%.max = 16", text)
+    if kernel ~= "v2" then assert.matches("memory%.limit_in_bytes = 33554432", text) end
     local v2 = R.explain(r, { "true" }, { cgroup_version = "v2" })
     assert.matches("cgroup v2", v2, 1, true)
-    assert.matches("memory%.max[^\n]*33554432", v2)
+    if v2:find("cannot map on this host", 1, true) then
+      -- isol.cgroup.plan(limits, cgopts, path, version) maps for a version
+      -- the host lacks once the cgroup branch lands; until then it says why
+      pending("isol.cgroup.plan cannot map v2 on this " .. kernel .. " host yet: " .. v2:match("cannot map[^\n]*"))
+      return
+    end
+    assert.matches("memory%.max = 33554432", v2)
+  end)
+
+  it("lists the sandbox steps, phase by phase, in the order they run", function()
+    local text = R.explain({ namespaces = { "user" } }, { "true" })
+    local listed = text:match("sandbox steps:\n(.*)$")
+    assert.is_truthy(listed)
+    local lines = {}
+    for ph, concerns in listed:gmatch("  ([%w_]+): ([^\n]+)") do lines[#lines + 1] = ph .. ": " .. concerns end
+    local want = {}
+    local last
+    for _, st in ipairs(isol.Sandbox.steps()) do
+      if st.phase ~= last then want[#want + 1] = st.phase .. ": " .. st.concern; last = st.phase
+      else want[#want] = want[#want] .. ", " .. st.concern end
+    end
+    assert.same(want, lines)
   end)
 
   it("shows each mount when the filesystem concern defines mounts", function()

@@ -406,5 +406,27 @@ int main(void) {
       assert.is_nil(host_mountinfo():find(target, 1, true))
       assert.is_nil(h.read(target .. "/t.txt"))
     end)
+
+    it("isol.unshare sets the propagation of a new mount namespace (default private)", function()
+      local out = h.lua([[
+        local isol = require "isol"
+        local function root_shared()
+          local shared, slave -- of the last mount on / (the one on top)
+          for l in io.lines("/proc/self/mountinfo") do
+            local rest = l:match("^%S+ %S+ %S+ %S+ / %S+(.-) %- ")
+            if rest then shared, slave = rest:match("shared:%d+") ~= nil, rest:match("master:%d+") ~= nil end
+          end
+          return shared, slave
+        end
+        print(pcall(isol.unshare, { "mount", propagation = "sideways" }))
+        assert(isol.unshare { "mount", propagation = "shared" })
+        print("shared", root_shared())
+        assert(isol.unshare { "mount" })
+        print("default", root_shared())
+      ]])
+      assert.matches('propagation: expected', out, 1, true)
+      assert.matches("shared\ttrue\tfalse\n", out, 1, true)
+      assert.matches("default\tfalse\tfalse\n", out, 1, true)
+    end)
   end)
 end)

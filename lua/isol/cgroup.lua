@@ -1,6 +1,6 @@
---- Control groups for sandboxes: the `limits` and `cgroup` recipe fields,
--- the Sandbox hooks (create once, start children inside, kill, delete) and
--- `isol.cgroup.*`.
+--- Control groups for sandboxes: validation and mapping of `limits` and
+-- `cgroup`, creation, and `isol.cgroup.*` (the Sandbox steps and the recipe
+-- fields are in isol/cgroup_sandbox.lua).
 --
 -- One vocabulary for cgroup v1 and v2, mapped at run time to the version
 -- the host (or `cgroup.version`) uses:
@@ -618,106 +618,8 @@ end
 
 -- ------------------------------------------------------------ install
 
-return function(isol)
-  local recipe, Sandbox = isol.recipe, isol.Sandbox
-  local PLANS = setmetatable({}, { __mode = "k" })
-
-  recipe.define("limits", {
-    doc = "cgroup limits: cpu={weight|shares, quota}, cpuset={cpus, mems}, memory={max, swap, swappiness}, "
-      .. "pids={max}, io={weight, max}, devices={allow, deny}, [\"controller.file\"]=value",
-    check = function(v, path) return M.check_limits(v, path) end,
-  })
-  recipe.define("cgroup", {
-    doc = "cgroup placement: {parent=, name=, version=1|2, owner={uid=, gid=}, controllers={...}}",
-    check = function(v, path) return M.check_cgroup(v, path) end,
-  })
-  -- With the whole recipe known (cpuset vs quota, version), map the limits
-  -- once; errors name the field. Nothing is created here.
-  recipe.post_check(function(r)
-    if r.limits or r.cgroup then PLANS[r] = M.plan(r.limits, r.cgroup) end
-  end)
-
-  -- Process:wait()/poll()/close() report oom = true when the box's cgroup
-  -- counted an OOM kill while the process ran and it died of SIGKILL.
-  local WATCH = setmetatable({}, { __mode = "k" })
-  local methods = debug.getregistry()["isol.Process"].__index
-  local function with_oom(p, st, ...)
-    local w = WATCH[p]
-    if type(st) == "table" and w and st.signal == "SIGKILL" and not st.oom then
-      local n = w.cg:oom_kills()
-      if n and n > w.before then st.oom = true end
-    end
-    return st, ...
-  end
-  for _, name in ipairs { "wait", "poll", "close" } do
-    local orig = methods[name]
-    methods[name] = function(p, ...) return with_oom(p, orig(p, ...)) end
-  end
-
-  -- The count is taken before the spawn (a group made by this spawn starts
-  -- at 0), so a kill right after exec is not missed. Heuristic: any OOM kill
-  -- in the box while the process lived, and the process died of SIGKILL.
-  local orig_spawn = Sandbox.spawn
-  function Sandbox.spawn(self, cmd)
-    local before = self.cgroup and self.cgroup:oom_kills() or 0
-    local p, msg, code = orig_spawn(self, cmd)
-    if p and self.cgroup then
-      WATCH[p] = { cg = self.cgroup, before = before }
-    end
-    return p, msg, code
-  end
-
-  Sandbox.hooks.prepare[#Sandbox.hooks.prepare + 1] = function(box)
-    local plan = PLANS[box.recipe]
-    if not plan then return true end
-    local g, msg, code = M.create_from_plan(plan, box.recipe.cgroup)
-    if not g then return nil, msg, code end
-    box.cgroup = g
-    box.cgroup_path = g:path() -- recorded by detached sandboxes
-    return true
-  end
-  Sandbox.hooks.plan[#Sandbox.hooks.plan + 1] = function(box, plan)
-    local g = box.cgroup
-    if not g then return true end
-    if g:version() == 2 then plan.cgroup_fd = g:fd()
-    else plan.cgroup_procs = g:procs_files() end
-    return true
-  end
-  Sandbox.hooks.kill[#Sandbox.hooks.kill + 1] = function(box, sig)
-    if not box.cgroup then return false end
-    local ok = box.cgroup:kill(sig)
-    return ok ~= nil
-  end
-  Sandbox.hooks.close[#Sandbox.hooks.close + 1] = function(box)
-    local g = box.cgroup
-    if not g then return end
-    box.cgroup = nil
-    -- A detached sandbox outlives the script, in its cgroup.
-    if box.detached then g:release(); return end
-    -- Whatever the processes left behind (daemons in new sessions) goes too.
-    if (g:nprocs() or 0) > 0 then g:kill("SIGKILL") end
-    local ok, msg = g:delete(5000)
-    if not ok then io.stderr:write("isol: cgroup delete: ", tostring(msg), "\n") end
-  end
-
-  --- box:stats() -> cpu/memory/pids/io counters of the box's cgroup (see
-  -- isol.Cgroup:stats), or nil, msg, errno when it has none.
-  function Sandbox:stats()
-    if not self.cgroup then
-      if PLANS[self.recipe] and not self.prepared then return nil, "sandbox has not started yet", 3 end
-      return nil, "sandbox has no cgroup (give limits or cgroup in the recipe)", 19
-    end
-    return self.cgroup:stats()
-  end
-  function Sandbox:freeze()
-    if not self.cgroup then return nil, "sandbox has no cgroup", 19 end
-    return self.cgroup:freeze()
-  end
-  function Sandbox:thaw()
-    if not self.cgroup then return nil, "sandbox has no cgroup", 19 end
-    return self.cgroup:thaw()
-  end
-
+--- Install `isol.cgroup` (called by isol.lua).
+function M.install(isol)
   local C = {}
   isol.cgroup = C
   C.layout = function(refresh)
@@ -819,3 +721,5 @@ return function(isol)
     return { removed = removed, kept = kept }
   end
 end
+
+return M

@@ -14,6 +14,7 @@
 -- @module isol.image
 local core = require "isol.core"
 local util = require "isol.util"
+local mount = require "isol.mount"
 
 local fail, show, check_type = util.fail, util.show, util.check_type
 
@@ -62,7 +63,9 @@ function M.create(path, opts)
       os.remove(path)
       return nil, msg, code
     end
-    img = core.image_open(path, fs)
+    -- reopened after the chown: a failure keeps its message (B15)
+    img, msg, code = core.image_open(path, fs)
+    if not img then return nil, msg, code end
   end
   return img
 end
@@ -102,8 +105,7 @@ function methods:mount(target, opts)
   check_type("image:mount: target", target, "string")
   opts = opts or {}
   util.check_keys("image:mount", opts, { readonly = true, mode = true, sync = true, owner = true, host = true })
-  local isol = package.loaded.isol
-  if isol and isol.fs then isol.fs.check_private("image:mount", opts.host) end
+  mount.check_private("image:mount", opts.host)
   local ro = opts.readonly
   if opts.mode ~= nil then
     if opts.mode ~= "ro" and opts.mode ~= "rw" then

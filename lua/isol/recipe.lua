@@ -9,8 +9,9 @@
 --   spec.plan(value, plan, recipe)  -- fills the core plan (optional)
 --   spec.doc                         -- one line for `isol.recipe.fields()`
 --
--- Validation creates nothing: it only reads the table and raises an error
--- that names the field path and the value, e.g.
+-- Validation is pure: it reads only the table (no /proc, no /sys: checks
+-- against the host run in the Sandbox's validate phase) and raises an
+-- error that names the field path and the value, e.g.
 -- `namespaces[3]: unknown namespace "netw"`.
 -- @module isol.recipe
 local core = require "isol.core"
@@ -39,6 +40,10 @@ function M.fields()
 end
 
 local VALID = setmetatable({}, { __mode = "k" })
+-- validated recipe -> a copy of the table it was made from (weak keys):
+-- checks normalize values, and `extend`, `explain` and sweeps start from
+-- what the user wrote.
+local SOURCE = setmetatable({}, { __mode = "k" })
 
 --- Validate a recipe table. Returns a new, normalized table (the input is
 -- not modified); raises on the first bad field.
@@ -59,8 +64,13 @@ function M.validate(r)
   end
   for _, fn in ipairs(post_checks) do fn(out) end
   VALID[out] = true
+  SOURCE[out] = SOURCE[r] or util.deepcopy(r)
   return out
 end
+
+--- The source table behind a validated recipe (what the user wrote,
+-- merged), or r itself.
+function M.source(r) return SOURCE[r] or r end
 
 --- Is r a validated recipe (returned by validate)?
 function M.is_valid(r) return VALID[r] == true end
@@ -317,17 +327,21 @@ for _, s in ipairs { "stdin", "stdout", "stderr" } do
   })
 end
 
+--- Check a list of fds >= 3 (recipe field keep_fds, spawn option keep_fds).
+function M.check_keep_fds(v, path)
+  util.check_type(path, v, "table")
+  if not util.is_list(v) then util.fail(path, "expected a list of fds") end
+  for i, fd in ipairs(v) do
+    if math.type(fd) ~= "integer" or fd < 3 or fd > 0x7fffffff then
+      util.fail(string.format("%s[%d]", path, i), "expected an fd >= 3, got %s", util.show(fd))
+    end
+  end
+  return util.copy_list(v)
+end
+
 M.define("keep_fds", {
   doc = "extra file descriptors passed into the sandbox (all others are closed)",
-  check = function(v, path)
-    util.check_type(path, v, "table")
-    for i, fd in ipairs(v) do
-      if math.type(fd) ~= "integer" or fd < 3 then
-        util.fail(string.format("%s[%d]", path, i), "expected an fd >= 3, got %s", util.show(fd))
-      end
-    end
-    return util.copy_list(v)
-  end,
+  check = M.check_keep_fds,
   plan = function(v, plan) plan.keep_fds = v end,
 })
 
@@ -353,10 +367,6 @@ M.post_check(function(r)
     if r[field] ~= nil and not has_ns(r, ns) then
       util.fail(field, 'needs the "%s" namespace (add "%s" to namespaces)', ns, ns)
     end
-  end
-  if r.init ~= nil and r.init and not has_ns(r, "pid") then
-    -- harmless: init only applies with a pid namespace
-    return
   end
 end)
 

@@ -19,9 +19,9 @@ function M.run(args)
   if not name or args[3] then return cli.die("kill: expected NAME [SIGNAL] (see `isol kill --help`)", 2) end
   local isol = require "isol"
   if sig then
-    local ok = pcall(isol.core.signum, math.tointeger(tonumber(sig)) or sig)
-    if not ok then return cli.die(string.format("kill: unknown signal %q", sig), 2) end
     sig = math.tointeger(tonumber(sig)) or sig
+    local ok, err = pcall(require("isol.kill").check_sig, sig, "kill")
+    if not ok then return cli.die(tostring(err), 2) end
   end
   local ok, err = pcall(isol.detached.dir, name)
   if not ok then return cli.die("kill: " .. tostring(err), 2) end

@@ -55,10 +55,7 @@ function M.run(args)
   local box <close> = isol.sandbox(r)
   if #cmd == 0 then cmd = nil end
   if dry then
-    local explain = isol.recipe.explain
-    if explain then io.stdout:write(explain(box.recipe, cmd)) else
-      io.stdout:write("plan validated\n")
-    end
+    io.stdout:write(isol.recipe.explain(box.recipe, cmd))
     return 0
   end
   if detach then

@@ -17,11 +17,7 @@ return function(p)
   util.check_type("minimal", p, "table")
   util.check_keys("minimal", p, { hostname = true, root = true })
   -- required here, not at load time: the index requires this file
-  local ok, index = pcall(require, "isol.recipes")
-  local host_readonly = ok and type(index) == "table" and index.host_readonly
-  if not host_readonly then
-    util.fail("minimal", "needs isol.recipes.host_readonly (the filesystem concern) for its root")
-  end
+  local host_readonly = require("isol.recipes").host_readonly
   return {
     description = "minimal: all namespaces, read-only host root",
     namespaces = { "user", "pid", "mount", "uts", "ipc", "net", "cgroup" },

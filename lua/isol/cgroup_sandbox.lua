@@ -1,0 +1,121 @@
+--- The cgroup concern's part of the Sandbox pipeline: the `limits` and
+-- `cgroup` recipe fields and the steps isol.lua wires (the group is made
+-- once, children start inside it, SIGKILL ends what is left in it, close
+-- deletes it), plus box:stats(), box:freeze() and box:thaw().
+--
+-- The mapping of `limits` to files is `isol.cgroup.plan`, the only one.
+-- @module isol.cgroup_sandbox
+local core = require "isol.core"
+local recipe = require "isol.recipe"
+local cgroup = require "isol.cgroup"
+
+local E = core.errno
+
+local M = {}
+
+recipe.define("limits", {
+  doc = "cgroup limits: cpu={weight|shares, quota}, cpuset={cpus, mems}, memory={max, swap, swappiness}, "
+    .. "pids={max}, io={weight, max}, devices={allow, deny}, [\"controller.file\"]=value",
+  check = function(v, path) return cgroup.check_limits(v, path) end,
+})
+recipe.define("cgroup", {
+  doc = "cgroup placement: {parent=, name=, version=1|2, owner={uid=, gid=}, controllers={...}}",
+  check = function(v, path) return cgroup.check_cgroup(v, path) end,
+})
+
+--- validate step: map the limits on this host's cgroups now, so that a
+-- recipe the host cannot express fails at isol.sandbox() naming the field
+-- (controllers present, CPUs online). Nothing is created here.
+function M.validate_step(box)
+  local r = box.recipe
+  if r.limits or r.cgroup then box.cgroup_plan = cgroup.plan(r.limits, r.cgroup, "limits") end
+  return true
+end
+
+--- prepare step: create the group, with every limit written.
+function M.prepare_step(box)
+  local plan = box.cgroup_plan
+  if not plan then return true end
+  local g, msg, code = cgroup.create_from_plan(plan, box.recipe.cgroup)
+  if not g then return nil, msg, code end
+  box.cgroup = g
+  box.cgroup_path = g:path() -- recorded by detached sandboxes
+  return true
+end
+
+--- plan step: start the child inside the group; take the OOM count before
+-- the spawn (a kill right after exec is not missed).
+function M.plan_step(box, plan, ctx)
+  local g = box.cgroup
+  if not g then return true end
+  if g:version() == 2 then plan.cgroup_fd = g:fd()
+  else plan.cgroup_procs = g:procs_files() end
+  ctx.oom_before = g:oom_kills() or 0
+  return true
+end
+
+local WATCH = setmetatable({}, { __mode = "k" })
+
+--- after_spawn step: watch the process for OOM kills.
+function M.after_spawn_step(box, p, ctx)
+  if box.cgroup then WATCH[p] = { cg = box.cgroup, before = ctx.oom_before or 0 } end
+  return true
+end
+
+--- wait step: a status says oom = true when the box's cgroup counted an
+-- OOM kill while the process lived and it died of SIGKILL (a heuristic).
+function M.wait_step(box, p, st)
+  local w = WATCH[p]
+  if w and st.signal == "SIGKILL" and not st.oom and box.cgroup == w.cg then
+    local n = w.cg:oom_kills()
+    if n and n > w.before then st.oom = true end
+  end
+end
+
+--- kill step: with SIGKILL, whatever is still in the group dies too
+-- (other signals reach the same processes as without a cgroup: isol.kill).
+function M.kill_step(box, sig)
+  if not box.cgroup or core.signum(sig) ~= core.signum("SIGKILL") then return true end
+  local ok, msg, code = box.cgroup:kill("SIGKILL")
+  if not ok then return nil, msg, code end
+  return true
+end
+
+--- close step: delete the group (a detached sandbox keeps it).
+function M.close_step(box)
+  local g = box.cgroup
+  if not g then return true end
+  box.cgroup = nil
+  -- A detached sandbox outlives the script, in its cgroup.
+  if box.detached then g:release(); return true end
+  -- Whatever the processes left behind (daemons in new sessions) goes too.
+  if (g:nprocs() or 0) > 0 then g:kill("SIGKILL") end
+  local ok, msg, code = g:delete(5000)
+  if not ok then return nil, "cgroup delete: " .. tostring(msg), code end
+  return true
+end
+
+--- Sandbox methods (added by isol.lua through Sandbox.method).
+M.methods = {}
+
+--- box:stats() -> cpu/memory/pids/io counters of the box's cgroup (see
+-- isol.Cgroup:stats), or nil, msg, errno when it has none.
+function M.methods.stats(box)
+  if not box.cgroup then
+    if box.cgroup_plan and not box.prepared then return nil, "sandbox has not started yet", E.ESRCH end
+    return nil, "sandbox has no cgroup (give limits or cgroup in the recipe)", E.ENODEV
+  end
+  return box.cgroup:stats()
+end
+--- box:freeze(): stop every process of the box (cgroup freezer).
+function M.methods.freeze(box)
+  if not box.cgroup then return nil, "sandbox has no cgroup", E.ENODEV end
+  return box.cgroup:freeze()
+end
+--- box:thaw(): resume a frozen box.
+function M.methods.thaw(box)
+  if not box.cgroup then return nil, "sandbox has no cgroup", E.ENODEV end
+  return box.cgroup:thaw()
+end
+
+return M
