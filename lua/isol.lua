@@ -76,6 +76,7 @@ end
 require "isol.fs"(isol)
 require "isol.process"(isol)
 require "isol.cgroup"(isol)
+require "isol.security"(isol) -- caps, session keyring, unprivileged root map
 require "isol.compose"(isol) -- recipe.extend/merge/replace/explain
 
 --- Run a command under every combination of limits (see `isol.sweep`);

@@ -518,7 +518,8 @@ function M.explain(r, argv, opts)
 
   local handled = { description = 1, command = 1, namespaces = 1, user = 1, hostname = 1, domainname = 1,
     time = 1, new_session = 1, die_with_parent = 1, no_new_privs = 1, init = 1, clear_env = 1, env = 1,
-    cwd = 1, stdin = 1, stdout = 1, stderr = 1, keep_fds = 1, mounts = 1, root = 1, limits = 1 }
+    cwd = 1, stdin = 1, stdout = 1, stderr = 1, keep_fds = 1, mounts = 1, root = 1, limits = 1,
+    caps = 1, session_keyring = 1 }
 
   if v.root ~= nil then
     if M.explainers.root then
@@ -560,6 +561,7 @@ function M.explain(r, argv, opts)
       for _, kv in ipairs(flatten(k, v[k])) do say("%s: %s", kv[1], tostring(kv[2])) end
     end
   end
+  for _, l in ipairs(require("isol.security").explain_lines(v, plan)) do say("%s", l) end
   return table.concat(out, "\n") .. "\n"
 end
 
