@@ -16,19 +16,26 @@
 #include "../keyring.h"
 #include "binding.h"
 
-static uint64_t read_mask(lua_State *L, int idx, const char *field)
+/* An integer field of the plan sub-table `what` at idx, within [min, max]. */
+static lua_Integer read_int(lua_State *L, int idx, const char *what, const char *field, lua_Integer min,
+                            lua_Integer max, const char *expected)
 {
 	lua_Integer v;
 	int isnum;
 
 	lua_getfield(L, idx, field);
 	v = lua_tointegerx(L, -1, &isnum);
-	if (!isnum)
-		luaL_error(L, "plan.caps.%s: expected an integer bit mask, got %s", field,
-			   luaL_typename(L, -1));
+	if (!isnum || v < min || v > max)
+		luaL_error(L, "plan.%s.%s: expected %s, got %s", what, field, expected,
+		           luaL_tolstring(L, -1, NULL));
 	lua_pop(L, 1);
-	return (uint64_t)v;
+	return v;
 }
+
+#define read_mask(L, idx, field)                                                                             \
+	((uint64_t)read_int(L, idx, "caps", field, LUA_MININTEGER, LUA_MAXINTEGER, "an integer bit mask"))
+#define read_id(L, idx, field)                                                                               \
+	((uint32_t)read_int(L, idx, "identity", field, 0, 0xfffffffeLL, "an id from 0 to 4294967294"))
 
 const struct isol_caps *isol_lua_read_caps(lua_State *L, int idx, struct isol_caps *buf)
 {
@@ -65,20 +72,6 @@ const struct isol_keyring *isol_lua_read_keyring(lua_State *L, int idx, struct i
 	if (strcmp(v, "inherit") == 0)
 		return NULL;
 	return (luaL_error(L, "plan.session_keyring: expected \"new\" or \"inherit\", got \"%s\"", v), NULL);
-}
-
-static uint32_t read_id(lua_State *L, int idx, const char *field)
-{
-	lua_Integer v;
-	int isnum;
-
-	lua_getfield(L, idx, field);
-	v = lua_tointegerx(L, -1, &isnum);
-	if (!isnum || v < 0 || v > 0xfffffffeLL)
-		luaL_error(L, "plan.identity.%s: expected an id from 0 to 4294967294, got %s", field,
-			   luaL_tolstring(L, -1, NULL));
-	lua_pop(L, 1);
-	return (uint32_t)v;
 }
 
 const struct isol_identity *isol_lua_read_identity(lua_State *L, int idx, struct isol_identity *buf)
@@ -134,10 +127,10 @@ static int l_cap_last(lua_State *L)
 void isol_lua_open_caps(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "cap_from_name", l_cap_from_name },
-		{ "cap_name", l_cap_name },
-		{ "cap_last", l_cap_last },
-		{ NULL, NULL },
+	        {"cap_from_name", l_cap_from_name},
+	        {"cap_name", l_cap_name},
+	        {"cap_last", l_cap_last},
+	        {NULL, NULL},
 	};
 	luaL_setfuncs(L, fns, 0);
 }
