@@ -22,7 +22,10 @@
  *      the prepared mount is moved there (move_mount by fd, no path lookup),
  *   5. pivot_root into the root and detach the old root (default), or chroot
  *      (weaker: the old root stays reachable by a chroot escape for a process
- *      with CAP_SYS_CHROOT; only when the recipe asks for mode "chroot").
+ *      with CAP_SYS_CHROOT; only when the recipe asks for mode "chroot", and
+ *      then lua/isol/security.lua drops CAP_SYS_CHROOT unless the recipe
+ *      keeps it by name; CAP_SYS_ADMIN, never in the default set, would
+ *      also allow a way out).
  * Everything is syscalls on stack buffers: no allocation, no locks (it runs
  * between clone and exec). The same function serves isol.mount.* on the
  * calling process (a plan without root and with propagation "unchanged").

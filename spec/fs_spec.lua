@@ -306,7 +306,7 @@ int main(void) {
       assert.is_nil(out:match("root="), out)
     end)
 
-    it("chroot mode is weaker: with CAP_SYS_CHROOT kept by name the attack reaches the old root (documented)", function()
+    it("chroot mode is weaker: with CAP_SYS_CHROOT kept by name the attack reaches the old root", function()
       build_attack()
       local st, out, err = run({ namespaces = { "mount" }, caps = { keep = { "SYS_CHROOT" } },
         root = isol.recipes.host_readonly { mode = "chroot", proc = false, dev = false, mounts = {

@@ -177,7 +177,8 @@ local function check_idmap(v, path)
 end
 
 M.define("user", {
-  doc = "user namespace maps: {map_root=true} | {map_root=\"unprivileged\"} (root inside is never host root) | {uid=, gid=} | {uid_map=, gid_map=}, setgroups=\"deny\"|\"allow\"",
+  doc = "user namespace maps: {map_root=true} | {map_root=\"unprivileged\"} (root inside is never host root) "
+    .. "| {uid=, gid=} | {uid_map=, gid_map=}, setgroups=\"deny\"|\"allow\"",
   check = function(v, path)
     util.check_type(path, v, "table")
     util.check_keys(path, v, { map_root = true, uid = true, gid = true, uid_map = true,
