@@ -385,6 +385,22 @@ end]], with_probe(c[2]), c[1])
       assert.are.equal("secret\n", out)
     end)
 
+    it("the workspace recipe binds with nofollow (untrusted, root mapped to an unprivileged id)", function()
+      local uid_map = isol.security.root_map()
+      h.sh(string.format("chown -R %d %s/work %s/private", uid_map[1][2], dir, dir))
+      local r = isol.recipe.extend(isol.recipes.untrusted(), isol.recipes.workspace { dir = dir .. "/work/planted" })
+      local st, msg = run(r, "cat s")
+      assert.is_nil(st)
+      assert.matches("symlink", msg)
+      r = isol.recipe.extend(isol.recipes.untrusted(), isol.recipes.workspace { dir = dir .. "/work" })
+      local out
+      st, out = run(r, "echo built > out")
+      assert.are.same({ code = 0 }, st, out)
+      assert.are.equal("built\n", h.read(dir .. "/work/out"))
+      assert.has_error(function() isol.recipes.workspace { dir = "rel" } end,
+        'workspace.dir: expected an absolute path, got "rel"')
+    end)
+
     it("without nofollow the planted link is followed (the spec can fail)", function()
       local st, out = run(bind(dir .. "/work/planted", nil), "cat /work/s")
       assert.are.same({ code = 0 }, st)
