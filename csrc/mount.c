@@ -29,6 +29,7 @@ static const char *type_name(int type)
 	case ISOL_MNT_REMOUNT: return "remount";
 	case ISOL_MNT_DIR: return "dir";
 	case ISOL_MNT_SYMLINK: return "symlink";
+	case ISOL_MNT_SYSFS: return "sysfs";
 	}
 	return "?";
 }
@@ -113,15 +114,41 @@ static int set_attr(int fd, unsigned set, unsigned clr, int rec, const char *wha
 
 /* A detached copy of the host mount tree at path (open_tree clone) in
  * *out; *out is -1 when an optional source does not exist. */
-static int bind_clone(const char *source, int rec, unsigned attr, int optional, const char *target,
-		      int *out, isol_error *err)
+static int bind_clone(const char *source, int rec, unsigned attr, int optional, int nofollow,
+		      const char *target, int *out, isol_error *err)
 {
-	int fd = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
-	int e;
+	int fd, e, at = AT_FDCWD;
+	const char *path = source;
 
 	*out = -1;
+	if (nofollow) {
+		/* The whole source path without a symlink (a workspace where a
+		 * previous run planted one cannot redirect this bind), resolved
+		 * and opened in one step: no window between check and use. */
+		struct open_how how;
+		memset(&how, 0, sizeof how);
+		how.flags = O_PATH | O_CLOEXEC;
+		how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+		at = (int)syscall(SYS_openat2, AT_FDCWD, source, &how, sizeof how);
+		if (at < 0) {
+			e = errno;
+			if (optional && e == ENOENT)
+				return 0;
+			if (e == ELOOP)
+				return isol_failx(err, e, "bind %s on %s: the source path contains a symlink "
+						  "(refused: nofollow)", source, target);
+			if (e == ENOENT)
+				return isol_failx(err, e, "bind %s on %s: source does not exist", source, target);
+			return isol_fail(err, e, "bind %s on %s: resolve source", source, target);
+		}
+		path = "";
+	}
+	fd = open_tree(at, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0) |
+				 (nofollow ? AT_EMPTY_PATH : 0));
+	e = errno;
+	if (at >= 0)
+		close(at);
 	if (fd < 0) {
-		e = errno;
 		if (optional && e == ENOENT)
 			return 0; /* skipped */
 		if (e == ENOENT)
@@ -172,6 +199,10 @@ static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
 		r = fs_new("proc", NULL, op->opts, op->nopts,
 			   op->attr_set | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "proc", t, err);
 		break;
+	case ISOL_MNT_SYSFS:
+		r = fs_new("sysfs", NULL, op->opts, op->nopts,
+			   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "sysfs", t, err);
+		break;
 	case ISOL_MNT_MQUEUE:
 		r = fs_new("mqueue", NULL, op->opts, op->nopts,
 			   op->attr_set | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "mqueue", t, err);
@@ -183,7 +214,8 @@ static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
 		r = fs_new(op->fstype, op->source, op->opts, op->nopts, op->attr_set, op->source, t, err);
 		break;
 	case ISOL_MNT_BIND:
-		return bind_clone(op->source, op->recursive, op->attr_set, op->optional, t, &fds[0], err);
+		return bind_clone(op->source, op->recursive, op->attr_set, op->optional, op->nofollow, t,
+				  &fds[0], err);
 	case ISOL_MNT_DEV: {
 		static const struct isol_mount_kv dev_opts[] = { { "mode", "0755" }, { "size", "64k" } };
 		static const struct isol_mount_kv pts_opts[] = {
@@ -200,7 +232,7 @@ static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
 		for (size_t i = 0; i < DEV_NODES; i++) {
 			char src[32] = "/dev/";
 			strcat(src, dev_nodes[i]);
-			r = bind_clone(src, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 1, t, &fds[1 + i], err);
+			r = bind_clone(src, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 1, 0, t, &fds[1 + i], err);
 			if (r < 0)
 				goto dev_fail;
 		}
@@ -399,6 +431,82 @@ static int dev_fill(int *fds, const char *target, isol_error *err)
 	return 0;
 }
 
+/* The source of masks: a tiny tmpfs holding an empty file "f" and an
+ * empty directory "d", both read-only (runc covers files with /dev/null
+ * and directories with a read-only tmpfs; an empty file needs no device
+ * node, which a nodev mount could not use anyway). */
+static int mask_source(const char *target, isol_error *err)
+{
+	static const struct isol_mount_kv o[] = { { "mode", "0555" }, { "size", "4k" } };
+	int m = fs_new("tmpfs", NULL, o, 2, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+		       "mask", target, err);
+	int f;
+
+	if (m < 0)
+		return m;
+	f = openat(m, "f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (f < 0 || mkdirat(m, "d", 0555) < 0) {
+		int e = errno;
+		if (f >= 0)
+			close(f);
+		close(m);
+		return isol_fail(err, e, "mask %s: empty file", target);
+	}
+	close(f);
+	return m;
+}
+
+/* Cover dir/name (a path of the fresh mount at dirfd): with a read-only
+ * bind of itself when src < 0, else with src's empty file or directory.
+ * A name this kernel does not have is skipped. */
+static int cover(int dirfd, const char *name, int src, const char *target, isol_error *err)
+{
+	struct stat st;
+	int m, t, r = 0;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : isol_fail(err, errno, "harden %s/%s", target, name);
+	m = src < 0 ? open_tree(dirfd, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+		    : open_tree(src, S_ISDIR(st.st_mode) ? "d" : "f", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (m < 0)
+		return isol_fail(err, errno, "harden %s/%s", target, name);
+	t = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (t < 0)
+		r = isol_fail(err, errno, "harden %s/%s", target, name);
+	else if (set_attr(m, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, 0,
+			  0, "harden", target, err) < 0)
+		r = -(err ? err->code : EIO);
+	else if (move_mount(m, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		r = isol_fail(err, errno, "harden %s/%s", target, name);
+	if (t >= 0)
+		close(t);
+	close(m);
+	return r;
+}
+
+/* The standard hardening of a fresh /proc or /sys at mount fd `mnt`. */
+static int harden(int mnt, int type, const char *target, isol_error *err)
+{
+	static const char *const proc_ro[] = { ISOL_PROC_READONLY };
+	static const char *const proc_masked[] = { ISOL_PROC_MASKED };
+	static const char *const sys_masked[] = { "firmware" };
+	const char *const *masked = type == ISOL_MNT_PROC ? proc_masked : sys_masked;
+	size_t nmasked = type == ISOL_MNT_PROC ? sizeof proc_masked / sizeof *proc_masked : 1;
+	int src, r = 0;
+
+	if (type == ISOL_MNT_PROC)
+		for (size_t i = 0; i < sizeof proc_ro / sizeof *proc_ro; i++)
+			if ((r = cover(mnt, proc_ro[i], -1, target, err)) < 0)
+				return r;
+	src = mask_source(target, err);
+	if (src < 0)
+		return src;
+	for (size_t i = 0; i < nmasked && r == 0; i++)
+		r = cover(mnt, masked[i], src, target, err);
+	close(src);
+	return r;
+}
+
 /* Phase 4 for one op: resolve its target inside the root and attach. */
 static int apply(const struct isol_mount_op *op, int *fds, int rootfd, int strict, isol_error *err)
 {
@@ -451,6 +559,8 @@ static int apply(const struct isol_mount_op *op, int *fds, int rootfd, int stric
 	close(tfd);
 	if (r == 0 && op->type == ISOL_MNT_DEV)
 		r = dev_fill(fds, t, err);
+	if (r == 0 && ((op->type == ISOL_MNT_PROC && !op->unmasked) || op->type == ISOL_MNT_SYSFS))
+		r = harden(fds[0], op->type, t, err);
 	return r;
 }
 

@@ -22,7 +22,10 @@
  *      the prepared mount is moved there (move_mount by fd, no path lookup),
  *   5. pivot_root into the root and detach the old root (default), or chroot
  *      (weaker: the old root stays reachable by a chroot escape for a process
- *      with CAP_SYS_CHROOT; only when the recipe asks for mode "chroot").
+ *      with CAP_SYS_CHROOT; only when the recipe asks for mode "chroot", and
+ *      then lua/isol/security.lua drops CAP_SYS_CHROOT unless the recipe
+ *      keeps it by name; CAP_SYS_ADMIN, never in the default set, would
+ *      also allow a way out).
  * Everything is syscalls on stack buffers: no allocation, no locks (it runs
  * between clone and exec). The same function serves isol.mount.* on the
  * calling process (a plan without root and with propagation "unchanged").
@@ -37,7 +40,8 @@
 enum isol_mount_type {
 	ISOL_MNT_TMPFS,   /* fresh tmpfs; opts: size, mode, uid, gid, nr_inodes */
 	ISOL_MNT_BIND,    /* source (host path) bound on target; recursive, attrs */
-	ISOL_MNT_PROC,    /* fresh proc (shows the pid namespace of PID 1 here) */
+	ISOL_MNT_PROC,    /* fresh proc (shows the pid namespace of PID 1 here),
+	                     hardened unless `unmasked` (see ISOL_PROC_READONLY) */
 	ISOL_MNT_DEV,     /* tmpfs with null zero full random urandom tty (bound
 	                     from the host), a private devpts (pts, ptmx), shm,
 	                     fd/stdin/stdout/stderr symlinks */
@@ -47,7 +51,22 @@ enum isol_mount_type {
 	ISOL_MNT_REMOUNT, /* change attrs of the mount already at target */
 	ISOL_MNT_DIR,     /* mkdir target (mode) */
 	ISOL_MNT_SYMLINK, /* symlink target -> source */
+	ISOL_MNT_SYSFS,   /* fresh sysfs, always read-only, /sys/firmware masked
+	                     (needs a net namespace of the sandbox's user namespace) */
 };
+
+/* The standard hardening of a fresh /proc (runc's default spec, also
+ * Docker's and crun's): these are bound read-only onto themselves... */
+#define ISOL_PROC_READONLY "sys", "sysrq-trigger", "irq", "bus", "fs"
+/* ...and these are hidden: a file under a read-only empty file, a
+ * directory under a read-only empty tmpfs (they expose host memory, keys,
+ * kernel addresses and timing, or hardware state). */
+#define ISOL_PROC_MASKED                                                                        \
+	"kcore", "keys", "timer_list", "timer_stats", "sched_debug", "latency_stats", "acpi",   \
+		"scsi", "asound", "interrupts"
+/* Because part of that /proc is covered, the kernel refuses a further proc
+ * mount from inside (it is not "fully visible"): `unshare -Urmpf
+ * --mount-proc` in the sandbox fails, as in runc. */
 
 /* fsconfig(FSCONFIG_SET_STRING, key, value) pairs (value NULL: a flag). */
 struct isol_mount_kv {
@@ -67,6 +86,9 @@ struct isol_mount_op {
 	unsigned recursive : 1;           /* BIND: the whole subtree (rbind) */
 	unsigned optional : 1;            /* BIND: skip when the source does not exist */
 	unsigned file : 1;                /* BIND: create the target as a file (source is not a dir) */
+	unsigned unmasked : 1;            /* PROC: no read-only/masked paths (opt out) */
+	unsigned nofollow : 1;            /* BIND: refuse a source path with a symlink in it
+	                                     (resolved with openat2 RESOLVE_NO_SYMLINKS) */
 };
 
 enum isol_root_mode { ISOL_ROOT_NONE, ISOL_ROOT_PIVOT, ISOL_ROOT_CHROOT };

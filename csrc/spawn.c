@@ -14,6 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
+#include "identity.h"
+#include "keyring.h"
 #include "mount.h"
 #include "proc.h"
 
@@ -241,6 +244,10 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 		    isol_write_time_offsets(0, plan->time_monotonic, plan->time_boottime, &err) < 0)
 			child_die(err_fd, &err);
 	}
+	/* The mapped identity before the mounts: they are made (and their
+	 * files owned) by the sandbox's root, not by an unmapped host root. */
+	if (plan->identity && isol_identity_child_apply(plan->identity, &err) < 0)
+		child_die(err_fd, &err);
 	if (plan->hostname && sethostname(plan->hostname, strlen(plan->hostname)) < 0)
 		isol_fail(&err, errno, "sethostname %s", plan->hostname), child_die(err_fd, &err);
 	if (plan->domainname && setdomainname(plan->domainname, strlen(plan->domainname)) < 0)
@@ -250,6 +257,10 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 	if (plan->cwd && chdir(plan->cwd) < 0)
 		isol_fail(&err, errno, "chdir %s", plan->cwd), child_die(err_fd, &err);
 	if (child_stdio(plan, &err) < 0 || child_fds(plan, &err) < 0)
+		child_die(err_fd, &err);
+	if (plan->keyring && isol_keyring_child_apply(plan->keyring, &err) < 0)
+		child_die(err_fd, &err);
+	if (plan->caps && isol_caps_child_apply(plan->caps, &err) < 0)
 		child_die(err_fd, &err);
 	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		isol_fail(&err, errno, "prctl NO_NEW_PRIVS"), child_die(err_fd, &err);

@@ -8,8 +8,9 @@
  *   write uid/gid maps
  *   before_release hook (v1 cgroup attach)
  *   "go" ─────────────────────────────▶  signals reset, setsid, die-with-parent,
- *                                        time offsets, hostname, filesystem
- *                                        (mount.c), cwd, stdio, fds, no_new_privs
+ *                                        time offsets, identity, hostname, filesystem
+ *                                        (mount.c), cwd, stdio, fds, keyring,
+ *                                        capabilities, no_new_privs
  *                                        [init: fork; PID 1 supervises]
  *   read error pipe  ◀── isol_error ───  any failure: write {errno, message}, _exit
  *   EOF = exec succeeded                 execve (error pipe is CLOEXEC)
@@ -27,6 +28,9 @@
 #include "ns.h"
 
 struct isol_fs_plan; /* mount.h: mounts and the new root, built by the binding */
+struct isol_caps;    /* caps.h */
+struct isol_keyring; /* keyring.h */
+struct isol_identity; /* identity.h */
 
 struct isol_plan {
 	/* What to run. `file` with no '/' is searched in PATH (from envp, else
@@ -73,6 +77,9 @@ struct isol_plan {
 	int status_fd;
 
 	const struct isol_fs_plan *fs; /* NULL: no filesystem steps */
+	const struct isol_identity *identity; /* NULL: keep the ids the child has */
+	const struct isol_keyring *keyring; /* NULL: none (keep the caller's session keyring) */
+	const struct isol_caps *caps;       /* NULL: none (capabilities unchanged) */
 
 	int cgroup_fd; /* >= 0: start the child in that cgroup v2 (CLONE_INTO_CGROUP) */
 

@@ -8,8 +8,13 @@ for _, k in ipairs(isol.core.ns_kinds()) do host[k.procname] = isol.core.ns_inod
 local box <close> = isol.sandbox {
   namespaces = { "user", "mount", "uts", "ipc", "net", "pid", "cgroup", "time" },
   user = { map_root = true },
+  -- The seed's interactive style: a shell that mounts its own /proc (as
+  -- `--mount-proc` did) needs every capability of its user namespace. The
+  -- default set (isol.security.DEFAULT) has no CAP_SYS_ADMIN: no mount.
+  caps = "all",
 }
-local script = "for n in user mnt uts ipc net pid cgroup time; do echo $n $(stat -L -c %i /proc/self/ns/$n); done"
+local script = "mount -t proc proc /proc || exit 1; "
+  .. "for n in user mnt uts ipc net pid cgroup time; do echo $n $(stat -L -c %i /proc/self/ns/$n); done"
 local st, out = box:run({ "/bin/sh", "-c", script }, { capture = true })
 assert(st and st.code == 0, out)
 for name, ino in out:gmatch("(%S+) (%d+)") do

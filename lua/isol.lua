@@ -19,6 +19,7 @@ local cgroup = require "isol.cgroup"
 local cgroup_sandbox = require "isol.cgroup_sandbox"
 local recipe_merge = require "isol.recipe_merge"
 local explain = require "isol.explain"
+local security = require "isol.security"
 
 local isol = {
   _VERSION = "isol " .. core._VERSION,
@@ -46,6 +47,7 @@ local PLAN_KEYS = {
   init = "boolean", supervise = "boolean", detach = "boolean",
   cgroup_fd = "integer", cgroup_procs = "table", status_fd = "integer",
   join_pidfd = "integer", join_namespaces = "table",
+  caps = "table", session_keyring = "string", identity = "table",
 }
 isol.PLAN_KEYS = PLAN_KEYS
 
@@ -126,6 +128,7 @@ Sandbox.step("prepare", "cgroup", cgroup_sandbox.prepare_step)
 Sandbox.step("plan", "fs", fs.plan_step)
 Sandbox.step("plan", "process", kill.plan_step)
 Sandbox.step("plan", "detached", detached.plan_step)
+Sandbox.step("plan", "security", security.plan_step)
 Sandbox.step("plan", "cgroup", cgroup_sandbox.plan_step)
 Sandbox.step("after_spawn", "process", kill.after_spawn_step)
 Sandbox.step("after_spawn", "detached", detached.after_spawn_step)
@@ -153,6 +156,7 @@ isol.detached = detached
 isol.attach = detached.attach
 isol.exec = detached.exec
 cgroup.install(isol) -- isol.cgroup
+isol.security = security -- caps, session keyring, unprivileged root map
 recipe.extend, recipe.merge, recipe.replace = recipe_merge.extend, recipe_merge.merge, recipe_merge.replace
 recipe.explain, recipe.cgroup_version = explain.explain, explain.cgroup_version
 

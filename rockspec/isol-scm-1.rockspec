@@ -23,13 +23,14 @@ external_dependencies = {
   CGROUP = { header = "libcgroup.h", library = "cgroup" },
   ZSTD = { header = "zstd.h", library = "zstd" },
   ZLIB = { header = "zlib.h", library = "z" },
+  CAP = { header = "sys/capability.h", library = "cap" },
 }
 build = {
   type = "make",
   build_target = "installable",
   build_variables = {
-    CFLAGS = "$(CFLAGS) -I$(CGROUP_INCDIR) -I$(ZSTD_INCDIR) -I$(ZLIB_INCDIR)",
-    LDFLAGS = "-L$(CGROUP_LIBDIR) -L$(ZSTD_LIBDIR) -L$(ZLIB_LIBDIR)",
+    CFLAGS = "$(CFLAGS) -I$(CGROUP_INCDIR) -I$(ZSTD_INCDIR) -I$(ZLIB_INCDIR) -I$(CAP_INCDIR)",
+    LDFLAGS = "-L$(CGROUP_LIBDIR) -L$(ZSTD_LIBDIR) -L$(ZLIB_LIBDIR) -L$(CAP_LIBDIR)",
     LUA_INC = "-I$(LUA_INCDIR)",
     ISOL_NO_DEPS = "1",
   },

@@ -154,7 +154,7 @@ describe("fs #root", function()
         assert(isol.unshare { "mount" })
         assert(isol.mount.tmpfs(X, { size = "1m" }))
         assert(isol.mount.propagation(X, "shared"))
-        local box <close> = isol.sandbox { namespaces = { "mount" }, propagation = ]] ..
+        local box <close> = isol.sandbox { namespaces = { "mount" }, caps = "all", propagation = ]] ..
         string.format("%q", mode) .. [[ }
         local p <close> = assert(box:spawn { "/bin/sh", "-c", [=[
           read go
@@ -296,9 +296,19 @@ int main(void) {
       assert.matches("usr", out)
     end)
 
-    it("chroot mode is weaker: the same attack reaches the old root (documented)", function()
+    it("chroot mode drops CAP_SYS_CHROOT: the same attack fails there", function()
       build_attack()
-      local st, out, err = run({ namespaces = { "mount" },
+      local st, out = run({ namespaces = { "mount" },
+        root = isol.recipes.host_readonly { mode = "chroot", proc = false, dev = false, mounts = {
+          { type = "bind", source = dir .. "/bin", target = "/opt/bin", readonly = true } } } },
+        "/opt/bin/attack")
+      assert.equals(2, st.code, out)
+      assert.is_nil(out:match("root="), out)
+    end)
+
+    it("chroot mode is weaker: with CAP_SYS_CHROOT kept by name the attack reaches the old root", function()
+      build_attack()
+      local st, out, err = run({ namespaces = { "mount" }, caps = { keep = { "SYS_CHROOT" } },
         root = isol.recipes.host_readonly { mode = "chroot", proc = false, dev = false, mounts = {
           { type = "bind", source = dir .. "/bin", target = "/opt/bin", readonly = true } } } },
         "/opt/bin/attack")

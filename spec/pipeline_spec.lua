@@ -13,7 +13,7 @@ describe("Sandbox pipeline", function()
     assert.same({
       "validate:cgroup",
       "prepare:cgroup",
-      "plan:fs", "plan:process", "plan:detached", "plan:cgroup",
+      "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:cgroup",
       "after_spawn:process", "after_spawn:detached", "after_spawn:cgroup",
       "wait:cgroup",
       "kill:process", "kill:cgroup",

@@ -106,7 +106,8 @@ end)
 describe("pid namespace init #root", function()
   it("is PID 1, reaps 100 orphans, and ps inside sees only the sandbox", function()
     local snap = leak.snapshot()
-    local st, stdout = isol.run({ namespaces = { "user", "pid", "mount" }, user = { map_root = true } }, {
+    local st, stdout = isol.run({ namespaces = { "user", "pid", "mount" }, user = { map_root = true },
+      caps = "all" }, { -- mounts /proc itself
       "/bin/sh", "-c", [[
 mount --make-rprivate / && mount -t proc proc /proc || exit 9
 echo "pid1=$(cat /proc/1/comm) me=$$"

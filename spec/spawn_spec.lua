@@ -49,7 +49,7 @@ describe("spawn #root", function()
   end)
 
   it("puts isol's init at PID 1 and the command at PID 2 by default", function()
-    local out = run({ namespaces = { "pid", "mount" } },
+    local out = run({ namespaces = { "pid", "mount" }, caps = "all" }, -- mounts /proc itself
       "echo $$; mount -t proc proc /proc && cat /proc/1/comm")
     assert.are.equal("2\nisol-init\n", out)
   end)

@@ -48,6 +48,15 @@ void isol_lua_open_mount(lua_State *L);
 void isol_lua_open_image(lua_State *L);
 void isol_lua_open_proc(lua_State *L);
 void isol_lua_open_cgroup(lua_State *L);
+/* l_caps.c: the plan's `caps` (NULL when absent: unchanged) and
+ * `session_keyring` (NULL for "inherit") into buf; raise on a bad value. */
+struct isol_caps;
+struct isol_keyring;
+struct isol_identity;
+const struct isol_identity *isol_lua_read_identity(lua_State *L, int idx, struct isol_identity *buf);
+const struct isol_caps *isol_lua_read_caps(lua_State *L, int idx, struct isol_caps *buf);
+const struct isol_keyring *isol_lua_read_keyring(lua_State *L, int idx, struct isol_keyring *buf);
+void isol_lua_open_caps(lua_State *L);
 /* l_wait.c: monotonic clock, poll, signal catcher (sweep, CLI). */
 void isol_lua_open_wait(lua_State *L);
 #endif

@@ -134,5 +134,6 @@ int luaopen_isol_core(lua_State *L)
 	isol_lua_open_cgroup(L);
 	isol_lua_open_wait(L);
 	{ void isol_lua_open_errno(lua_State *); isol_lua_open_errno(L); } /* l_errno.c */
+	isol_lua_open_caps(L);
 	return 1;
 }

@@ -4,10 +4,11 @@
  *   fs = { propagation = "private"|"slave"|"shared"|"unchanged",
  *          root = nil | { mode = "pivot"|"chroot", readonly = bool, mount = OP },
  *          ops = { OP, ... } }
- *   OP = { type = "tmpfs"|"bind"|"proc"|"dev"|"mqueue"|"overlay"|"fs"|"remount"|"dir"|"symlink",
+ *   OP = { type = "tmpfs"|"bind"|"proc"|"dev"|"mqueue"|"overlay"|"fs"|"remount"|"dir"|"symlink"|"sysfs",
  *          target = "/abs", source = "...", fstype = "ext4",
  *          options = { key = "value" | true, ... },   -- fsconfig
- *          readonly =, nosuid =, nodev =, noexec =, recursive =, optional =, mode = int }
+ *          readonly =, nosuid =, nodev =, noexec =, recursive =, optional =, mode = int,
+ *          unmasked = bool (proc: no hardening), nofollow = bool (bind: no symlink in source) }
  * The C plan lives in one userdata pushed on the stack; its strings point
  * into the fs table, which the caller keeps alive (anchored) while it runs.
  */
@@ -21,10 +22,10 @@
 #include "binding.h"
 
 static const char *const type_names[] = { "tmpfs", "bind", "proc", "dev", "mqueue", "overlay",
-					  "fs", "remount", "dir", "symlink", NULL };
+					  "fs", "remount", "dir", "symlink", "sysfs", NULL };
 static const int type_values[] = { ISOL_MNT_TMPFS, ISOL_MNT_BIND, ISOL_MNT_PROC, ISOL_MNT_DEV,
 				   ISOL_MNT_MQUEUE, ISOL_MNT_OVERLAY, ISOL_MNT_FS, ISOL_MNT_REMOUNT,
-				   ISOL_MNT_DIR, ISOL_MNT_SYMLINK };
+				   ISOL_MNT_DIR, ISOL_MNT_SYMLINK, ISOL_MNT_SYSFS };
 
 static size_t count_opts(lua_State *L, int idx)
 {
@@ -75,6 +76,12 @@ static void read_op(lua_State *L, int idx, const char *what, struct isol_mount_o
 	op->mode = (unsigned)isol_lua_optint(L, idx, what, "mode", 0);
 	op->recursive = (unsigned)isol_lua_optbool(L, idx, what, "recursive", op->type == ISOL_MNT_BIND);
 	op->optional = (unsigned)isol_lua_optbool(L, idx, what, "optional", 0);
+	op->unmasked = (unsigned)isol_lua_optbool(L, idx, what, "unmasked", 0);
+	op->nofollow = (unsigned)isol_lua_optbool(L, idx, what, "nofollow", 0);
+	if (op->unmasked && op->type != ISOL_MNT_PROC)
+		luaL_error(L, "%s.unmasked: only for proc mounts", what);
+	if (op->nofollow && op->type != ISOL_MNT_BIND)
+		luaL_error(L, "%s.nofollow: only for bind mounts", what);
 
 	lua_getfield(L, idx, "readonly");
 	ro_set = !lua_isnil(L, -1);

@@ -11,6 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../caps.h"
+#include "../identity.h"
+#include "../keyring.h"
 #include "../ns.h"
 #include "../proc.h"
 #include "../spawn.h"
@@ -629,6 +632,9 @@ static int l_spawn(lua_State *L)
 	struct v1_attach attach;
 	int keep[MAX_KEEP], child_fd[3], opened[3], r;
 	struct isol_child ch;
+	struct isol_caps caps;
+	struct isol_keyring keyring;
+	struct isol_identity identity;
 	isol_error err;
 	process *p;
 	int detach;
@@ -751,6 +757,9 @@ static int l_spawn(lua_State *L)
 		plan.hook_ctx = &attach;
 	}
 
+	plan.identity = isol_lua_read_identity(L, 1, &identity);
+	plan.keyring = isol_lua_read_keyring(L, 1, &keyring);
+	plan.caps = isol_lua_read_caps(L, 1, &caps);
 	lua_getfield(L, 1, "fs");
 	plan.fs = isol_lua_check_fs_plan(L, lua_gettop(L));
 	/* the fs value stays on the stack as the plan's anchor */

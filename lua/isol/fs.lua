@@ -78,8 +78,14 @@ end
 
 local TYPES = {
   tmpfs = { keys = keys { "size", "mode", "uid", "gid", "inodes" } },
-  bind = { keys = keys { "source", "recursive", "optional" } },
-  proc = { keys = keys {}, target = "/proc" },
+  -- nofollow: no symlink anywhere in the source path (openat2
+  -- RESOLVE_NO_SYMLINKS), for sources a sandbox could write to
+  bind = { keys = keys { "source", "recursive", "optional", "nofollow" } },
+  -- unmasked: opt out of the standard hardening (read-only /proc/sys...,
+  -- masked /proc/kcore...; csrc/mount.h ISOL_PROC_READONLY, ISOL_PROC_MASKED)
+  proc = { keys = keys { "unmasked" }, target = "/proc" },
+  -- always read-only, /sys/firmware masked
+  sysfs = { keys = keys {}, target = "/sys" },
   dev = { keys = keys {}, target = "/dev" },
   mqueue = { keys = keys {}, target = "/dev/mqueue" },
   overlay = { keys = keys { "lower", "upper", "work" } },
@@ -88,7 +94,7 @@ local TYPES = {
   dir = { keys = { type = true, target = true, mode = true } },
   symlink = { keys = { type = true, target = true, source = true } },
 }
-local TYPE_NAMES = "tmpfs, bind, proc, dev, mqueue, overlay, image, remount, dir, symlink"
+local TYPE_NAMES = "tmpfs, bind, proc, sysfs, dev, mqueue, overlay, image, remount, dir, symlink"
 
 --- Validate one mount entry; returns the normalized entry.
 function M.check_mount(m, path)
@@ -101,9 +107,11 @@ function M.check_mount(m, path)
   local out = { type = t }
   out.target = check_path(path .. ".target", m.target or spec.target or (t == "bind" and m.source) or
     fail(path .. ".target", "required"), "target")
-  for _, k in ipairs { "readonly", "nosuid", "nodev", "noexec", "recursive", "optional" } do
+  for _, k in ipairs { "readonly", "nosuid", "nodev", "noexec", "recursive", "optional", "nofollow",
+    "unmasked" } do
     out[k] = check_bool(path .. "." .. k, m[k])
   end
+  if t == "sysfs" and m.readonly == false then fail(path .. ".readonly", "sysfs is always read-only") end
   if t == "tmpfs" then
     if m.size ~= nil then
       local bytes, pct = util.parse_size(path .. ".size", m.size, true)
@@ -196,7 +204,8 @@ end
 -- device, so they are resolved by the plan hook, see below).
 local function to_op(m)
   local op = { type = m.type, target = m.target, readonly = m.readonly, nosuid = m.nosuid,
-    nodev = m.nodev, noexec = m.noexec, recursive = m.recursive, optional = m.optional }
+    nodev = m.nodev, noexec = m.noexec, recursive = m.recursive, optional = m.optional,
+    nofollow = m.nofollow, unmasked = m.unmasked }
   if m.type == "tmpfs" then
     op.options = { size = m.size, mode = m.mode, uid = m.uid and tostring(m.uid),
       gid = m.gid and tostring(m.gid), nr_inodes = m.inodes and tostring(m.inodes) }
@@ -248,7 +257,8 @@ recipe.define("root", {
 })
 
 recipe.define("mounts", {
-  doc = "list of mounts: tmpfs, bind, proc, dev, mqueue, overlay, image, remount, dir, symlink",
+  doc = "list of mounts: tmpfs, bind (nofollow=), proc (hardened; unmasked= opts out), sysfs (read-only), "
+    .. "dev, mqueue, overlay, image, remount, dir, symlink",
   check = M.check_mounts,
   plan = function(v, plan)
     local fs = fs_of(plan)

@@ -187,13 +187,18 @@ local function check_idmap(v, path)
 end
 
 M.define("user", {
-  doc = "user namespace maps: {map_root=true} | {uid=, gid=} | {uid_map=, gid_map=}, setgroups=\"deny\"|\"allow\"",
+  doc = "user namespace maps: {map_root=true} | {map_root=\"unprivileged\"} (root inside is never host root) "
+    .. "| {uid=, gid=} | {uid_map=, gid_map=}, setgroups=\"deny\"|\"allow\"",
   check = function(v, path)
     util.check_type(path, v, "table")
     util.check_keys(path, v, { map_root = true, uid = true, gid = true, uid_map = true,
       gid_map = true, setgroups = true })
     local out = {}
-    if v.map_root ~= nil then out.map_root = util.check_type(path .. ".map_root", v.map_root, "boolean") end
+    if v.map_root ~= nil and v.map_root ~= "unprivileged" then
+      out.map_root = util.check_type(path .. ".map_root", v.map_root, "boolean")
+    end
+    -- "unprivileged": sandbox root is never host root (isol.security.root_map)
+    if v.map_root == "unprivileged" then out.map_root = v.map_root end
     for _, k in ipairs { "uid", "gid" } do
       if v[k] ~= nil then
         local x = v[k]
@@ -218,6 +223,13 @@ M.define("user", {
     return out
   end,
   plan = function(v, plan)
+    if v.map_root == "unprivileged" then
+      local identity
+      plan.uid_map, plan.gid_map, identity = require("isol.security").root_map()
+      plan.identity = identity
+      plan.setgroups_deny = identity == nil -- the child drops root's groups itself
+      return
+    end
     local uid, gid = core.ids()
     local inside_uid = v.map_root and 0 or v.uid
     local inside_gid = v.map_root and 0 or (v.gid or v.uid)

@@ -3,7 +3,11 @@
 -- a small `/tmp` (the root's tmpfs, `tmp`) + memory, CPU and pids caps + a devices
 -- allow-list (only null, zero, full, random, urandom, tty and the sandbox's own
 -- pty nodes) + a cleared environment, a new session, no_new_privs and
--- die-with-parent.
+-- die-with-parent + no capabilities at all (`caps = "none"`: nothing can be
+-- remounted, mounted or unmounted, even after `unshare -Urm` inside) + a
+-- fresh session keyring + sandbox root that is never host root
+-- (`user.map_root = "unprivileged"`: run by root, root inside is root's
+-- subordinate range from /etc/subuid and /etc/subgid, else host 65534).
 --
 -- Parameters (all optional): `memory` ("256M"), `cpu` (percent of one CPU,
 -- 50), `pids` (64), `tmp` ("16M"), `hostname` ("untrusted"), `path` (PATH
@@ -47,5 +51,8 @@ return function(p)
       new_session = true,
       die_with_parent = true,
       no_new_privs = true,
+      caps = "none",
+      session_keyring = "new",
+      user = { map_root = "unprivileged" },
     })
 end
