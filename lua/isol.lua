@@ -77,6 +77,7 @@ require "isol.fs"(isol)
 require "isol.process"(isol)
 require "isol.cgroup"(isol)
 require "isol.compose"(isol) -- recipe.extend/merge/replace/explain
+require("isol.net").install(Sandbox) -- fields net, ports, limits.net
 
 --- Run a command under every combination of limits (see `isol.sweep`);
 -- loaded on first use, so that `isol run` does not pay for it.

@@ -133,5 +133,6 @@ int luaopen_isol_core(lua_State *L)
 	isol_lua_open_proc(L);
 	isol_lua_open_cgroup(L);
 	isol_lua_open_wait(L);
+	isol_lua_open_net(L);
 	return 1;
 }

@@ -278,13 +278,15 @@ local GROUPS = { cpu = true, cpuset = true, memory = true, pids = true, io = tru
 function M.check_limits(v, path)
   path = path or "limits"
   util.check_type(path, v, "table")
-  local nested, raw = {}, {}
+  local nested, raw, net_shaping = {}, {}, nil
   for k, x in pairs(v) do
     if type(k) ~= "string" then fail(path, "unexpected key %s", show(k)) end
     if GROUPS[k] then
       nested[k] = nested[k] or {}
       if type(x) ~= "table" then util.check_type(path .. "." .. k, x, "table") end
       for kk, xx in pairs(x) do nested[k][kk] = xx end
+    elseif k == "net" then
+      net_shaping = require("isol.net").check_shaping(x, path .. ".net")
     elseif FLAT[k] then
       local g, f = FLAT[k][1], FLAT[k][2]
       nested[g] = nested[g] or {}
@@ -296,11 +298,11 @@ function M.check_limits(v, path)
       end
       raw[#raw + 1] = { k, tostring(math.type(x) == "float" and string.format("%.17g", x) or x), ctrl = ctrl }
     else
-      fail(path .. "." .. k, "unknown limit (known: cpu, cpuset, memory, pids, io, devices, or \"controller.file\")")
+      fail(path .. "." .. k, "unknown limit (known: cpu, cpuset, memory, pids, io, devices, net, or \"controller.file\")")
     end
   end
   table.sort(raw, function(a, b) return a[1] < b[1] end)
-  local out = { raw = raw }
+  local out = { raw = raw, net = net_shaping }
   if nested.cpu then out.cpu = check_cpu(nested.cpu, path .. ".cpu") end
   if nested.cpuset then
     local p, c = path .. ".cpuset", nested.cpuset
@@ -634,7 +636,13 @@ return function(isol)
   -- With the whole recipe known (cpuset vs quota, version), map the limits
   -- once; errors name the field. Nothing is created here.
   recipe.post_check(function(r)
-    if r.limits or r.cgroup then PLANS[r] = M.plan(r.limits, r.cgroup) end
+    -- limits.net shapes a veth (isol.net): on its own it needs no cgroup
+    local l = r.limits
+    local only_net = l and l.net and #l.raw == 0 and next(l, nil) and (function()
+      for k in pairs(l) do if k ~= "net" and k ~= "raw" then return false end end
+      return true
+    end)()
+    if (l and not only_net) or r.cgroup then PLANS[r] = M.plan(r.limits, r.cgroup) end
   end)
 
   -- Process:wait()/poll()/close() report oom = true when the box's cgroup
