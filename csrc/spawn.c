@@ -252,6 +252,9 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 		isol_fail(&err, errno, "sethostname %s", plan->hostname), child_die(err_fd, &err);
 	if (plan->domainname && setdomainname(plan->domainname, strlen(plan->domainname)) < 0)
 		isol_fail(&err, errno, "setdomainname %s", plan->domainname), child_die(err_fd, &err);
+	/* A new network namespace gets its loopback up unless the plan says no. */
+	if ((plan->ns_flags & CLONE_NEWNET) && isol_net_child_setup(plan->net, &err) < 0)
+		child_die(err_fd, &err);
 	if (plan->fs && isol_fs_child_setup(plan->fs, &err) < 0)
 		child_die(err_fd, &err);
 	if (plan->cwd && chdir(plan->cwd) < 0)
@@ -295,6 +298,7 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 
 	out->pid = -1;
 	out->pidfd = out->status_fd = -1;
+	isol_net_state_init(&out->net);
 	if (!plan->argv || !plan->argv[0])
 		return isol_failx(err, EINVAL, "spawn: empty argv");
 	/* Robust die-with-parent needs a process watching the parent's pidfd when
@@ -349,6 +353,11 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 		if (r < 0)
 			goto kill_child;
 	}
+	if (plan->net) {
+		r = isol_net_parent_setup(plan->net, pid, &out->net, err);
+		if (r < 0)
+			goto kill_child;
+	}
 	if (plan->before_release) {
 		r = plan->before_release(plan->hook_ctx, pid, err);
 		if (r < 0)
@@ -385,6 +394,7 @@ reap_child : {
 	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	close(pidfd);
+	isol_net_helper_stop(&out->net);
 }
 fail:
 	close_pair(sync_p);

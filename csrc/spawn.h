@@ -25,12 +25,14 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "net.h"
 #include "ns.h"
 
 struct isol_fs_plan; /* mount.h: mounts and the new root, built by the binding */
 struct isol_caps;    /* caps.h */
 struct isol_keyring; /* keyring.h */
 struct isol_identity; /* identity.h */
+struct isol_net_plan; /* net.h: loopback, veth, user-mode helper */
 
 struct isol_plan {
 	/* What to run. `file` with no '/' is searched in PATH (from envp, else
@@ -80,6 +82,7 @@ struct isol_plan {
 	const struct isol_identity *identity; /* NULL: keep the ids the child has */
 	const struct isol_keyring *keyring; /* NULL: none (keep the caller's session keyring) */
 	const struct isol_caps *caps;       /* NULL: none (capabilities unchanged) */
+	const struct isol_net_plan *net; /* NULL: no network steps (needs CLONE_NEWNET) */
 
 	int cgroup_fd; /* >= 0: start the child in that cgroup v2 (CLONE_INTO_CGROUP) */
 
@@ -98,6 +101,8 @@ struct isol_child {
 	int pidfd;      /* owned by the caller; CLOEXEC */
 	int status_fd;  /* >= 0 when an init supervises: it writes the command's
 	                   wait status (int) here before exiting; owned by caller */
+	struct isol_net_state net; /* a user-mode network helper, owned by the
+	                              caller: isol_net_helper_stop() */
 };
 
 /* Run the plan. On success fills `out` (the caller owns its fds) and returns 0.

@@ -20,6 +20,7 @@ local cgroup_sandbox = require "isol.cgroup_sandbox"
 local recipe_merge = require "isol.recipe_merge"
 local explain = require "isol.explain"
 local security = require "isol.security"
+local net = require "isol.net"
 
 local isol = {
   _VERSION = "isol " .. core._VERSION,
@@ -47,7 +48,7 @@ local PLAN_KEYS = {
   init = "boolean", supervise = "boolean", detach = "boolean",
   cgroup_fd = "integer", cgroup_procs = "table", status_fd = "integer",
   join_pidfd = "integer", join_namespaces = "table",
-  caps = "table", session_keyring = "string", identity = "table",
+  caps = "table", session_keyring = "string", identity = "table", net = "table",
 }
 isol.PLAN_KEYS = PLAN_KEYS
 
@@ -129,6 +130,7 @@ Sandbox.step("plan", "fs", fs.plan_step)
 Sandbox.step("plan", "process", kill.plan_step)
 Sandbox.step("plan", "detached", detached.plan_step)
 Sandbox.step("plan", "security", security.plan_step)
+Sandbox.step("plan", "net", net.plan_step)
 Sandbox.step("plan", "cgroup", cgroup_sandbox.plan_step)
 Sandbox.step("after_spawn", "process", kill.after_spawn_step)
 Sandbox.step("after_spawn", "detached", detached.after_spawn_step)
@@ -138,6 +140,7 @@ Sandbox.step("kill", "process", kill.kill_step)
 Sandbox.step("kill", "cgroup", cgroup_sandbox.kill_step)
 Sandbox.step("close", "process", kill.close_step)
 Sandbox.step("close", "cgroup", cgroup_sandbox.close_step)
+Sandbox.step("close", "net", net.close_step)
 for name, fn in pairs(cgroup_sandbox.methods) do Sandbox.method(name, "cgroup", fn) end
 
 -- The concerns' public parts.

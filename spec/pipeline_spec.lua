@@ -13,11 +13,11 @@ describe("Sandbox pipeline", function()
     assert.same({
       "validate:cgroup",
       "prepare:cgroup",
-      "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:cgroup",
+      "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:net", "plan:cgroup",
       "after_spawn:process", "after_spawn:detached", "after_spawn:cgroup",
       "wait:cgroup",
       "kill:process", "kill:cgroup",
-      "close:process", "close:cgroup",
+      "close:process", "close:cgroup", "close:net",
     }, got)
     -- phases run in this order
     assert.same({ "validate", "prepare", "plan", "after_spawn", "wait", "kill", "close" }, Sandbox.PHASES)

@@ -59,4 +59,9 @@ const struct isol_keyring *isol_lua_read_keyring(lua_State *L, int idx, struct i
 void isol_lua_open_caps(lua_State *L);
 /* l_wait.c: monotonic clock, poll, signal catcher (sweep, CLI). */
 void isol_lua_open_wait(lua_State *L);
+/* l_net.c: the plan's `net` table at idx -> *p (returns 0 when absent);
+ * leaves one anchor value on the stack when present. */
+struct isol_net_plan;
+int isol_lua_read_net(lua_State *L, int idx, struct isol_net_plan *p);
+void isol_lua_open_net(lua_State *L);
 #endif

@@ -135,5 +135,6 @@ int luaopen_isol_core(lua_State *L)
 	isol_lua_open_wait(L);
 	{ void isol_lua_open_errno(lua_State *); isol_lua_open_errno(L); } /* l_errno.c */
 	isol_lua_open_caps(L);
+	isol_lua_open_net(L);
 	return 1;
 }

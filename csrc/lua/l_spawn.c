@@ -34,6 +34,7 @@ typedef struct {
 	                   on close; waited for by polling the pidfd */
 	int known;      /* foreign: the status is known (read from status_fd) */
 	struct isol_wait w;
+	struct isol_net_state net; /* user-mode network helper, stopped on release */
 } process;
 
 /* How one stdio slot is to be set up; resolved after all validation. */
@@ -168,6 +169,7 @@ static void process_release(process *p)
 		close_fd(&p->pidfd);
 	}
 	close_fd(&p->status_fd);
+	isol_net_helper_stop(&p->net);
 }
 
 static int p_gc(lua_State *L)
@@ -630,6 +632,7 @@ static int l_spawn(lua_State *L)
 	struct isol_idmap uid[MAX_IDMAP], gid[MAX_IDMAP];
 	struct io_spec io[3];
 	struct v1_attach attach;
+	struct isol_net_plan net;
 	int keep[MAX_KEEP], child_fd[3], opened[3], r;
 	struct isol_child ch;
 	struct isol_caps caps;
@@ -760,6 +763,9 @@ static int l_spawn(lua_State *L)
 	plan.identity = isol_lua_read_identity(L, 1, &identity);
 	plan.keyring = isol_lua_read_keyring(L, 1, &keyring);
 	plan.caps = isol_lua_read_caps(L, 1, &caps);
+	if (isol_lua_read_net(L, 1, &net))
+		plan.net = &net; /* its anchor stays on the stack */
+
 	lua_getfield(L, 1, "fs");
 	plan.fs = isol_lua_check_fs_plan(L, lua_gettop(L));
 	/* the fs value stays on the stack as the plan's anchor */
@@ -770,6 +776,7 @@ static int l_spawn(lua_State *L)
 	p->pidfd = p->status_fd = -1;
 	p->io[0] = p->io[1] = p->io[2] = -1;
 	p->reaped = p->foreign = p->known = 0;
+	isol_net_state_init(&p->net);
 	luaL_setmetatable(L, PROCESS_MT);
 
 	/* 3. Open stdio, spawn, close the child's ends. No Lua errors from here. */
@@ -777,6 +784,7 @@ static int l_spawn(lua_State *L)
 		return isol_lua_fail(L, &err);
 	for (int i = 0; i < 3; i++)
 		plan.stdio[i] = child_fd[i];
+	isol_net_state_init(&ch.net);
 	r = detach ? isol_spawn_detached(&plan, &ch, &err) : isol_spawn(&plan, &ch, &err);
 	for (int i = 0; i < 3; i++)
 		if (opened[i])
@@ -789,6 +797,7 @@ static int l_spawn(lua_State *L)
 	p->pid = ch.pid;
 	p->pidfd = ch.pidfd;
 	p->status_fd = ch.status_fd;
+	p->net = ch.net;
 	p->foreign = detach;
 	if (detach && p->status_fd < 0 && plan.status_fd >= 0) {
 		/* The init reports into a file: read it through a description of
@@ -805,6 +814,7 @@ void isol_lua_push_process(lua_State *L, pid_t pid, int pidfd, int status_fd)
 	process *p = (process *)lua_newuserdatauv(L, sizeof *p, 0);
 
 	memset(p, 0, sizeof *p);
+	isol_net_state_init(&p->net);
 	p->pid = pid;
 	p->pidfd = pidfd;
 	p->status_fd = status_fd;

@@ -278,13 +278,15 @@ local GROUPS = { cpu = true, cpuset = true, memory = true, pids = true, io = tru
 function M.check_limits(v, path)
   path = path or "limits"
   util.check_type(path, v, "table")
-  local nested, raw = {}, {}
+  local nested, raw, net_shaping = {}, {}, nil
   for k, x in pairs(v) do
     if type(k) ~= "string" then fail(path, "unexpected key %s", show(k)) end
     if GROUPS[k] then
       nested[k] = nested[k] or {}
       if type(x) ~= "table" then util.check_type(path .. "." .. k, x, "table") end
       for kk, xx in pairs(x) do nested[k][kk] = xx end
+    elseif k == "net" then
+      net_shaping = require("isol.net").check_shaping(x, path .. ".net")
     elseif FLAT[k] then
       local g, f = FLAT[k][1], FLAT[k][2]
       nested[g] = nested[g] or {}
@@ -296,11 +298,11 @@ function M.check_limits(v, path)
       end
       raw[#raw + 1] = { k, tostring(math.type(x) == "float" and string.format("%.17g", x) or x), ctrl = ctrl }
     else
-      fail(path .. "." .. k, "unknown limit (known: cpu, cpuset, memory, pids, io, devices, or \"controller.file\")")
+      fail(path .. "." .. k, "unknown limit (known: cpu, cpuset, memory, pids, io, devices, net, or \"controller.file\")")
     end
   end
   table.sort(raw, function(a, b) return a[1] < b[1] end)
-  local out = { raw = raw }
+  local out = { raw = raw, net = net_shaping }
   if nested.cpu then out.cpu = check_cpu(nested.cpu, path .. ".cpu") end
   if nested.cpuset then
     local p, c = path .. ".cpuset", nested.cpuset

@@ -26,9 +26,17 @@ recipe.define("cgroup", {
 --- validate step: map the limits on this host's cgroups now, so that a
 -- recipe the host cannot express fails at isol.sandbox() naming the field
 -- (controllers present, CPUs online). Nothing is created here.
+-- limits.net shapes a veth (isol.net): on its own it needs no cgroup
+local function needs_cgroup(l)
+  if not l then return false end
+  if #l.raw > 0 then return true end
+  for k in pairs(l) do if k ~= "net" and k ~= "raw" then return true end end
+  return false
+end
+
 function M.validate_step(box)
   local r = box.recipe
-  if r.limits or r.cgroup then box.cgroup_plan = cgroup.plan(r.limits, r.cgroup, "limits") end
+  if needs_cgroup(r.limits) or r.cgroup then box.cgroup_plan = cgroup.plan(r.limits, r.cgroup, "limits") end
   return true
 end
 

@@ -1,6 +1,6 @@
 --- `no_network()`: a new, empty network namespace. Inside there is only a
--- loopback interface, and it is down: no packet reaches any network, not even
--- 127.0.0.1. Combine with other recipes with `isol.recipe.extend`.
+-- loopback interface (up, so 127.0.0.1 works): no packet reaches any other
+-- network. Combine with other recipes with `isol.recipe.extend`.
 -- @module isol.recipes.no_network
 
 --- Build the recipe (no parameters).

@@ -1,0 +1,620 @@
+/* Networking of a sandbox over rtnetlink (see net.h). */
+#define _GNU_SOURCE
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+extern char **environ;
+
+void isol_net_state_init(struct isol_net_state *st)
+{
+	st->helper_pid = -1;
+	st->helper_pidfd = -1;
+	st->helper_exit_fd = -1;
+}
+
+/* ---- pure helpers ---- */
+
+int isol_net_parse_addr(const char *s, struct isol_net_addr *a)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	int max;
+
+	memset(a, 0, sizeof *a);
+	if (n == 0 || n >= sizeof buf)
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, a->bytes) == 1)
+		a->family = AF_INET, max = 32;
+	else if (inet_pton(AF_INET6, buf, a->bytes) == 1)
+		a->family = AF_INET6, max = 128;
+	else
+		return -EINVAL;
+	a->prefix = max;
+	if (slash) {
+		const char *p = slash + 1;
+		int v = 0;
+		if (!*p)
+			return -EINVAL;
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9')
+				return -EINVAL;
+			v = v * 10 + (*p - '0');
+			if (v > max)
+				return -EINVAL;
+		}
+		a->prefix = v;
+	}
+	return 0;
+}
+
+static size_t addr_len(const struct isol_net_addr *a)
+{
+	return a->family == AF_INET6 ? 16 : 4;
+}
+
+/* ---- a netlink request on a stack buffer ---- */
+
+struct nlreq {
+	union {
+		struct nlmsghdr h;
+		char buf[1024];
+	} u;
+	struct rtattr *nest[4];
+	int depth;
+	int overflow;
+};
+
+static void nl_init(struct nlreq *r, int type, int flags, const void *body, size_t blen)
+{
+	memset(r, 0, sizeof *r);
+	r->u.h.nlmsg_len = NLMSG_LENGTH(blen);
+	r->u.h.nlmsg_type = (unsigned short)type;
+	r->u.h.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | NLM_F_ACK | flags);
+	r->u.h.nlmsg_seq = 1;
+	memcpy(NLMSG_DATA(&r->u.h), body, blen);
+}
+
+static void *nl_put(struct nlreq *r, int type, const void *data, size_t len)
+{
+	size_t off = NLMSG_ALIGN(r->u.h.nlmsg_len);
+	struct rtattr *a = (struct rtattr *)(r->u.buf + off);
+
+	if (off + RTA_SPACE(len) > sizeof r->u.buf) {
+		r->overflow = 1;
+		return NULL;
+	}
+	a->rta_type = (unsigned short)type;
+	a->rta_len = (unsigned short)RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(a), data, len);
+	r->u.h.nlmsg_len = (unsigned)(off + RTA_SPACE(len));
+	return RTA_DATA(a);
+}
+
+static void nl_put_str(struct nlreq *r, int type, const char *s)
+{
+	nl_put(r, type, s, strlen(s) + 1);
+}
+
+/* Raw bytes appended to the message (a struct that opens a nested payload). */
+static void nl_put_raw(struct nlreq *r, const void *data, size_t len)
+{
+	size_t off = NLMSG_ALIGN(r->u.h.nlmsg_len);
+
+	if (off + NLMSG_ALIGN(len) > sizeof r->u.buf) {
+		r->overflow = 1;
+		return;
+	}
+	memcpy(r->u.buf + off, data, len);
+	r->u.h.nlmsg_len = (unsigned)(off + NLMSG_ALIGN(len));
+}
+
+static void nl_begin(struct nlreq *r, int type)
+{
+	struct rtattr *a = (struct rtattr *)(r->u.buf + NLMSG_ALIGN(r->u.h.nlmsg_len));
+
+	if (r->depth >= 4 || !nl_put(r, type, NULL, 0)) {
+		r->overflow = 1;
+		return;
+	}
+	r->nest[r->depth++] = a;
+}
+
+static void nl_end(struct nlreq *r)
+{
+	if (r->overflow || r->depth == 0)
+		return;
+	struct rtattr *a = r->nest[--r->depth];
+	a->rta_len = (unsigned short)(r->u.buf + r->u.h.nlmsg_len - (char *)a);
+}
+
+/* Send one request on a fresh socket of the calling thread's namespace and
+ * wait for its ack. Returns 0 or -errno (the kernel's). */
+static int nl_talk(struct nlreq *r)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	union {
+		struct nlmsghdr h;
+		char buf[512];
+	} ack;
+	int fd, e = 0;
+	ssize_t n;
+
+	if (r->overflow)
+		return -EMSGSIZE;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, r->u.buf, r->u.h.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		e = -errno;
+		goto out;
+	}
+	for (;;) {
+		n = recv(fd, ack.buf, sizeof ack.buf, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = -errno;
+			break;
+		}
+		if ((size_t)n < sizeof(struct nlmsghdr)) {
+			e = -EIO;
+			break;
+		}
+		if (ack.h.nlmsg_type == NLMSG_ERROR) {
+			struct nlmsgerr *m = NLMSG_DATA(&ack.h);
+			e = m->error; /* 0 = ack, else -errno */
+			break;
+		}
+	}
+out:
+	close(fd);
+	return e;
+}
+
+/* if_nametoindex without libc's socket juggling guarantees. */
+static int ifindex(const char *name)
+{
+	struct ifreq ifr;
+	int fd, r;
+
+	if (strlen(name) >= sizeof ifr.ifr_name)
+		return -ENAMETOOLONG;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof ifr);
+	memcpy(ifr.ifr_name, name, strlen(name));
+	r = ioctl(fd, SIOCGIFINDEX, &ifr) < 0 ? -errno : ifr.ifr_ifindex;
+	close(fd);
+	return r;
+}
+
+static int link_up_index(int index)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = index,
+				 .ifi_flags = IFF_UP, .ifi_change = IFF_UP };
+	struct nlreq r;
+
+	nl_init(&r, RTM_NEWLINK, 0, &ifi, sizeof ifi);
+	return nl_talk(&r);
+}
+
+int isol_net_link_up(const char *name, isol_error *err)
+{
+	int idx = ifindex(name), r;
+
+	if (idx < 0)
+		return isol_fail(err, -idx, "find interface %s", name);
+	r = link_up_index(idx);
+	if (r < 0)
+		return isol_fail(err, -r, "set %s up", name);
+	return 0;
+}
+
+int isol_net_link_del(const char *name, isol_error *err)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct nlreq r;
+	int e;
+
+	nl_init(&r, RTM_DELLINK, 0, &ifi, sizeof ifi);
+	nl_put_str(&r, IFLA_IFNAME, name);
+	e = nl_talk(&r);
+	if (e < 0)
+		return isol_fail(err, -e, "delete interface %s", name);
+	return 0;
+}
+
+static int addr_add(int index, const struct isol_net_addr *a)
+{
+	struct ifaddrmsg ifa = { .ifa_family = (unsigned char)a->family,
+				 .ifa_prefixlen = (unsigned char)a->prefix,
+				 .ifa_scope = RT_SCOPE_UNIVERSE, .ifa_index = (unsigned)index };
+	struct nlreq r;
+
+	nl_init(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof ifa);
+	nl_put(&r, IFA_LOCAL, a->bytes, addr_len(a));
+	nl_put(&r, IFA_ADDRESS, a->bytes, addr_len(a));
+	if (a->family == AF_INET6) {
+		/* no duplicate address detection: usable at once */
+		uint32_t fl = 0x80; /* IFA_F_NODAD */
+		nl_put(&r, IFA_FLAGS, &fl, sizeof fl);
+	}
+	return nl_talk(&r);
+}
+
+static int route_default(int index, const struct isol_net_addr *gw)
+{
+	struct rtmsg rt = { .rtm_family = (unsigned char)gw->family, .rtm_table = RT_TABLE_MAIN,
+			    .rtm_protocol = RTPROT_BOOT, .rtm_scope = RT_SCOPE_UNIVERSE,
+			    .rtm_type = RTN_UNICAST };
+	struct nlreq r;
+	uint32_t oif = (uint32_t)index;
+
+	nl_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rt, sizeof rt);
+	nl_put(&r, RTA_GATEWAY, gw->bytes, addr_len(gw));
+	nl_put(&r, RTA_OIF, &oif, sizeof oif);
+	return nl_talk(&r);
+}
+
+static int netem_set(int index, const struct isol_netem *ne)
+{
+	struct tcmsg tc = { .tcm_family = AF_UNSPEC, .tcm_ifindex = index,
+			    .tcm_handle = 0x10000, .tcm_parent = TC_H_ROOT };
+	struct tc_netem_qopt q = { .limit = 1000, .loss = ne->loss };
+	struct nlreq r;
+
+	nl_init(&r, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, &tc, sizeof tc);
+	nl_put_str(&r, TCA_KIND, "netem");
+	nl_begin(&r, TCA_OPTIONS);
+	/* netem's options are a struct followed by attributes (not nested). */
+	nl_put_raw(&r, &q, sizeof q);
+	if (ne->delay_ns) {
+		int64_t d = (int64_t)ne->delay_ns;
+		nl_put(&r, TCA_NETEM_LATENCY64, &d, sizeof d);
+	}
+	if (ne->rate) {
+		struct tc_netem_rate rate = { .rate = ne->rate > UINT32_MAX ? UINT32_MAX : (uint32_t)ne->rate };
+		nl_put(&r, TCA_NETEM_RATE, &rate, sizeof rate);
+		if (ne->rate > UINT32_MAX)
+			nl_put(&r, TCA_NETEM_RATE64, &ne->rate, sizeof ne->rate);
+	}
+	nl_end(&r);
+	return nl_talk(&r);
+}
+
+/* Rate only: a token bucket (tbf), which every kernel with traffic control
+ * has; netem is an optional module (delay, loss). */
+static int tbf_set(int index, uint64_t rate)
+{
+	struct tcmsg tc = { .tcm_family = AF_UNSPEC, .tcm_ifindex = index,
+			    .tcm_handle = 0x10000, .tcm_parent = TC_H_ROOT };
+	struct tc_tbf_qopt q;
+	struct nlreq r;
+	/* burst: 10 ms of traffic, at least 64 KiB (above any MTU here);
+	 * queue: 50 ms of traffic on top of it. */
+	uint64_t burst = rate / 100 > 65536 ? rate / 100 : 65536;
+	uint64_t limit = burst + rate / 20;
+	uint32_t b32 = burst > UINT32_MAX ? UINT32_MAX : (uint32_t)burst;
+
+	memset(&q, 0, sizeof q);
+	q.rate.rate = rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
+	q.rate.linklayer = TC_LINKLAYER_ETHERNET; /* no rate table needed */
+	q.limit = limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
+	nl_init(&r, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, &tc, sizeof tc);
+	nl_put_str(&r, TCA_KIND, "tbf");
+	nl_begin(&r, TCA_OPTIONS);
+	nl_put(&r, TCA_TBF_PARMS, &q, sizeof q);
+	nl_put(&r, TCA_TBF_BURST, &b32, sizeof b32);
+	if (rate > UINT32_MAX)
+		nl_put(&r, TCA_TBF_RATE64, &rate, sizeof rate);
+	nl_end(&r);
+	return nl_talk(&r);
+}
+
+static int shape(int index, const struct isol_netem *ne)
+{
+	int r;
+
+	if (!ne->delay_ns && !ne->loss)
+		return tbf_set(index, ne->rate);
+	r = netem_set(index, ne);
+	return r == -ENOENT ? -EOPNOTSUPP : r;
+}
+
+static int shape_fail(isol_error *err, int r, const char *dev)
+{
+	if (r == -EOPNOTSUPP)
+		return isol_failx(err, EOPNOTSUPP,
+				  "shape %s: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM), so "
+				  "delay and loss are unavailable; rate alone works", dev);
+	return isol_fail(err, -r, "shape %s", dev);
+}
+
+static int has_netem(const struct isol_netem *ne)
+{
+	return ne->rate || ne->delay_ns || ne->loss;
+}
+
+static int veth_create(const struct isol_net_plan *p, pid_t pid)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct nlreq r;
+	uint32_t nspid = (uint32_t)pid;
+
+	nl_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof ifi);
+	nl_put_str(&r, IFLA_IFNAME, p->veth_host);
+	nl_begin(&r, IFLA_LINKINFO);
+	nl_put_str(&r, IFLA_INFO_KIND, "veth");
+	nl_begin(&r, IFLA_INFO_DATA);
+	nl_begin(&r, VETH_INFO_PEER);
+	nl_put_raw(&r, &ifi, sizeof ifi);
+	nl_put_str(&r, IFLA_IFNAME, p->veth_peer[0] ? p->veth_peer : "eth0");
+	nl_put(&r, IFLA_NET_NS_PID, &nspid, sizeof nspid);
+	nl_end(&r);
+	nl_end(&r);
+	nl_end(&r);
+	return nl_talk(&r);
+}
+
+/* ---- the user-mode helper (slirp4netns) ---- */
+
+/* Is the child in a user namespace other than ours? Then the helper must
+ * join it to hold CAP_NET_ADMIN over the child's network namespace. */
+static int other_userns(pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+	if (stat("/proc/self/ns/user", &a) < 0 || stat(path, &b) < 0)
+		return 0;
+	return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
+}
+
+/* Forward host ports through slirp4netns's API socket (add_hostfwd). */
+static int helper_ports(const struct isol_net_plan *p, const char *api, isol_error *err)
+{
+	for (int i = 0; i < p->nports; i++) {
+		const struct isol_net_port *pt = &p->ports[i];
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		char req[256], resp[512];
+		int fd, n, got = 0;
+		ssize_t k;
+
+		if (strlen(api) >= sizeof sa.sun_path)
+			return isol_failx(err, ENAMETOOLONG, "slirp4netns API socket path too long: %s", api);
+		memcpy(sa.sun_path, api, strlen(api) + 1);
+		n = snprintf(req, sizeof req,
+			     "{\"execute\": \"add_hostfwd\", \"arguments\": {\"proto\": \"%s\", "
+			     "\"host_addr\": \"0.0.0.0\", \"host_port\": %u, \"guest_port\": %u}}",
+			     pt->proto == IPPROTO_UDP ? "udp" : "tcp", pt->host, pt->inside);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return isol_fail(err, errno, "socket");
+		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || write(fd, req, (size_t)n) != n) {
+			int e = errno;
+			close(fd);
+			return isol_fail(err, e, "slirp4netns API %s", api);
+		}
+		shutdown(fd, SHUT_WR);
+		while (got < (int)sizeof resp - 1 && (k = read(fd, resp + got, sizeof resp - 1 - (size_t)got)) > 0)
+			got += (int)k;
+		close(fd);
+		resp[got] = '\0';
+		if (!strstr(resp, "\"return\""))
+			return isol_failx(err, EADDRINUSE, "forward port %u to %u: slirp4netns says %s",
+					  pt->host, pt->inside, got ? resp : "nothing");
+	}
+	return 0;
+}
+
+static int helper_start(const struct isol_net_plan *p, pid_t pid, struct isol_net_state *st,
+			isol_error *err)
+{
+	int ready[2] = { -1, -1 }, ex[2] = { -1, -1 }, r = 0;
+	char a_ready[32], a_exit[32], a_pid[32], a_userns[64], a_api[128];
+	char dir[] = "/tmp/isol-slirp-XXXXXX";
+	int have_dir = 0;
+	char *argv[16];
+	int i = 0;
+	posix_spawn_file_actions_t fa;
+	pid_t hp;
+	const char *exe = p->helper_path ? p->helper_path : "slirp4netns";
+
+	if (p->helper != ISOL_NET_HELPER_SLIRP4NETNS)
+		return isol_failx(err, ENOTSUP, "net.outbound: only slirp4netns is supported");
+	/* ready: the helper writes "1" when the tap device is configured.
+	 * exit: the helper exits when it reads EOF (we, or our death, close it). */
+	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0) {
+		r = isol_fail(err, errno, "pipe");
+		goto out;
+	}
+	snprintf(a_ready, sizeof a_ready, "--ready-fd=%d", 3);
+	snprintf(a_exit, sizeof a_exit, "--exit-fd=%d", 4);
+	snprintf(a_pid, sizeof a_pid, "%d", (int)pid);
+	snprintf(a_userns, sizeof a_userns, "--userns-path=/proc/%d/ns/user", (int)pid);
+	argv[i++] = (char *)exe;
+	argv[i++] = (char *)"--configure";
+	argv[i++] = (char *)"--mtu=65520";
+	argv[i++] = (char *)"--disable-dns";
+	argv[i++] = a_ready;
+	argv[i++] = a_exit;
+	if (other_userns(pid))
+		argv[i++] = a_userns;
+	if (p->nports) {
+		if (!mkdtemp(dir)) {
+			r = isol_fail(err, errno, "mkdtemp %s", dir);
+			goto out;
+		}
+		have_dir = 1;
+		snprintf(a_api, sizeof a_api, "--api-socket=%s/api.sock", dir);
+		argv[i++] = a_api;
+	}
+	argv[i++] = a_pid;
+	argv[i++] = (char *)"tap0";
+	argv[i] = NULL;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, ready[1], 3);
+	posix_spawn_file_actions_adddup2(&fa, ex[0], 4);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	r = posix_spawnp(&hp, exe, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0) {
+		r = isol_fail(err, r, "start %s", exe);
+		goto out;
+	}
+	st->helper_pid = hp;
+	st->helper_pidfd = (int)syscall(SYS_pidfd_open, hp, 0);
+	close(ready[1]), ready[1] = -1;
+	close(ex[0]), ex[0] = -1;
+	st->helper_exit_fd = ex[1], ex[1] = -1;
+	{
+		struct pollfd pf = { .fd = ready[0], .events = POLLIN };
+		char c = 0;
+		int n = poll(&pf, 1, 5000);
+		if (n <= 0 || read(ready[0], &c, 1) != 1 || c != '1') {
+			r = isol_failx(err, n == 0 ? ETIMEDOUT : EIO,
+				       "%s did not configure the sandbox's network (pid %d)", exe, (int)pid);
+			isol_net_helper_stop(st);
+		} else if (p->nports && (r = helper_ports(p, a_api + strlen("--api-socket="), err)) < 0) {
+			isol_net_helper_stop(st);
+		}
+	}
+out:
+	if (have_dir) {
+		char sock[128];
+		snprintf(sock, sizeof sock, "%s/api.sock", dir);
+		unlink(sock);
+		rmdir(dir);
+	}
+	for (int k = 0; k < 2; k++) {
+		if (ready[k] >= 0)
+			close(ready[k]);
+		if (ex[k] >= 0)
+			close(ex[k]);
+	}
+	return r;
+}
+
+void isol_net_helper_stop(struct isol_net_state *st)
+{
+	if (st->helper_exit_fd >= 0)
+		close(st->helper_exit_fd), st->helper_exit_fd = -1;
+	if (st->helper_pidfd >= 0) {
+		struct pollfd pf = { .fd = st->helper_pidfd, .events = POLLIN };
+		siginfo_t si;
+		if (poll(&pf, 1, 1000) <= 0)
+			syscall(SYS_pidfd_send_signal, st->helper_pidfd, SIGKILL, NULL, 0);
+		while (waitid((idtype_t)P_PIDFD, (id_t)st->helper_pidfd, &si, WEXITED) < 0 && errno == EINTR)
+			;
+		close(st->helper_pidfd), st->helper_pidfd = -1;
+	} else if (st->helper_pid > 0) {
+		kill(st->helper_pid, SIGKILL);
+		while (waitpid(st->helper_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	st->helper_pid = -1;
+}
+
+/* ---- the two halves ---- */
+
+int isol_net_parent_setup(const struct isol_net_plan *p, pid_t pid, struct isol_net_state *st,
+			  isol_error *err)
+{
+	int r, idx;
+
+	if (p->veth_host[0]) {
+		r = veth_create(p, pid);
+		if (r < 0)
+			return isol_fail(err, -r, "create veth %s", p->veth_host);
+		idx = ifindex(p->veth_host);
+		if (idx < 0) {
+			r = isol_fail(err, -idx, "find interface %s", p->veth_host);
+			goto undo;
+		}
+		if (p->host_addr.family && (r = addr_add(idx, &p->host_addr)) < 0) {
+			r = isol_fail(err, -r, "address on %s", p->veth_host);
+			goto undo;
+		}
+		if (has_netem(&p->netem) && (r = shape(idx, &p->netem)) < 0) {
+			r = shape_fail(err, r, p->veth_host);
+			goto undo;
+		}
+		if ((r = link_up_index(idx)) < 0) {
+			r = isol_fail(err, -r, "set %s up", p->veth_host);
+			goto undo;
+		}
+	}
+	if (p->helper != ISOL_NET_HELPER_NONE) {
+		r = helper_start(p, pid, st, err);
+		if (r < 0)
+			goto undo;
+	}
+	return 0;
+undo:
+	if (p->veth_host[0])
+		isol_net_link_del(p->veth_host, NULL);
+	return r;
+}
+
+int isol_net_child_setup(const struct isol_net_plan *p, isol_error *err)
+{
+	int r, idx;
+	const char *peer;
+
+	/* lo is always ifindex 1 in a new namespace */
+	if ((!p || p->loopback) && (r = link_up_index(1)) < 0)
+		return isol_fail(err, -r, "set lo up");
+	if (!p)
+		return 0;
+	peer = p->veth_peer[0] ? p->veth_peer : "eth0";
+	if (!p->veth_host[0])
+		return 0;
+	idx = ifindex(peer);
+	if (idx < 0)
+		return isol_fail(err, -idx, "find interface %s", peer);
+	if (p->addr.family && (r = addr_add(idx, &p->addr)) < 0)
+		return isol_fail(err, -r, "address on %s", peer);
+	if (has_netem(&p->netem) && (r = shape(idx, &p->netem)) < 0)
+		return shape_fail(err, r, peer);
+	if ((r = link_up_index(idx)) < 0)
+		return isol_fail(err, -r, "set %s up", peer);
+	if (p->gateway && p->host_addr.family && (r = route_default(idx, &p->host_addr)) < 0)
+		return isol_fail(err, -r, "default route via the host end on %s", peer);
+	return 0;
+}
