@@ -173,7 +173,7 @@ function M.host_name()
   return string.format("iv%d-%d", core.getpid and core.getpid() or 0, counter):sub(1, 15)
 end
 
---- Whole-recipe check: the parts of networking that depend on each other.
+-- Whole-recipe check: the parts of networking that depend on each other.
 recipe.post_check(function(r)
   local n, shaping = r.net, r.limits and r.limits.net
   if r.ports and #r.ports > 0 then
@@ -230,9 +230,10 @@ function M.explain_lines(r)
   return l
 end
 
--- Sandbox steps: the plan of every spawn; veth host ends removed on close
--- (the kernel removes a pair with its namespace, but a namespace can outlive
--- the command a little, or be held by a leftover process).
+--- plan step: the network part of every spawn's plan (the veth host ends
+-- it makes are recorded to be removed on close: the kernel removes a pair
+-- with its namespace, but a namespace can outlive the command a little, or
+-- be held by a leftover process).
 function M.plan_step(box, plan, ctx)
   M.plan(box.recipe, plan)
   local n = plan.net
@@ -251,6 +252,7 @@ function M.plan_step(box, plan, ctx)
   return true
 end
 
+--- close step: remove the veth host ends this box made.
 function M.close_step(box)
   for name in pairs(box.veths or {}) do core.net_link_del(name) end
   box.veths = nil
