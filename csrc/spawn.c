@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "mount.h"
-#include "proc.h"
+#include "init.h"
+#include "pidfd.h"
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -50,7 +51,8 @@ static int late_cgroupns(const struct isol_plan *plan)
 /* Everything below `child_*` runs in the cloned child: syscalls and stack
  * buffers only (see spawn.h). */
 
-static __attribute__((noreturn)) void child_die(int err_fd, isol_error *err)
+static void child_die(int err_fd, isol_error *err) __attribute__((noreturn));
+static void child_die(int err_fd, isol_error *err)
 {
 	ssize_t w = write(err_fd, err, sizeof *err);
 	(void)w;
@@ -197,9 +199,10 @@ static int command_main(void *p)
 	child_die(c->err_fd, &err);
 }
 
-static __attribute__((noreturn)) void
-child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pidfd,
-	   int status_fd, pid_t ppid, int supervise)
+static void child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pidfd,
+		       int status_fd, pid_t ppid, int supervise) __attribute__((noreturn));
+static void child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pidfd,
+		       int status_fd, pid_t ppid, int supervise)
 {
 	isol_error err;
 	char go;
@@ -224,7 +227,7 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 		isol_fail(&err, errno, "setsid"), child_die(err_fd, &err);
 	if (plan->die_with_parent) {
 		/* PDEATHSIG follows the spawning *thread*; when an init supervises,
-		 * it watches the parent's pidfd instead (see proc.h). The check
+		 * it watches the parent's pidfd instead (see init.h). The check
 		 * after arming closes the race with a parent that already died. */
 		if (!supervise && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			isol_fail(&err, errno, "prctl PDEATHSIG"), child_die(err_fd, &err);

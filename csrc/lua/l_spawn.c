@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "../ns.h"
-#include "../proc.h"
+#include "../detach.h"
+#include "../pidfd.h"
+#include "../procscan.h"
 #include "../spawn.h"
 #include "binding.h"
 
