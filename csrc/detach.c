@@ -58,6 +58,7 @@ int isol_spawn_detached(const struct isol_plan *plan, struct isol_child *out, is
 			struct cmsghdr align;
 		} u;
 
+		isol_error_defer_strerror(); /* a copy of the host: see error.h */
 		close(sv[0]);
 		setsid();
 		p.die_with_parent = 0;
@@ -118,6 +119,7 @@ int isol_spawn_detached(const struct isol_plan *plan, struct isol_child *out, is
 			return isol_failx(err, EIO, "detach: the intermediate process died");
 		if (m.r < 0) {
 			m.err.msg[sizeof m.err.msg - 1] = '\0';
+			isol_error_finish(&m.err);
 			if (err)
 				*err = m.err;
 			return m.r;

@@ -108,8 +108,13 @@ int isol_pidfd_wait(int pidfd, int status_fd, int nohang, struct isol_wait *w, i
 		w->signal = si.si_status;
 		w->core = si.si_code == CLD_DUMPED;
 	}
-	if (status_fd >= 0)
-		isol_init_status(status_fd, w);
+	if (status_fd >= 0) {
+		int st, timeout;
+		if (isol_init_status(status_fd, w, &st, &timeout)) {
+			isol_decode_status(st, w);
+			w->timeout = timeout;
+		}
+	}
 	w->maxrss_kb = ru.ru_maxrss;
 	w->utime = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
 	w->stime = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
