@@ -11,10 +11,11 @@
  * its own CLOEXEC so that the command inherits none.
  *
  * Command line (argv), all built by the parent before clone:
- *   isol-init [-n] [-S] [-sFD] [-pFD] [-eFD] [-tMS] [-rFD] -lFD______ --
+ *   isol-init [-n] [-S] [-R] [-sFD] [-pFD] [-eFD] [-tMS] [-rFD] -lFD______ --
  *             NENV ENV... FILE ARGV...
  *   -n   PID 1 of a new pid namespace (else: a subreaper supervisor)
  *   -S   the command gets a new session (setsid)
+ *   -R   there is a new root (only for the "not found" message)
  *   -s   status fd: one isol_init_record is written there at the end
  *   -p   pidfd of the spawning process: die with it (die_with_parent)
  *   -e   error pipe: an isol_error when the command cannot be started
@@ -23,7 +24,9 @@
  *        even when the new root has no /proc)
  *   -l   landlock ruleset fd (-1: none), patched in the child
  *        (isol_init_child_exec); the command calls landlock_restrict_self.
- * The environment of the init itself is empty.
+ * The environment of the init itself is empty. Once the command is forked,
+ * the init wipes NENV and what follows from its memory (and so from
+ * /proc/<init>/cmdline).
  */
 #ifndef ISOL_INIT_H
 #define ISOL_INIT_H
@@ -55,7 +58,7 @@ struct isol_wait;
 int isol_init_memfd(isol_error *err);
 
 struct isol_init_opts {
-	int pidns, new_session;
+	int pidns, new_session, new_root;
 	int status_fd, parent_pidfd, err_fd, proc_dirfd; /* -1: none */
 	int timeout_ms;                                  /* 0: none */
 	const char *file;

@@ -315,6 +315,7 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 		c.init = (struct isol_init_opts){
 			.pidns = pidns,
 			.new_session = plan->new_session,
+			.new_root = plan->fs && isol_fs_has_new_root(plan->fs),
 			.status_fd = plan->status_fd >= 0 ? plan->status_fd : status_p[1],
 			.parent_pidfd = parent_pidfd,
 			.err_fd = err_p[1],

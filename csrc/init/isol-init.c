@@ -59,12 +59,13 @@
 #endif
 
 static struct {
-	int pidns, new_session;
+	int pidns, new_session, new_root;
 	int status_fd, parent_fd, err_fd, proc_fd, landlock_fd;
 	long timeout_ms;
 	const char *file;
 	char **argv, **envp;
-} opt = { 0, 0, -1, -1, -1, -1, -1, 0, NULL, NULL, NULL };
+	char *cmd_lo, *cmd_hi; /* the command's strings in our argv area */
+} opt = { 0, 0, 0, -1, -1, -1, -1, -1, 0, NULL, NULL, NULL, NULL, NULL };
 
 static pid_t cmd = -1;
 static int cmd_status, cmd_done;
@@ -110,6 +111,7 @@ static void parse(int argc, char **argv)
 		switch (a[1]) {
 		case 'n': opt.pidns = 1; break;
 		case 'S': opt.new_session = 1; break;
+		case 'R': opt.new_root = 1; break;
 		case 's': opt.status_fd = (int)num(a + 2); break;
 		case 'p': opt.parent_fd = (int)num(a + 2); break;
 		case 'e': opt.err_fd = (int)num(a + 2); break;
@@ -128,6 +130,20 @@ static void parse(int argc, char **argv)
 	opt.file = argv[i + 1 + nenv];
 	argv[i + 1 + nenv] = NULL; /* terminates envp */
 	opt.argv = argv + i + 2 + nenv;
+	/* The kernel lays argv strings out contiguously: from NENV to the end
+	 * of the last one are the command's (see forget_command). */
+	opt.cmd_lo = argv[i];
+	opt.cmd_hi = argv[argc - 1] + strlen(argv[argc - 1]);
+}
+
+/* Once the command is forked, the init needs none of its argv or
+ * environment: wipe them, so that /proc/1/cmdline shows only isol-init's
+ * options (a ps or pgrep for the command finds the command alone) and no
+ * copy of the command's environment stays in the init's memory. */
+static void forget_command(void)
+{
+	if (opt.cmd_lo && opt.cmd_hi > opt.cmd_lo)
+		memset(opt.cmd_lo, 0, (size_t)(opt.cmd_hi - opt.cmd_lo));
 }
 
 static void cloexec(int fd)
@@ -163,8 +179,9 @@ static void command(const sigset_t *mask, int init_pidfd)
 		isol_error e;
 		memset(&e, 0, sizeof e);
 		e.code = ENOENT;
-		snprintf(e.msg, sizeof e.msg, "exec %s: not found%s", opt.file,
-			 strchr(opt.file, '/') ? "" : " in PATH");
+		snprintf(e.msg, sizeof e.msg, "exec %s: not found%s%s", opt.file,
+			 strchr(opt.file, '/') ? "" : " in PATH",
+			 opt.new_root ? " inside the new root" : "");
 		if (write(opt.err_fd, &e, sizeof e) < 0)
 			_exit(127);
 		_exit(127);
@@ -298,6 +315,7 @@ int main(int argc, char **argv)
 	}
 	if (self >= 0)
 		close(self);
+	forget_command();
 	/* The exec of the command alone decides the error pipe's EOF. */
 	close(opt.err_fd);
 	opt.err_fd = -1;
