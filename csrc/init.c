@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -61,20 +62,42 @@ static int make_memfd(isol_error *err)
 	return fd;
 }
 
+/* The cached fd and the inode it had: a host may close or dup2 over fds it
+ * does not know (closefrom), and exec'ing whatever now holds that number
+ * must never happen. One fstat per spawn tells. */
+static unsigned long long cached_ino;
+
+static int still_ours(int fd)
+{
+	struct stat sb;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	return fstat(fd, &sb) == 0 && seals >= 0 && (seals & F_SEAL_WRITE) &&
+	       (unsigned long long)sb.st_ino == __atomic_load_n(&cached_ino, __ATOMIC_ACQUIRE);
+}
+
 int isol_init_memfd(isol_error *err)
 {
-	int fd = __atomic_load_n(&cached_memfd, __ATOMIC_ACQUIRE), expected = -1;
+	int old = __atomic_load_n(&cached_memfd, __ATOMIC_ACQUIRE), fd;
+	struct stat sb;
 
-	if (fd >= 0)
-		return fd;
+	if (old >= 0 && still_ours(old))
+		return old;
 	fd = make_memfd(err);
 	if (fd < 0)
 		return fd;
-	if (!__atomic_compare_exchange_n(&cached_memfd, &expected, fd, 0, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE)) {
-		close(fd); /* another thread won the race: use its copy */
-		return expected;
+	if (fstat(fd, &sb) < 0) {
+		int e = errno;
+		close(fd);
+		return isol_fail(err, e, "stat isol-init memfd");
 	}
+	/* Publish; a racing thread's copy wins and ours is closed. A stale
+	 * cached number is simply replaced (it is not ours to close). */
+	if (!__atomic_compare_exchange_n(&cached_memfd, &old, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		close(fd);
+		return old;
+	}
+	__atomic_store_n(&cached_ino, (unsigned long long)sb.st_ino, __ATOMIC_RELEASE);
 	return fd;
 }
 

@@ -54,7 +54,8 @@ struct isol_wait;
 /* The init's executable: a memfd (MFD_CLOEXEC, sealed against any write,
  * shrink or grow) holding the embedded copy. Created once per process, on
  * first use, without locks (a racing thread's copy is closed); the fd is
- * cached and owned by this module, never closed. Returns it or -errno. */
+ * cached and owned by this module, never closed. If the host closed or
+ * replaced that fd number, a new memfd is made. Returns it or -errno. */
 int isol_init_memfd(isol_error *err);
 
 struct isol_init_opts {
