@@ -32,6 +32,27 @@ HDR  := $(wildcard csrc/*.h csrc/lua/*.h)
 # (csrc/cli/ is the launcher executable, not part of core.so)
 OBJ  := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(SRC))
 SO   := $(BUILD)/isol/core.so
+
+# ---- isol's init (csrc/init/): its own small static program, embedded ----
+# Built with musl-gcc -static -Os when musl-tools is there (about 30 KiB,
+# copied into a memfd on each host's first spawn), else static glibc (about
+# 800 KiB). It gets none of core.so's flags (no -fPIC, no sanitizers): it is
+# a separate executable, exec'd in the sandbox. blob.S embeds it into
+# core.so as data (.incbin).
+INIT_CC     ?= $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
+INIT_CFLAGS ?= -static -Os -std=gnu11 $(WARN) -ffunction-sections -fdata-sections \
+               -Wl,--gc-sections -s
+INIT_SRC    := csrc/init/isol-init.c csrc/procfs.c csrc/execpath.c
+INIT_BIN    := $(BUILD)/init/isol-init
+INIT_BLOB   := $(BUILD)/obj/init/blob.o
+OBJ         += $(INIT_BLOB)
+$(INIT_BIN): $(INIT_SRC) csrc/init.h csrc/error.h csrc/procfs.h csrc/execpath.h | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(INIT_CC) $(INIT_CFLAGS) -o $@ $(INIT_SRC)
+$(INIT_BLOB): csrc/init/blob.S $(INIT_BIN)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DISOL_INIT_BIN='"$(INIT_BIN)"' -o $@ $<
+# ---- end of isol's init ----
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(LUA_PATH);;

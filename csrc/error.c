@@ -8,23 +8,50 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Set only in cloned children (their own copy of this variable). */
+static int defer_strerror;
+
+void isol_error_defer_strerror(void)
+{
+	defer_strerror = 1;
+}
+
+static void append_strerror(isol_error *err)
+{
+	size_t n = strlen(err->msg);
+
+	if (n < sizeof err->msg) {
+		char buf[128];
+		/* GNU strerror_r returns a pointer (maybe not into buf). */
+		const char *s = strerror_r(err->code, buf, sizeof buf);
+		snprintf(err->msg + n, sizeof err->msg - n, ": %s", s);
+	}
+}
+
+void isol_error_finish(isol_error *err)
+{
+	/* In a copy of the host (detach's intermediate) the text stays pending
+	 * for the real parent. */
+	if (err && err->strerror_pending && !defer_strerror) {
+		err->msg[sizeof err->msg - 1] = '\0';
+		err->strerror_pending = 0;
+		append_strerror(err);
+	}
+}
+
 static int vfail(isol_error *err, int errnum, int with_strerror, const char *fmt, va_list ap)
 {
 	if (errnum <= 0)
 		errnum = EIO;
 	if (err) {
-		int n;
-
 		err->code = errnum;
-		n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-		if (n < 0)
-			n = 0;
-		if (with_strerror && (size_t)n < sizeof err->msg) {
-			char buf[128];
-			/* GNU strerror_r returns a pointer; it never allocates. */
-			const char *s = strerror_r(errnum, buf, sizeof buf);
-			snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", s);
-		}
+		err->strerror_pending = 0;
+		if (vsnprintf(err->msg, sizeof err->msg, fmt, ap) < 0)
+			err->msg[0] = '\0';
+		if (with_strerror && defer_strerror)
+			err->strerror_pending = 1;
+		else if (with_strerror)
+			append_strerror(err);
 	}
 	return -errnum;
 }
@@ -56,6 +83,7 @@ void isol_error_clear(isol_error *err)
 	if (err) {
 		err->code = 0;
 		err->msg[0] = '\0';
+		err->strerror_pending = 0;
 	}
 }
 

@@ -10,6 +10,11 @@
  * `err` may be NULL when the caller does not want the message.
  * The struct is plain data (no heap), so it can be filled in a cloned child
  * between clone and exec and copied through a pipe to the parent verbatim.
+ * In such a child (after isol_error_defer_strerror()), isol_fail leaves the
+ * ": <strerror>" part to the parent: strerror goes through gettext, which
+ * takes a lock and may load a catalog (malloc) in a non-C locale. The child
+ * sends {errno, context, strerror_pending = 1}; the parent that receives it
+ * calls isol_error_finish(), which appends the text.
  * Errors are never raised across the core; the Lua binding turns them into
  * `nil, msg, errno` (it copies code before touching the Lua stack).
  */
@@ -23,18 +28,31 @@
 typedef struct isol_error {
 	int code;                   /* positive errno */
 	char msg[ISOL_ERRMSG_MAX];  /* NUL-terminated, with context */
+	int strerror_pending;       /* msg still lacks ": <strerror(code)>" */
 } isol_error;
 
 /* Fill err with errnum and "<formatted context>: <strerror(errnum)>".
  * Returns -errnum (so callers can `return isol_fail(err, errno, ...)`).
- * Async-signal-safe apart from vsnprintf's use of the locale, which glibc
- * does without allocating for the formats used in the core (%s %d %u %ld %x). */
+ * After isol_error_defer_strerror() (in a cloned child), the strerror part
+ * is deferred (see above): then it only formats with vsnprintf, which glibc
+ * does without allocating or locking for the formats used in the core
+ * (%s %d %u %ld %x). */
 int isol_fail(isol_error *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Like isol_fail, but the message is used as given (no ": strerror" suffix). */
 int isol_failx(isol_error *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* In a process copied from the host by clone (no exec yet): from now on,
+ * isol_fail defers strerror to whoever receives the error. Process-wide;
+ * never call it in the host process itself. */
+void isol_error_defer_strerror(void);
+
+/* Parent side, on an isol_error received from a child: append the pending
+ * ": <strerror>" (no-op otherwise, and in a process that deferred its own
+ * strerror: it passes the error on; NULL allowed). */
+void isol_error_finish(isol_error *err);
 
 /* Clear err (code 0, empty message). */
 void isol_error_clear(isol_error *err);
@@ -45,7 +63,7 @@ void isol_freep(void *p);
 #define isol_cleanup_fd __attribute__((cleanup(isol_closep)))
 #define isol_cleanup_free __attribute__((cleanup(isol_freep)))
 
-/* Move an fd/pointer out of a cleanup variable. */
+/* Move an fd out of a cleanup variable. */
 static inline int isol_steal_fd(int *fd)
 {
 	int r = *fd;

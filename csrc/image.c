@@ -34,7 +34,8 @@ static const char *const *mkfs_defaults(const char *fstype)
 	return none;
 }
 
-/* Run argv with stderr+stdout into a pipe; keep the tail of its output. */
+/* Run argv with stderr+stdout into a pipe; keep the tail of its output.
+ * Returns 0 (*status filled) or -errno with err filled ("run mkfs.ext4: ..."). */
 static int run_capture(char *const argv[], char *out, size_t outlen, int *status, isol_error *err)
 {
 	posix_spawn_file_actions_t fa;
@@ -53,7 +54,7 @@ static int run_capture(char *const argv[], char *out, size_t outlen, int *status
 	close(p[1]);
 	if (r != 0) {
 		close(p[0]);
-		return -r;
+		return isol_fail(err, r, "run %s", argv[0]);
 	}
 	out[0] = '\0';
 	for (;;) {
@@ -122,11 +123,8 @@ int isol_image_create(const char *path, uint64_t size, const char *fstype,
 				"package that provides it, e.g. e2fsprogs for ext4, xfsprogs for xfs)", prog);
 		goto fail;
 	}
-	if (r < 0) {
-		if (err && !err->msg[0])
-			isol_fail(err, -r, "run %s", prog);
+	if (r < 0)
 		goto fail;
-	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		size_t len = strlen(out);
 		while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))

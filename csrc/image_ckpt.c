@@ -607,8 +607,14 @@ int isol_image_checkpoint(const char *image, const char *dest, int format, int l
 		goto out;
 	if ((r = w_end_member(&w, err)) < 0)
 		goto out;
-	if (size == 0 && (r = w_zeros(&w, 0, err)) < 0)
-		goto out;
+	/* An empty image still gets one empty member/frame: a 0-byte file is
+	 * no checkpoint (restore rejects it), and w_zeros(0) emits nothing. */
+	if (size == 0) {
+		size_t len;
+		if ((r = w_zero_member(&w, 0, w.obuf, CHUNK, &len, err)) < 0 ||
+		    (r = w_emit(&w, w.obuf, len, err)) < 0)
+			goto out;
+	}
 	st->out = w.out;
 	r = out_commit(&o, dest, err);
 	if (r == 0 && progress)

@@ -400,7 +400,7 @@ static int dev_fill(int *fds, const char *target, isol_error *err)
 		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
 		{ "ptmx", "pts/ptmx" },
 	};
-	int dev = fds[0], t;
+	int dev = fds[0], t, r;
 
 	for (size_t i = 0; i < DEV_NODES; i++) {
 		if (fds[1 + i] < 0)
@@ -408,9 +408,10 @@ static int dev_fill(int *fds, const char *target, isol_error *err)
 		t = resolve(dev, dev_nodes[i], 1, 1, 1, 0, err);
 		if (t < 0)
 			return t;
-		if (attach(fds[1 + i], t, dev_nodes[i], target, err) < 0) {
+		r = attach(fds[1 + i], t, dev_nodes[i], target, err);
+		if (r < 0) {
 			close(t);
-			return -err->code;
+			return r;
 		}
 		close(t);
 	}
@@ -419,9 +420,10 @@ static int dev_fill(int *fds, const char *target, isol_error *err)
 		t = resolve(dev, name, 1, 1, 0, k == 0 ? 0755 : 01777, err);
 		if (t < 0)
 			return t;
-		if (attach(fds[1 + DEV_NODES + k], t, name, target, err) < 0) {
+		r = attach(fds[1 + DEV_NODES + k], t, name, target, err);
+		if (r < 0) {
 			close(t);
-			return -err->code;
+			return r;
 		}
 		close(t);
 	}
@@ -651,10 +653,9 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 
 	/* 5. The root change. */
 	if (fs->root_mode != ISOL_ROOT_NONE) {
-		if (fs->root_attr && set_attr(rootmnt, fs->root_attr, 0, 0, "root", "/", err) < 0) {
-			r = -err->code;
+		if (fs->root_attr &&
+		    (r = set_attr(rootmnt, fs->root_attr, 0, 0, "root", "/", err)) < 0)
 			goto out;
-		}
 		if (fchdir(rootmnt) < 0) {
 			r = isol_fail(err, errno, "chdir into the new root");
 			goto out;

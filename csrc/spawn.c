@@ -1,3 +1,7 @@
+/*
+ * The spawn pipeline (see spawn.h): clone3, release, the child's steps in
+ * order, exec of isol's init or of the command, the error pipe.
+ */
 #define _GNU_SOURCE
 #include "spawn.h"
 
@@ -5,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -18,7 +23,9 @@
 #include "identity.h"
 #include "keyring.h"
 #include "mount.h"
-#include "proc.h"
+#include "execpath.h"
+#include "init.h"
+#include "pidfd.h"
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -50,42 +57,62 @@ static int late_cgroupns(const struct isol_plan *plan)
 	return (plan->ns_flags & CLONE_NEWCGROUP) && plan->before_release && plan->cgroup_fd < 0;
 }
 
+/* What the cloned child needs besides the plan, all prepared by the parent. */
+struct child_ctx {
+	const struct isol_plan *plan;
+	int sync_fd, err_fd, parent_pidfd;
+	int supervise;
+	int init_memfd;            /* supervise: the init's executable */
+	char **init_argv;          /* supervise: its command line */
+	struct isol_init_opts init; /* supervise: the fds named in it */
+};
+
 /* Everything below `child_*` runs in the cloned child: syscalls and stack
  * buffers only (see spawn.h). */
 
-static __attribute__((noreturn)) void child_die(int err_fd, isol_error *err)
+static void child_die(int err_fd, isol_error *err) __attribute__((noreturn));
+static void child_die(int err_fd, isol_error *err)
 {
 	ssize_t w = write(err_fd, err, sizeof *err);
 	(void)w;
 	_exit(127);
 }
 
+/* Every caught or ignored disposition back to SIG_DFL, while all signals
+ * are still blocked (the parent blocked them around clone3): a host handler
+ * must never run in the child, and an ignored SIGPIPE must not reach the
+ * sandbox through execve. The mask is emptied only right before execve. */
 static void child_reset_signals(void)
 {
 	struct sigaction sa;
-	sigset_t none;
 
-	/* Ignored dispositions and the blocked mask survive execve: a host
-	 * that ignores SIGPIPE must not hand that to the sandbox. */
 	for (int s = 1; s < NSIG; s++) {
 		if (s == SIGKILL || s == SIGSTOP)
 			continue;
-		if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+		if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL) {
+			memset(&sa, 0, sizeof sa);
 			sa.sa_handler = SIG_DFL;
 			sigaction(s, &sa, NULL);
 		}
 	}
+}
+
+static void child_unblock_signals(void)
+{
+	sigset_t none;
+
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static int child_parent_alive(int parent_pidfd, pid_t ppid, int pidns)
+/* The parent pidfd is opened whenever die_with_parent is set: it is
+ * level-triggered, so a parent that died before PDEATHSIG was armed (or
+ * before the init watches it) is seen here. */
+static int child_parent_alive(int parent_pidfd)
 {
-	if (parent_pidfd >= 0) {
-		struct pollfd p = { .fd = parent_pidfd, .events = POLLIN };
-		return poll(&p, 1, 0) == 0;
-	}
-	return pidns || getppid() == ppid;
+	struct pollfd p = { .fd = parent_pidfd, .events = POLLIN };
+
+	return parent_pidfd < 0 || poll(&p, 1, 0) == 0;
 }
 
 static int child_stdio(const struct isol_plan *plan, isol_error *err)
@@ -125,94 +152,44 @@ static int child_fds(const struct isol_plan *plan, isol_error *err)
 	return 0;
 }
 
-static const char *env_path(char *const *envp)
-{
-	for (; envp && *envp; envp++)
-		if (strncmp(*envp, "PATH=", 5) == 0)
-			return *envp + 5;
-	return "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
-}
-
+/* The command itself, without an init. */
 static int child_exec(const struct isol_plan *plan, isol_error *err)
 {
 	char *const *envp = plan->envp ? plan->envp : environ;
 	const char *file = plan->file ? plan->file : plan->argv[0];
 	int new_root = plan->fs && isol_fs_has_new_root(plan->fs);
 	const char *where = new_root ? " inside the new root" : "";
-	int e = ENOENT;
+	const char *tried;
+	char buf[4096];
+	int r;
 
-	if (strchr(file, '/')) {
-		execve(file, plan->argv, envp);
-		e = errno;
-		if (e == ENOENT)
-			return isol_failx(err, e, "exec %s: not found%s", file, where);
-		return isol_fail(err, e, "exec %s", file);
-	}
-	/* PATH search, with a stack buffer (execvpe may allocate). */
-	const char *p = env_path(envp);
-	size_t flen = strlen(file);
-	int saw_eacces = 0;
-	while (*p) {
-		char buf[4096];
-		const char *colon = strchr(p, ':');
-		size_t dlen = colon ? (size_t)(colon - p) : strlen(p);
-
-		if (dlen + flen + 2 <= sizeof buf) {
-			if (dlen == 0)
-				buf[0] = '.', dlen = 1;
-			else
-				memcpy(buf, p, dlen);
-			buf[dlen] = '/';
-			memcpy(buf + dlen + 1, file, flen + 1);
-			execve(buf, plan->argv, envp);
-			if (errno == EACCES)
-				saw_eacces = 1;
-			else if (errno != ENOENT && errno != ENOTDIR)
-				return isol_fail(err, errno, "exec %s", buf);
-		}
-		p += dlen;
-		if (*p == ':')
-			p++;
-	}
-	if (saw_eacces)
-		e = EACCES;
-	if (e == ENOENT)
-		return isol_failx(err, e, "exec %s: not found in PATH%s", file, where);
-	return isol_fail(err, e, "exec %s", file);
+	child_unblock_signals();
+	r = isol_exec_path(file, plan->argv, envp, buf, &tried);
+	if (r == -ENOENT && strchr(file, '/'))
+		return isol_failx(err, ENOENT, "exec %s: not found%s", file, where);
+	if (r == -ENOENT)
+		return isol_failx(err, ENOENT, "exec %s: not found in PATH%s", file, where);
+	return isol_fail(err, -r, "exec %s", tried);
 }
 
-struct command_ctx {
-	const struct isol_plan *plan;
-	int err_fd;
-};
-
-/* The command's process under an init (see isol_init_run): it shares the
- * init's memory until execve, so it only uses its own stack. */
-static int command_main(void *p)
+/* The steps, in order. Each failure goes to the parent through the error
+ * pipe (child_die). Concerns added between "fds" and "no_new_privs" (see
+ * COMMON.md: keyring, rlimits, landlock, caps) add one line each. */
+static void child_main(const struct child_ctx *c) __attribute__((noreturn));
+static void child_main(const struct child_ctx *c)
 {
-	const struct command_ctx *c = p;
-	isol_error err;
-
-	isol_error_clear(&err);
-	if (c->plan->new_session)
-		setsid(); /* the command leads its own session, like without init */
-	child_exec(c->plan, &err);
-	child_die(c->err_fd, &err);
-}
-
-static __attribute__((noreturn)) void
-child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pidfd,
-	   int status_fd, pid_t ppid, int supervise)
-{
+	const struct isol_plan *plan = c->plan;
+	int err_fd = c->err_fd;
+	int landlock_fd = -1; /* set by the landlock step when an init runs */
 	isol_error err;
 	char go;
-	int pidns = (plan->ns_flags & CLONE_NEWPID) != 0;
 
+	isol_error_defer_strerror();
 	isol_error_clear(&err);
 	/* Wait until the parent has written the id maps (and attached cgroups). */
-	if (read(sync_fd, &go, 1) != 1)
+	if (read(c->sync_fd, &go, 1) != 1)
 		_exit(127);
-	close(sync_fd);
+	close(c->sync_fd);
 	/* v1 cgroups are joined by pid after clone: the cgroup namespace is made
 	 * now, so that its root is the sandbox's cgroup (see late_cgroupns). */
 	if (late_cgroupns(plan) && unshare(CLONE_NEWCGROUP) < 0)
@@ -227,11 +204,11 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 		isol_fail(&err, errno, "setsid"), child_die(err_fd, &err);
 	if (plan->die_with_parent) {
 		/* PDEATHSIG follows the spawning *thread*; when an init supervises,
-		 * it watches the parent's pidfd instead (see proc.h). The check
+		 * it watches the parent's pidfd instead (see init.h). The check
 		 * after arming closes the race with a parent that already died. */
-		if (!supervise && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		if (!c->supervise && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			isol_fail(&err, errno, "prctl PDEATHSIG"), child_die(err_fd, &err);
-		if (!child_parent_alive(parent_pidfd, ppid, pidns))
+		if (!child_parent_alive(c->parent_pidfd))
 			_exit(128 + SIGKILL);
 	}
 	/* A time namespace is entered at execve (or by children): offsets can
@@ -263,17 +240,19 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 		child_die(err_fd, &err);
 	if (plan->keyring && isol_keyring_child_apply(plan->keyring, &err) < 0)
 		child_die(err_fd, &err);
+	/* (rlimits, landlock: here, before the capabilities) */
 	if (plan->caps && isol_caps_child_apply(plan->caps, &err) < 0)
 		child_die(err_fd, &err);
 	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		isol_fail(&err, errno, "prctl NO_NEW_PRIVS"), child_die(err_fd, &err);
-	if (supervise) {
-		struct command_ctx c = { plan, err_fd };
-		/* Never returns: the init runs here, the command in command_main. */
-		isol_init_run(parent_pidfd, status_fd, err_fd, pidns, command_main, &c, &err);
-		child_die(err_fd, &err);
-	}
-	child_exec(plan, &err);
+
+	/* (seccomp: last, here) */
+
+	if (c->supervise)
+		isol_init_child_exec(c->init_memfd, c->init_argv, &c->init, landlock_fd,
+				     child_unblock_signals, &err);
+	else
+		child_exec(plan, &err);
 	child_die(err_fd, &err);
 }
 
@@ -290,8 +269,12 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 {
 	int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 };
 	isol_cleanup_fd int parent_pidfd = -1;
-	int pidfd = -1, pidns = (plan->ns_flags & CLONE_NEWPID) != 0, supervise, r;
+	isol_cleanup_fd int proc_dirfd = -1;
+	char **init_argv = NULL;
+	int pidfd = -1, pidns = (plan->ns_flags & CLONE_NEWPID) != 0, supervise, r, memfd = -1;
 	struct clone_args args;
+	struct child_ctx c;
+	sigset_t all, old;
 	pid_t ppid = getpid(), pid;
 	isol_error cerr;
 	ssize_t n;
@@ -301,21 +284,66 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 	isol_net_state_init(&out->net);
 	if (!plan->argv || !plan->argv[0])
 		return isol_failx(err, EINVAL, "spawn: empty argv");
+	if (plan->timeout_ms < 0)
+		return isol_failx(err, EINVAL, "spawn: timeout_ms %d: expected >= 0", plan->timeout_ms);
+	if (plan->timeout_ms > 0 && !plan->init)
+		return isol_failx(err, EINVAL, "spawn: timeout_ms needs isol's init (init is off)");
 	/* Robust die-with-parent needs a process watching the parent's pidfd when
 	 * the spawning thread is not the main thread (PDEATHSIG would fire when
-	 * just this thread exits). */
-	supervise = (pidns && plan->init) || plan->supervise ||
+	 * just this thread exits). A timeout needs the init's timer. */
+	supervise = (pidns && plan->init) || plan->supervise || plan->timeout_ms > 0 ||
 		    (plan->join_pidfd >= 0 && (plan->join_flags & CLONE_NEWPID)) ||
 		    (plan->die_with_parent && (pid_t)syscall(SYS_gettid) != ppid);
-	if (plan->die_with_parent && supervise) {
+	if (plan->die_with_parent) {
 		parent_pidfd = isol_pidfd_open(ppid, err);
 		if (parent_pidfd < 0)
 			return parent_pidfd;
+	}
+	if (supervise) {
+		memfd = isol_init_memfd(err);
+		if (memfd < 0)
+			return memfd;
+		/* Without a pid namespace the init finds the sandbox's processes
+		 * in the host /proc, opened here, before any root change. */
+		if (!pidns) {
+			proc_dirfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (proc_dirfd < 0)
+				return isol_fail(err, errno, "open /proc");
+		}
 	}
 	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
 	    (supervise && plan->status_fd < 0 && pipe2(status_p, O_CLOEXEC) < 0)) {
 		r = isol_fail(err, errno, "pipe");
 		goto fail;
+	}
+
+	memset(&c, 0, sizeof c);
+	c.plan = plan;
+	c.sync_fd = sync_p[0];
+	c.err_fd = err_p[1];
+	c.parent_pidfd = parent_pidfd;
+	c.supervise = supervise;
+	if (supervise) {
+		c.init_memfd = memfd;
+		c.init = (struct isol_init_opts){
+			.pidns = pidns,
+			.new_session = plan->new_session,
+			.new_root = plan->fs && isol_fs_has_new_root(plan->fs),
+			.status_fd = plan->status_fd >= 0 ? plan->status_fd : status_p[1],
+			.parent_pidfd = parent_pidfd,
+			.err_fd = err_p[1],
+			.proc_dirfd = proc_dirfd,
+			.timeout_ms = plan->timeout_ms,
+			.file = plan->file ? plan->file : plan->argv[0],
+			.argv = plan->argv,
+			.envp = plan->envp ? plan->envp : environ,
+		};
+		init_argv = isol_init_argv(&c.init, err);
+		if (!init_argv) {
+			r = -(err && err->code ? err->code : ENOMEM);
+			goto fail;
+		}
+		c.init_argv = init_argv;
 	}
 
 	memset(&args, 0, sizeof args);
@@ -328,18 +356,23 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)plan->cgroup_fd;
 	}
+	/* No host signal handler may run in the child: every signal is blocked
+	 * across clone3; the child resets dispositions before unblocking. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
-	if (pid < 0) {
-		r = isol_fail(err, errno, "clone3");
-		goto fail;
-	}
 	if (pid == 0) {
 		close(sync_p[1]);
 		close(err_p[0]);
 		if (status_p[0] >= 0)
 			close(status_p[0]);
-		child_main(plan, sync_p[0], err_p[1], parent_pidfd,
-			   plan->status_fd >= 0 ? plan->status_fd : status_p[1], ppid, supervise);
+		child_main(&c);
+	}
+	r = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		r = isol_fail(err, r, "clone3");
+		goto fail;
 	}
 
 	close(sync_p[0]), sync_p[0] = -1;
@@ -376,12 +409,14 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 	close(err_p[0]), err_p[0] = -1;
 	if (n == (ssize_t)sizeof cerr) {
 		cerr.msg[sizeof cerr.msg - 1] = '\0';
+		isol_error_finish(&cerr);
 		if (err)
 			*err = cerr;
 		r = -(cerr.code ? cerr.code : EIO);
 		goto reap_child;
 	}
 
+	isol_init_argv_free(init_argv);
 	out->pid = pid;
 	out->pidfd = pidfd;
 	out->status_fd = status_p[0];
@@ -397,6 +432,7 @@ reap_child : {
 	isol_net_helper_stop(&out->net);
 }
 fail:
+	isol_init_argv_free(init_argv);
 	close_pair(sync_p);
 	close_pair(err_p);
 	close_pair(status_p);

@@ -7,16 +7,22 @@
  *   clone3 ───────────────────────────▶  (blocked)
  *   write uid/gid maps
  *   before_release hook (v1 cgroup attach)
- *   "go" ─────────────────────────────▶  signals reset, setsid, die-with-parent,
- *                                        time offsets, identity, hostname, filesystem
- *                                        (mount.c), cwd, stdio, fds, keyring,
- *                                        capabilities, no_new_privs
- *                                        [init: fork; PID 1 supervises]
- *   read error pipe  ◀── isol_error ───  any failure: write {errno, message}, _exit
+ *   "go" ─────────────────────────────▶  signal dispositions reset, setsid,
+ *                                        die-with-parent, time offsets, identity,
+ *                                        hostname, network, filesystem (mount.c),
+ *                                        cwd, stdio, fds, keyring, rlimits,
+ *                                        landlock, capabilities, no_new_privs,
+ *                                        seccomp, signals unblocked
+ *                                        [init: execveat of isol-init from a
+ *                                         sealed memfd (init.h); it forks and
+ *                                         execs the command]
+ *   read error pipe  ◀── isol_error ───  any failure: write {errno, context}, _exit
  *   EOF = exec succeeded                 execve (error pipe is CLOEXEC)
  *
- * Between clone and exec the child runs no Lua, allocates nothing and takes
- * no locks: it is safe to spawn from a host process that has other threads.
+ * The parent blocks every signal around clone3 (no host handler runs in the
+ * child). Between clone and exec the child runs no Lua, allocates nothing,
+ * takes no locks and calls no strerror (the parent appends it: error.h): it
+ * is safe to spawn from a host process that has other threads.
  */
 #ifndef ISOL_SPAWN_H
 #define ISOL_SPAWN_H
@@ -62,6 +68,10 @@ struct isol_plan {
 	unsigned die_with_parent : 1; /* sandbox dies when the calling process does */
 	unsigned no_new_privs : 1;    /* PR_SET_NO_NEW_PRIVS */
 	unsigned init : 1;            /* with CLONE_NEWPID: isol's init is PID 1 */
+
+	/* > 0: isol's init kills the whole sandbox after this many ms of wall
+	 * clock and the status says timeout (isol_wait.timeout). Needs init. */
+	int timeout_ms;
 
 	unsigned supervise : 1;       /* isol's init supervises even without a pid
 	                                 namespace (a child subreaper: escapees stay

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../proc.h"
+#include "../pidfd.h"
 
 #define ISOL_CORE_VERSION "0.1.0"
 

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../proc.h"
+#include "../pidfd.h"
+#include "../procscan.h"
 #include "binding.h"
 
 #define MAX_ROOTS 256

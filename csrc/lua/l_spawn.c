@@ -15,7 +15,9 @@
 #include "../identity.h"
 #include "../keyring.h"
 #include "../ns.h"
-#include "../proc.h"
+#include "../detach.h"
+#include "../pidfd.h"
+#include "../procscan.h"
 #include "../spawn.h"
 #include "binding.h"
 
@@ -99,6 +101,8 @@ static void push_status(lua_State *L, const process *p)
 			lua_setfield(L, -2, "core");
 		}
 	}
+	if (w->timeout) /* isol's init ended the sandbox at plan.timeout_ms */
+		lua_pushboolean(L, 1), lua_setfield(L, -2, "timeout");
 }
 
 /* Reap (blocking or not). Returns 1 reaped, 0 still running, <0 error. */
@@ -716,6 +720,7 @@ static int l_spawn(lua_State *L)
 	plan.init = (unsigned)isol_lua_optbool(L, 1, "plan", "init", 1);
 	plan.cgroup_fd = (int)isol_lua_optint(L, 1, "plan", "cgroup_fd", -1);
 	plan.supervise = (unsigned)isol_lua_optbool(L, 1, "plan", "supervise", 0);
+	plan.timeout_ms = (int)isol_lua_optint(L, 1, "plan", "timeout_ms", 0);
 	plan.status_fd = (int)isol_lua_optint(L, 1, "plan", "status_fd", -1);
 	detach = isol_lua_optbool(L, 1, "plan", "detach", 0);
 	plan.join_pidfd = (int)isol_lua_optint(L, 1, "plan", "join_pidfd", -1);

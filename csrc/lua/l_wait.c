@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../proc.h"
+#include "../pidfd.h"
 
 #define CATCHER_MT "isol.SignalCatcher"
 #define POLL_MAX 64

@@ -34,7 +34,8 @@ M.pid = self_pid
 -- What isol opens once per process and keeps (a cache, such as the copy of
 -- its init it execs) is not a leak: one spawn before any snapshot creates it.
 do
-  local ok, p = pcall(core.spawn, { argv = { "/bin/true" } })
+  -- supervised, so that isol's init memfd (kept once per process) exists
+  local ok, p = pcall(core.spawn, { argv = { "/bin/true" }, supervise = true })
   if ok and p then
     p:wait()
     p:close()
