@@ -22,7 +22,7 @@ ifneq ($(WERROR),)
 WARN     += -Werror
 endif
 LUA_INC  ?= $(shell $(PKG_CONFIG) --cflags lua$(LUA_VER) 2>/dev/null || echo -I/usr/include/lua$(LUA_VER))
-LIBS     := $(shell $(PKG_CONFIG) --libs libcgroup 2>/dev/null || echo -lcgroup) -lzstd -lz
+LIBS     := $(shell $(PKG_CONFIG) --libs libcgroup 2>/dev/null || echo -lcgroup) -lzstd -lz -lseccomp
 CFLAGS_ALL = $(OPT) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(LUA_INC) $(CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = -shared $(LDFLAGS) $(EXTRA_LDFLAGS)
 

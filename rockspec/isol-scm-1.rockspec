@@ -22,13 +22,14 @@ external_dependencies = {
   CGROUP = { header = "libcgroup.h", library = "cgroup" },
   ZSTD = { header = "zstd.h", library = "zstd" },
   ZLIB = { header = "zlib.h", library = "z" },
+  SECCOMP = { header = "seccomp.h", library = "seccomp" },
 }
 build = {
   type = "make",
   build_target = "all",
   build_variables = {
-    CFLAGS = "$(CFLAGS) -I$(CGROUP_INCDIR) -I$(ZSTD_INCDIR) -I$(ZLIB_INCDIR)",
-    LDFLAGS = "-L$(CGROUP_LIBDIR) -L$(ZSTD_LIBDIR) -L$(ZLIB_LIBDIR)",
+    CFLAGS = "$(CFLAGS) -I$(CGROUP_INCDIR) -I$(ZSTD_INCDIR) -I$(ZLIB_INCDIR) -I$(SECCOMP_INCDIR)",
+    LDFLAGS = "-L$(CGROUP_LIBDIR) -L$(ZSTD_LIBDIR) -L$(ZLIB_LIBDIR) -L$(SECCOMP_LIBDIR)",
     LUA_INC = "-I$(LUA_INCDIR)",
     ISOL_NO_DEPS = "1",
   },
