@@ -14,8 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "landlock.h"
 #include "mount.h"
 #include "proc.h"
+#include "rlimits.h"
+#include "seccomp.h"
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -181,6 +184,7 @@ static int child_exec(const struct isol_plan *plan, isol_error *err)
 struct command_ctx {
 	const struct isol_plan *plan;
 	int err_fd;
+	int landlock_fd; /* >= 0: the command restricts itself with it */
 };
 
 /* The command's process under an init (see isol_init_run): it shares the
@@ -193,6 +197,8 @@ static int command_main(void *p)
 	isol_error_clear(&err);
 	if (c->plan->new_session)
 		setsid(); /* the command leads its own session, like without init */
+	if (c->landlock_fd >= 0 && isol_landlock_restrict(c->landlock_fd, &err) < 0)
+		child_die(c->err_fd, &err);
 	child_exec(c->plan, &err);
 	child_die(c->err_fd, &err);
 }
@@ -204,6 +210,7 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 	isol_error err;
 	char go;
 	int pidns = (plan->ns_flags & CLONE_NEWPID) != 0;
+	int landlock_fd;
 
 	isol_error_clear(&err);
 	/* Wait until the parent has written the id maps (and attached cgroups). */
@@ -251,10 +258,17 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 		isol_fail(&err, errno, "chdir %s", plan->cwd), child_die(err_fd, &err);
 	if (child_stdio(plan, &err) < 0 || child_fds(plan, &err) < 0)
 		child_die(err_fd, &err);
+	if (isol_rlimits_child_apply(plan->rlimits, &err) < 0)
+		child_die(err_fd, &err);
+	/* with an init, the ruleset goes to the command's process (command_main) */
+	if ((landlock_fd = isol_landlock_child_apply(plan->landlock, supervise, &err)) < -1)
+		child_die(err_fd, &err);
 	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		isol_fail(&err, errno, "prctl NO_NEW_PRIVS"), child_die(err_fd, &err);
+	if (isol_seccomp_child_apply(plan->seccomp, &err) < 0)
+		child_die(err_fd, &err);
 	if (supervise) {
-		struct command_ctx c = { plan, err_fd };
+		struct command_ctx c = { plan, err_fd, landlock_fd };
 		/* Never returns: the init runs here, the command in command_main. */
 		isol_init_run(parent_pidfd, status_fd, err_fd, pidns, command_main, &c, &err);
 		child_die(err_fd, &err);

@@ -27,6 +27,9 @@
 #include "ns.h"
 
 struct isol_fs_plan; /* mount.h: mounts and the new root, built by the binding */
+struct isol_rlimits;  /* rlimits.h */
+struct isol_landlock; /* landlock.h */
+struct isol_seccomp;  /* seccomp.h: a compiled filter */
 
 struct isol_plan {
 	/* What to run. `file` with no '/' is searched in PATH (from envp, else
@@ -73,6 +76,10 @@ struct isol_plan {
 	int status_fd;
 
 	const struct isol_fs_plan *fs; /* NULL: no filesystem steps */
+
+	const struct isol_rlimits *rlimits;   /* NULL: none */
+	const struct isol_landlock *landlock; /* NULL: none */
+	const struct isol_seccomp *seccomp;   /* NULL: none */
 
 	int cgroup_fd; /* >= 0: start the child in that cgroup v2 (CLONE_INTO_CGROUP) */
 
