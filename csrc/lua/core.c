@@ -1,5 +1,6 @@
 /* luaopen_isol_core: the only exported symbol of isol/core.so. */
 #include "binding.h"
+#include "l_policy.h"
 
 #include <errno.h>
 #include <string.h>
@@ -133,5 +134,6 @@ int luaopen_isol_core(lua_State *L)
 	isol_lua_open_proc(L);
 	isol_lua_open_cgroup(L);
 	isol_lua_open_wait(L);
+	isol_lua_open_policy(L);
 	return 1;
 }
