@@ -76,6 +76,7 @@ end
 require "isol.fs"(isol)
 require "isol.process"(isol)
 require "isol.cgroup"(isol)
+require "isol.policy"(isol) -- seccomp, rlimits, landlock, timeout, cpu_timeout
 require "isol.compose"(isol) -- recipe.extend/merge/replace/explain
 
 --- Run a command under every combination of limits (see `isol.sweep`);

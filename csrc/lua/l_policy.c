@@ -309,7 +309,8 @@ void isol_lua_read_policy(lua_State *L, int idx, struct isol_plan *plan, struct 
 	if (!lua_isnil(L, -1)) {
 		seccomp_ud *u = (seccomp_ud *)luaL_testudata(L, -1, SECCOMP_MT);
 		if (!u)
-			luaL_error(L, "plan.seccomp: expected an isol.Seccomp, got %s", luaL_typename(L, -1));
+			luaL_error(L, "plan.seccomp: expected an isol.Seccomp (core.seccomp_compile), got %s",
+				   luaL_typename(L, -1));
 		if (u->closed)
 			luaL_error(L, "plan.seccomp: the filter is closed");
 		plan->seccomp = &u->f; /* anchored by the plan table */
