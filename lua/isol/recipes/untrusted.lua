@@ -3,7 +3,9 @@
 -- a small `/tmp` (the root's tmpfs, `tmp`) + memory, CPU and pids caps + a devices
 -- allow-list (only null, zero, full, random, urandom, tty and the sandbox's own
 -- pty nodes) + a cleared environment, a new session, no_new_privs and
--- die-with-parent.
+-- die-with-parent + the `default` seccomp filter without nested user
+-- namespaces, rlimits (no core dumps, caps on files, processes and file
+-- size) and Landlock writes only to its own /tmp and /dev.
 --
 -- Parameters (all optional): `memory` ("256M"), `cpu` (percent of one CPU,
 -- 50), `pids` (64), `tmp` ("16M"), `hostname` ("untrusted"), `path` (PATH
@@ -47,5 +49,13 @@ return function(p)
       new_session = true,
       die_with_parent = true,
       no_new_privs = true,
+      -- policy: Docker's default syscall deny-list, no user namespaces
+      -- inside, no core dumps and caps on files/processes, writes only to
+      -- the sandbox's own /tmp and /dev
+      seccomp = { profile = "default", nested_userns = false },
+      -- (only lowered: raising a hard limit needs CAP_SYS_RESOURCE on the host)
+      rlimits = { core = 0, nofile = 1024, nproc = pids * 4, fsize = p.tmp or "16M", memlock = "64K",
+        nice = 0, rtprio = 0 },
+      landlock = { write = { "/tmp", "/dev" } },
     })
 end
