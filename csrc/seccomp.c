@@ -41,10 +41,11 @@
  *   - vhangup: CAP_SYS_TTY_CONFIG in Docker.
  *   - personality, except the values Docker allows (0 = PER_LINUX,
  *     8 = PER_LINUX32, 0x20000 = UNAME26, 0x20008): no ADDR_NO_RANDOMIZE,
- *     READ_IMPLIES_EXEC or foreign execution domains. Unlike Docker, the
- *     query value 0xffffffff is denied too: libseccomp compares an argument
- *     once per rule, so the rules test one bit each (all bits but 8 and
- *     0x20000), and the query sets them all.
+ *     READ_IMPLIES_EXEC or foreign execution domains. libseccomp compares
+ *     an argument once per rule, so the rules are "above 0x20008" (every
+ *     flag but UNAME26) and "bit 0, 1, 2 or 4 set" (the domains other than
+ *     PER_LINUX32); values made only of the undefined bits 5..16 pass, and,
+ *     unlike Docker, the query value 0xffffffff is denied.
  *   - ioctl TIOCSTI (push input into the terminal of the caller) and
  *     TIOCLINUX (the same through the console), as the kernel's own
  *     dev.tty.legacy_tiocsti=0 and Docker do.
@@ -257,13 +258,17 @@ static int build_rules(scmp_filter_ctx ctx, const struct isol_seccomp_opts *o, u
 		if (add_list(ctx, deny, default_deny, sizeof default_deny / sizeof *default_deny, o,
 			     err) < 0)
 			return -1;
-		/* personality: any bit but PER_LINUX32 (8) and UNAME26 (0x20000)
-		 * is denied, one rule per bit (a rule compares an argument once) */
-		for (unsigned b = 0; b < 32 && !in_list("personality", o->allow, o->nallow); b++) {
-			struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, 1UL << b, 1UL << b);
-			if ((1UL << b) != 8 && (1UL << b) != 0x20000 &&
-			    add(ctx, deny, "personality", 1, &c, err) < 0)
+		/* personality: every flag but UNAME26 is above 0x20008, and the
+		 * foreign execution domains set bits 0..4 (8 is PER_LINUX32) */
+		if (!in_list("personality", o->allow, o->nallow)) {
+			struct scmp_arg_cmp gt = SCMP_A0(SCMP_CMP_GT, 0x20008);
+			if (add(ctx, deny, "personality", 1, &gt, err) < 0)
 				return -1;
+			for (unsigned b = 0; b <= 4; b++) {
+				struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, 1UL << b, 1UL << b);
+				if (b != 3 && add(ctx, deny, "personality", 1, &c, err) < 0)
+					return -1;
+			}
 		}
 		if (!in_list("ioctl", o->allow, o->nallow))
 			for (int i = 0; i < 2; i++)
@@ -381,7 +386,14 @@ int isol_seccomp_build(const struct isol_seccomp_opts *o, struct isol_seccomp *o
 	ctx = seccomp_init(dflt);
 	if (!ctx)
 		return isol_failx(err, ENOMEM, "seccomp_init failed");
-	r = add_arches(ctx, err);
+	/* A binary tree of syscall numbers rather than a linear list: loading
+	 * costs less (the kernel runs the filter per syscall number to build
+	 * its allow cache) and so does every filtered call. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	if (r < 0)
+		r = isol_fail(err, -r, "seccomp_attr_set OPTIMIZE");
+	if (r == 0)
+		r = add_arches(ctx, err);
 	if (r == 0)
 		r = build_rules(ctx, o, deny, err);
 	if (r == 0)
