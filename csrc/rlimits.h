@@ -13,8 +13,8 @@
 #define ISOL_RLIMITS_MAX 16
 
 struct isol_rlimit {
-	int resource;       /* RLIMIT_* */
-	struct rlimit lim;  /* RLIM_INFINITY for "unlimited"; soft <= hard */
+	int resource;      /* RLIMIT_* */
+	struct rlimit lim; /* RLIM_INFINITY for "unlimited"; soft <= hard */
 };
 
 struct isol_rlimits {

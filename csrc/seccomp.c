@@ -93,6 +93,8 @@
 #define TIOCLINUX 0x541C
 #endif
 
+/* name lists, kept dense */
+/* clang-format off */
 static const char *const default_deny[] = {
 	"keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
 	"kexec_load", "kexec_file_load", "reboot", "init_module", "finit_module",
@@ -155,11 +157,12 @@ static const char *const strict_allow[] = {
 	"futex_waitv", "getrandom", "prctl", "personality", "pidfd_open",
 	"pidfd_send_signal", "landlock_restrict_self", "restart_syscall",
 };
+/* clang-format on */
 
 /* Namespace flags that clone(2) can carry (CLONE_NEWTIME shares its bit
  * with CSIGNAL there, so it is an unshare-only flag). */
 static const unsigned long clone_ns[] = {
-	CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWCGROUP,
+        CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWCGROUP,
 };
 
 static int in_list(const char *name, const char *const *list, size_t n)
@@ -178,7 +181,7 @@ int isol_seccomp_known(const char *name)
 /* Add one rule; a name this libseccomp or these architectures lack is
  * skipped (the built-in lists name calls of every architecture). */
 static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
-	       const struct scmp_arg_cmp *cmp, isol_error *err)
+               const struct scmp_arg_cmp *cmp, isol_error *err)
 {
 	int nr = seccomp_syscall_resolve_name(name), r;
 
@@ -192,7 +195,7 @@ static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned 
 }
 
 static int add_list(scmp_filter_ctx ctx, uint32_t action, const char *const *names, size_t n,
-		    const struct isol_seccomp_opts *o, isol_error *err)
+                    const struct isol_seccomp_opts *o, isol_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (in_list(names[i], o->allow, o->nallow))
@@ -205,8 +208,8 @@ static int add_list(scmp_filter_ctx ctx, uint32_t action, const char *const *nam
 
 /* Deny clone/unshare carrying any of `flags`: one rule per flag, since a
  * rule cannot test "any bit of a mask". */
-static int deny_ns_flags(scmp_filter_ctx ctx, uint32_t deny, const char *call,
-			 const unsigned long *flags, size_t n, isol_error *err)
+static int deny_ns_flags(scmp_filter_ctx ctx, uint32_t deny, const char *call, const unsigned long *flags,
+                         size_t n, isol_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, flags[i], flags[i]);
@@ -216,23 +219,22 @@ static int deny_ns_flags(scmp_filter_ctx ctx, uint32_t deny, const char *call,
 	return 0;
 }
 
-static int build_rules(scmp_filter_ctx ctx, const struct isol_seccomp_opts *o, uint32_t deny,
-		       isol_error *err)
+static int build_rules(scmp_filter_ctx ctx, const struct isol_seccomp_opts *o, uint32_t deny, isol_error *err)
 {
 	int strict = o->profile == ISOL_SECCOMP_STRICT;
 	int dflt = o->profile == ISOL_SECCOMP_DEFAULT;
 	int guard_ns = dflt && !o->sys_admin;
-	unsigned long userns[] = { CLONE_NEWUSER };
-	unsigned long unshare_ns[] = { CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
-				       CLONE_NEWPID, CLONE_NEWCGROUP, CLONE_NEWTIME };
+	unsigned long userns[] = {CLONE_NEWUSER};
+	unsigned long unshare_ns[] = {CLONE_NEWNS,  CLONE_NEWUTS,    CLONE_NEWIPC, CLONE_NEWNET,
+	                              CLONE_NEWPID, CLONE_NEWCGROUP, CLONE_NEWTIME};
 
 	if (strict) {
-		unsigned long mask = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-				     CLONE_NEWPID | CLONE_NEWCGROUP | CLONE_NEWUSER;
+		unsigned long mask = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID |
+		                     CLONE_NEWCGROUP | CLONE_NEWUSER;
 		struct scmp_arg_cmp noflags = SCMP_A0(SCMP_CMP_MASKED_EQ, mask, 0);
 		struct scmp_arg_cmp tty[2] = {
-			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCSTI),
-			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCLINUX),
+		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCSTI),
+		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCLINUX),
 		};
 		for (size_t i = 0; i < sizeof strict_allow / sizeof *strict_allow; i++) {
 			const char *n = strict_allow[i];
@@ -252,11 +254,10 @@ static int build_rules(scmp_filter_ctx ctx, const struct isol_seccomp_opts *o, u
 	}
 	if (dflt) {
 		struct scmp_arg_cmp tty[2] = {
-			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCSTI),
-			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCLINUX),
+		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCSTI),
+		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCLINUX),
 		};
-		if (add_list(ctx, deny, default_deny, sizeof default_deny / sizeof *default_deny, o,
-			     err) < 0)
+		if (add_list(ctx, deny, default_deny, sizeof default_deny / sizeof *default_deny, o, err) < 0)
 			return -1;
 		/* personality: every flag but UNAME26 is above 0x20008, and the
 		 * foreign execution domains set bits 0..4 (8 is PER_LINUX32) */
@@ -279,12 +280,11 @@ static int build_rules(scmp_filter_ctx ctx, const struct isol_seccomp_opts *o, u
 		if (add_list(ctx, deny, admin_deny, sizeof admin_deny / sizeof *admin_deny, o, err) < 0)
 			return -1;
 		if (!in_list("clone", o->allow, o->nallow) &&
-		    deny_ns_flags(ctx, deny, "clone", clone_ns, sizeof clone_ns / sizeof *clone_ns,
-				  err) < 0)
+		    deny_ns_flags(ctx, deny, "clone", clone_ns, sizeof clone_ns / sizeof *clone_ns, err) < 0)
 			return -1;
 		if (!in_list("unshare", o->allow, o->nallow) &&
-		    deny_ns_flags(ctx, deny, "unshare", unshare_ns,
-				  sizeof unshare_ns / sizeof *unshare_ns, err) < 0)
+		    deny_ns_flags(ctx, deny, "unshare", unshare_ns, sizeof unshare_ns / sizeof *unshare_ns,
+		                  err) < 0)
 			return -1;
 	}
 	if (!strict && !o->nested_userns) {
@@ -344,7 +344,7 @@ static int export_bpf(scmp_filter_ctx ctx, struct isol_seccomp *out, isol_error 
 	if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter) ||
 	    st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
 		return isol_failx(err, E2BIG, "seccomp: filter of %lld bytes (at most %d instructions)",
-				  (long long)st.st_size, BPF_MAXINSNS);
+		                  (long long)st.st_size, BPF_MAXINSNS);
 	buf = malloc((size_t)st.st_size);
 	if (!buf)
 		return isol_fail(err, ENOMEM, "seccomp: filter");
@@ -357,8 +357,7 @@ static int export_bpf(scmp_filter_ctx ctx, struct isol_seccomp *out, isol_error 
 	return 0;
 }
 
-int isol_seccomp_build(const struct isol_seccomp_opts *o, struct isol_seccomp *out,
-		       isol_error *err)
+int isol_seccomp_build(const struct isol_seccomp_opts *o, struct isol_seccomp *out, isol_error *err)
 {
 	uint32_t deny, dflt;
 	scmp_filter_ctx ctx;
@@ -368,20 +367,20 @@ int isol_seccomp_build(const struct isol_seccomp_opts *o, struct isol_seccomp *o
 	out->prog.len = 0;
 	for (size_t i = 0; i < o->nallow; i++)
 		if (!isol_seccomp_known(o->allow[i]))
-			return isol_failx(err, EINVAL, "seccomp.allow[%zu]: unknown syscall \"%s\"",
-					  i + 1, o->allow[i]);
+			return isol_failx(err, EINVAL, "seccomp.allow[%zu]: unknown syscall \"%s\"", i + 1,
+			                  o->allow[i]);
 	for (size_t i = 0; i < o->ndeny; i++)
 		if (!isol_seccomp_known(o->deny[i]))
-			return isol_failx(err, EINVAL, "seccomp.deny[%zu]: unknown syscall \"%s\"",
-					  i + 1, o->deny[i]);
+			return isol_failx(err, EINVAL, "seccomp.deny[%zu]: unknown syscall \"%s\"", i + 1,
+			                  o->deny[i]);
 	if (o->action == ISOL_SECCOMP_ERRNO && (o->errnum < 1 || o->errnum > 4095))
 		return isol_failx(err, EINVAL, "seccomp.errno: %d out of 1..4095", o->errnum);
 	if (o->profile == ISOL_SECCOMP_NONE && o->nested_userns && o->ndeny == 0)
 		return 0; /* nothing to filter */
 
-	deny = o->action == ISOL_SECCOMP_KILL ? SCMP_ACT_KILL_PROCESS
+	deny = o->action == ISOL_SECCOMP_KILL  ? SCMP_ACT_KILL_PROCESS
 	       : o->action == ISOL_SECCOMP_LOG ? SCMP_ACT_LOG
-					       : SCMP_ACT_ERRNO((uint32_t)o->errnum);
+	                                       : SCMP_ACT_ERRNO((uint32_t)o->errnum);
 	dflt = o->profile == ISOL_SECCOMP_STRICT ? deny : SCMP_ACT_ALLOW;
 	ctx = seccomp_init(dflt);
 	if (!ctx)

@@ -30,10 +30,10 @@ enum isol_seccomp_action {
 struct isol_seccomp_opts {
 	enum isol_seccomp_profile profile;
 	enum isol_seccomp_action action;
-	int errnum;              /* 1..4095, for ISOL_SECCOMP_ERRNO */
-	int nested_userns;       /* 0: no user namespace can be created inside */
-	int sys_admin;           /* the recipe grants CAP_SYS_ADMIN: `default`
-	                            then allows mounts and namespaces (Docker) */
+	int errnum;               /* 1..4095, for ISOL_SECCOMP_ERRNO */
+	int nested_userns;        /* 0: no user namespace can be created inside */
+	int sys_admin;            /* the recipe grants CAP_SYS_ADMIN: `default`
+	                             then allows mounts and namespaces (Docker) */
 	const char *const *allow; /* syscall names; not copied */
 	size_t nallow;
 	const char *const *deny;
@@ -48,8 +48,7 @@ struct isol_seccomp {
 /* Compile opts into out (out->prog.filter == NULL when there is nothing to
  * filter). Unknown syscall names fail with EINVAL naming "allow[i]" or
  * "deny[i]" and the name. Returns 0 or -errno; on failure out owns nothing. */
-int isol_seccomp_build(const struct isol_seccomp_opts *opts, struct isol_seccomp *out,
-		       isol_error *err);
+int isol_seccomp_build(const struct isol_seccomp_opts *opts, struct isol_seccomp *out, isol_error *err);
 
 /* Release the program (idempotent). */
 void isol_seccomp_free(struct isol_seccomp *f);

@@ -120,6 +120,14 @@ describe("policy #root", function()
         assert.are.equal(ENOSYS, res.getpid)
       end)
 
+      it("log = true lets denied calls through (logged); sys_admin lifts the mount/namespace denials", function()
+        assert.are.equal("ok", probes(with(base, { seccomp = { log = true } }), "keyctl").keyctl)
+        local st = sh(with(base, { seccomp = "default" }), "unshare -m true")
+        assert.are_not.equal(0, st.code)
+        st = sh(with(base, { seccomp = { sys_admin = true } }), "unshare -m true")
+        assert.are.same({ code = 0 }, st)
+      end)
+
       it("action = \"kill\" ends the process with SIGSYS", function()
         local st = isol.run(with(base, { seccomp = { action = "kill" } }), { compile_probe(), "keyctl" },
           { capture = true })

@@ -11,7 +11,7 @@
 #include "binding.h"
 
 #define SECCOMP_MT "isol.Seccomp"
-#define MAX_NAMES 512
+#define MAX_NAMES  512
 
 typedef struct {
 	struct isol_seccomp f;
@@ -53,40 +53,34 @@ static size_t read_names(lua_State *L, int t, const char *field, const char **na
 	return n;
 }
 
+/* Optional string field of the options at 1, one of names: its index. */
+static int opt_choice(lua_State *L, const char *field, const char *const *names, int def)
+{
+	const char *s = isol_lua_optstring(L, 1, "seccomp", field);
+
+	if (!s)
+		return def;
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return luaL_error(L, "seccomp.%s: unknown value \"%s\"", field, s);
+}
+
 /* core.seccomp_compile{profile=, allow=, deny=, errno=, action=,
  * nested_userns=, sys_admin=} -> isol.Seccomp | nil, msg, errno */
 static int l_seccomp_compile(lua_State *L)
 {
-	static const char *const profiles[] = { "none", "default", "strict", NULL };
-	static const char *const actions[] = { "errno", "kill", "log", NULL };
+	static const char *const profiles[] = {"none", "default", "strict", NULL};
+	static const char *const actions[] = {"errno", "kill", "log", NULL};
 	const char *allow[MAX_NAMES], *deny[MAX_NAMES];
 	struct isol_seccomp_opts o;
 	seccomp_ud *u;
 	isol_error err;
-	const char *s;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	memset(&o, 0, sizeof o);
-	s = isol_lua_optstring(L, 1, "seccomp", "profile");
-	o.profile = ISOL_SECCOMP_DEFAULT;
-	if (s) {
-		int i;
-		for (i = 0; profiles[i] && strcmp(profiles[i], s) != 0; i++)
-			;
-		if (!profiles[i])
-			return luaL_error(L, "seccomp.profile: unknown profile \"%s\"", s);
-		o.profile = (enum isol_seccomp_profile)i;
-	}
-	s = isol_lua_optstring(L, 1, "seccomp", "action");
-	o.action = ISOL_SECCOMP_ERRNO;
-	if (s) {
-		int i;
-		for (i = 0; actions[i] && strcmp(actions[i], s) != 0; i++)
-			;
-		if (!actions[i])
-			return luaL_error(L, "seccomp.action: unknown action \"%s\"", s);
-		o.action = (enum isol_seccomp_action)i;
-	}
+	o.profile = (enum isol_seccomp_profile)opt_choice(L, "profile", profiles, ISOL_SECCOMP_DEFAULT);
+	o.action = (enum isol_seccomp_action)opt_choice(L, "action", actions, ISOL_SECCOMP_ERRNO);
 	o.errnum = (int)isol_lua_optint(L, 1, "seccomp", "errno", EPERM);
 	o.nested_userns = isol_lua_optbool(L, 1, "seccomp", "nested_userns", 1);
 	o.sys_admin = isol_lua_optbool(L, 1, "seccomp", "sys_admin", 0);
@@ -191,8 +185,8 @@ static rlim_t read_rlim(lua_State *L, int t, int i, const char *name, const char
 	lua_rawgeti(L, t, i);
 	v = lua_tointegerx(L, -1, &isnum);
 	if (!isnum || v < -1)
-		luaL_error(L, "plan.rlimits.%s.%s: expected an integer >= 0 or -1 (unlimited), got %s",
-			   name, which, luaL_tolstring(L, -1, NULL));
+		luaL_error(L, "plan.rlimits.%s.%s: expected an integer >= 0 or -1 (unlimited), got %s", name,
+		           which, luaL_tolstring(L, -1, NULL));
 	lua_pop(L, 1);
 	return v == -1 ? RLIM_INFINITY : (rlim_t)v;
 }
@@ -236,8 +230,8 @@ static void read_landlock(lua_State *L, int idx, struct isol_plan *plan, struct 
 	static const struct {
 		const char *name;
 		unsigned group;
-	} fs[] = { { "read", ISOL_LL_READ }, { "write", ISOL_LL_WRITE }, { "exec", ISOL_LL_EXEC } },
-	  net[] = { { "bind_tcp", ISOL_LL_BIND_TCP }, { "connect_tcp", ISOL_LL_CONNECT_TCP } };
+	} fs[] = {{"read", ISOL_LL_READ}, {"write", ISOL_LL_WRITE}, {"exec", ISOL_LL_EXEC}},
+	  net[] = {{"bind_tcp", ISOL_LL_BIND_TCP}, {"connect_tcp", ISOL_LL_CONNECT_TCP}};
 	struct isol_landlock *ll = &b->landlock;
 	int t;
 
@@ -260,9 +254,11 @@ static void read_landlock(lua_State *L, int idx, struct isol_plan *plan, struct 
 			n = lua_rawlen(L, -1);
 			for (size_t i = 0; i < n; i++) {
 				if (ll->npaths == ISOL_LUA_LANDLOCK_MAX)
-					luaL_error(L, "plan.landlock: at most %d paths", ISOL_LUA_LANDLOCK_MAX);
+					luaL_error(L, "plan.landlock: at most %d paths",
+					           ISOL_LUA_LANDLOCK_MAX);
 				lua_rawgeti(L, -1, (lua_Integer)i + 1);
-				b->paths[ll->npaths].path = checked_string(L, -1, "plan.landlock", fs[g].name, (int)i + 1);
+				b->paths[ll->npaths].path =
+				        checked_string(L, -1, "plan.landlock", fs[g].name, (int)i + 1);
 				b->paths[ll->npaths++].groups = fs[g].group;
 				lua_pop(L, 1);
 			}
@@ -280,12 +276,13 @@ static void read_landlock(lua_State *L, int idx, struct isol_plan *plan, struct 
 				lua_Integer port;
 				int isnum;
 				if (ll->nports == ISOL_LUA_LANDLOCK_MAX)
-					luaL_error(L, "plan.landlock: at most %d ports", ISOL_LUA_LANDLOCK_MAX);
+					luaL_error(L, "plan.landlock: at most %d ports",
+					           ISOL_LUA_LANDLOCK_MAX);
 				lua_rawgeti(L, -1, (lua_Integer)i + 1);
 				port = lua_tointegerx(L, -1, &isnum);
 				if (!isnum || port < 0 || port > 65535)
-					luaL_error(L, "plan.landlock.%s[%d]: expected a port 0..65535", net[g].name,
-						   (int)i + 1);
+					luaL_error(L, "plan.landlock.%s[%d]: expected a port 0..65535",
+					           net[g].name, (int)i + 1);
 				b->ports[ll->nports].port = (uint16_t)port;
 				b->ports[ll->nports++].groups = net[g].group;
 				lua_pop(L, 1);
@@ -297,8 +294,8 @@ static void read_landlock(lua_State *L, int idx, struct isol_plan *plan, struct 
 	ll->abi = isol_landlock_abi();
 	if (ll->abi < isol_landlock_abi_needed(ll->handled))
 		luaL_error(L, "plan.landlock: needs Landlock ABI %d, this kernel has %s %d",
-			   isol_landlock_abi_needed(ll->handled), ll->abi < 0 ? "none, error" : "ABI",
-			   ll->abi < 0 ? -ll->abi : ll->abi);
+		           isol_landlock_abi_needed(ll->handled), ll->abi < 0 ? "none, error" : "ABI",
+		           ll->abi < 0 ? -ll->abi : ll->abi);
 	ll->no_new_privs = plan->no_new_privs;
 	plan->landlock = ll;
 }
@@ -310,7 +307,7 @@ void isol_lua_read_policy(lua_State *L, int idx, struct isol_plan *plan, struct 
 		seccomp_ud *u = (seccomp_ud *)luaL_testudata(L, -1, SECCOMP_MT);
 		if (!u)
 			luaL_error(L, "plan.seccomp: expected an isol.Seccomp (core.seccomp_compile), got %s",
-				   luaL_typename(L, -1));
+			           luaL_typename(L, -1));
 		if (u->closed)
 			luaL_error(L, "plan.seccomp: the filter is closed");
 		plan->seccomp = &u->f; /* anchored by the plan table */
@@ -322,14 +319,17 @@ void isol_lua_read_policy(lua_State *L, int idx, struct isol_plan *plan, struct 
 
 void isol_lua_open_policy(lua_State *L)
 {
-	static const luaL_Reg methods[] = { { "close", s_close }, { "len", s_len }, { NULL, NULL } };
+	static const luaL_Reg methods[] = {{"close", s_close}, {"len", s_len}, {NULL, NULL}};
 	static const luaL_Reg meta[] = {
-		{ "__gc", s_close }, { "__close", s_close }, { "__tostring", s_tostring }, { NULL, NULL },
+	        {"__gc", s_close},
+	        {"__close", s_close},
+	        {"__tostring", s_tostring},
+	        {NULL, NULL},
 	};
 	static const luaL_Reg fns[] = {
-		{ "seccomp_compile", l_seccomp_compile }, { "seccomp_known", l_seccomp_known },
-		{ "seccomp_version", l_seccomp_version }, { "landlock_abi", l_landlock_abi },
-		{ "rlimit_known", l_rlimit_known },       { NULL, NULL },
+	        {"seccomp_compile", l_seccomp_compile}, {"seccomp_known", l_seccomp_known},
+	        {"seccomp_version", l_seccomp_version}, {"landlock_abi", l_landlock_abi},
+	        {"rlimit_known", l_rlimit_known},       {NULL, NULL},
 	};
 
 	luaL_newmetatable(L, SECCOMP_MT);
