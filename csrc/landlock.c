@@ -146,14 +146,16 @@ static int add_ports(int rs, const struct isol_landlock *ll, isol_error *err)
 	return 0;
 }
 
-int isol_landlock_child_apply(const struct isol_landlock *ll, int handoff, isol_error *err)
+int isol_landlock_child_apply(const struct isol_landlock *ll, int *handoff_fd, isol_error *err)
 {
 	struct ll_ruleset_attr attr;
 	size_t size = sizeof attr.handled_access_fs;
 	int rs, r;
 
+	if (handoff_fd)
+		*handoff_fd = -1;
 	if (!ll)
-		return ISOL_LANDLOCK_NONE;
+		return 0;
 	attr.handled_access_fs = fs_rights(ll->handled, ll->abi);
 	attr.handled_access_net = net_rights(ll->handled);
 	if (attr.handled_access_net)
@@ -168,8 +170,10 @@ int isol_landlock_child_apply(const struct isol_landlock *ll, int handoff, isol_
 		close(rs);
 		return r;
 	}
-	if (handoff)
-		return rs;
+	if (handoff_fd) {
+		*handoff_fd = rs;
+		return 0;
+	}
 	if (ll->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		r = isol_fail(err, errno, "prctl NO_NEW_PRIVS");
 		close(rs);

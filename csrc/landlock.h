@@ -55,14 +55,12 @@ int isol_landlock_abi(void);
 /* The lowest ABI that has every right group in `groups` (TCP: 4). */
 int isol_landlock_abi_needed(unsigned groups);
 
-#define ISOL_LANDLOCK_NONE (-1)
-
-/* In the child, after the root change: build the ruleset. handoff == 0:
- * restrict the calling process now and return 0; handoff != 0: return the
- * ruleset fd (CLOEXEC; the caller passes it to isol_landlock_restrict).
- * NULL ll: nothing to do, returns ISOL_LANDLOCK_NONE (-1 is never an error
- * here: errors are < -1). Fails naming the path, e.g. "landlock write /srv: No such file or directory". */
-int isol_landlock_child_apply(const struct isol_landlock *ll, int handoff, isol_error *err);
+/* In the child, after the root change: build the ruleset. handoff_fd
+ * NULL: restrict the calling process now. Otherwise *handoff_fd receives the
+ * ruleset fd (CLOEXEC; whoever runs the command passes it to
+ * isol_landlock_restrict), or -1 when ll is NULL. Returns 0 or -errno, and
+ * fails naming the path, e.g. "landlock write /srv: No such file or directory". */
+int isol_landlock_child_apply(const struct isol_landlock *ll, int *handoff_fd, isol_error *err);
 
 /* landlock_restrict_self(fd), then close fd. Async-signal-safe. */
 int isol_landlock_restrict(int fd, isol_error *err);

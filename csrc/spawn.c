@@ -210,7 +210,7 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 	isol_error err;
 	char go;
 	int pidns = (plan->ns_flags & CLONE_NEWPID) != 0;
-	int landlock_fd;
+	int landlock_fd = -1;
 
 	isol_error_clear(&err);
 	/* Wait until the parent has written the id maps (and attached cgroups). */
@@ -261,7 +261,7 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 	if (isol_rlimits_child_apply(plan->rlimits, &err) < 0)
 		child_die(err_fd, &err);
 	/* with an init, the ruleset goes to the command's process (command_main) */
-	if ((landlock_fd = isol_landlock_child_apply(plan->landlock, supervise, &err)) < -1)
+	if (isol_landlock_child_apply(plan->landlock, supervise ? &landlock_fd : NULL, &err) < 0)
 		child_die(err_fd, &err);
 	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		isol_fail(&err, errno, "prctl NO_NEW_PRIVS"), child_die(err_fd, &err);

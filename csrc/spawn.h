@@ -9,7 +9,8 @@
  *   before_release hook (v1 cgroup attach)
  *   "go" ─────────────────────────────▶  signals reset, setsid, die-with-parent,
  *                                        time offsets, hostname, filesystem
- *                                        (mount.c), cwd, stdio, fds, no_new_privs
+ *                                        (mount.c), cwd, stdio, fds, rlimits,
+ *                                        landlock, no_new_privs, seccomp
  *                                        [init: fork; PID 1 supervises]
  *   read error pipe  ◀── isol_error ───  any failure: write {errno, message}, _exit
  *   EOF = exec succeeded                 execve (error pipe is CLOEXEC)

@@ -167,6 +167,14 @@ describe("policy #root", function()
         end
       end)
 
+      it("a Landlock path missing inside the sandbox is a spawn error naming it", function()
+        local st, msg, code = isol.run(with(base, { landlock = { write = { "/nonexistent-isol-ll" } } }),
+          { "/bin/true" })
+        assert.is_nil(st)
+        assert.are.equal("landlock write /nonexistent-isol-ll: No such file or directory", msg)
+        assert.are.equal(2, code)
+      end)
+
       it("a Landlock rule denies a write outside its paths and allows one inside", function()
         local inside, outside = os.tmpname(), os.tmpname()
         os.remove(inside); os.remove(outside)
