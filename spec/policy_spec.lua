@@ -167,6 +167,17 @@ describe("policy #root", function()
         end
       end)
 
+      it("Landlock bind_tcp allows its ports only (ABI 4)", function()
+        local abi = isol.core.landlock_abi()
+        if not abi or abi < 4 then pending("Landlock ABI 4 needed, this kernel has " .. tostring(abi)) return end
+        local r = with(base, { namespaces = { "pid", "net" }, landlock = { bind_tcp = { 8766 } } })
+        local py = "import socket\nfor p in (8766, 8765):\n s = socket.socket()\n try:\n  s.bind(('127.0.0.1', p)); "
+          .. "print(p, 'ok')\n except OSError as e: print(p, e.errno)"
+        local st, out, err = sh(r, "python3 -c " .. h.shq(py))
+        assert.are.same({ code = 0 }, st, err)
+        assert.are.equal("8766 ok\n8765 13\n", out)
+      end)
+
       it("a Landlock path missing inside the sandbox is a spawn error naming it", function()
         local st, msg, code = isol.run(with(base, { landlock = { write = { "/nonexistent-isol-ll" } } }),
           { "/bin/true" })

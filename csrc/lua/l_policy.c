@@ -225,13 +225,40 @@ static void read_rlimits(lua_State *L, int idx, struct isol_plan *plan, struct i
 	plan->rlimits = rl;
 }
 
+/* One item of plan.landlock.<group> (at -1) into b: a path or a port. */
+static void read_landlock_item(lua_State *L, struct isol_lua_policy *b, const char *name, unsigned group,
+                               int i)
+{
+	struct isol_landlock *ll = &b->landlock;
+	lua_Integer port;
+	int isnum;
+
+	if (!(group & (ISOL_LL_BIND_TCP | ISOL_LL_CONNECT_TCP))) {
+		if (ll->npaths == ISOL_LUA_LANDLOCK_MAX)
+			luaL_error(L, "plan.landlock: at most %d paths", ISOL_LUA_LANDLOCK_MAX);
+		b->paths[ll->npaths].path = checked_string(L, -1, "plan.landlock", name, i);
+		b->paths[ll->npaths++].groups = group;
+		return;
+	}
+	if (ll->nports == ISOL_LUA_LANDLOCK_MAX)
+		luaL_error(L, "plan.landlock: at most %d ports", ISOL_LUA_LANDLOCK_MAX);
+	port = lua_tointegerx(L, -1, &isnum);
+	if (!isnum || port < 0 || port > 65535)
+		luaL_error(L, "plan.landlock.%s[%d]: expected a port 0..65535", name, i);
+	b->ports[ll->nports].port = (uint16_t)port;
+	b->ports[ll->nports++].groups = group;
+}
+
 static void read_landlock(lua_State *L, int idx, struct isol_plan *plan, struct isol_lua_policy *b)
 {
 	static const struct {
 		const char *name;
 		unsigned group;
-	} fs[] = {{"read", ISOL_LL_READ}, {"write", ISOL_LL_WRITE}, {"exec", ISOL_LL_EXEC}},
-	  net[] = {{"bind_tcp", ISOL_LL_BIND_TCP}, {"connect_tcp", ISOL_LL_CONNECT_TCP}};
+	} groups[] = {{"read", ISOL_LL_READ},
+	              {"write", ISOL_LL_WRITE},
+	              {"exec", ISOL_LL_EXEC},
+	              {"bind_tcp", ISOL_LL_BIND_TCP},
+	              {"connect_tcp", ISOL_LL_CONNECT_TCP}};
 	struct isol_landlock *ll = &b->landlock;
 	int t;
 
@@ -245,46 +272,16 @@ static void read_landlock(lua_State *L, int idx, struct isol_plan *plan, struct 
 	memset(ll, 0, sizeof *ll);
 	ll->paths = b->paths;
 	ll->ports = b->ports;
-	for (size_t g = 0; g < sizeof fs / sizeof *fs; g++) {
-		lua_getfield(L, t, fs[g].name);
+	for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
+		lua_getfield(L, t, groups[g].name);
 		if (!lua_isnil(L, -1)) {
 			size_t n;
 			luaL_checktype(L, -1, LUA_TTABLE);
-			ll->handled |= fs[g].group;
+			ll->handled |= groups[g].group;
 			n = lua_rawlen(L, -1);
 			for (size_t i = 0; i < n; i++) {
-				if (ll->npaths == ISOL_LUA_LANDLOCK_MAX)
-					luaL_error(L, "plan.landlock: at most %d paths",
-					           ISOL_LUA_LANDLOCK_MAX);
 				lua_rawgeti(L, -1, (lua_Integer)i + 1);
-				b->paths[ll->npaths].path =
-				        checked_string(L, -1, "plan.landlock", fs[g].name, (int)i + 1);
-				b->paths[ll->npaths++].groups = fs[g].group;
-				lua_pop(L, 1);
-			}
-		}
-		lua_pop(L, 1);
-	}
-	for (size_t g = 0; g < sizeof net / sizeof *net; g++) {
-		lua_getfield(L, t, net[g].name);
-		if (!lua_isnil(L, -1)) {
-			size_t n;
-			luaL_checktype(L, -1, LUA_TTABLE);
-			ll->handled |= net[g].group;
-			n = lua_rawlen(L, -1);
-			for (size_t i = 0; i < n; i++) {
-				lua_Integer port;
-				int isnum;
-				if (ll->nports == ISOL_LUA_LANDLOCK_MAX)
-					luaL_error(L, "plan.landlock: at most %d ports",
-					           ISOL_LUA_LANDLOCK_MAX);
-				lua_rawgeti(L, -1, (lua_Integer)i + 1);
-				port = lua_tointegerx(L, -1, &isnum);
-				if (!isnum || port < 0 || port > 65535)
-					luaL_error(L, "plan.landlock.%s[%d]: expected a port 0..65535",
-					           net[g].name, (int)i + 1);
-				b->ports[ll->nports].port = (uint16_t)port;
-				b->ports[ll->nports++].groups = net[g].group;
+				read_landlock_item(L, b, groups[g].name, groups[g].group, (int)i + 1);
 				lua_pop(L, 1);
 			}
 		}
