@@ -9,9 +9,9 @@
  *
  * Architectures: the filter covers every ABI the kernel runs, so that a
  * denied call cannot be reached through another entry (x86_64 kernels also
- * run i386 code through `int $0x80` and x32 code; arm64 runs arm). A call
- * from an architecture the filter does not list is killed (libseccomp's
- * bad-arch action), which cannot happen with the list below.
+ * run i386 code through `int $0x80`, and x32 code when built with it;
+ * arm64 runs arm). A call through an ABI the filter does not list fails
+ * with ENOSYS (libseccomp's bad-arch action, set so).
  *
  * The `default` profile: allow everything but what Docker's default profile
  * (moby/profiles seccomp/default.json; the reasons are Docker's table of
@@ -307,22 +307,43 @@ static int build_rules(scmp_filter_ctx ctx, const struct isol_seccomp_opts *o, u
 	return 0;
 }
 
+/* Does the kernel run x32 code? (CONFIG_X86_X32_ABI; off in Debian's
+ * kernels.) A filter section for an ABI the kernel refuses anyway only
+ * costs load time (about a third of the program). */
+static int kernel_runs_x32(void)
+{
+#if defined(__x86_64__)
+	errno = 0;
+	return syscall(0x40000000L | SYS_getpid) >= 0 || errno != ENOSYS;
+#else
+	return 0;
+#endif
+}
+
 static int add_arches(scmp_filter_ctx ctx, isol_error *err)
 {
 	uint32_t native = seccomp_arch_native(), extra[2];
 	size_t n = 0;
+	int r;
 
 	if (native == SCMP_ARCH_X86_64) {
 		extra[n++] = SCMP_ARCH_X86;
-		extra[n++] = SCMP_ARCH_X32;
+		if (kernel_runs_x32())
+			extra[n++] = SCMP_ARCH_X32;
 	} else if (native == SCMP_ARCH_AARCH64) {
 		extra[n++] = SCMP_ARCH_ARM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int r = seccomp_arch_add(ctx, extra[i]);
+		r = seccomp_arch_add(ctx, extra[i]);
 		if (r < 0 && r != -EEXIST)
 			return isol_fail(err, -r, "seccomp_arch_add %#x", extra[i]);
 	}
+	/* A call through an ABI the filter does not list (x32 on a kernel
+	 * without it) fails like on a kernel without that ABI, rather than
+	 * killing the process. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS));
+	if (r < 0)
+		return isol_fail(err, -r, "seccomp_attr_set ACT_BADARCH");
 	return 0;
 }
 
