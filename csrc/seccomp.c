@@ -64,7 +64,8 @@
  * --disable-userns reaches the same end by another road (it sets
  * user.max_user_namespaces to 1 in the sandbox's own user namespace).
  *
- * The `strict` profile: everything denied but the list in strict_allow[],
+ * The `strict` profile: everything denied but the list in strict_allow[]
+ * and the ioctl requests in strict_ioctls[],
  * what sh, coreutils and `python3 -c` computations use, plus what isol's
  * init needs to supervise (clone without namespace flags, wait4/waitid,
  * kill, signalfd, timerfd, poll, pidfd ops, prctl, execveat, landlock
@@ -126,7 +127,7 @@ static const char *const strict_allow[] = {
 	"fchmodat2", "chown", "fchown", "lchown", "fchownat", "chown32", "fchown32",
 	"lchown32", "umask", "utime", "utimes", "utimensat", "futimesat", "mknod", "mknodat",
 	"getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr",
-	"sendfile", "sendfile64", "copy_file_range", "splice", "tee", "ioctl", "pipe",
+	"sendfile", "sendfile64", "copy_file_range", "splice", "tee", "pipe",
 	"pipe2", "select", "_newselect", "pselect6", "poll", "ppoll", "epoll_create",
 	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
 	"eventfd", "eventfd2", "memfd_create", "socketpair", "inotify_init1",
@@ -158,6 +159,13 @@ static const char *const strict_allow[] = {
 	"pidfd_send_signal", "landlock_restrict_self", "restart_syscall",
 };
 /* clang-format on */
+
+/* strict: terminal queries and settings, non-blocking and close-on-exec
+ * flags, bytes available; not TIOCSTI or TIOCLINUX (input injection). */
+static const unsigned long strict_ioctls[] = {
+        TCGETS,     TCSETS,     TCSETSW,  TCSETSF, TCFLSH,   TIOCGPGRP, TIOCSPGRP,
+        TIOCGWINSZ, TIOCSWINSZ, FIONREAD, FIONBIO, FIONCLEX, FIOCLEX,   FIOASYNC,
+};
 
 /* Namespace flags that clone(2) can carry (CLONE_NEWTIME shares its bit
  * with CSIGNAL there, so it is an unshare-only flag). */
@@ -232,10 +240,6 @@ static int build_rules(scmp_filter_ctx ctx, const struct isol_seccomp_opts *o, u
 		unsigned long mask = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID |
 		                     CLONE_NEWCGROUP | CLONE_NEWUSER;
 		struct scmp_arg_cmp noflags = SCMP_A0(SCMP_CMP_MASKED_EQ, mask, 0);
-		struct scmp_arg_cmp tty[2] = {
-		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCSTI),
-		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCLINUX),
-		};
 		for (size_t i = 0; i < sizeof strict_allow / sizeof *strict_allow; i++) {
 			const char *n = strict_allow[i];
 			if (strcmp(n, "clone") == 0 || in_list(n, o->deny, o->ndeny))
@@ -247,10 +251,16 @@ static int build_rules(scmp_filter_ctx ctx, const struct isol_seccomp_opts *o, u
 		if (!in_list("clone", o->deny, o->ndeny) &&
 		    add(ctx, SCMP_ACT_ALLOW, "clone", 1, &noflags, err) < 0)
 			return -1;
-		/* ioctl is allowed above; these two take precedence */
-		for (int i = 0; i < 2; i++)
-			if (add(ctx, deny, "ioctl", 1, &tty[i], err) < 0)
+		/* ioctl: only these requests (an unconditional rule would win
+		 * over any exception). The kernel reads the request as 32 bits,
+		 * so the comparison masks the upper half. */
+		for (size_t i = 0;
+		     i < sizeof strict_ioctls / sizeof *strict_ioctls && !in_list("ioctl", o->deny, o->ndeny);
+		     i++) {
+			struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, strict_ioctls[i]);
+			if (add(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &c, err) < 0)
 				return -1;
+		}
 	}
 	if (dflt) {
 		struct scmp_arg_cmp tty[2] = {
