@@ -12,6 +12,16 @@
 --     timeout = 2.5       -- wall-clock seconds; the init kills the sandbox
 --     cpu_timeout = 10    -- CPU seconds (RLIMIT_CPU: SIGXCPU, then SIGKILL)
 --
+-- seccomp: a denied call fails with `errno` (EPERM by default); `action =
+-- "kill"` kills the process instead (SIGSYS); `log = true` is an audit
+-- mode: denied calls are logged by the kernel (SECCOMP_RET_LOG) and let
+-- through. `nested_userns = false` stops user namespaces inside (clone3
+-- then answers ENOSYS so that libc falls back to clone, whose flags the
+-- filter reads). `sys_admin = true` lifts the `default` profile's mount and
+-- namespace denials, as Docker does for CAP_SYS_ADMIN. A Landlock group
+-- (read, write, exec, bind_tcp, connect_tcp) that is not named is not
+-- restricted; `exec` paths usually also need `read` when `read` is named.
+--
 -- The seccomp filter is compiled once per sandbox, when it is prepared
 -- (an `isol.Seccomp` held by the box and closed with it), and every spawn
 -- of the box reuses it.
