@@ -151,8 +151,6 @@ describe("policy #root", function()
         local r = with(base, { rlimits = { nofile = 77, nproc = { soft = 900, hard = 1000 }, core = 0,
           cpu = 50, as = "3G", fsize = "5M", stack = "6M", memlock = "64K", msgqueue = 4096, nice = 0,
           rtprio = 0 } })
-        local st, out = sh(r, "cat /proc/self/limits")
-        assert.are.same({ code = 0 }, st)
         local want = {
           ["Max open files"] = { "77", "77" }, ["Max processes"] = { "900", "1000" },
           ["Max core file size"] = { "0", "0" }, ["Max cpu time"] = { "50", "50" },
@@ -161,6 +159,13 @@ describe("policy #root", function()
           ["Max locked memory"] = { "65536", "65536" }, ["Max msgqueue size"] = { "4096", "4096" },
           ["Max nice priority"] = { "0", "0" }, ["Max realtime priority"] = { "0", "0" },
         }
+        if os.getenv("ISOL_ASAN") then
+          -- ASan (preloaded into the sandbox too) reserves terabytes of
+          -- address space: an RLIMIT_AS of 3G would stop it, not the test
+          r.rlimits.as, want["Max address space"] = nil, nil
+        end
+        local st, out = sh(r, "cat /proc/self/limits")
+        assert.are.same({ code = 0 }, st)
         for label, v in pairs(want) do
           local soft, hard = out:match(label .. "%s+(%S+)%s+(%S+)")
           assert.are.same(v, { soft, hard }, label)
