@@ -12,7 +12,8 @@ local function compile_probe()
   if probe then return probe end
   dir = os.tmpname()
   os.remove(dir)
-  assert(h.sh("mkdir -p " .. h.shq(dir)))
+  local _, made = h.sh("mkdir -p " .. h.shq(dir))
+  assert(made, "mkdir " .. dir)
   probe = dir .. "/sysprobe"
   local ok = os.execute(string.format("cc -O2 -o %s %s 2>&1", h.shq(probe),
     h.shq(h.root .. "/spec/policy/sysprobe.c")))
@@ -202,7 +203,8 @@ describe("policy #root", function()
       it("a Landlock rule denies a write outside its paths and allows one inside", function()
         local inside, outside = os.tmpname(), os.tmpname()
         os.remove(inside); os.remove(outside)
-        assert(h.sh("mkdir -p " .. h.shq(inside) .. " " .. h.shq(outside)))
+        local _, made = h.sh("mkdir -p " .. h.shq(inside) .. " " .. h.shq(outside))
+        assert(made, "mkdir")
         local ok, e = pcall(function()
           local st, out, err = sh(with(base, { landlock = { write = { inside } } }),
             string.format("echo in > %s/f && echo in-ok; echo out > %s/f || echo out-denied; cat %s/f",
@@ -277,6 +279,14 @@ describe("policy #root", function()
       .. "echo x > /tmp/f && cat /tmp/f")
     assert.are.same({ code = 0 }, st)
     assert.are.equal("0\nno-userns\nx\n", out)
+  end)
+
+  it("isol check reports seccomp with the libseccomp version, the Landlock ABI and rlimits", function()
+    local out = h.lua('os.exit(require("isol.cli.check").run())')
+    local ver = isol.core.seccomp_version()
+    assert.matches("seccomp filters%s+yes%s+libseccomp " .. ver:gsub("%.", "%%."), out)
+    assert.matches("landlock%s+yes%s+ABI " .. isol.core.landlock_abi(), out)
+    assert.matches("rlimits %(prlimit%)%s+yes", out)
   end)
 
   describe("validation names the field and the value", function()
