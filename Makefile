@@ -23,7 +23,7 @@ ifneq ($(WERROR),)
 WARN     += -Werror
 endif
 LUA_INC  ?= $(shell $(PKG_CONFIG) --cflags lua$(LUA_VER) 2>/dev/null || echo -I/usr/include/lua$(LUA_VER))
-LIBS     := $(shell $(PKG_CONFIG) --libs libcgroup 2>/dev/null || echo -lcgroup) -lzstd -lz -lcap
+LIBS     := $(shell $(PKG_CONFIG) --libs libcgroup 2>/dev/null || echo -lcgroup) -lzstd -lz -lcap -lseccomp
 CFLAGS_ALL = $(OPT) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(LUA_INC) $(CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = -shared $(LDFLAGS) $(EXTRA_LDFLAGS)
 

@@ -20,12 +20,15 @@
 #include <unistd.h>
 
 #include "caps.h"
-#include "identity.h"
-#include "keyring.h"
-#include "mount.h"
 #include "execpath.h"
+#include "identity.h"
 #include "init.h"
+#include "keyring.h"
+#include "landlock.h"
+#include "mount.h"
 #include "pidfd.h"
+#include "rlimits.h"
+#include "seccomp.h"
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -240,14 +243,18 @@ static void child_main(const struct child_ctx *c)
 		child_die(err_fd, &err);
 	if (plan->keyring && isol_keyring_child_apply(plan->keyring, &err) < 0)
 		child_die(err_fd, &err);
-	/* (rlimits, landlock: here, before the capabilities) */
+	if (isol_rlimits_child_apply(plan->rlimits, &err) < 0)
+		child_die(err_fd, &err);
+	/* with an init, the ruleset goes to the command's process (the init
+	 * restricts it just before execve) */
+	if (isol_landlock_child_apply(plan->landlock, c->supervise ? &landlock_fd : NULL, &err) < 0)
+		child_die(err_fd, &err);
 	if (plan->caps && isol_caps_child_apply(plan->caps, &err) < 0)
 		child_die(err_fd, &err);
 	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		isol_fail(&err, errno, "prctl NO_NEW_PRIVS"), child_die(err_fd, &err);
-
-	/* (seccomp: last, here) */
-
+	if (isol_seccomp_child_apply(plan->seccomp, &err) < 0)
+		child_die(err_fd, &err);
 	if (c->supervise)
 		isol_init_child_exec(c->init_memfd, c->init_argv, &c->init, landlock_fd,
 				     child_unblock_signals, &err);

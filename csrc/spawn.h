@@ -39,6 +39,9 @@ struct isol_caps;    /* caps.h */
 struct isol_keyring; /* keyring.h */
 struct isol_identity; /* identity.h */
 struct isol_net_plan; /* net.h: loopback, veth, user-mode helper */
+struct isol_rlimits;  /* rlimits.h */
+struct isol_landlock; /* landlock.h */
+struct isol_seccomp;  /* seccomp.h: a compiled filter */
 
 struct isol_plan {
 	/* What to run. `file` with no '/' is searched in PATH (from envp, else
@@ -93,6 +96,10 @@ struct isol_plan {
 	const struct isol_keyring *keyring; /* NULL: none (keep the caller's session keyring) */
 	const struct isol_caps *caps;       /* NULL: none (capabilities unchanged) */
 	const struct isol_net_plan *net; /* NULL: no network steps (needs CLONE_NEWNET) */
+
+	const struct isol_rlimits *rlimits;   /* NULL: none */
+	const struct isol_landlock *landlock; /* NULL: none */
+	const struct isol_seccomp *seccomp;   /* NULL: none */
 
 	int cgroup_fd; /* >= 0: start the child in that cgroup v2 (CLONE_INTO_CGROUP) */
 

@@ -21,6 +21,7 @@ local recipe_merge = require "isol.recipe_merge"
 local explain = require "isol.explain"
 local security = require "isol.security"
 local net = require "isol.net"
+local policy = require "isol.policy"
 
 local isol = {
   _VERSION = "isol " .. core._VERSION,
@@ -49,6 +50,7 @@ local PLAN_KEYS = {
   cgroup_fd = "integer", cgroup_procs = "table", status_fd = "integer",
   join_pidfd = "integer", join_namespaces = "table",
   caps = "table", session_keyring = "string", identity = "table", net = "table",
+  seccomp = "userdata", rlimits = "table", landlock = "table", timeout_ms = "integer",
 }
 isol.PLAN_KEYS = PLAN_KEYS
 
@@ -126,11 +128,13 @@ end
 --     init), then the cgroup ends and deletes what is left in it.
 Sandbox.step("validate", "cgroup", cgroup_sandbox.validate_step)
 Sandbox.step("prepare", "cgroup", cgroup_sandbox.prepare_step)
+Sandbox.step("prepare", "policy", policy.prepare_step)
 Sandbox.step("plan", "fs", fs.plan_step)
 Sandbox.step("plan", "process", kill.plan_step)
 Sandbox.step("plan", "detached", detached.plan_step)
 Sandbox.step("plan", "security", security.plan_step)
 Sandbox.step("plan", "net", net.plan_step)
+Sandbox.step("plan", "policy", policy.plan_step)
 Sandbox.step("plan", "cgroup", cgroup_sandbox.plan_step)
 Sandbox.step("after_spawn", "process", kill.after_spawn_step)
 Sandbox.step("after_spawn", "detached", detached.after_spawn_step)
@@ -141,6 +145,7 @@ Sandbox.step("kill", "cgroup", cgroup_sandbox.kill_step)
 Sandbox.step("close", "process", kill.close_step)
 Sandbox.step("close", "cgroup", cgroup_sandbox.close_step)
 Sandbox.step("close", "net", net.close_step)
+Sandbox.step("close", "policy", policy.close_step)
 for name, fn in pairs(cgroup_sandbox.methods) do Sandbox.method(name, "cgroup", fn) end
 
 -- The concerns' public parts.

@@ -24,6 +24,7 @@ external_dependencies = {
   ZSTD = { header = "zstd.h", library = "zstd" },
   ZLIB = { header = "zlib.h", library = "z" },
   CAP = { header = "sys/capability.h", library = "cap" },
+  SECCOMP = { header = "seccomp.h", library = "seccomp" },
 }
 build = {
   type = "make",
@@ -31,6 +32,8 @@ build = {
   build_variables = {
     CFLAGS = "$(CFLAGS) -I$(CGROUP_INCDIR) -I$(ZSTD_INCDIR) -I$(ZLIB_INCDIR) -I$(CAP_INCDIR)",
     LDFLAGS = "-L$(CGROUP_LIBDIR) -L$(ZSTD_LIBDIR) -L$(ZLIB_LIBDIR) -L$(CAP_LIBDIR)",
+    CFLAGS = "$(CFLAGS) -I$(CGROUP_INCDIR) -I$(ZSTD_INCDIR) -I$(ZLIB_INCDIR) -I$(SECCOMP_INCDIR)",
+    LDFLAGS = "-L$(CGROUP_LIBDIR) -L$(ZSTD_LIBDIR) -L$(ZLIB_LIBDIR) -L$(SECCOMP_LIBDIR)",
     LUA_INC = "-I$(LUA_INCDIR)",
     ISOL_NO_DEPS = "1",
   },

@@ -12,12 +12,12 @@ describe("Sandbox pipeline", function()
     for _, s in ipairs(Sandbox.steps()) do got[#got + 1] = s.phase .. ":" .. s.concern end
     assert.same({
       "validate:cgroup",
-      "prepare:cgroup",
-      "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:net", "plan:cgroup",
+      "prepare:cgroup", "prepare:policy",
+      "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:net", "plan:policy", "plan:cgroup",
       "after_spawn:process", "after_spawn:detached", "after_spawn:cgroup",
       "wait:cgroup",
       "kill:process", "kill:cgroup",
-      "close:process", "close:cgroup", "close:net",
+      "close:process", "close:cgroup", "close:net", "close:policy",
     }, got)
     -- phases run in this order
     assert.same({ "validate", "prepare", "plan", "after_spawn", "wait", "kill", "close" }, Sandbox.PHASES)

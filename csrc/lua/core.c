@@ -1,5 +1,6 @@
 /* luaopen_isol_core: the only exported symbol of isol/core.so. */
 #include "binding.h"
+#include "l_policy.h"
 
 #include <errno.h>
 #include <string.h>
@@ -136,5 +137,6 @@ int luaopen_isol_core(lua_State *L)
 	{ void isol_lua_open_errno(lua_State *); isol_lua_open_errno(L); } /* l_errno.c */
 	isol_lua_open_caps(L);
 	isol_lua_open_net(L);
+	isol_lua_open_policy(L);
 	return 1;
 }

@@ -20,6 +20,7 @@
 #include "../procscan.h"
 #include "../spawn.h"
 #include "binding.h"
+#include "l_policy.h"
 
 #define PROCESS_MT "isol.Process"
 #define MAX_IDMAP 32
@@ -645,6 +646,7 @@ static int l_spawn(lua_State *L)
 	isol_error err;
 	process *p;
 	int detach;
+	struct isol_lua_policy policy;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	isol_plan_init(&plan);
@@ -774,6 +776,7 @@ static int l_spawn(lua_State *L)
 	lua_getfield(L, 1, "fs");
 	plan.fs = isol_lua_check_fs_plan(L, lua_gettop(L));
 	/* the fs value stays on the stack as the plan's anchor */
+	isol_lua_read_policy(L, 1, &plan, &policy); /* seccomp, rlimits, landlock */
 
 	/* 2. The handle exists before the resource (liolib style). */
 	p = (process *)lua_newuserdatauv(L, sizeof *p, 0);

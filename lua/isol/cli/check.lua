@@ -71,6 +71,16 @@ function M.run()
     local found = os.execute("command -v mkfs." .. fs .. " >/dev/null 2>&1")
     row("mkfs." .. fs, found, "")
   end
+  -- policy: syscall filters, Landlock, resource limits
+  print("policy:")
+  local scv, scok = core.seccomp_version()
+  row("seccomp filters", scok, "libseccomp " .. scv .. (scok and "" or " (kernel lacks SECCOMP_SET_MODE_FILTER)"))
+  local abi, llmsg = core.landlock_abi()
+  row("landlock", abi ~= nil, abi and string.format("ABI %d%s", abi, abi < 4 and " (no TCP rules: ABI 4)" or "")
+    or llmsg)
+  local lim = read("/proc/self/limits")
+  row("rlimits (prlimit)", lim ~= nil, lim and "nofile nproc core cpu as fsize stack memlock msgqueue nice rtprio"
+    or "no /proc/self/limits")
   return failed == 0 and 0 or 1
 end
 

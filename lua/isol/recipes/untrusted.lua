@@ -7,7 +7,9 @@
 -- remounted, mounted or unmounted, even after `unshare -Urm` inside) + a
 -- fresh session keyring + sandbox root that is never host root
 -- (`user.map_root = "unprivileged"`: run by root, root inside is root's
--- subordinate range from /etc/subuid and /etc/subgid, else host 65534).
+-- subordinate range from /etc/subuid and /etc/subgid, else host 65534). + the `default` seccomp filter
+-- without nested user namespaces, rlimits (no core dumps, caps on files,
+-- processes and file size) and Landlock writes only to its own /tmp and /dev.
 --
 -- Parameters (all optional): `memory` ("256M"), `cpu` (percent of one CPU,
 -- 50), `pids` (64), `tmp` ("16M"), `hostname` ("untrusted"), `path` (PATH
@@ -54,5 +56,13 @@ return function(p)
       caps = "none",
       session_keyring = "new",
       user = { map_root = "unprivileged" },
+      -- policy: Docker's default syscall deny-list, no user namespaces
+      -- inside, no core dumps and caps on files/processes, writes only to
+      -- the sandbox's own /tmp and /dev
+      seccomp = { profile = "default", nested_userns = false },
+      -- (only lowered: raising a hard limit needs CAP_SYS_RESOURCE on the host)
+      rlimits = { core = 0, nofile = 1024, nproc = pids * 4, fsize = p.tmp or "16M", memlock = "64K",
+        nice = 0, rtprio = 0 },
+      landlock = { write = { "/tmp", "/dev" } },
     })
 end

@@ -8,6 +8,10 @@
 -- With `untrusted` (or `user.map_root = "unprivileged"`) run by root, the
 -- command's root is an unprivileged host id: the workspace must be
 -- writable by that id (`isol.security.root_map()` gives the maps).
+-- A writable workspace joins the Landlock write list (`landlock.write`), so
+-- that it stays writable next to `untrusted`'s Landlock rules; on its own,
+-- that list makes the workspace the only place (with the other entries of
+-- the list) the command can write to.
 --
 --     isol.recipe.extend(isol.recipes.untrusted(), isol.recipes.workspace { dir = "/srv/job/42" })
 -- @module isol.recipes.workspace
@@ -33,5 +37,6 @@ return function(p)
     mounts = { { type = "bind", source = p.dir, target = target, nofollow = true, nosuid = true,
       nodev = true, readonly = p.readonly or nil } },
     cwd = target,
+    landlock = not p.readonly and { write = { target } } or nil,
   }
 end
