@@ -151,9 +151,11 @@ for name, fn in pairs(cgroup_sandbox.methods) do Sandbox.method(name, "cgroup", 
 -- The concerns' public parts.
 fs.install(isol) -- isol.mount, isol.fs, isol.image
 -- isol.recipes (the recipe library) is loaded on first use.
+-- isol.recipes (the recipe library) and isol.oci (OCI bundles) load on first use.
+local LAZY = { recipes = "isol.recipes", oci = "isol.oci" }
 setmetatable(isol, { __index = function(t, k)
-  if k == "recipes" then
-    local r = require "isol.recipes"
+  if LAZY[k] then
+    local r = require(LAZY[k])
     rawset(t, k, r)
     return r
   end

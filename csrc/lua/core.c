@@ -138,5 +138,6 @@ int luaopen_isol_core(lua_State *L)
 	isol_lua_open_caps(L);
 	isol_lua_open_net(L);
 	isol_lua_open_policy(L);
+	isol_lua_open_file(L);
 	return 1;
 }
