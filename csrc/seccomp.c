@@ -186,29 +186,34 @@ int isol_seccomp_known(const char *name)
 	return seccomp_syscall_resolve_name(name) != __NR_SCMP_ERROR;
 }
 
-/* Add one rule; a name this libseccomp or these architectures lack is
- * skipped (the built-in lists name calls of every architecture). */
-static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
+/* Rules go to a sink: libseccomp's context when compiling, a list when
+ * exporting (OCI). One rule set, two consumers. */
+struct sink {
+	isol_seccomp_sink fn;
+	void *ctx;
+};
+
+/* Emit one rule; a name this libseccomp lacks is skipped (the built-in
+ * lists name calls of every architecture). */
+static int add(const struct sink *s, uint32_t action, const char *name, unsigned n,
                const struct scmp_arg_cmp *cmp, isol_error *err)
 {
-	int nr = seccomp_syscall_resolve_name(name), r;
+	struct isol_seccomp_rule r = { .action = action, .name = name, .n = n };
 
-	if (nr == __NR_SCMP_ERROR)
+	if (seccomp_syscall_resolve_name(name) == __NR_SCMP_ERROR)
 		return 0;
-	r = seccomp_rule_add_array(ctx, action, nr, n, cmp);
-	/* -EACCES: the action equals the default one (nothing to add). */
-	if (r < 0 && r != -EACCES && r != -EDOM)
-		return isol_fail(err, -r, "seccomp rule for %s", name);
-	return 0;
+	for (unsigned i = 0; i < n && i < 2; i++)
+		r.cmp[i] = cmp[i];
+	return s->fn(s->ctx, &r, err);
 }
 
-static int add_list(scmp_filter_ctx ctx, uint32_t action, const char *const *names, size_t n,
+static int add_list(const struct sink *s, uint32_t action, const char *const *names, size_t n,
                     const struct isol_seccomp_opts *o, isol_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (in_list(names[i], o->allow, o->nallow))
 			continue;
-		if (add(ctx, action, names[i], 0, NULL, err) < 0)
+		if (add(s, action, names[i], 0, NULL, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -216,18 +221,18 @@ static int add_list(scmp_filter_ctx ctx, uint32_t action, const char *const *nam
 
 /* Deny clone/unshare carrying any of `flags`: one rule per flag, since a
  * rule cannot test "any bit of a mask". */
-static int deny_ns_flags(scmp_filter_ctx ctx, uint32_t deny, const char *call, const unsigned long *flags,
+static int deny_ns_flags(const struct sink *s, uint32_t deny, const char *call, const unsigned long *flags,
                          size_t n, isol_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, flags[i], flags[i]);
-		if (add(ctx, deny, call, 1, &c, err) < 0)
+		if (add(s, deny, call, 1, &c, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int build_rules(scmp_filter_ctx ctx, const struct isol_seccomp_opts *o, uint32_t deny, isol_error *err)
+static int build_rules(const struct sink *ctx, const struct isol_seccomp_opts *o, uint32_t deny, isol_error *err)
 {
 	int strict = o->profile == ISOL_SECCOMP_STRICT;
 	int dflt = o->profile == ISOL_SECCOMP_DEFAULT;
@@ -388,14 +393,20 @@ static int export_bpf(scmp_filter_ctx ctx, struct isol_seccomp *out, isol_error 
 	return 0;
 }
 
-int isol_seccomp_build(const struct isol_seccomp_opts *o, struct isol_seccomp *out, isol_error *err)
+/* The libseccomp sink. */
+static int to_ctx(void *ctx, const struct isol_seccomp_rule *rule, isol_error *err)
 {
-	uint32_t deny, dflt;
-	scmp_filter_ctx ctx;
-	int r;
+	int nr = seccomp_syscall_resolve_name(rule->name);
+	int r = seccomp_rule_add_array(ctx, rule->action, nr, rule->n, rule->cmp);
 
-	out->prog.filter = NULL;
-	out->prog.len = 0;
+	/* -EACCES: the action equals the default one (nothing to add). */
+	if (r < 0 && r != -EACCES && r != -EDOM)
+		return isol_fail(err, -r, "seccomp rule for %s", rule->name);
+	return 0;
+}
+
+static int check_opts(const struct isol_seccomp_opts *o, isol_error *err)
+{
 	for (size_t i = 0; i < o->nallow; i++)
 		if (!isol_seccomp_known(o->allow[i]))
 			return isol_failx(err, EINVAL, "seccomp.allow[%zu]: unknown syscall \"%s\"", i + 1,
@@ -406,12 +417,46 @@ int isol_seccomp_build(const struct isol_seccomp_opts *o, struct isol_seccomp *o
 			                  o->deny[i]);
 	if (o->action == ISOL_SECCOMP_ERRNO && (o->errnum < 1 || o->errnum > 4095))
 		return isol_failx(err, EINVAL, "seccomp.errno: %d out of 1..4095", o->errnum);
+	return 0;
+}
+
+static uint32_t deny_action(const struct isol_seccomp_opts *o)
+{
+	return o->action == ISOL_SECCOMP_KILL  ? SCMP_ACT_KILL_PROCESS
+	       : o->action == ISOL_SECCOMP_LOG ? SCMP_ACT_LOG
+	                                       : SCMP_ACT_ERRNO((uint32_t)o->errnum);
+}
+
+int isol_seccomp_rules(const struct isol_seccomp_opts *o, uint32_t *dflt, isol_seccomp_sink fn, void *ctx,
+                       isol_error *err)
+{
+	struct sink s = { fn, ctx };
+	uint32_t deny;
+
+	if (check_opts(o, err) < 0)
+		return err && err->code ? -err->code : -EINVAL;
+	deny = deny_action(o);
+	*dflt = o->profile == ISOL_SECCOMP_STRICT ? deny : SCMP_ACT_ALLOW;
+	if (build_rules(&s, o, deny, err) < 0)
+		return err && err->code ? -err->code : -EINVAL;
+	return 0;
+}
+
+int isol_seccomp_build(const struct isol_seccomp_opts *o, struct isol_seccomp *out, isol_error *err)
+{
+	uint32_t deny, dflt;
+	scmp_filter_ctx ctx;
+	struct sink s = { to_ctx, NULL };
+	int r;
+
+	out->prog.filter = NULL;
+	out->prog.len = 0;
+	if (check_opts(o, err) < 0)
+		return err && err->code ? -err->code : -EINVAL;
 	if (o->profile == ISOL_SECCOMP_NONE && o->nested_userns && o->ndeny == 0)
 		return 0; /* nothing to filter */
 
-	deny = o->action == ISOL_SECCOMP_KILL  ? SCMP_ACT_KILL_PROCESS
-	       : o->action == ISOL_SECCOMP_LOG ? SCMP_ACT_LOG
-	                                       : SCMP_ACT_ERRNO((uint32_t)o->errnum);
+	deny = deny_action(o);
 	dflt = o->profile == ISOL_SECCOMP_STRICT ? deny : SCMP_ACT_ALLOW;
 	ctx = seccomp_init(dflt);
 	if (!ctx)
@@ -424,8 +469,9 @@ int isol_seccomp_build(const struct isol_seccomp_opts *o, struct isol_seccomp *o
 		r = isol_fail(err, -r, "seccomp_attr_set OPTIMIZE");
 	if (r == 0)
 		r = add_arches(ctx, err);
+	s.ctx = ctx;
 	if (r == 0)
-		r = build_rules(ctx, o, deny, err);
+		r = build_rules(&s, o, deny, err);
 	if (r == 0)
 		r = export_bpf(ctx, out, err);
 	seccomp_release(ctx);

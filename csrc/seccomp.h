@@ -11,7 +11,9 @@
 #define ISOL_SECCOMP_H
 
 #include <linux/filter.h>
+#include <seccomp.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -49,6 +51,23 @@ struct isol_seccomp {
  * filter). Unknown syscall names fail with EINVAL naming "allow[i]" or
  * "deny[i]" and the name. Returns 0 or -errno; on failure out owns nothing. */
 int isol_seccomp_build(const struct isol_seccomp_opts *opts, struct isol_seccomp *out, isol_error *err);
+
+/* One rule of a filter, as data (SCMP_ACT_* action, up to two argument
+ * comparisons of libseccomp's form). */
+struct isol_seccomp_rule {
+	uint32_t action;
+	const char *name; /* static or the opts' string */
+	unsigned n;
+	struct scmp_arg_cmp cmp[2];
+};
+typedef int (*isol_seccomp_sink)(void *ctx, const struct isol_seccomp_rule *rule, isol_error *err);
+
+/* The rules opts make, in order, given to fn (the same rules
+ * isol_seccomp_build compiles; an OCI export writes them as JSON), and the
+ * default action in *dflt. Returns 0 or -errno (what fn returned, or a bad
+ * option named in err). */
+int isol_seccomp_rules(const struct isol_seccomp_opts *opts, uint32_t *dflt, isol_seccomp_sink fn, void *ctx,
+                       isol_error *err);
 
 /* Release the program (idempotent). */
 void isol_seccomp_free(struct isol_seccomp *f);

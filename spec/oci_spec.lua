@@ -108,11 +108,17 @@ describe("OCI export #root", function()
     assert.equal("", (h.sh(runc .. " list -q | grep -x " .. id)))
   end)
 
-  it("untrusted: no capabilities, the devices allow-list, hardened /proc, root not host root", function()
+  it("untrusted: no capabilities, seccomp, rlimits, the devices allow-list, hardened /proc, root not host root", function()
     local r = isol.recipes.untrusted()
     local argv = { "/bin/sh", "-c", "grep CapEff /proc/self/status; hostname; echo x > /dev/null && echo null-ok; " ..
-      "head -c1 /proc/kcore >/dev/null 2>&1 && echo kcore-readable || echo kcore-masked" }
-    local dir, warnings = export(r, { argv = argv, cgroups_path = "isol-oci-u-" .. isol.core.getpid() })
+      "head -c1 /proc/kcore >/dev/null 2>&1 && echo kcore-readable || echo kcore-masked; " ..
+      "grep -E '^Seccomp:' /proc/self/status; grep 'Max core' /proc/self/limits | tr -s ' '; " ..
+      "unshare -U true 2>/dev/null && echo userns-ok || echo userns-denied" }
+    -- Landlock has no OCI equivalent: an error, or dropped with a warning
+    local ok, e = pcall(isol.oci.config, r, { argv = argv })
+    assert.is_false(ok)
+    assert.truthy(e:find("landlock: OCI runtime-spec has no Landlock rules", 1, true), e)
+    local dir, warnings = export(r, { argv = argv, lossy = true, cgroups_path = "isol-oci-u-" .. isol.core.getpid() })
     local c = config(dir)
     assert.is_nil(c.process.capabilities) -- every set empty
     assert.is_true(c.process.noNewPrivileges)
@@ -120,9 +126,17 @@ describe("OCI export #root", function()
     assert.truthy(#c.linux.resources.devices > 3)
     assert.truthy(#c.linux.maskedPaths > 0 and #c.linux.readonlyPaths > 0)
     assert.is_true(c.linux.uidMappings[1].hostID ~= 0)
-    assert.truthy(#warnings > 0) -- init and die_with_parent are listed
+    assert.truthy(table.concat(warnings, "\n"):find("landlock: dropped", 1, true))
+    assert.equal("SCMP_ACT_ALLOW", c.linux.seccomp.defaultAction)
+    local found
+    for _, sc in ipairs(c.linux.seccomp.syscalls) do
+      for _, name in ipairs(sc.names) do if name == "keyctl" then found = sc end end
+    end
+    assert.equal("SCMP_ACT_ERRNO", found.action)
+    assert.equal(1, found.errnoRet)
     local out = runc_run(dir, "isolspec-untr-" .. isol.core.getpid())
-    assert.equal("CapEff:\t0000000000000000\nuntrusted\nnull-ok\nkcore-masked\n", out)
+    assert.equal("CapEff:\t0000000000000000\nuntrusted\nnull-ok\nkcore-masked\nSeccomp:\t2\n" ..
+      "Max core file size 0 0 bytes \nuserns-denied\n", out)
     local want = isol_out(r, argv)
     assert.equal(want, out)
   end)

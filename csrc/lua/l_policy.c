@@ -68,26 +68,123 @@ static int opt_choice(lua_State *L, const char *field, const char *const *names,
 
 /* core.seccomp_compile{profile=, allow=, deny=, errno=, action=,
  * nested_userns=, sys_admin=} -> isol.Seccomp | nil, msg, errno */
-static int l_seccomp_compile(lua_State *L)
+/* The options table at index 1 -> o (names point into `allow`/`deny`,
+ * whose strings stay anchored in the table). */
+static void read_opts(lua_State *L, struct isol_seccomp_opts *o, const char **allow, const char **deny)
 {
 	static const char *const profiles[] = {"none", "default", "strict", NULL};
 	static const char *const actions[] = {"errno", "kill", "log", NULL};
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	memset(o, 0, sizeof *o);
+	o->profile = (enum isol_seccomp_profile)opt_choice(L, "profile", profiles, ISOL_SECCOMP_DEFAULT);
+	o->action = (enum isol_seccomp_action)opt_choice(L, "action", actions, ISOL_SECCOMP_ERRNO);
+	o->errnum = (int)isol_lua_optint(L, 1, "seccomp", "errno", EPERM);
+	o->nested_userns = isol_lua_optbool(L, 1, "seccomp", "nested_userns", 1);
+	o->sys_admin = isol_lua_optbool(L, 1, "seccomp", "sys_admin", 0);
+	o->nallow = read_names(L, 1, "allow", allow, MAX_NAMES);
+	o->ndeny = read_names(L, 1, "deny", deny, MAX_NAMES);
+	o->allow = allow;
+	o->deny = deny;
+}
+
+/* SCMP_ACT_* -> the OCI spelling, and the errno of an ERRNO action. */
+static const char *action_name(uint32_t a, int *errnum)
+{
+	*errnum = -1;
+	if (a == SCMP_ACT_ALLOW)
+		return "SCMP_ACT_ALLOW";
+	if (a == SCMP_ACT_KILL_PROCESS)
+		return "SCMP_ACT_KILL_PROCESS";
+	if (a == SCMP_ACT_LOG)
+		return "SCMP_ACT_LOG";
+	if ((a & 0xffff0000U) == SCMP_ACT_ERRNO(0)) {
+		*errnum = (int)(a & 0xffffU);
+		return "SCMP_ACT_ERRNO";
+	}
+	return "SCMP_ACT_KILL";
+}
+
+static void push_action(lua_State *L, uint32_t a)
+{
+	int e;
+	const char *name = action_name(a, &e);
+
+	lua_pushstring(L, name);
+	lua_setfield(L, -2, "action");
+	if (e >= 0) {
+		lua_pushinteger(L, e);
+		lua_setfield(L, -2, "errno");
+	}
+}
+
+/* Sink of isol_seccomp_rules: append {name=, action=, errno=, args=} to the
+ * list on top of the stack. */
+static int rule_to_lua(void *ctx, const struct isol_seccomp_rule *r, isol_error *err)
+{
+	static const char *const ops[] = {
+		[SCMP_CMP_NE] = "SCMP_CMP_NE", [SCMP_CMP_LT] = "SCMP_CMP_LT", [SCMP_CMP_LE] = "SCMP_CMP_LE",
+		[SCMP_CMP_EQ] = "SCMP_CMP_EQ", [SCMP_CMP_GE] = "SCMP_CMP_GE", [SCMP_CMP_GT] = "SCMP_CMP_GT",
+		[SCMP_CMP_MASKED_EQ] = "SCMP_CMP_MASKED_EQ",
+	};
+	lua_State *L = ctx;
+
+	(void)err;
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, r->name);
+	lua_setfield(L, -2, "name");
+	push_action(L, r->action);
+	if (r->n) {
+		lua_createtable(L, (int)r->n, 0);
+		for (unsigned i = 0; i < r->n; i++) {
+			const struct scmp_arg_cmp *c = &r->cmp[i];
+			lua_createtable(L, 0, 4);
+			lua_pushinteger(L, c->arg);
+			lua_setfield(L, -2, "index");
+			lua_pushstring(L, c->op < sizeof ops / sizeof *ops && ops[c->op] ? ops[c->op] : "?");
+			lua_setfield(L, -2, "op");
+			lua_pushinteger(L, (lua_Integer)c->datum_a);
+			lua_setfield(L, -2, "value");
+			lua_pushinteger(L, (lua_Integer)c->datum_b);
+			lua_setfield(L, -2, "valueTwo");
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		lua_setfield(L, -2, "args");
+	}
+	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	return 0;
+}
+
+/* core.seccomp_rules(opts) -> { default = {action=, errno=}, rules = {...} }:
+ * the rules seccomp_compile would compile, as data (OCI export). */
+static int l_seccomp_rules(lua_State *L)
+{
+	const char *allow[MAX_NAMES], *deny[MAX_NAMES];
+	struct isol_seccomp_opts o;
+	isol_error err;
+	uint32_t dflt = SCMP_ACT_ALLOW;
+
+	read_opts(L, &o, allow, deny);
+	lua_createtable(L, 0, 2);
+	lua_createtable(L, 64, 0);
+	isol_error_clear(&err);
+	if (isol_seccomp_rules(&o, &dflt, rule_to_lua, L, &err) < 0)
+		return isol_lua_fail(L, &err);
+	lua_setfield(L, -2, "rules");
+	lua_createtable(L, 0, 2);
+	push_action(L, dflt);
+	lua_setfield(L, -2, "default");
+	return 1;
+}
+
+static int l_seccomp_compile(lua_State *L)
+{
 	const char *allow[MAX_NAMES], *deny[MAX_NAMES];
 	struct isol_seccomp_opts o;
 	seccomp_ud *u;
 	isol_error err;
 
-	luaL_checktype(L, 1, LUA_TTABLE);
-	memset(&o, 0, sizeof o);
-	o.profile = (enum isol_seccomp_profile)opt_choice(L, "profile", profiles, ISOL_SECCOMP_DEFAULT);
-	o.action = (enum isol_seccomp_action)opt_choice(L, "action", actions, ISOL_SECCOMP_ERRNO);
-	o.errnum = (int)isol_lua_optint(L, 1, "seccomp", "errno", EPERM);
-	o.nested_userns = isol_lua_optbool(L, 1, "seccomp", "nested_userns", 1);
-	o.sys_admin = isol_lua_optbool(L, 1, "seccomp", "sys_admin", 0);
-	o.nallow = read_names(L, 1, "allow", allow, MAX_NAMES);
-	o.ndeny = read_names(L, 1, "deny", deny, MAX_NAMES);
-	o.allow = allow;
-	o.deny = deny;
+	read_opts(L, &o, allow, deny);
 
 	/* the handle exists before the resource (liolib style) */
 	u = (seccomp_ud *)lua_newuserdatauv(L, sizeof *u, 0);
@@ -325,6 +422,7 @@ void isol_lua_open_policy(lua_State *L)
 	};
 	static const luaL_Reg fns[] = {
 	        {"seccomp_compile", l_seccomp_compile}, {"seccomp_known", l_seccomp_known},
+	        {"seccomp_rules", l_seccomp_rules},
 	        {"seccomp_version", l_seccomp_version}, {"landlock_abi", l_landlock_abi},
 	        {"rlimit_known", l_rlimit_known},       {NULL, NULL},
 	};

@@ -334,8 +334,25 @@ function M.config(r, opts)
   if v.cgroup and v.cgroup.parent then
     ctx.lossy("cgroup.parent", "set the bundle's linux.cgroupsPath instead")
   end
-  -- policy fields of other concerns map here when present
-  for _, hook in ipairs(M.mappers) do hook(v, cfg, ctx) end
+  -- policy (isol.policy): the seccomp filter as OCI JSON (the same rules
+  -- libseccomp compiles for isol: core.seccomp_rules), rlimits
+  if v.seccomp then cfg.linux.seccomp = M.seccomp(v.seccomp) end
+  local ok, plan = pcall(recipe.to_plan, v, argv)
+  if ok and plan.rlimits then
+    local list = array()
+    local names = {}
+    for name in pairs(plan.rlimits) do names[#names + 1] = name end
+    table.sort(names)
+    for _, name in ipairs(names) do
+      local l = plan.rlimits[name]
+      -- unlimited (-1) as the largest integer JSON carries exactly
+      local function val(x) return x < 0 and math.maxinteger or x end
+      list[#list + 1] = { type = "RLIMIT_" .. name:upper(), soft = val(l[1]), hard = val(l[2]) }
+    end
+    cfg.process.rlimits = list
+  end
+  if v.landlock then ctx.lossy("landlock", "OCI runtime-spec has no Landlock rules") end
+  if v.timeout then ctx.lossy("timeout", "a wall-clock timeout is the orchestrator's (e.g. activeDeadlineSeconds)") end
 
   -- isol's process model: the runtime's business under OCI
   if v.init ~= false then warnings[#warnings + 1] = "init: the OCI runtime runs the command as PID 1 (no isol init)" end
@@ -348,8 +365,39 @@ function M.config(r, opts)
   return cfg, warnings, files
 end
 
---- Concern modules may add a mapper fn(recipe, config, ctx) (seccomp, rlimits).
-M.mappers = {}
+local ARCHES = { x86_64 = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86" }, aarch64 = { "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM" } }
+
+--- The OCI `linux.seccomp` object for seccomp options (a recipe's
+-- normalized `seccomp` field): the very rules isol compiles, grouped.
+function M.seccomp(opts)
+  local r = assert(core.seccomp_rules(opts))
+  local out = { defaultAction = r.default.action, defaultErrnoRet = r.default.errno, syscalls = array() }
+  local machine = (io.open("/proc/sys/kernel/arch") or { read = function() return nil end,
+    close = function() end })
+  local arch = machine:read("l")
+  machine:close()
+  out.architectures = ARCHES[arch or "x86_64"] or ARCHES.x86_64
+  local last
+  for _, rule in ipairs(r.rules) do
+    local e = { action = rule.action, errnoRet = rule.errno }
+    if rule.args then
+      e.names = array { rule.name }
+      e.args = array()
+      for i, a in ipairs(rule.args) do
+        e.args[i] = { index = a.index, op = a.op, value = a.value, valueTwo = a.valueTwo }
+      end
+      out.syscalls[#out.syscalls + 1] = e
+      last = nil
+    elseif last and last.action == e.action and last.errnoRet == e.errnoRet then
+      last.names[#last.names + 1] = rule.name
+    else
+      e.names = array { rule.name }
+      out.syscalls[#out.syscalls + 1] = e
+      last = e
+    end
+  end
+  return out
+end
 
 local function mkdir_p(path)
   local cur = path:sub(1, 1) == "/" and "" or "."
