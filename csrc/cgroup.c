@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
+
 static const char *const ctrl_v1[ISOL_CG_NCTRL] = {
 	"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
 	"pids", "hugetlb", "rdma", "misc", "net_cls", "net_prio", "perf_event",
@@ -44,50 +46,6 @@ int isol_cg_ctrl_lookup(const char *name)
 
 /* ---------------------------------------------------------------- files */
 
-/* Read a whole (small) file into buf; returns length or -errno. */
-static ssize_t read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t off = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (off + 1 < len) {
-		ssize_t r = read(fd, buf + off, len - 1 - off);
-		if (r < 0) {
-			int e = errno;
-			if (e == EINTR)
-				continue;
-			close(fd);
-			return -e;
-		}
-		if (r == 0)
-			break;
-		off += (size_t)r;
-	}
-	close(fd);
-	buf[off] = '\0';
-	return (ssize_t)off;
-}
-
-static int write_str(const char *path, const char *s, isol_error *err)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	size_t len = strlen(s);
-	ssize_t w;
-
-	if (fd < 0)
-		return isol_fail(err, errno, "open %s", path);
-	w = write(fd, s, len);
-	if (w < 0) {
-		int e = errno;
-		close(fd);
-		return isol_fail(err, e, "write \"%s\" to %s", s, path);
-	}
-	close(fd);
-	return 0;
-}
-
 /* Value of "key N" (or "key=N") in a key/value file body, or -1. */
 static int64_t kv(const char *buf, const char *key)
 {
@@ -103,7 +61,7 @@ static int64_t read_int(const char *dir, const char *file)
 {
 	char path[ISOL_CG_PATH + 64], buf[64];
 	snprintf(path, sizeof path, "%s/%s", dir, file);
-	if (read_file(path, buf, sizeof buf) < 0)
+	if (isol_read_file(path, buf, sizeof buf, NULL) < 0)
 		return -1;
 	if (strncmp(buf, "max", 3) == 0)
 		return INT64_MAX;
@@ -232,7 +190,7 @@ static int detect(struct isol_cg_layout *lay, isol_error *err)
 			char path[ISOL_CG_PATH + 32], buf[512];
 			snprintf(path, sizeof path, "%s%s/cgroup.controllers", h->mount,
 				 strcmp(h->self, "/") ? h->self : "");
-			if (read_file(path, buf, sizeof buf) >= 0)
+			if (isol_read_file(path, buf, sizeof buf, NULL) >= 0)
 				h->ctrls = parse_ctrls(buf, " \n", "blkio");
 		}
 	}
@@ -384,7 +342,7 @@ static int chown_group(const char *dir, int version, uid_t uid, gid_t gid, isol_
 	}
 	char list[512];
 	const char *files = "cgroup.procs\ncgroup.threads\ncgroup.subtree_control\n";
-	if (read_file("/sys/kernel/cgroup/delegate", list, sizeof list) > 0)
+	if (isol_read_file("/sys/kernel/cgroup/delegate", list, sizeof list, NULL) > 0)
 		files = list;
 	for (const char *p = files; *p;) {
 		size_t l = strcspn(p, "\n");
@@ -416,7 +374,7 @@ static int v2_enable(const struct isol_cg_hier *h, const char *target, unsigned 
 		char save = dir[i];
 		dir[i] = '\0';
 		snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
-		ssize_t n = read_file(path, buf, sizeof buf);
+		ssize_t n = isol_read_file(path, buf, sizeof buf, NULL);
 		if (n < 0) {
 			dir[i] = save;
 			return isol_fail(err, (int)-n, "read %s", path);
@@ -464,10 +422,10 @@ static int v2_check_parent(const struct isol_cg_hier *h, const char *parent, uns
 	if (strcmp(parent, h->mount) == 0)
 		return 0; /* the root cgroup is exempt */
 	snprintf(path, sizeof path, "%s/cgroup.procs", parent);
-	if (read_file(path, buf, sizeof buf) <= 0 || !buf[0])
+	if (isol_read_file(path, buf, sizeof buf, NULL) <= 0 || !buf[0])
 		return 0;
 	snprintf(path, sizeof path, "%s/cgroup.subtree_control", parent);
-	if (!want && (read_file(path, buf, sizeof buf) <= 0 || buf[0] == '\n' || !buf[0]))
+	if (!want && (isol_read_file(path, buf, sizeof buf, NULL) <= 0 || buf[0] == '\n' || !buf[0]))
 		return 0; /* no controllers anywhere: a plain child is fine */
 	return isol_failx(err, EBUSY,
 		"cgroup v2: %s has processes of its own, so it cannot have child groups with "
@@ -479,18 +437,19 @@ static int copy_cpuset(const char *parent, const char *dir, isol_error *err)
 {
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
 	char path[ISOL_CG_PATH + 32], buf[4096];
+	int r;
 
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof path, "%s/%s", parent, files[i]);
-		ssize_t n = read_file(path, buf, sizeof buf);
+		ssize_t n = isol_read_file(path, buf, sizeof buf, NULL);
 		if (n < 0)
 			return isol_fail(err, (int)-n, "read %s", path);
 		buf[strcspn(buf, "\n")] = '\0';
 		if (!buf[0])
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-		if (write_str(path, buf, err) < 0)
-			return -err->code;
+		if ((r = isol_write_str(path, buf, err)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -614,60 +573,64 @@ undo:
 
 /* ---------------------------------------------------------------- set/get */
 
-const char *isol_cg_dir_for(const struct isol_cgroup *cg, const char *file, isol_error *err)
+static int find_dir(const struct isol_cgroup *cg, const char *file, const char **out, isol_error *err)
 {
 	char ctrl[32];
 	size_t l = strcspn(file, ".");
 	int c;
 
-	if (cg->ndirs == 0) {
-		isol_failx(err, EBADF, "cgroup is deleted");
-		return NULL;
+	*out = NULL;
+	if (cg->ndirs == 0)
+		return isol_failx(err, EBADF, "cgroup is deleted");
+	if (strchr(file, '/') || l == strlen(file) || l >= sizeof ctrl)
+		return isol_failx(err, EINVAL, "cgroup file \"%s\": expected \"controller.file\"", file);
+	if (cg->version == 2) {
+		*out = cg->dirs[0];
+		return 0;
 	}
-	if (strchr(file, '/') || l == strlen(file) || l >= sizeof ctrl) {
-		isol_failx(err, EINVAL, "cgroup file \"%s\": expected \"controller.file\"", file);
-		return NULL;
-	}
-	if (cg->version == 2)
-		return cg->dirs[0];
 	memcpy(ctrl, file, l);
 	ctrl[l] = '\0';
-	if (strcmp(ctrl, "cgroup") == 0 || strcmp(ctrl, "notify_on_release") == 0)
-		return cg->dirs[0];
+	if (strcmp(ctrl, "cgroup") == 0 || strcmp(ctrl, "notify_on_release") == 0) {
+		*out = cg->dirs[0];
+		return 0;
+	}
 	c = isol_cg_ctrl_lookup(ctrl);
 	if (c >= 0)
 		for (int i = 0; i < cg->ndirs; i++)
-			if (cg->ctrls[i] & (1u << c))
-				return cg->dirs[i];
-	isol_failx(err, ENODEV, "cgroup file \"%s\": the group has no \"%s\" controller", file, ctrl);
-	return NULL;
+			if (cg->ctrls[i] & (1u << c)) {
+				*out = cg->dirs[i];
+				return 0;
+			}
+	return isol_failx(err, ENODEV, "cgroup file \"%s\": the group has no \"%s\" controller", file,
+			  ctrl);
+}
+
+const char *isol_cg_dir_for(const struct isol_cgroup *cg, const char *file, isol_error *err)
+{
+	const char *dir;
+
+	return find_dir(cg, file, &dir, err) < 0 ? NULL : dir;
 }
 
 int isol_cg_set(const struct isol_cgroup *cg, const char *file, const char *value, isol_error *err)
 {
-	char path[ISOL_CG_PATH + 64];
-	const char *dir = isol_cg_dir_for(cg, file, err);
+	const char *dir;
+	int r = find_dir(cg, file, &dir, err);
 
-	if (!dir)
-		return -err->code;
-	snprintf(path, sizeof path, "%s/%s", dir, file);
-	return write_str(path, value, err);
+	return r < 0 ? r : isol_write_at(dir, file, value, err);
 }
 
 ssize_t isol_cg_get(const struct isol_cgroup *cg, const char *file, char *buf, size_t len,
 		    isol_error *err)
 {
 	char path[ISOL_CG_PATH + 64];
-	const char *dir = isol_cg_dir_for(cg, file, err);
-	ssize_t n;
+	const char *dir;
+	int r = find_dir(cg, file, &dir, err);
 
-	if (!dir)
-		return -err->code;
+	if (r < 0)
+		return r;
 	snprintf(path, sizeof path, "%s/%s", dir, file);
-	n = read_file(path, buf, len);
-	if (n < 0)
-		return isol_fail(err, (int)-n, "read %s", path);
-	return n;
+	return isol_read_file(path, buf, len, err);
 }
 
 int isol_cg_attach(const struct isol_cgroup *cg, pid_t pid, isol_error *err)
@@ -678,9 +641,10 @@ int isol_cg_attach(const struct isol_cgroup *cg, pid_t pid, isol_error *err)
 		return isol_failx(err, EBADF, "cgroup is deleted");
 	snprintf(buf, sizeof buf, "%d", (int)pid);
 	for (int i = 0; i < cg->ndirs; i++) {
+		int r;
 		snprintf(path, sizeof path, "%s/cgroup.procs", cg->dirs[i]);
-		if (write_str(path, buf, err) < 0)
-			return -err->code;
+		if ((r = isol_write_str(path, buf, err)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -694,7 +658,7 @@ static int wait_frozen(const char *path, const char *key, int want, isol_error *
 
 	now_ts(&t0);
 	for (long us = 50;; us = us < 20000 ? us * 2 : us) {
-		ssize_t n = read_file(path, buf, sizeof buf);
+		ssize_t n = isol_read_file(path, buf, sizeof buf, NULL);
 		if (n < 0)
 			return isol_fail(err, (int)-n, "read %s", path);
 		if (key) {
@@ -713,22 +677,23 @@ static int wait_frozen(const char *path, const char *key, int want, isol_error *
 int isol_cg_freeze(const struct isol_cgroup *cg, int frozen, isol_error *err)
 {
 	char path[ISOL_CG_PATH + 32];
+	int r;
 
 	if (cg->ndirs == 0)
 		return isol_failx(err, EBADF, "cgroup is deleted");
 	if (cg->version == 2) {
 		/* libcgroup 2.0.2 has no freeze; one write plus a wait on cgroup.events. */
 		snprintf(path, sizeof path, "%s/cgroup.freeze", cg->dirs[0]);
-		if (write_str(path, frozen ? "1" : "0", err) < 0)
-			return -err->code;
+		if ((r = isol_write_str(path, frozen ? "1" : "0", err)) < 0)
+			return r;
 		snprintf(path, sizeof path, "%s/cgroup.events", cg->dirs[0]);
 		return wait_frozen(path, "frozen", frozen, err);
 	}
 	if (cg->freezer < 0)
 		return isol_failx(err, ENODEV, "freeze: the v1 freezer controller is not mounted");
 	snprintf(path, sizeof path, "%s/freezer.state", cg->dirs[cg->freezer]);
-	if (write_str(path, frozen ? "FROZEN" : "THAWED", err) < 0)
-		return -err->code;
+	if ((r = isol_write_str(path, frozen ? "FROZEN" : "THAWED", err)) < 0)
+		return r;
 	return wait_frozen(path, NULL, frozen, err);
 }
 
@@ -774,7 +739,7 @@ static int count_procs(const char *dir, int recurse, isol_error *err)
 	struct dirent *e;
 
 	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
-	r = read_file(path, buf, sizeof buf);
+	r = isol_read_file(path, buf, sizeof buf, NULL);
 	if (r < 0)
 		return isol_fail(err, (int)-r, "read %s", path);
 	for (char *p = buf; *p; p++)
@@ -802,7 +767,7 @@ static int v2_populated(const struct isol_cgroup *cg)
 {
 	char path[ISOL_CG_PATH + 32], buf[256];
 	snprintf(path, sizeof path, "%s/cgroup.events", cg->dirs[0]);
-	if (read_file(path, buf, sizeof buf) < 0)
+	if (isol_read_file(path, buf, sizeof buf, NULL) < 0)
 		return 0;
 	return kv(buf, "populated") > 0;
 }
@@ -827,7 +792,7 @@ int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err)
 		 * included; libcgroup 2.0.2 has no call for it. */
 		snprintf(path, sizeof path, "%s/cgroup.kill", cg->dirs[0]);
 		if (access(path, F_OK) == 0)
-			return write_str(path, "1", err) < 0 ? -err->code : 0;
+			return isol_write_str(path, "1", err);
 	}
 	/* Freeze so that nothing forks between reading the list and the kill;
 	 * a frozen task dies of SIGKILL only once thawed. */
@@ -839,8 +804,12 @@ int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err)
 		r = signal_procs(dir, sig, err);
 		if (can_freeze) {
 			isol_error e2;
-			if (isol_cg_freeze(cg, 0, &e2) < 0 && r >= 0)
-				*err = e2, r = -e2.code;
+			int t = isol_cg_freeze(cg, 0, &e2);
+			if (t < 0 && r >= 0) {
+				if (err)
+					*err = e2;
+				r = t;
+			}
 		}
 		if (r < 0)
 			return r;
@@ -937,7 +906,7 @@ static ssize_t read_in(const char *dir, const char *file, char *buf, size_t len)
 	if (!dir)
 		return -ENOENT;
 	snprintf(path, sizeof path, "%s/%s", dir, file);
-	return read_file(path, buf, len);
+	return isol_read_file(path, buf, len, NULL);
 }
 
 /* Sum the Read/Write (v1) or rbytes/wbytes (v2) columns of an io file. */

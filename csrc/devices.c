@@ -17,6 +17,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "fileio.h"
+
 int isol_dev_parse_rule(const char *s, struct isol_dev_rule *r, isol_error *err)
 {
 	char type, maj[16] = "*", min[16] = "*", acc[8] = "rwm";
@@ -169,38 +171,20 @@ int isol_dev_resolve(const char *what, unsigned access, int allow, struct isol_d
 	return 0;
 }
 
-static int write_rule(const char *dir, const char *file, const char *rule, isol_error *err)
-{
-	char path[1200];
-	int fd;
-
-	snprintf(path, sizeof path, "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return isol_fail(err, errno, "open %s", path);
-	if (write(fd, rule, strlen(rule)) < 0) {
-		int e = errno;
-		close(fd);
-		return isol_fail(err, e, "write \"%s\" to %s", rule, path);
-	}
-	close(fd);
-	return 0;
-}
-
 int isol_dev_apply_v1(const char *dir, int default_allow, const struct isol_dev_rule *rules,
 		      size_t n, isol_error *err)
 {
 	char buf[64];
 	int r;
 
-	if (!default_allow && (r = write_rule(dir, "devices.deny", "a", err)) < 0)
+	if (!default_allow && (r = isol_write_at(dir, "devices.deny", "a", err)) < 0)
 		return r;
 	for (int pass = 1; pass >= 0; pass--)
 		for (size_t i = 0; i < n; i++) {
 			if (rules[i].allow != pass)
 				continue;
 			isol_dev_format(&rules[i], buf, sizeof buf);
-			r = write_rule(dir, pass ? "devices.allow" : "devices.deny", buf, err);
+			r = isol_write_at(dir, pass ? "devices.allow" : "devices.deny", buf, err);
 			if (r < 0)
 				return r;
 		}
