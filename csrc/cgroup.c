@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libcgroup.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -208,64 +207,6 @@ int isol_cg_layout(const struct isol_cg_layout **out, int refresh, isol_error *e
 		g_layout_ok = 1;
 	}
 	*out = &g_layout;
-	return 0;
-}
-
-/* ---------------------------------------------------------------- libcgroup */
-
-static int g_lcg_state; /* 0 not tried, 1 ok, <0 -errno */
-
-int isol_cg_ecg_errno(int ecg)
-{
-	switch (ecg) {
-	case 0:
-		return 0;
-	case ECGOTHER:
-		return cgroup_get_last_errno() ? cgroup_get_last_errno() : EIO;
-	case ECGROUPNOTEXIST:
-		return ENOENT;
-	case ECGROUPNOTMOUNTED:
-	case ECGROUPSUBSYSNOTMOUNTED:
-	case ECGROUPNOTALLOWED:
-		return ENODEV;
-	case ECGROUPNOTOWNER:
-		return EPERM;
-	case ECGROUPVALUENOTEXIST:
-	case ECGINVAL:
-	case ECGROUPNOTCREATED:
-		return EINVAL;
-	case ECGROUPNOTINITIALIZED:
-		return EAGAIN;
-	case ECGEOF:
-		return ENODATA;
-	case ECGCONTROLLEREXISTS:
-	case ECGVALUEEXISTS:
-		return EEXIST;
-	case ECGMAXVALUESEXCEEDED:
-		return E2BIG;
-	case ECGNONEMPTY:
-		return EBUSY;
-	case ECGROUPNORULES:
-	case ECGCONFIGPARSEFAIL:
-		return EINVAL;
-	default:
-		return EIO;
-	}
-}
-
-/* libcgroup's init costs milliseconds (it parses mounts and its config):
- * done once, on first use, never at `require "isol"`. */
-int isol_cg_libcgroup_init(isol_error *err)
-{
-	if (g_lcg_state == 0) {
-		int r = cgroup_init();
-		g_lcg_state = r ? -isol_cg_ecg_errno(r) : 1;
-		if (r)
-			return isol_fail(err, isol_cg_ecg_errno(r), "libcgroup cgroup_init (%s)",
-					 cgroup_strerror(r));
-	}
-	if (g_lcg_state < 0)
-		return isol_fail(err, -g_lcg_state, "libcgroup cgroup_init");
 	return 0;
 }
 
@@ -651,6 +592,56 @@ int isol_cg_attach(const struct isol_cgroup *cg, pid_t pid, isol_error *err)
 
 /* ---------------------------------------------------------------- freeze/kill */
 
+/* 1 when pid is listed in dir/cgroup.procs or in a sub-group's. */
+static int dir_holds(const char *dir, pid_t pid)
+{
+	char path[ISOL_CG_PATH + 300];
+	int found = 0;
+	FILE *f;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+	if ((f = fopen(path, "re"))) {
+		for (int p; !found && fscanf(f, "%d", &p) == 1;)
+			found = p == pid;
+		fclose(f);
+	}
+	if (found || !(d = opendir(dir)))
+		return found;
+	while (!found && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		found = dir_holds(path, pid);
+	}
+	closedir(d);
+	return found;
+}
+
+int isol_cg_holds(const struct isol_cgroup *cg, pid_t pid)
+{
+	/* Every hierarchy of a v1 group holds the same processes, except
+	 * while an attach is half done: look at all of them. */
+	for (int i = 0; i < cg->ndirs; i++)
+		if (dir_holds(cg->dirs[i], pid))
+			return 1;
+	return 0;
+}
+
+/* Freezing or killing a group that holds the caller stops or ends the
+ * caller itself (issue 10 item 12): refused. */
+static int refuse_self(const struct isol_cgroup *cg, const char *what, isol_error *err)
+{
+	pid_t me = getpid();
+
+	if (!isol_cg_holds(cg, me))
+		return 0;
+	return isol_failx(err, EDEADLK,
+			  "%s %s: the group holds the calling process (pid %d); refusing to %s it",
+			  what, cg->dirs[0], (int)me, what);
+}
+
 static int wait_frozen(const char *path, const char *key, int want, isol_error *err)
 {
 	char buf[256];
@@ -681,6 +672,8 @@ int isol_cg_freeze(const struct isol_cgroup *cg, int frozen, isol_error *err)
 
 	if (cg->ndirs == 0)
 		return isol_failx(err, EBADF, "cgroup is deleted");
+	if (frozen && (r = refuse_self(cg, "freeze", err)) < 0)
+		return r;
 	if (cg->version == 2) {
 		/* libcgroup 2.0.2 has no freeze; one write plus a wait on cgroup.events. */
 		snprintf(path, sizeof path, "%s/cgroup.freeze", cg->dirs[0]);
@@ -787,6 +780,8 @@ int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err)
 
 	if (cg->ndirs == 0)
 		return isol_failx(err, EBADF, "cgroup is deleted");
+	if (sig != 0 && (r = refuse_self(cg, "kill", err)) < 0)
+		return r;
 	if (cg->version == 2 && sig == SIGKILL) {
 		/* cgroup.kill (5.14+) kills the whole subtree atomically, forks
 		 * included; libcgroup 2.0.2 has no call for it. */

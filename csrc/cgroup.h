@@ -23,7 +23,7 @@
  *   So the per-sandbox path (create, set, attach, delete, kill, freeze,
  *   stats, devices) is done directly on cgroupfs, and libcgroup serves
  *   discovery cross-checks, `isol.cgroup.libcgroup_*` (cgexec-style use of
- *   existing groups by name) and error translation (isol_cg_ecg_errno).
+ *   existing groups by name) and error translation: see cgroup_libcg.h.
  */
 #ifndef ISOL_CGROUP_H
 #define ISOL_CGROUP_H
@@ -131,12 +131,17 @@ ssize_t isol_cg_get(const struct isol_cgroup *cg, const char *file, char *buf, s
 /* Move pid (all its threads) into every directory of the group. */
 int isol_cg_attach(const struct isol_cgroup *cg, pid_t pid, isol_error *err);
 
-/* Freeze (1) or thaw (0); waits until the kernel reports the new state. */
+/* 1 when pid is in the group or one of its sub-groups. */
+int isol_cg_holds(const struct isol_cgroup *cg, pid_t pid);
+
+/* Freeze (1) or thaw (0); waits until the kernel reports the new state.
+ * EDEADLK (nothing done) when freezing a group that holds the caller. */
 int isol_cg_freeze(const struct isol_cgroup *cg, int frozen, isol_error *err);
 
 /* Signal every process. SIGKILL on v2 uses cgroup.kill (5.14+); otherwise
  * freeze, signal each pid of cgroup.procs, thaw, until no new pid appears.
- * Returns the number of processes signalled (v2 cgroup.kill: 0). */
+ * Returns the number of processes signalled (v2 cgroup.kill: 0).
+ * EDEADLK (nothing signalled) when the group holds the caller. */
 int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err);
 
 /* Number of processes in the group and its sub-groups (cgroup.procs). */
@@ -163,10 +168,6 @@ int isol_cg_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol_e
 /* Number of OOM kills recorded for the group (v1 memory.oom_control
  * oom_kill, v2 memory.events oom_kill), -1 without memory controller. */
 int64_t isol_cg_oom_kills(const struct isol_cgroup *cg);
-
-/* libcgroup: lazy cgroup_init (once) and ECG* -> errno translation. */
-int isol_cg_libcgroup_init(isol_error *err);
-int isol_cg_ecg_errno(int ecg);
 
 /* Recursively rmdir a cgroup directory (children first). Used by delete and gc. */
 int isol_cg_rmdir_tree(const char *dir, int timeout_ms, isol_error *err);

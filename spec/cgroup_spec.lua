@@ -136,6 +136,92 @@ describe("cgroup #root", function()
     end)
   end)
 
+  describe("hostile arguments to a Cgroup are refused, never truncated", function()
+    it("attach(2^32) and other out-of-range pids raise naming pid; the caller stays where it was", function()
+      local g = assert(isol.cgroup.create {})
+      local before = h.read("/proc/self/cgroup")
+      for _, bad in ipairs { 2 ^ 32, 4294967296, -1, 0, 2 ^ 53, 1.5, 0 / 0, "12x", {} } do
+        local ok, err = pcall(g.attach, g, bad)
+        assert.is_false(ok, tostring(bad))
+        assert.matches("pid", err)
+      end
+      assert.are.equal(before, h.read("/proc/self/cgroup"))
+      assert.are.equal(0, g:nprocs())
+      assert(g:close())
+    end)
+
+    it("attach refuses the caller's own pid unless {self = true}", function()
+      local g = assert(isol.cgroup.create {})
+      local me = select(5, core.ids())
+      local ok, err = pcall(g.attach, g, me)
+      assert.is_false(ok)
+      assert.matches("calling process", err)
+      assert.is_false((pcall(g.attach, g)))
+      assert.are.equal(0, g:nprocs())
+      assert(g:close())
+    end)
+
+    it("a process that attached itself cannot freeze or kill its own group; its close reports it", function()
+      -- In a child Lua process: the runner never moves itself.
+      local out = h.lua([[
+        local isol = require "isol"
+        local g = assert(isol.cgroup.create {})
+        assert(g:attach({ self = true }))
+        print("nprocs", g:nprocs())
+        print("freeze", select(3, g:freeze()), select(2, g:freeze()))
+        print("kill", select(3, g:kill()))
+        local ok, msg = g:close()
+        print("close", ok, msg)
+        -- back to where it came from: the same handle closes now (it stayed open)
+        local core = require "isol.core"
+        local me = select(5, core.ids())
+        for _, hh in ipairs(core.cgroup_layout().hierarchies) do
+          if hh.version == g:version() then
+            local f = assert(io.open(hh.mount .. (hh.self == "/" and "" or hh.self) .. "/cgroup.procs", "w"))
+            f:write(tostring(me)); f:close()
+          end
+        end
+        print("retry", g:close())]])
+      assert.matches("nprocs\t1", out)
+      assert.matches("freeze\t35\t[^\n]*holds the calling process", out) -- EDEADLK
+      assert.matches("kill\t35", out)
+      assert.matches("close\tnil\t[^\n]*holds the calling process", out)
+      assert.matches("retry\ttrue", out)
+    end)
+
+    it("close() kills what runs inside and deletes (as __close and __gc do); idempotent", function()
+      local g = assert(isol.cgroup.create {})
+      local p = assert(isol.spawn { argv = { "/bin/sleep", "60" } })
+      assert(g:attach(p:pid()))
+      local dirs = g:dirs()
+      assert(g:close())
+      assert(g:close())
+      for _, d in ipairs(dirs) do assert.is_false(exists(d)) end
+      local st = p:wait()
+      assert.are.equal("SIGKILL", st.signal)
+      p:close()
+    end)
+
+    it("libcgroup values: non-string keys and values, NUL bytes are errors, no traversal breaks", function()
+      local ctrls = { "pids" }
+      local n = "isol-hostile-" .. select(5, core.ids())
+      assert.has_error(function() core.cgroup_libcgroup_create(n, ctrls, { [1] = "x" }) end)
+      assert.has_error(function() core.cgroup_libcgroup_create(n, ctrls, { ["pids.max"] = {} }) end)
+      assert.has_error(function() core.cgroup_libcgroup_create(n, ctrls, { ["pids.max"] = "1\0 2" }) end)
+      assert.has_error(function() core.cgroup_libcgroup_create(n .. "\0x", ctrls) end)
+      assert.has_error(function() core.cgroup_libcgroup_create(n, { 3 }) end)
+      assert.has_error(function() core.cgroup_libcgroup_attach(n, ctrls, 2 ^ 32) end)
+      local ok, msg, code = core.cgroup_libcgroup_create(n, ctrls, { ["memory.max"] = "1" })
+      assert.is_nil(ok)
+      assert.are.equal(22, code, msg)
+      -- a number value is written as its string
+      if V == 1 then
+        assert(core.cgroup_libcgroup_create(n, ctrls, { ["pids.max"] = 7 }))
+        assert(core.cgroup_libcgroup_delete(n, ctrls))
+      end
+    end)
+  end)
+
   describe("bad values are errors naming field and value, and create nothing", function()
     local cases = {
       { { memory = { max = "lots" } }, 'limits.memory.max: expected size like "32M" or "max", got "lots"' },

@@ -1,0 +1,55 @@
+/*
+ * libcgroup as a backend: lazy init, ECG* -> errno, and groups named the
+ * libcgroup way (one name, relative to the caller's own cgroup, for all the
+ * given controllers) created, set, attached and deleted through its API.
+ *
+ * libcgroup (2.0.2) has one name for every controller, so a group can only
+ * be made where the caller sits at the same path in every hierarchy asked
+ * for (EINVAL otherwise, naming both paths).
+ */
+#ifndef ISOL_CGROUP_LIBCG_H
+#define ISOL_CGROUP_LIBCG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* cgroup_init() once per process (it costs milliseconds: mounts, config).
+ * Later calls return the first outcome. */
+int isol_cg_libcgroup_init(isol_error *err);
+
+/* errno for a libcgroup ECG* code; ECGOTHER -> cgroup_get_last_errno(). */
+int isol_cg_ecg_errno(int ecg);
+
+struct isol_lcg_value {
+	const char *file;  /* "cpu.shares": controller prefix selects the controller */
+	const char *value; /* written as given */
+};
+
+struct isol_lcg_spec {
+	const char *name;   /* relative to the caller's cgroup; no "..", no NUL */
+	unsigned ctrls;     /* ISOL_CG_* bits (cgroup.h), at least one */
+	const struct isol_lcg_value *values; /* borrowed for the call */
+	size_t nvalues;
+	int ignore_ownership; /* cgroup_create_cgroup's second argument */
+};
+
+/* cgroup_new_cgroup + cgroup_add_controller + cgroup_add_value_string +
+ * cgroup_create_cgroup. A value whose controller is not in ctrls is EINVAL. */
+int isol_lcg_create(const struct isol_lcg_spec *spec, isol_error *err);
+
+/* cgroup_attach_task_pid: pid into the group in every controller. */
+int isol_lcg_attach(const struct isol_lcg_spec *spec, pid_t pid, isol_error *err);
+
+/* cgroup_delete_cgroup_ext, one controller at a time: libcgroup 2.0.2's
+ * delete of a multi-controller group stops at the first hierarchy whose
+ * rmdir fails and, on hybrid hosts, can leave the others behind; deleting
+ * per controller tries every hierarchy and returns the first error.
+ * ENOENT for a group that exists in none. */
+int isol_lcg_delete(const struct isol_lcg_spec *spec, isol_error *err);
+
+/* Mount point libcgroup sees for a controller (malloc'd into *out). */
+int isol_lcg_mount(const char *ctrl, char **out, isol_error *err);
+
+#endif
