@@ -300,18 +300,27 @@ static int chown_group(const char *dir, int version, uid_t uid, gid_t gid, isol_
 }
 
 /* v2: make `ctrls` available to children of `target`, writing "+c" into
- * cgroup.subtree_control of every level from the hierarchy's root (levels
- * that already have them are only read). */
+ * cgroup.subtree_control of every level from the caller's own cgroup down
+ * to target (levels that already have them are only read). Nothing above
+ * the caller's cgroup is ever written (B17): what is not enabled there is
+ * not the caller's to enable, and the kernel's refusal is reported. A
+ * target outside the caller's subtree (an absolute cgroup.parent) is the
+ * only level written. */
 static int v2_enable(const struct isol_cg_hier *h, const char *target, unsigned ctrls, isol_error *err)
 {
-	char dir[ISOL_CG_PATH], path[ISOL_CG_PATH + 32], buf[512];
-	size_t ml = strlen(h->mount);
+	char dir[ISOL_CG_PATH], path[ISOL_CG_PATH + 32], buf[512], own[ISOL_CG_PATH];
+	size_t ol, start;
 
 	if (!ctrls)
 		return 0;
-	snprintf(dir, sizeof dir, "%s", target);
-	/* Walk levels: mount, mount/a, mount/a/b ... target. */
-	for (size_t i = ml; ; ) {
+	if ((size_t)snprintf(dir, sizeof dir, "%s", target) >= sizeof dir ||
+	    (size_t)snprintf(own, sizeof own, "%s%s", h->mount, strcmp(h->self, "/") ? h->self : "") >=
+		    sizeof own)
+		return isol_failx(err, ENAMETOOLONG, "cgroup path too long");
+	ol = strlen(own);
+	start = strncmp(dir, own, ol) == 0 && (dir[ol] == '/' || dir[ol] == '\0') ? ol : strlen(dir);
+	/* Walk levels: own, own/a, own/a/b ... target. */
+	for (size_t i = start; ; ) {
 		char save = dir[i];
 		dir[i] = '\0';
 		snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);

@@ -13,6 +13,7 @@
 #include "../cgroup.h"
 #include "../cgroup_libcg.h"
 #include "../devices.h"
+#include "../devices_bpf.h"
 #include "binding.h"
 
 #define CGROUP_MT "isol.Cgroup"
