@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -429,4 +431,85 @@ int isol_cg_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol_e
 	if (cg->ndirs == 0)
 		return isol_failx(err, EBADF, "cgroup is deleted");
 	return backend(cg)->stats(cg, st, err);
+}
+
+/* ---------------------------------------------------------------- handle-less */
+
+static int on_cgroupfs(const char *dir, isol_error *err)
+{
+	struct statfs sf;
+
+	if (statfs(dir, &sf) < 0)
+		return isol_fail(err, errno, "statfs %s", dir);
+	if (sf.f_type != CGROUP_SUPER_MAGIC && sf.f_type != CGROUP2_SUPER_MAGIC)
+		return isol_failx(err, EINVAL, "%s is not a cgroup directory", dir);
+	return 0;
+}
+
+int isol_cg_remove_dir(const char *dir, int kill_procs, int timeout_ms, isol_error *err)
+{
+	char path[ISOL_CG_PATH + 32];
+	struct timespec t0;
+	int r;
+
+	if ((r = on_cgroupfs(dir, err)) < 0)
+		return r == -ENOENT ? 0 : r;
+	if (dir_holds(dir, getpid()))
+		return isol_failx(err, EDEADLK, "remove %s: the group holds the calling process (pid %d)", dir,
+				  (int)getpid());
+	if (kill_procs) {
+		/* v2: cgroup.kill takes the subtree at once; else SIGKILL each
+		 * listed pid until none is left (no freezer: the group may not
+		 * have one; a fork racing the scan is caught next round). */
+		snprintf(path, sizeof path, "%s/cgroup.kill", dir);
+		if (access(path, F_OK) == 0 && (r = isol_write_str(path, "1", err)) < 0)
+			return r;
+		isol_cgu_now_ts(&t0);
+		for (long us = 50; isol_cgu_count_procs(dir, 1, NULL) > 0; us = us < 20000 ? us * 2 : us) {
+			isol_cgu_signal_procs(dir, SIGKILL, NULL);
+			if (isol_cgu_elapsed_ms(&t0) > timeout_ms)
+				break; /* rmdir reports EBUSY with the path */
+			isol_cgu_sleep_us(us);
+		}
+	}
+	return isol_cg_rmdir_tree(dir, timeout_ms, err);
+}
+
+static int find_in(const char *dir, const char *prefix, int depth, int (*fn)(const char *, void *), void *ud)
+{
+	char path[ISOL_CG_PATH + 300];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int stop = 0;
+
+	if (!d)
+		return 0;
+	while (!stop && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
+			continue;
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			stop = fn(path, ud);
+		else if (depth > 1)
+			stop = find_in(path, prefix, depth - 1, fn, ud);
+	}
+	closedir(d);
+	return stop;
+}
+
+int isol_cg_find(const char *prefix, int maxdepth, int (*fn)(const char *dir, void *ud), void *ud,
+		 isol_error *err)
+{
+	const struct isol_cg_layout *lay;
+	int r;
+
+	if (!*prefix || strchr(prefix, '/'))
+		return isol_failx(err, EINVAL, "cgroup name prefix \"%s\": expected a non-empty name", prefix);
+	if ((r = isol_cg_layout(&lay, 0, err)) < 0)
+		return r;
+	for (int i = 0; i < lay->n; i++)
+		if (find_in(lay->h[i].mount, prefix, maxdepth, fn, ud))
+			break;
+	return 0;
 }

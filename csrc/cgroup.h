@@ -172,4 +172,18 @@ int64_t isol_cg_oom_kills(const struct isol_cgroup *cg);
 /* Recursively rmdir a cgroup directory (children first). Used by delete and gc. */
 int isol_cg_rmdir_tree(const char *dir, int timeout_ms, isol_error *err);
 
+/* For groups this process holds no handle on (leftovers of crashed runs,
+ * detached sandboxes): kill every process in dir and its sub-groups
+ * (kill_procs nonzero), then remove it, children first. dir must be on a
+ * cgroup filesystem (EINVAL otherwise: a planted cgroup.procs elsewhere
+ * must not name pids to kill); EDEADLK when it holds the caller; a dir
+ * that is already gone is success. */
+int isol_cg_remove_dir(const char *dir, int kill_procs, int timeout_ms, isol_error *err);
+
+/* Call fn(dir, ud) for every directory whose name starts with prefix,
+ * under every mounted hierarchy, at most maxdepth levels down (a match is
+ * not descended into). fn returns nonzero to stop. */
+int isol_cg_find(const char *prefix, int maxdepth, int (*fn)(const char *dir, void *ud), void *ud,
+		 isol_error *err);
+
 #endif

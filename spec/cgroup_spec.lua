@@ -294,11 +294,11 @@ describe("cgroup #root", function()
       local p1 = isol.cgroup.plan(isol.cgroup.check_limits { cpu = { weight = 100 } })
       local p2 = isol.cgroup.plan(isol.cgroup.check_limits { ["cpu.shares"] = 128 })
       if V == 1 then
-        assert.same({ "cpu.shares", "1024", "limits.cpu.shares" }, p1.writes[1])
-        assert.same({ "cpu.shares", "128", "limits.cpu.shares" }, p2.writes[1])
+        assert.same({ file = "cpu.shares", value = "1024", field = "limits.cpu.shares" }, { file = p1[1].file, value = p1[1].value, field = p1[1].field })
+        assert.same({ file = "cpu.shares", value = "128", field = "limits.cpu.shares" }, { file = p2[1].file, value = p2[1].value, field = p2[1].field })
       else
-        assert.same({ "cpu.weight", "100", "limits.cpu.weight" }, p1.writes[1])
-        assert.same({ "cpu.weight", "12", "limits.cpu.weight" }, p2.writes[1])
+        assert.same({ file = "cpu.weight", value = "100", field = "limits.cpu.weight" }, { file = p1[1].file, value = p1[1].value, field = p1[1].field })
+        assert.same({ file = "cpu.weight", value = "12", field = "limits.cpu.weight" }, { file = p2[1].file, value = p2[1].value, field = p2[1].field })
       end
     end)
 

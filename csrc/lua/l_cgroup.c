@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -580,6 +581,66 @@ static int l_rmdir_tree(lua_State *L)
 	return 1;
 }
 
+struct find_ctx {
+	lua_State *L;
+	const char *prefix;
+	int n;
+};
+
+static int found_one(const char *dir, void *ud)
+{
+	struct find_ctx *f = ud;
+	lua_State *L = f->L;
+	const char *base = strrchr(dir, '/') + 1;
+	int pid = 0, seq = 0, used = 0;
+
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, dir);
+	lua_setfield(L, -2, "dir");
+	/* isol's names are <prefix><creator pid>-<seq> */
+	if (sscanf(base + strlen(f->prefix), "%d-%d%n", &pid, &seq, &used) == 2 &&
+	    base[strlen(f->prefix) + (size_t)used] == '\0' && pid > 0) {
+		lua_pushinteger(L, pid);
+		lua_setfield(L, -2, "creator");
+		lua_pushboolean(L, kill(pid, 0) == 0 || errno == EPERM);
+		lua_setfield(L, -2, "creator_alive");
+	}
+	lua_rawseti(L, -2, ++f->n);
+	return 0;
+}
+
+/* core.cgroup_find(prefix [, maxdepth]) -> { {dir=, creator=, creator_alive=}, ... } */
+static int l_find(lua_State *L)
+{
+	struct find_ctx f = { L, plain_string(L, 1, "prefix"), 0 };
+	lua_Integer depth = luaL_optinteger(L, 2, 8);
+	isol_error err;
+
+	luaL_argcheck(L, depth >= 1 && depth <= 32, 2, "maxdepth: expected 1 to 32");
+	lua_newtable(L);
+	if (isol_cg_find(f.prefix, (int)depth, found_one, &f, &err) < 0)
+		return isol_lua_fail(L, &err);
+	return 1;
+}
+
+/* core.cgroup_remove(dir [, {kill = bool, timeout_ms = n}]) -> true | nil, msg, errno */
+static int l_remove(lua_State *L)
+{
+	const char *dir = plain_string(L, 1, "dir");
+	int kill_procs = 0, timeout = 2000;
+	isol_error err;
+
+	if (!lua_isnoneornil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		kill_procs = isol_lua_optbool(L, 2, "cgroup_remove", "kill", 0);
+		lua_Integer t = isol_lua_optint(L, 2, "cgroup_remove", "timeout_ms", 2000);
+		if (t < 0 || t > 600000)
+			return luaL_error(L, "cgroup_remove.timeout_ms: expected 0 to 600000, got %I", t);
+		timeout = (int)t;
+	}
+	return ok_or_fail(L, isol_cg_remove_dir(dir, kill_procs, timeout, &err), &err);
+}
+
 /* core.cgroup_libcgroup_init() -> seconds it took (0 when already done) |
  * nil, msg, errno. Lazy: only callers that use libcgroup pay for it. */
 static int l_lcg_init(lua_State *L)
@@ -721,6 +782,8 @@ void isol_lua_open_cgroup(lua_State *L)
 		{ "cgroup_create", l_create },
 		{ "cgroup_devices_resolve", l_dev_resolve },
 		{ "cgroup_rmdir_tree", l_rmdir_tree },
+		{ "cgroup_find", l_find },
+		{ "cgroup_remove", l_remove },
 		{ "cgroup_libcgroup_init", l_lcg_init },
 		{ "cgroup_libcgroup_mount", l_lcg_mount },
 		{ "cgroup_ecg_errno", l_ecg_errno },
