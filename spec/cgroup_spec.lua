@@ -289,6 +289,113 @@ describe("cgroup #root", function()
   end)
 
   describe("mapping", function()
+    -- The one mapping (isol.cgroup.plan) against the files the created
+    -- group really holds, for every `limits` field.
+    local function every_field()
+      local lim = {
+        cpu = { weight = 50, quota = "50%" },
+        cpuset = { cpus = "0", mems = "0" },
+        memory = { max = "64M", swap = "16M", swappiness = 10 },
+        pids = { max = 33 },
+        io = { weight = 500, max = { { device = "/dev/vda", rbps = "1M", wiops = 100 } } },
+        ["memory.soft_limit_in_bytes"] = 33554432,
+      }
+      if V == 2 then lim.memory.swappiness = nil; lim["memory.soft_limit_in_bytes"] = nil; lim["memory.low"] = 1048576 end
+      return lim
+    end
+    local function same_value(want, got)
+      got = got:gsub("%s+$", "")
+      if want == got then return true end
+      local a, b = {}, {}
+      for x in want:gmatch("%S+") do a[#a + 1] = x end
+      for x in got:gmatch("%S+") do b[#b + 1] = x end
+      if #a ~= #b then return false end
+      for i = 1, #a do
+        if a[i] ~= b[i] and tonumber(a[i]) ~= tonumber(b[i]) then return false end
+      end
+      return true
+    end
+
+    it("plan() lists exactly the files and values the created group holds, for every limits field #v2", function()
+      if not need("cpu", "cpuset", "memory", "pids") or not (has("io") or has("blkio")) then return end
+      if not exists("/dev/vda") then pending("no /dev/vda block device for io.max") return end
+      local lim = every_field()
+      local plan = require("isol.cgroup").plan(lim, nil, "limits", V == 2 and "v2" or "v1")
+      -- every field of the input is in the plan
+      local fields = {}
+      for _, w in ipairs(plan) do fields[w.field:gsub("%.%w+$", function(k)
+        return (k == ".rbps" or k == ".wiops") and "" or k end)] = true end
+      for _, f in ipairs { "limits.cpu.weight", "limits.cpu.quota", "limits.cpuset.cpus", "limits.cpuset.mems",
+          "limits.memory.max", "limits.memory.swap", "limits.pids.max", "limits.io.weight", "limits.io.max[1]" } do
+        if not (f == "limits.cpu.weight" and V == 1) then assert.is_true(fields[f], f .. " missing from the plan") end
+      end
+      local g = assert(isol.cgroup.create { limits = lim })
+      local n = 0
+      for _, w in ipairs(plan) do
+        local file = w.file
+        if w.alternatives then
+          for _, alt in ipairs(w.alternatives) do if g:get(alt) then file = alt; break end end
+        end
+        local got = assert(g:get(file))
+        local want = w.value
+        if w.device then
+          local st = h.sh("stat -Lc '%t:%T' /dev/vda"):gsub("%s", "")
+          local ma, mi = st:match("(%x+):(%x+)")
+          want = string.format("%d:%d", tonumber(ma, 16), tonumber(mi, 16)) .. w.rest
+          -- the kernel lists 0 (unlimited) entries of other kinds too: find ours
+          local line
+          for l in got:gmatch("[^\n]+") do if l:match("^" .. want:match("^%S+")) then line = l end end
+          got = line or got
+          if V == 2 then -- io.max lists every key; compare the ones asked
+            for kv in want:gmatch("(%a+=%S+)") do
+              local k, v = kv:match("(%a+)=(%S+)")
+              assert.are.equal(tostring(math.tointeger(tonumber(v)) or v), got:match(k .. "=(%S+)"), w.field)
+            end
+            got, want = "", ""
+          end
+        end
+        assert.is_true(same_value(want, got), string.format("%s: plan %s = %q, file holds %q", w.field, file,
+          want, got))
+        n = n + 1
+      end
+      assert.is_true(n >= 9)
+      assert(g:close())
+    end)
+
+    it("plan() for the other version needs no such host: numeric quota is a fraction of a CPU on both", function()
+      for _, v in ipairs { "v1", "v2" } do
+        local p = require("isol.cgroup").plan({ cpu = { quota = 0.5 }, memory = { max = "32M" } }, nil, "limits", v)
+        local files = {}
+        for _, w in ipairs(p) do files[w.file] = w.value end
+        if v == "v1" then
+          assert.are.equal("50000", files["cpu.cfs_quota_us"])
+          assert.are.equal("33554432", files["memory.limit_in_bytes"])
+          local implicit = {}
+          for _, hh in ipairs(p.hierarchies) do if hh.implicit then implicit[hh.name] = hh.why end end
+          assert.is_truthy(implicit.freezer)
+          assert.is_truthy(implicit.cpuacct)
+        else
+          assert.are.equal("50000 100000", files["cpu.max"])
+          assert.are.equal("33554432", files["memory.max"])
+        end
+      end
+      assert.has_error(function() require("isol.cgroup").plan({}, nil, "limits", "v3") end)
+    end)
+
+    it("cpuset ranges are parsed arithmetically: a huge range is an error naming the field, at once", function()
+      local t0 = core.now()
+      local ok, err = pcall(isol.cgroup.check_limits, { cpuset = { cpus = "0-100000000" } })
+      assert.is_false(ok)
+      assert.matches("limits.cpuset.cpus", err)
+      ok, err = pcall(isol.cgroup.check_limits, { cpuset = { cpus = "0-1000000" } })
+      assert.is_false(ok)
+      assert.matches("limits.cpuset.cpus: CPU %d+ is not online", err)
+      ok, err = pcall(isol.cgroup.check_limits, { cpuset = { cpus = "99999999999999999999" } })
+      assert.is_false(ok)
+      assert.matches("limits.cpuset.cpus", err)
+      assert.is_true(core.now() - t0 < 1, "took " .. (core.now() - t0) .. " s")
+    end)
+
     it("cpu.weight <-> cpu.shares keep the defaults (100 <-> 1024)", function()
       if not need("cpu") then return end
       local p1 = isol.cgroup.plan(isol.cgroup.check_limits { cpu = { weight = 100 } })
