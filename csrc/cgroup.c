@@ -155,7 +155,11 @@ int isol_cg_create(struct isol_cgroup *cg, const struct isol_cg_spec *spec, isol
 	if (!lay->mode)
 		return isol_failx(err, ENODEV, "no cgroup filesystem is mounted");
 	cg->version = spec->version ? spec->version : lay->mode == ISOL_CG_MODE_V2 ? 2 : 1;
-	return backend(cg)->create(cg, lay, spec, err);
+	cg->external = spec->existing;
+	if ((r = backend(cg)->create(cg, lay, spec, err)) < 0)
+		return r;
+	cg->external = spec->existing;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- set/get */

@@ -89,6 +89,9 @@ struct isol_cg_spec {
 	const char *parent; /* NULL: the caller's own cgroup; "a/b": relative to
 	                       it; "/a/b": from each hierarchy's root */
 	const char *name;   /* leaf name (no '/') */
+	int existing;       /* nonzero: the directories were made by another
+	                       backend (libcgroup): open them, mkdir nothing,
+	                       and never rmdir them on failure */
 	int owner;          /* nonzero: delegate to uid/gid */
 	uid_t uid;
 	gid_t gid;
@@ -103,6 +106,7 @@ struct isol_cgroup {
 	unsigned ctrls[ISOL_CG_MAXDIRS];
 	int fd;        /* v2: O_DIRECTORY fd (CLONE_INTO_CGROUP, BPF attach); else -1 */
 	int freezer;   /* v1: index of the freezer dir, or -1 */
+	int external;  /* made by another backend: undo leaves the dirs */
 };
 
 /* Start a handle in the closed state (liolib style): free/delete are no-ops. */

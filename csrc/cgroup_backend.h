@@ -41,6 +41,8 @@ unsigned isol_cgu_parse_ctrls(const char *list, const char *sep, const char *ski
 int isol_cgu_parent_dir(const struct isol_cg_hier *h, const char *parent, char *out, size_t len);
 int isol_cgu_chown_group(const char *dir, int version, uid_t uid, gid_t gid, isol_error *err);
 int isol_cgu_add_dir(struct isol_cgroup *cg, const char *path, unsigned ctrls);
+/* mkdir dir, or with spec->existing check that it is there. */
+int isol_cgu_mkdir(const struct isol_cg_spec *spec, const char *dir, isol_error *err);
 void isol_cgu_undo(struct isol_cgroup *cg); /* rmdir what was made, close cg */
 int isol_cgu_wait_frozen(const char *path, const char *key, int want, isol_error *err);
 int isol_cgu_signal_procs(const char *dir, int sig, isol_error *err);

@@ -49,6 +49,21 @@ int isol_lcg_attach(const struct isol_lcg_spec *spec, pid_t pid, isol_error *err
  * ENOENT for a group that exists in none. */
 int isol_lcg_delete(const struct isol_lcg_spec *spec, isol_error *err);
 
+/* The libcgroup backend of a sandbox group: create it through libcgroup
+ * (every value in lspec set by libcgroup), then open an isol handle on the
+ * same directories (spec->existing is set here) for what libcgroup 2.0.2
+ * cannot do: placing the child at spawn (CLONE_INTO_CGROUP or cgroup.procs),
+ * freeze, kill, stats. On failure nothing is left. */
+struct isol_cgroup;
+struct isol_cg_spec;
+int isol_lcg_open(struct isol_cgroup *cg, const struct isol_lcg_spec *lspec, struct isol_cg_spec *spec,
+		  isol_error *err);
+
+/* Wait (up to timeout_ms) until the group is empty, delete it through
+ * libcgroup (isol_lcg_delete), then release the handle. On failure the
+ * handle stays open. */
+int isol_lcg_close(struct isol_cgroup *cg, const struct isol_lcg_spec *lspec, int timeout_ms, isol_error *err);
+
 /* Mount point libcgroup sees for a controller (malloc'd into *out). */
 int isol_lcg_mount(const char *ctrl, char **out, isol_error *err);
 

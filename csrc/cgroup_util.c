@@ -103,9 +103,18 @@ void isol_cg_init(struct isol_cgroup *cg)
 	cg->freezer = -1;
 }
 
+int isol_cgu_mkdir(const struct isol_cg_spec *spec, const char *dir, isol_error *err)
+{
+	struct stat st;
+
+	if (spec->existing)
+		return stat(dir, &st) < 0 ? isol_fail(err, errno, "open existing cgroup %s", dir) : 0;
+	return mkdir(dir, 0755) < 0 ? isol_fail(err, errno, "mkdir %s", dir) : 0;
+}
+
 void isol_cgu_undo(struct isol_cgroup *cg)
 {
-	for (int i = cg->ndirs - 1; i >= 0; i--)
+	for (int i = cg->ndirs - 1; i >= 0 && !cg->external; i--)
 		rmdir(cg->dirs[i]);
 	isol_cg_free(cg);
 }

@@ -31,6 +31,9 @@ static int copy_cpuset(const char *parent, const char *dir, isol_error *err)
 		if (!buf[0])
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		char have[16];
+		if (isol_read_file(path, have, sizeof have, NULL) > 0 && have[0] != '\n')
+			continue; /* set already (the libcgroup backend wrote the limit) */
 		if ((r = isol_write_str(path, buf, err)) < 0)
 			return r;
 	}
@@ -69,10 +72,8 @@ static int v1_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay, c
 			r = isol_failx(err, ENAMETOOLONG, "cgroup path too long");
 			goto fail;
 		}
-		if (mkdir(dir, 0755) < 0) {
-			r = isol_fail(err, errno, "mkdir %s", dir);
+		if ((r = isol_cgu_mkdir(spec, dir, err)) < 0)
 			goto fail;
-		}
 		if ((r = isol_cgu_add_dir(cg, dir, h->ctrls)) < 0) {
 			rmdir(dir);
 			r = isol_fail(err, -r, "cgroup create");

@@ -134,10 +134,11 @@ static int v2_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay, c
 	if ((r = v2_check_parent(h, parent, want, err)) < 0 ||
 	    (r = v2_enable(h, parent, want, err)) < 0)
 		return r;
-	if (mkdir(dir, 0755) < 0)
-		return isol_fail(err, errno, "mkdir %s", dir);
+	if ((r = isol_cgu_mkdir(spec, dir, err)) < 0)
+		return r;
 	if ((r = isol_cgu_add_dir(cg, dir, want)) < 0) {
-		rmdir(dir);
+		if (!spec->existing)
+			rmdir(dir);
 		return isol_fail(err, -r, "cgroup create");
 	}
 	cg->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -19,11 +19,26 @@
 
 #define CGROUP_MT "isol.Cgroup"
 #define MAX_DEV_RULES 256
+#define MAX_LCG_VALUES 64
 
 typedef struct {
 	struct isol_cgroup cg;
 	int live; /* created and not yet deleted */
+	int lcg;  /* made by the libcgroup backend: attach and delete through it */
+	unsigned lcg_ctrls;
+	char lcg_name[ISOL_CG_PATH];
 } lcgroup;
+
+/* The libcgroup spec of a handle made by that backend (no values). */
+static struct isol_lcg_spec lcg_of(const lcgroup *c)
+{
+	struct isol_lcg_spec s;
+
+	memset(&s, 0, sizeof s);
+	s.name = c->lcg_name;
+	s.ctrls = c->lcg_ctrls;
+	return s;
+}
 
 static lcgroup *check_cg(lua_State *L, int arg)
 {
@@ -147,12 +162,72 @@ static int l_create(lua_State *L)
 		spec.gid = (gid_t)(gid >= 0 ? gid : -1);
 	}
 
+	lua_getfield(L, 1, "backend");
+	const char *backend = lua_isnil(L, -1) ? "direct" : plain_string(L, -1, "cgroup.backend");
+	int use_lcg = strcmp(backend, "libcgroup") == 0;
+	if (!use_lcg && strcmp(backend, "direct") != 0)
+		return luaL_error(L, "cgroup.backend: expected \"direct\" or \"libcgroup\", got \"%s\"", backend);
+	struct isol_lcg_value vals[MAX_LCG_VALUES];
+	struct isol_lcg_spec lspec;
+	memset(&lspec, 0, sizeof lspec);
+	lua_getfield(L, 1, "values");
+	if (!lua_isnil(L, -1)) {
+		if (!use_lcg)
+			return luaL_error(L, "cgroup.values: only with backend = \"libcgroup\" (set files with :set)");
+		luaL_checktype(L, -1, LUA_TTABLE);
+		int vt = lua_gettop(L);
+		lua_Integer nv = (lua_Integer)lua_rawlen(L, vt);
+		if (nv > MAX_LCG_VALUES)
+			return luaL_error(L, "cgroup.values: more than %d", MAX_LCG_VALUES);
+		for (lua_Integer i = 1; i <= nv; i++) {
+			lua_rawgeti(L, vt, i); /* stays on the stack: anchors the strings */
+			if (!lua_istable(L, -1))
+				return luaL_error(L, "cgroup.values[%d]: expected {file, value}", (int)i);
+			int et = lua_gettop(L);
+			lua_rawgeti(L, et, 1);
+			lua_rawgeti(L, et, 2);
+			vals[i - 1].file = plain_string(L, -2, "cgroup.values[i][1]");
+			vals[i - 1].value = plain_string(L, -1, "cgroup.values[i][2]");
+		}
+		lspec.values = vals;
+		lspec.nvalues = (size_t)nv;
+	}
+
 	c = (lcgroup *)lua_newuserdatauv(L, sizeof *c, 0);
+	memset(c, 0, sizeof *c);
 	isol_cg_init(&c->cg);
-	c->live = 0;
 	luaL_setmetatable(L, CGROUP_MT);
-	if (isol_cg_create(&c->cg, &spec, &err) < 0)
+	if (use_lcg) {
+		const struct isol_cg_layout *lay;
+		unsigned extra = 0;
+		int v2;
+		if (isol_cg_layout(&lay, 0, &err) < 0)
+			return isol_lua_fail(L, &err);
+		v2 = spec.version ? spec.version == 2 : lay->mode == ISOL_CG_MODE_V2;
+		if (v2 && lay->mode != ISOL_CG_MODE_V2)
+			return luaL_error(L, "cgroup.backend: libcgroup 2.0.2 handles v2 only on a pure v2 host");
+		/* v1: the freezer and cpuacct directories isol opens for kill,
+		 * freeze and stats are made by libcgroup too */
+		for (int i = 0; !v2 && i < lay->n; i++)
+			if (lay->h[i].version == 1)
+				extra |= lay->h[i].ctrls & ((1u << ISOL_CG_FREEZER) | (1u << ISOL_CG_CPUACCT));
+		if (spec.parent && *spec.parent) {
+			if ((size_t)snprintf(c->lcg_name, sizeof c->lcg_name, "%s/%s", spec.parent, spec.name) >=
+			    sizeof c->lcg_name)
+				return luaL_error(L, "cgroup.name: too long");
+		} else {
+			snprintf(c->lcg_name, sizeof c->lcg_name, "%s", spec.name);
+		}
+		c->lcg_ctrls = spec.ctrls | extra;
+		lspec.name = c->lcg_name;
+		lspec.ctrls = c->lcg_ctrls;
+		lspec.ignore_ownership = 1;
+		if (isol_lcg_open(&c->cg, &lspec, &spec, &err) < 0)
+			return isol_lua_fail(L, &err);
+		c->lcg = 1;
+	} else if (isol_cg_create(&c->cg, &spec, &err) < 0) {
 		return isol_lua_fail(L, &err);
+	}
 	c->live = 1;
 	return 1;
 }
@@ -228,6 +303,10 @@ static int cg_attach(lua_State *L)
 	if (pid == me && !self)
 		return luaL_argerror(L, 2, lua_pushfstring(L, "pid %d is the calling process; pass "
 						      "{self = true} to move it into the group", (int)me));
+	if (c->lcg) {
+		struct isol_lcg_spec ls = lcg_of(c);
+		return ok_or_fail(L, isol_lcg_attach(&ls, pid, &err), &err);
+	}
 	if (isol_cg_attach(&c->cg, pid, &err) < 0)
 		return isol_lua_fail(L, &err);
 	lua_pushboolean(L, 1);
@@ -339,6 +418,13 @@ static int cg_fd(lua_State *L)
 	if (c->cg.fd < 0)
 		return 0;
 	lua_pushinteger(L, c->cg.fd);
+	return 1;
+}
+
+/* cg:backend() -> "direct" | "libcgroup" */
+static int cg_backend(lua_State *L)
+{
+	lua_pushstring(L, check_cg(L, 1)->lcg ? "libcgroup" : "direct");
 	return 1;
 }
 
@@ -476,6 +562,15 @@ static int check_timeout(lua_State *L, int arg, int def)
 	return (int)t;
 }
 
+static int delete_group(lcgroup *c, int timeout_ms, isol_error *err)
+{
+	if (c->lcg) {
+		struct isol_lcg_spec ls = lcg_of(c);
+		return isol_lcg_close(&c->cg, &ls, timeout_ms, err);
+	}
+	return isol_cg_delete(&c->cg, timeout_ms, err);
+}
+
 /* cg:delete([timeout_ms]) -> true | nil, msg, errno. Removes an empty
  * group (EBUSY, the handle stays open, when processes remain). Idempotent. */
 static int cg_delete(lua_State *L)
@@ -485,7 +580,7 @@ static int cg_delete(lua_State *L)
 	isol_error err;
 
 	if (c->live) {
-		if (isol_cg_delete(&c->cg, timeout, &err) < 0)
+		if (delete_group(c, timeout, &err) < 0)
 			return isol_lua_fail(L, &err);
 		c->live = 0;
 	}
@@ -505,7 +600,7 @@ static int close_group(lcgroup *c, int timeout_ms, isol_error *err)
 		return 0;
 	if (isol_cg_nprocs(&c->cg, NULL) > 0 && (r = isol_cg_kill(&c->cg, SIGKILL, err)) < 0)
 		return r;
-	if ((r = isol_cg_delete(&c->cg, timeout_ms, err)) < 0)
+	if ((r = delete_group(c, timeout_ms, err)) < 0)
 		return r;
 	c->live = 0;
 	return 0;
@@ -678,7 +773,6 @@ static int l_ecg_errno(lua_State *L)
 	return 1;
 }
 
-#define MAX_LCG_VALUES 64
 
 /* Read (name, {controllers}, {["ctrl.file"] = value}) at idx..idx+2 into
  * spec. Strings stay anchored: values are copied into a table left on the
@@ -769,6 +863,7 @@ void isol_lua_open_cgroup(lua_State *L)
 		{ "nprocs", cg_nprocs },   { "stats", cg_stats },
 		{ "oom_kills", cg_oom_kills }, { "fd", cg_fd },
 		{ "version", cg_version }, { "dirs", cg_dirs },
+		{ "backend", cg_backend },
 		{ "procs_files", cg_procs_files }, { "path", cg_path },
 		{ "devices", cg_devices }, { "delete", cg_delete },
 		{ "close", cg_close },    { "release", cg_release },

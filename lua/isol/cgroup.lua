@@ -167,10 +167,22 @@ function M.create_from_plan(plan, cg)
   local writes
   writes, msg, code = resolved_writes(plan)
   if not writes then return nil, msg, code end
+  -- The libcgroup backend sets every value through libcgroup as it
+  -- creates the group; what needs the group first (blkio.weight's two
+  -- names) and the device rules are written on the handle after.
+  local values, later
+  if cg.backend == "libcgroup" then
+    values, later = {}, {}
+    for _, x in ipairs(writes) do
+      if x.alternatives then later[#later + 1] = x else values[#values + 1] = { x.file, x.value } end
+    end
+    writes = later
+  end
   local g
   g, msg, code = core.cgroup_create {
     name = cg.name or M.new_name(), parent = cg.parent, version = plan.version,
     controllers = plan.controllers, uid = cg.owner and cg.owner.uid, gid = cg.owner and cg.owner.gid,
+    backend = cg.backend, values = values,
   }
   if not g then return nil, msg, code end
   local function undo(m, c)
