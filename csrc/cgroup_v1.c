@@ -40,6 +40,40 @@ static int copy_cpuset(const char *parent, const char *dir, isol_error *err)
 	return 0;
 }
 
+/* Hybrid host: a directory in the controller-less unified tree too, so
+ * that a cgroup namespace made for the sandbox is rooted at its own group
+ * on every hierarchy isol knows (issue 10 item 7: otherwise its unified
+ * root is the caller's cgroup, where a cgroup2 mount from inside could
+ * create groups), and the processes are tracked there as well. Skipped
+ * where the unified tree is not ours to write (EACCES, EPERM, EROFS, a
+ * relative parent missing there) and for groups made by libcgroup. */
+static int unified_dir(struct isol_cgroup *cg, const struct isol_cg_layout *lay, const struct isol_cg_spec *spec,
+		       isol_error *err)
+{
+	char parent[ISOL_CG_PATH], dir[ISOL_CG_PATH];
+	const struct isol_cg_hier *h;
+	int r;
+
+	if (lay->unified < 0 || spec->existing || cg->ndirs >= ISOL_CG_MAXDIRS)
+		return 0;
+	h = &lay->h[lay->unified];
+	if (isol_cgu_parent_dir(h, spec->parent, parent, sizeof parent) < 0 ||
+	    (size_t)snprintf(dir, sizeof dir, "%s/%s", parent, spec->name) >= sizeof dir)
+		return isol_failx(err, ENAMETOOLONG, "cgroup path too long");
+	if (mkdir(dir, 0755) < 0) {
+		if (errno == EACCES || errno == EPERM || errno == EROFS || errno == ENOENT)
+			return 0;
+		return isol_fail(err, errno, "mkdir %s", dir);
+	}
+	if ((r = isol_cgu_add_dir(cg, dir, 0)) < 0) {
+		rmdir(dir);
+		return isol_fail(err, -r, "cgroup create");
+	}
+	if (spec->owner && (r = isol_cgu_chown_group(dir, 2, spec->uid, spec->gid, err)) < 0)
+		return r;
+	return 0;
+}
+
 static int v1_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay, const struct isol_cg_spec *spec,
 		     isol_error *err)
 {
@@ -75,7 +109,8 @@ static int v1_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay, c
 		if ((r = isol_cgu_mkdir(spec, dir, err)) < 0)
 			goto fail;
 		if ((r = isol_cgu_add_dir(cg, dir, h->ctrls)) < 0) {
-			rmdir(dir);
+			if (!spec->existing)
+				rmdir(dir);
 			r = isol_fail(err, -r, "cgroup create");
 			goto fail;
 		}
@@ -87,6 +122,8 @@ static int v1_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay, c
 		if (spec->owner && (r = isol_cgu_chown_group(dir, 1, spec->uid, spec->gid, err)) < 0)
 			goto fail;
 	}
+	if ((r = unified_dir(cg, lay, spec, err)) < 0)
+		goto fail;
 	return 0;
 fail:
 	isol_cgu_undo(cg);

@@ -196,10 +196,8 @@ describe("cgroup (" .. B .. " backend) #root", function()
         local core = require "isol.core"
         local me = select(5, core.ids())
         for _, hh in ipairs(core.cgroup_layout().hierarchies) do
-          if hh.version == g:version() then
-            local f = assert(io.open(hh.mount .. (hh.self == "/" and "" or hh.self) .. "/cgroup.procs", "w"))
-            f:write(tostring(me)); f:close()
-          end
+          local f = assert(io.open(hh.mount .. (hh.self == "/" and "" or hh.self) .. "/cgroup.procs", "w"))
+          f:write(tostring(me)); f:close()
         end
         print("retry", g:close())]])
       assert.matches("nprocs\t1", out)
@@ -739,3 +737,85 @@ describe("cgroup (" .. B .. " backend) #root", function()
   end)
 end)
 end
+
+-- Issue 10 item 7 (cgroupfs): one describe per attack class.
+describe("attack: cgroupfs from inside the sandbox #root", function()
+  local function host_view(pid)
+    local t = {}
+    for l in (h.read("/proc/" .. pid .. "/cgroup") or ""):gmatch("[^\n]+") do
+      local id, ctrls, path = l:match("^(%d+):([^:]*):(.*)$")
+      t[#t + 1] = { id = id, ctrls = ctrls, path = path }
+    end
+    return t
+  end
+
+  it("the cgroup namespace is rooted at the sandbox's own group on every hierarchy isol manages", function()
+    local box = isol.sandbox { namespaces = { "user", "mount", "pid", "cgroup" }, user = { map_root = true },
+      limits = { pids = { max = 20 } } }
+    local p = assert(box:spawn { "/bin/sh", "-c", "cat /proc/self/cgroup; exec sleep 30 >/dev/null",
+      stdout = "pipe" })
+    local inside = p:read(8192) or "" -- one read: cat wrote it at once; the command keeps running
+    local name = box.cgroup:dirs()[1]:match("[^/]+$")
+    local seen = 0
+    for _, e in ipairs(host_view(p:pid())) do
+      if not e.ctrls:match("^name=") then -- named hierarchies (systemd's) are not cgroupfs isol manages
+        assert.is_truthy(e.path:match("/" .. name:gsub("%p", "%%%0") .. "$"),
+          string.format("hierarchy %q: the sandbox is at %s, not in its own group %s", e.ctrls, e.path, name))
+        seen = seen + 1
+      end
+    end
+    assert.is_true(seen >= 1)
+    for l in inside:gmatch("[^\n]+") do
+      if not l:match("^%d+:name=") then assert.matches(":/$", l) end
+    end
+    p:kill("SIGKILL"); p:wait(); p:close()
+    box:close()
+  end)
+
+  it("a cgroupfs mounted from inside shows only the sandbox's group; what is made there goes with it", function()
+    local box = isol.sandbox { namespaces = { "user", "mount", "pid", "cgroup" }, user = { map_root = true },
+      limits = { pids = { max = 20 } } }
+    local st, out = box:run({ "/bin/sh", "-c", [[
+      d=$(mktemp -d)
+      if mount -t cgroup2 none "$d" 2>/dev/null; then
+        mkdir "$d/escape" && echo made
+        test -e "$d/cgroup.events" && echo non-root
+      else echo refused; fi
+      if mount -t cgroup -o pids none "$d" 2>/dev/null; then mkdir "$d/escape1" && echo made1; else echo refused1; fi
+    ]] }, { capture = true })
+    assert.are.equal(0, st.code, out)
+    -- Whatever was made is under the sandbox's own groups, never beside the caller.
+    for _, hh in ipairs(lay.hierarchies) do
+      local base = hh.mount .. (hh.self == "/" and "" or hh.self)
+      assert.is_false(exists(base .. "/escape"), base .. "/escape")
+      assert.is_false(exists(base .. "/escape1"), base .. "/escape1")
+    end
+    if out:match("made\n") then assert.matches("non%-root", out) end -- the mount's root is the box's group
+    local dirs = box.cgroup:dirs()
+    box:close()
+    for _, d in ipairs(dirs) do assert.is_false(exists(d)) end -- sub-groups made inside went too
+  end)
+
+  it("with the untrusted recipe mounting cgroupfs fails", function()
+    local r = isol.recipes.untrusted()
+    local box = isol.sandbox(r)
+    local st, out = box:run({ "/bin/sh", "-c", [[
+      grep CapEff /proc/self/status
+      d=$(mktemp -d)
+      mount -t cgroup2 none "$d" 2>/dev/null && echo MOUNTED2
+      mount -t cgroup -o pids none "$d" 2>/dev/null && echo MOUNTED1
+      true]] }, { capture = true })
+    box:close()
+    assert.are.equal(0, st.code, out)
+    local eff = tonumber(out:match("CapEff:%s*(%x+)") or "0", 16)
+    if eff & (1 << 21) ~= 0 then
+      -- CAP_SYS_ADMIN in its user namespace: removing it is issue 10 item 2
+      -- (caps branch); until it lands the mount itself succeeds, and the
+      -- spec above shows what it can reach.
+      pending("untrusted still grants CAP_SYS_ADMIN in its user namespace (issue 10 item 2)")
+      return
+    end
+    assert.is_nil(out:match("MOUNTED"), out)
+  end)
+end)
+

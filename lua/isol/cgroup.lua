@@ -224,8 +224,19 @@ local function install(isol)
   })
   -- With the whole recipe known (cpuset vs quota, version), map the limits
   -- once; errors name the field. Nothing is created here.
+  -- A cgroup namespace needs a group of the box's own on every hierarchy,
+  -- or its root there is the caller's cgroup (issue 10 item 7).
   recipe.post_check(function(r)
-    if r.limits or r.cgroup then PLANS[r] = M.plan(r.limits, r.cgroup) end
+    local cgns = recipe.has_ns and recipe.has_ns(r, "cgroup")
+    if r.limits or r.cgroup or cgns then
+      local cg = r.cgroup
+      if cgns then
+        cg = {}
+        for k, v in pairs(r.cgroup or {}) do cg[k] = v end
+        cg.hierarchies = cg.hierarchies or "all"
+      end
+      PLANS[r] = M.plan(r.limits, cg)
+    end
   end)
 
   -- Process:wait()/poll()/close() report oom = true when the box's cgroup

@@ -285,8 +285,14 @@ function M.check_cgroup(v, path)
   path = path or "cgroup"
   util.check_type(path, v, "table")
   util.check_keys(path, v, { parent = true, name = true, version = true, owner = true, controllers = true,
-    backend = true })
+    backend = true, hierarchies = true })
   local out = {}
+  if v.hierarchies ~= nil then
+    if v.hierarchies ~= "all" and v.hierarchies ~= "needed" then
+      fail(path .. ".hierarchies", 'expected "all" or "needed", got %s', show(v.hierarchies))
+    end
+    out.hierarchies = v.hierarchies
+  end
   if v.backend ~= nil then
     if v.backend ~= "direct" and v.backend ~= "libcgroup" then
       fail(path .. ".backend", 'expected "direct" or "libcgroup", got %s', show(v.backend))

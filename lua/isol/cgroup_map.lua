@@ -30,7 +30,9 @@ local IO_V1 = { rbps = "read_bps", wbps = "write_bps", riops = "read_iops", wiop
 --   version = 1|2, controllers = { names },
 --   hierarchies = { { name=, implicit=, why= } } every hierarchy the run
 --     makes a directory in (v1: one per controller; implicit ones are added
---     by isol itself: freezer for kill/freeze, cpuacct for stats),
+--     by isol itself: freezer for kill/freeze, cpuacct for stats, the
+--     unified tree of a hybrid host, every hierarchy with a cgroup
+--     namespace),
 --   writes = the same list, devices = normalized device rules or nil,
 --   io = the normalized io limits or nil.
 -- An io.max entry naming a device path has `device =` (resolved to
@@ -179,6 +181,14 @@ function M.plan(lim, cg, path, version, avail)
     end
     need(x, "cgroup.controllers")
   end
+  -- hierarchies = "all" (implied by a cgroup namespace): a directory in
+  -- every hierarchy the target has, so the namespace's root is the box's
+  -- own group everywhere (on v2 the one directory already is).
+  if cg.hierarchies == "all" and version == 1 then
+    for name, how in pairs(avail or {}) do
+      if how == true and name ~= "io" then ctrls[name] = true end
+    end
+  end
   local list = {}
   for k in pairs(ctrls) do list[#list + 1] = k end
   table.sort(list)
@@ -186,6 +196,10 @@ function M.plan(lim, cg, path, version, avail)
   if version == 1 then
     local seen = {}
     for _, k in ipairs(list) do hier[#hier + 1] = { name = k, implicit = false }; seen[k] = true end
+    if cg.hierarchies == "all" and not avail then
+      hier[#hier + 1] = { name = "every other mounted v1 hierarchy", implicit = true, why = "cgroup namespace root" }
+    end
+    hier[#hier + 1] = { name = "unified (hybrid hosts)", implicit = true, why = "cgroup namespace root, tracking" }
     -- what the run adds on its own (when mounted): kill/freeze and stats
     if not seen.freezer and (not avail or avail.freezer) then
       hier[#hier + 1] = { name = "freezer", implicit = true, why = "kill and freeze" }
