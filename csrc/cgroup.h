@@ -20,10 +20,16 @@
  *     delegation walk. cgroup_create_cgroup() (~1.2 ms for 3 controllers
  *     with its default ownership walk) is 5-6x the direct mkdir+write path,
  *     2.3x with ignore_ownership; isol is ~1.25x (bench/cgroup/run).
- *   So the per-sandbox path (create, set, attach, delete, kill, freeze,
- *   stats, devices) is done directly on cgroupfs, and libcgroup serves
- *   discovery cross-checks, `isol.cgroup.libcgroup_*` (cgexec-style use of
- *   existing groups by name) and error translation: see cgroup_libcg.h.
+ *   So the default per-sandbox path (create, set, attach, delete, kill,
+ *   freeze, stats, devices) is done directly on cgroupfs. The libcgroup
+ *   backend (`cgroup = { backend = "libcgroup" }`, cgroup_libcg.h) creates,
+ *   sets every limit, attaches and deletes through libcgroup's API and
+ *   opens an isol_cgroup on the same directories (spec->existing) for
+ *   what libcgroup lacks.
+ *
+ * Files: cgroup.c (layout detection, this API, dispatch), cgroup_v1.c and
+ * cgroup_v2.c (the per-version backend table, cgroup_backend.h),
+ * cgroup_util.c (their shared helpers), cgroup_libcg.c (libcgroup).
  */
 #ifndef ISOL_CGROUP_H
 #define ISOL_CGROUP_H

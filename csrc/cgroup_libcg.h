@@ -3,9 +3,15 @@
  * libcgroup way (one name, relative to the caller's own cgroup, for all the
  * given controllers) created, set, attached and deleted through its API.
  *
- * libcgroup (2.0.2) has one name for every controller, so a group can only
- * be made where the caller sits at the same path in every hierarchy asked
- * for (EINVAL otherwise, naming both paths).
+ * libcgroup (2.0.2) has one name per struct cgroup for all its
+ * controllers, while the caller's own cgroup can differ per v1 hierarchy
+ * (memory under /process_api/<id>, cpu under /): isol makes one struct
+ * cgroup per distinct caller path, so the group always sits under the
+ * caller's own cgroup in every hierarchy, as with the direct backend.
+ *
+ * Measured (bench/cgroup, v1, 5 dirs, create+limits+attach+delete):
+ * direct backend 1.17x the C floor, libcgroup backend ~3.8x, raw
+ * libcgroup with its ownership walk ~4.2x, with ignore_ownership ~2x.
  */
 #ifndef ISOL_CGROUP_LIBCG_H
 #define ISOL_CGROUP_LIBCG_H

@@ -322,7 +322,11 @@ describe("cgroup (" .. B .. " backend) #root", function()
         io = { weight = 500, max = { { device = "/dev/vda", rbps = "1M", wiops = 100 } } },
         ["memory.soft_limit_in_bytes"] = 33554432,
       }
-      if V == 2 then lim.memory.swappiness = nil; lim["memory.soft_limit_in_bytes"] = nil; lim["memory.low"] = 1048576 end
+      if V == 2 then
+        lim.memory.swappiness = nil
+        lim["memory.soft_limit_in_bytes"] = nil
+        lim["memory.low"] = 1048576
+      end
       return lim
     end
     local function same_value(want, got)
@@ -423,11 +427,11 @@ describe("cgroup (" .. B .. " backend) #root", function()
       local p1 = isol.cgroup.plan(isol.cgroup.check_limits { cpu = { weight = 100 } })
       local p2 = isol.cgroup.plan(isol.cgroup.check_limits { ["cpu.shares"] = 128 })
       if V == 1 then
-        assert.same({ file = "cpu.shares", value = "1024", field = "limits.cpu.shares" }, { file = p1[1].file, value = p1[1].value, field = p1[1].field })
-        assert.same({ file = "cpu.shares", value = "128", field = "limits.cpu.shares" }, { file = p2[1].file, value = p2[1].value, field = p2[1].field })
+        assert.same({ "cpu.shares", "1024", "limits.cpu.shares" }, { p1[1].file, p1[1].value, p1[1].field })
+        assert.same({ "cpu.shares", "128", "limits.cpu.shares" }, { p2[1].file, p2[1].value, p2[1].field })
       else
-        assert.same({ file = "cpu.weight", value = "100", field = "limits.cpu.weight" }, { file = p1[1].file, value = p1[1].value, field = p1[1].field })
-        assert.same({ file = "cpu.weight", value = "12", field = "limits.cpu.weight" }, { file = p2[1].file, value = p2[1].value, field = p2[1].field })
+        assert.same({ "cpu.weight", "100", "limits.cpu.weight" }, { p1[1].file, p1[1].value, p1[1].field })
+        assert.same({ "cpu.weight", "12", "limits.cpu.weight" }, { p2[1].file, p2[1].value, p2[1].field })
       end
     end)
 

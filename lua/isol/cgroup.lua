@@ -1,6 +1,7 @@
 --- Control groups for sandboxes: the `limits` and `cgroup` recipe fields,
 -- the Sandbox hooks (create once, start children inside, kill, delete) and
--- `isol.cgroup.*`.
+-- `isol.cgroup.*`. Validation lives in isol.cgroup_limits, the one
+-- limits -> files mapping in isol.cgroup_map (require("isol.cgroup").plan).
 --
 -- One vocabulary for cgroup v1 and v2, mapped at run time to the version
 -- the host (or `cgroup.version`) uses:
@@ -33,6 +34,17 @@
 --   limits["controller.file"] = value   any other control file, written as is
 --       (the controller must exist; flat spellings of the names above, like
 --       ["cpu.shares"] or ["memory.max"], are mapped, not raw).
+--
+-- Backend (`cgroup.backend`): "direct" (default) writes cgroupfs itself;
+-- "libcgroup" creates the group with every limit, attaches and deletes
+-- through libcgroup's API (cgroup_new_cgroup, cgroup_add_controller,
+-- cgroup_add_value_string, cgroup_create_cgroup, cgroup_attach_task_pid,
+-- cgroup_delete_cgroup_ext) and uses an isol handle on the same
+-- directories for what libcgroup 2.0.2 lacks (placing the child at spawn,
+-- freeze, cgroup.kill, stats, BPF device rules). ~3x slower (bench/cgroup).
+-- `cgroup.hierarchies = "all"` (implied by a cgroup namespace) makes the
+-- group in every mounted hierarchy, so the namespace is rooted at the
+-- box's own group everywhere.
 --
 -- Placement (field `cgroup`): the group is made under the caller's own
 -- cgroup in every hierarchy (v1: per controller, e.g. memory may sit under
@@ -69,9 +81,16 @@ local check_devices = limits.check_devices
 local cached_layout
 local function layout(refresh)
   if cached_layout and not refresh then return cached_layout end
-  local lay, msg = core.cgroup_layout(refresh)
-  if not lay then util.fail("cgroup", "cannot read the cgroup layout: %s", tostring(msg)) end
+  local lay, msg, code = core.cgroup_layout(refresh)
+  if not lay then return nil, "cgroup layout: " .. tostring(msg), code end
   cached_layout = lay
+  return lay
+end
+
+-- For plans and checks: a host without a readable layout is an error there.
+local function host_layout()
+  local lay, msg = layout()
+  if not lay then util.fail("cgroup", "%s", msg) end
   return lay
 end
 
@@ -80,7 +99,7 @@ local avail_cache = {}
 --- Which version a recipe gets: `want` (1, 2) or the host's.
 local function pick_version(want)
   if want then return want end
-  return layout().mode == "v2" and 2 or 1
+  return host_layout().mode == "v2" and 2 or 1
 end
 
 -- Set of controllers available for `version`.
@@ -88,7 +107,7 @@ local function available(version)
   if avail_cache[version] then return avail_cache[version] end
   local set = {}
   avail_cache[version] = set
-  for _, h in ipairs(layout().hierarchies) do
+  for _, h in ipairs(host_layout().hierarchies) do
     if h.version == version then
       for _, c in ipairs(h.controllers) do set[c] = true end
     end
@@ -363,7 +382,7 @@ local function install(isol)
   -- of disagreements ({} when both agree on every v1 controller's mount).
   function C.libcgroup_check()
     local diff = {}
-    for _, h in ipairs(layout().hierarchies) do
+    for _, h in ipairs(host_layout().hierarchies) do
       if h.version == 1 then
         for _, c in ipairs(h.controllers) do
           local mp, msg = core.cgroup_libcgroup_mount(c)
@@ -376,8 +395,8 @@ local function install(isol)
 
   --- cgexec-style: run argv in a fresh cgroup with these limits and wait.
   -- isol.cgroup.exec({ memory = { max = "32M" } }, { "cmd", ... }) -> status
-  function C.exec(limits, argv, opts)
-    return isol.run({ limits = limits }, argv, opts)
+  function C.exec(lim, argv, opts)
+    return isol.run({ limits = lim }, argv, opts)
   end
 
   --- Remove leftovers of crashed runs: directories named isol-<pid>-<seq>
@@ -392,7 +411,7 @@ local function install(isol)
     if not found then return nil, msg, code end
     for _, e in ipairs(found) do
       local dir = e.dir
-      if not e.creator then
+      if not e.creator then -- luacheck: ignore 542
         -- not an isol name (isol-hostile-...): left alone
       elseif e.creator_alive and not opts.all then
         kept[#kept + 1] = dir .. " (creator " .. e.creator .. " still runs)"
