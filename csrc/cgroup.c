@@ -242,31 +242,27 @@ int isol_cg_attach(const struct isol_cgroup *cg, pid_t pid, isol_error *err)
 
 /* ---------------------------------------------------------------- freeze/kill */
 
+struct pid_search {
+	pid_t pid;
+	int found;
+};
+
+static int is_pid(pid_t pid, void *ud)
+{
+	struct pid_search *s = ud;
+	if (pid != s->pid)
+		return 0;
+	s->found = 1;
+	return -1; /* stop */
+}
+
 /* 1 when pid is listed in dir/cgroup.procs or in a sub-group's. */
 static int dir_holds(const char *dir, pid_t pid)
 {
-	char path[ISOL_CG_PATH + 300];
-	int found = 0;
-	FILE *f;
-	DIR *d;
-	struct dirent *e;
+	struct pid_search s = { pid, 0 };
 
-	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
-	if ((f = fopen(path, "re"))) {
-		for (int p; !found && fscanf(f, "%d", &p) == 1;)
-			found = p == pid;
-		fclose(f);
-	}
-	if (found || !(d = opendir(dir)))
-		return found;
-	while (!found && (e = readdir(d))) {
-		if (e->d_type != DT_DIR || e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		found = dir_holds(path, pid);
-	}
-	closedir(d);
-	return found;
+	isol_cgu_walk_procs(dir, 1, is_pid, &s, NULL);
+	return s.found;
 }
 
 int isol_cg_holds(const struct isol_cgroup *cg, pid_t pid)

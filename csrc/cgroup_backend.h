@@ -45,6 +45,7 @@ int isol_cgu_add_dir(struct isol_cgroup *cg, const char *path, unsigned ctrls);
 int isol_cgu_mkdir(const struct isol_cg_spec *spec, const char *dir, isol_error *err);
 void isol_cgu_undo(struct isol_cgroup *cg); /* rmdir what was made, close cg */
 int isol_cgu_wait_frozen(const char *path, const char *key, int want, isol_error *err);
+int isol_cgu_walk_procs(const char *dir, int recurse, int (*fn)(pid_t pid, void *ud), void *ud, isol_error *err);
 int isol_cgu_signal_procs(const char *dir, int sig, isol_error *err);
 int isol_cgu_count_procs(const char *dir, int recurse, isol_error *err);
 const char *isol_cgu_dir_with(const struct isol_cgroup *cg, int c);

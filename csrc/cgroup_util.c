@@ -233,69 +233,63 @@ int isol_cgu_wait_frozen(const char *path, const char *key, int want, isol_error
 	}
 }
 
-/* Signal every pid listed in dir/cgroup.procs (and sub-groups). */
-int isol_cgu_signal_procs(const char *dir, int sig, isol_error *err)
+/* The one walk over dir/cgroup.procs (and, with recurse, every
+ * sub-group's): fn(pid, ud) for each pid, stopping when it returns < 0.
+ * Returns the number of pids for which fn returned > 0, or -errno when
+ * dir's own list cannot be read. */
+int isol_cgu_walk_procs(const char *dir, int recurse, int (*fn)(pid_t pid, void *ud), void *ud, isol_error *err)
 {
 	char path[ISOL_CG_PATH + 300];
-	int n = 0;
+	int n = 0, stop = 0;
 	FILE *f;
 	DIR *d;
 	struct dirent *e;
 
 	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
-	f = fopen(path, "re");
-	if (!f)
+	if (!(f = fopen(path, "re")))
 		return isol_fail(err, errno, "open %s", path);
-	for (int pid; fscanf(f, "%d", &pid) == 1;)
-		if (kill(pid, sig) == 0)
-			n++;
-	fclose(f);
-	d = opendir(dir);
-	if (!d)
-		return n;
-	while ((e = readdir(d))) {
-		if (e->d_type != DT_DIR || e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		int r = isol_cgu_signal_procs(path, sig, err);
-		if (r > 0)
-			n += r;
+	for (int pid, r; !stop && fscanf(f, "%d", &pid) == 1;) {
+		r = fn((pid_t)pid, ud);
+		n += r > 0;
+		stop = r < 0;
 	}
-	closedir(d);
-	return n;
-}
-
-/* Processes listed in dir/cgroup.procs and in its sub-groups. */
-int isol_cgu_count_procs(const char *dir, int recurse, isol_error *err)
-{
-	char path[ISOL_CG_PATH + 300], buf[8192];
-	int n = 0;
-	ssize_t r;
-	DIR *d;
-	struct dirent *e;
-
-	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
-	r = isol_read_file(path, buf, sizeof buf, NULL);
-	if (r < 0)
-		return isol_fail(err, (int)-r, "read %s", path);
-	for (char *p = buf; *p; p++)
-		if (*p == '\n')
-			n++;
-	if (!recurse)
-		return n;
-	d = opendir(dir);
-	if (!d)
+	fclose(f);
+	if (stop || !recurse || !(d = opendir(dir)))
 		return n;
 	while ((e = readdir(d))) {
 		if (e->d_type != DT_DIR || e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		int k = isol_cgu_count_procs(path, 1, err);
+		int k = isol_cgu_walk_procs(path, 1, fn, ud, NULL);
 		if (k > 0)
 			n += k;
 	}
 	closedir(d);
 	return n;
+}
+
+static int count_one(pid_t pid, void *ud)
+{
+	(void)pid;
+	(void)ud;
+	return 1;
+}
+
+static int signal_one(pid_t pid, void *ud)
+{
+	return kill(pid, *(int *)ud) == 0;
+}
+
+/* Signal every pid listed in dir/cgroup.procs (and sub-groups). */
+int isol_cgu_signal_procs(const char *dir, int sig, isol_error *err)
+{
+	return isol_cgu_walk_procs(dir, 1, signal_one, &sig, err);
+}
+
+/* Processes listed in dir/cgroup.procs and, with recurse, its sub-groups. */
+int isol_cgu_count_procs(const char *dir, int recurse, isol_error *err)
+{
+	return isol_cgu_walk_procs(dir, recurse, count_one, NULL, err);
 }
 
 const char *isol_cgu_dir_with(const struct isol_cgroup *cg, int c)
