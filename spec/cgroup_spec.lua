@@ -344,8 +344,13 @@ describe("cgroup (" .. B .. " backend) #root", function()
 
     it("plan() lists exactly the files and values the created group holds, for every limits field #v2", function()
       if not need("cpu", "cpuset", "memory", "pids") or not (has("io") or has("blkio")) then return end
-      if not exists("/dev/vda") then pending("no /dev/vda block device for io.max") return end
+      -- io.max needs a block device: the first of /sys/block with a node in /dev
+      local bdev
+      for name in h.sh("ls /sys/block 2>/dev/null"):gmatch("%S+") do
+        if not bdev and exists("/dev/" .. name) then bdev = "/dev/" .. name end
+      end
       local lim = every_field()
+      if bdev then lim.io.max[1].device = bdev else lim.io.max = nil end
       local plan = require("isol.cgroup").plan(lim, nil, "limits", V == 2 and "v2" or "v1")
       -- every field of the input is in the plan
       local fields = {}
@@ -353,7 +358,9 @@ describe("cgroup (" .. B .. " backend) #root", function()
         return (k == ".rbps" or k == ".wiops") and "" or k end)] = true end
       for _, f in ipairs { "limits.cpu.weight", "limits.cpu.quota", "limits.cpuset.cpus", "limits.cpuset.mems",
           "limits.memory.max", "limits.memory.swap", "limits.pids.max", "limits.io.weight", "limits.io.max[1]" } do
-        if not (f == "limits.cpu.weight" and V == 1) then assert.is_true(fields[f], f .. " missing from the plan") end
+        if not (f == "limits.cpu.weight" and V == 1) and not (f == "limits.io.max[1]" and not bdev) then
+          assert.is_true(fields[f], f .. " missing from the plan")
+        end
       end
       local g = assert(cgcreate { limits = lim })
       local n = 0
@@ -365,7 +372,7 @@ describe("cgroup (" .. B .. " backend) #root", function()
         local got = assert(g:get(file))
         local want = w.value
         if w.device then
-          local st = h.sh("stat -Lc '%t:%T' /dev/vda"):gsub("%s", "")
+          local st = h.sh("stat -Lc '%t:%T' " .. h.shq(bdev)):gsub("%s", "")
           local ma, mi = st:match("(%x+):(%x+)")
           want = string.format("%d:%d", tonumber(ma, 16), tonumber(mi, 16)) .. w.rest
           -- the kernel lists 0 (unlimited) entries of other kinds too: find ours
@@ -384,7 +391,7 @@ describe("cgroup (" .. B .. " backend) #root", function()
           want, got))
         n = n + 1
       end
-      assert.is_true(n >= 9)
+      assert.is_true(n >= 8)
       assert(g:close())
     end)
 
