@@ -151,6 +151,7 @@ local function check_dev_list(v, path)
   return out
 end
 
+--- Validate a devices table {allow=, deny=, default=} (raises naming the field).
 function M.check_devices(v, path)
   util.check_type(path, v, "table")
   util.check_keys(path, v, { allow = true, deny = true, default = true })
