@@ -220,6 +220,22 @@ describe("cgroup (" .. B .. " backend) #root", function()
       p:close()
     end)
 
+    it("a forgotten handle's finalizer kills and removes the group, quickly", function()
+      local p = assert(isol.spawn { argv = { "/bin/sleep", "60" } })
+      local dirs
+      do
+        local g = assert(cgcreate {})
+        assert(g:attach(p:pid()))
+        dirs = g:dirs()
+      end
+      local t0 = core.now()
+      collectgarbage(); collectgarbage()
+      assert.is_true(core.now() - t0 < 1.5, "finalizer took " .. (core.now() - t0) .. " s")
+      for _, d in ipairs(dirs) do assert.is_false(exists(d), d) end
+      assert.are.equal("SIGKILL", p:wait().signal)
+      p:close()
+    end)
+
     it("libcgroup values: non-string keys and values, NUL bytes are errors, no traversal breaks", function()
       local ctrls = { "pids" }
       local n = "isol-hostile-" .. select(5, core.ids())
