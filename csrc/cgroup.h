@@ -20,10 +20,16 @@
  *     delegation walk. cgroup_create_cgroup() (~1.2 ms for 3 controllers
  *     with its default ownership walk) is 5-6x the direct mkdir+write path,
  *     2.3x with ignore_ownership; isol is ~1.25x (bench/cgroup/run).
- *   So the per-sandbox path (create, set, attach, delete, kill, freeze,
- *   stats, devices) is done directly on cgroupfs, and libcgroup serves
- *   discovery cross-checks, `isol.cgroup.libcgroup_*` (cgexec-style use of
- *   existing groups by name) and error translation (isol_cg_ecg_errno).
+ *   So the default per-sandbox path (create, set, attach, delete, kill,
+ *   freeze, stats, devices) is done directly on cgroupfs. The libcgroup
+ *   backend (`cgroup = { backend = "libcgroup" }`, cgroup_libcg.h) creates,
+ *   sets every limit, attaches and deletes through libcgroup's API and
+ *   opens an isol_cgroup on the same directories (spec->existing) for
+ *   what libcgroup lacks.
+ *
+ * Files: cgroup.c (layout detection, this API, dispatch), cgroup_v1.c and
+ * cgroup_v2.c (the per-version backend table, cgroup_backend.h),
+ * cgroup_util.c (their shared helpers), cgroup_libcg.c (libcgroup).
  */
 #ifndef ISOL_CGROUP_H
 #define ISOL_CGROUP_H
@@ -89,6 +95,9 @@ struct isol_cg_spec {
 	const char *parent; /* NULL: the caller's own cgroup; "a/b": relative to
 	                       it; "/a/b": from each hierarchy's root */
 	const char *name;   /* leaf name (no '/') */
+	int existing;       /* nonzero: the directories were made by another
+	                       backend (libcgroup): open them, mkdir nothing,
+	                       and never rmdir them on failure */
 	int owner;          /* nonzero: delegate to uid/gid */
 	uid_t uid;
 	gid_t gid;
@@ -103,6 +112,7 @@ struct isol_cgroup {
 	unsigned ctrls[ISOL_CG_MAXDIRS];
 	int fd;        /* v2: O_DIRECTORY fd (CLONE_INTO_CGROUP, BPF attach); else -1 */
 	int freezer;   /* v1: index of the freezer dir, or -1 */
+	int external;  /* made by another backend: undo leaves the dirs */
 };
 
 /* Start a handle in the closed state (liolib style): free/delete are no-ops. */
@@ -131,12 +141,17 @@ ssize_t isol_cg_get(const struct isol_cgroup *cg, const char *file, char *buf, s
 /* Move pid (all its threads) into every directory of the group. */
 int isol_cg_attach(const struct isol_cgroup *cg, pid_t pid, isol_error *err);
 
-/* Freeze (1) or thaw (0); waits until the kernel reports the new state. */
+/* 1 when pid is in the group or one of its sub-groups. */
+int isol_cg_holds(const struct isol_cgroup *cg, pid_t pid);
+
+/* Freeze (1) or thaw (0); waits until the kernel reports the new state.
+ * EDEADLK (nothing done) when freezing a group that holds the caller. */
 int isol_cg_freeze(const struct isol_cgroup *cg, int frozen, isol_error *err);
 
 /* Signal every process. SIGKILL on v2 uses cgroup.kill (5.14+); otherwise
  * freeze, signal each pid of cgroup.procs, thaw, until no new pid appears.
- * Returns the number of processes signalled (v2 cgroup.kill: 0). */
+ * Returns the number of processes signalled (v2 cgroup.kill: 0).
+ * EDEADLK (nothing signalled) when the group holds the caller. */
 int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err);
 
 /* Number of processes in the group and its sub-groups (cgroup.procs). */
@@ -164,11 +179,21 @@ int isol_cg_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol_e
  * oom_kill, v2 memory.events oom_kill), -1 without memory controller. */
 int64_t isol_cg_oom_kills(const struct isol_cgroup *cg);
 
-/* libcgroup: lazy cgroup_init (once) and ECG* -> errno translation. */
-int isol_cg_libcgroup_init(isol_error *err);
-int isol_cg_ecg_errno(int ecg);
-
 /* Recursively rmdir a cgroup directory (children first). Used by delete and gc. */
 int isol_cg_rmdir_tree(const char *dir, int timeout_ms, isol_error *err);
+
+/* For groups this process holds no handle on (leftovers of crashed runs,
+ * detached sandboxes): kill every process in dir and its sub-groups
+ * (kill_procs nonzero), then remove it, children first. dir must be on a
+ * cgroup filesystem (EINVAL otherwise: a planted cgroup.procs elsewhere
+ * must not name pids to kill); EDEADLK when it holds the caller; a dir
+ * that is already gone is success. */
+int isol_cg_remove_dir(const char *dir, int kill_procs, int timeout_ms, isol_error *err);
+
+/* Call fn(dir, ud) for every directory whose name starts with prefix,
+ * under every mounted hierarchy, at most maxdepth levels down (a match is
+ * not descended into). fn returns nonzero to stop. */
+int isol_cg_find(const char *prefix, int maxdepth, int (*fn)(const char *dir, void *ud), void *ud,
+		 isol_error *err);
 
 #endif

@@ -1,5 +1,5 @@
 /* Device rules: parse, resolve paths/globs via stat and /proc/devices,
- * apply as v1 devices.allow/deny or as a v2 BPF_CGROUP_DEVICE program. */
+ * apply on v1 as devices.allow/deny (v2: devices_bpf.c). */
 #define _GNU_SOURCE
 #include "devices.h"
 
@@ -7,15 +7,15 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
-#include <linux/bpf.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include "fileio.h"
 
 int isol_dev_parse_rule(const char *s, struct isol_dev_rule *r, isol_error *err)
 {
@@ -169,157 +169,22 @@ int isol_dev_resolve(const char *what, unsigned access, int allow, struct isol_d
 	return 0;
 }
 
-static int write_rule(const char *dir, const char *file, const char *rule, isol_error *err)
-{
-	char path[1200];
-	int fd;
-
-	snprintf(path, sizeof path, "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return isol_fail(err, errno, "open %s", path);
-	if (write(fd, rule, strlen(rule)) < 0) {
-		int e = errno;
-		close(fd);
-		return isol_fail(err, e, "write \"%s\" to %s", rule, path);
-	}
-	close(fd);
-	return 0;
-}
-
 int isol_dev_apply_v1(const char *dir, int default_allow, const struct isol_dev_rule *rules,
 		      size_t n, isol_error *err)
 {
 	char buf[64];
 	int r;
 
-	if (!default_allow && (r = write_rule(dir, "devices.deny", "a", err)) < 0)
+	if (!default_allow && (r = isol_write_at(dir, "devices.deny", "a", err)) < 0)
 		return r;
 	for (int pass = 1; pass >= 0; pass--)
 		for (size_t i = 0; i < n; i++) {
 			if (rules[i].allow != pass)
 				continue;
 			isol_dev_format(&rules[i], buf, sizeof buf);
-			r = write_rule(dir, pass ? "devices.allow" : "devices.deny", buf, err);
+			r = isol_write_at(dir, pass ? "devices.allow" : "devices.deny", buf, err);
 			if (r < 0)
 				return r;
 		}
-	return 0;
-}
-
-/* ---------------------------------------------------------------- eBPF */
-
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
-#define LDX_W(d, s, o) INSN(BPF_LDX | BPF_W | BPF_MEM, d, s, o, 0)
-#define MOV32_REG(d, s) INSN(BPF_ALU | BPF_MOV | BPF_X, d, s, 0, 0)
-#define ALU32_IMM(op, d, i) INSN(BPF_ALU | (op) | BPF_K, d, 0, 0, i)
-#define MOV64_IMM(d, i) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
-#define JMP_IMM(op, d, i, o) INSN(BPF_JMP | (op) | BPF_K, d, 0, o, i)
-#define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
-
-#define MAX_INSNS 4096
-
-/* Build the program into p; returns the instruction count or -E2BIG. */
-static int build_prog(struct bpf_insn *p, int default_allow, const struct isol_dev_rule *rules,
-		      size_t n)
-{
-	int k = 0;
-
-	/* r1 = ctx (struct bpf_cgroup_dev_ctx): access_type, major, minor. */
-	p[k++] = LDX_W(2, 1, 0);               /* r2 = access_type */
-	p[k++] = MOV32_REG(3, 2);              /* r3 = access_type */
-	p[k++] = ALU32_IMM(BPF_AND, 2, 0xffff); /* r2 = device type */
-	p[k++] = ALU32_IMM(BPF_RSH, 3, 16);     /* r3 = requested access */
-	p[k++] = LDX_W(4, 1, 4);               /* r4 = major */
-	p[k++] = LDX_W(5, 1, 8);               /* r5 = minor */
-	/* Deny rules first, then allow rules: the first match decides. */
-	for (int pass = 0; pass <= 1; pass++)
-		for (size_t i = 0; i < n; i++) {
-			const struct isol_dev_rule *r = &rules[i];
-			int jumps[8], nj = 0;
-			if (r->allow != pass)
-				continue;
-			if (k + 12 > MAX_INSNS)
-				return -E2BIG;
-			if (r->type != 'a') {
-				jumps[nj++] = k;
-				p[k++] = JMP_IMM(BPF_JNE, 2, r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0);
-			}
-			if ((r->access & ISOL_DEV_ALL) != ISOL_DEV_ALL) {
-				p[k++] = MOV32_REG(1, 3);
-				if (r->allow) {
-					/* allow matches when nothing outside its access is asked */
-					p[k++] = ALU32_IMM(BPF_AND, 1, (int)(~r->access & ISOL_DEV_ALL));
-					jumps[nj++] = k;
-					p[k++] = JMP_IMM(BPF_JNE, 1, 0, 0);
-				} else {
-					/* deny matches when any of its access is asked */
-					p[k++] = ALU32_IMM(BPF_AND, 1, (int)r->access);
-					jumps[nj++] = k;
-					p[k++] = JMP_IMM(BPF_JEQ, 1, 0, 0);
-				}
-			}
-			if (r->type != 'a' && r->major >= 0) {
-				jumps[nj++] = k;
-				p[k++] = JMP_IMM(BPF_JNE, 4, r->major, 0);
-			}
-			if (r->type != 'a' && r->minor >= 0) {
-				jumps[nj++] = k;
-				p[k++] = JMP_IMM(BPF_JNE, 5, r->minor, 0);
-			}
-			p[k++] = MOV64_IMM(0, r->allow);
-			p[k++] = EXIT();
-			for (int j = 0; j < nj; j++)
-				p[jumps[j]].off = (short)(k - jumps[j] - 1);
-		}
-	p[k++] = MOV64_IMM(0, default_allow ? 1 : 0);
-	p[k++] = EXIT();
-	return k;
-}
-
-int isol_dev_apply_v2(int cgroup_fd, int default_allow, const struct isol_dev_rule *rules,
-		      size_t n, isol_error *err)
-{
-	static struct bpf_insn prog[MAX_INSNS];
-	char log[2048];
-	union bpf_attr attr;
-	int cnt = build_prog(prog, default_allow, rules, n), fd;
-
-	if (cnt < 0)
-		return isol_failx(err, E2BIG, "device program: too many rules (%zu)", n);
-	memset(&attr, 0, sizeof attr);
-	log[0] = '\0';
-	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
-	attr.insns = (uint64_t)(uintptr_t)prog;
-	attr.insn_cnt = (uint32_t)cnt;
-	attr.license = (uint64_t)(uintptr_t)"GPL";
-	attr.log_buf = (uint64_t)(uintptr_t)log;
-	attr.log_size = sizeof log;
-	attr.log_level = 0;
-	fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
-	if (fd < 0 && errno != EPERM && errno != ENOSYS) {
-		/* retry with the verifier's log for the message */
-		attr.log_level = 1;
-		fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
-	}
-	if (fd < 0) {
-		int e = errno;
-		log[sizeof log - 1] = '\0';
-		if (log[0])
-			return isol_failx(err, e, "load BPF_CGROUP_DEVICE program (%d insns): %s: %.300s", cnt,
-					  strerror(e), log);
-		return isol_fail(err, e, "load BPF_CGROUP_DEVICE program (%d insns)", cnt);
-	}
-	memset(&attr, 0, sizeof attr);
-	attr.target_fd = (uint32_t)cgroup_fd;
-	attr.attach_bpf_fd = (uint32_t)fd;
-	attr.attach_type = BPF_CGROUP_DEVICE;
-	attr.attach_flags = BPF_F_ALLOW_MULTI;
-	if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof attr) < 0) {
-		int e = errno;
-		close(fd);
-		return isol_fail(err, e, "attach BPF_CGROUP_DEVICE program");
-	}
-	close(fd); /* the attachment holds the program */
 	return 0;
 }

@@ -48,11 +48,4 @@ int isol_dev_resolve(const char *what, unsigned access, int allow, struct isol_d
 int isol_dev_apply_v1(const char *dir, int default_allow, const struct isol_dev_rule *rules,
 		      size_t n, isol_error *err);
 
-/* v2: build a program (deny rules first, then allow rules, first match
- * wins, else the default), load it and attach it to the cgroup fd with
- * BPF_F_ALLOW_MULTI (a sub-group can only restrict further). The program
- * lives as long as the cgroup; the fd is closed. */
-int isol_dev_apply_v2(int cgroup_fd, int default_allow, const struct isol_dev_rule *rules,
-		      size_t n, isol_error *err);
-
 #endif

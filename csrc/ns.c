@@ -88,25 +88,6 @@ static void proc_path(char *out, pid_t pid, const char *file)
 	strcpy(out + n, file);
 }
 
-int isol_write_file(const char *path, const char *data, size_t len, isol_error *err)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	ssize_t w;
-
-	if (fd < 0)
-		return isol_fail(err, errno, "open %s", path);
-	w = write(fd, data, len);
-	if (w < 0) {
-		int e = errno;
-		close(fd);
-		return isol_fail(err, e, "write %s", path);
-	}
-	close(fd);
-	if ((size_t)w != len)
-		return isol_fail(err, EIO, "write %s (short)", path);
-	return 0;
-}
-
 int isol_write_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid,
 		       const struct isol_idmap *gid, size_t ngid, int setgroups_deny,
 		       isol_error *err)

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "fileio.h" /* isol_write_file: uid_map, gid_map, setgroups */
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -61,8 +62,5 @@ int isol_setns_pidfd(int pidfd, int flags, isol_error *err);
 /* Inode of /proc/<pid>/ns/<procname> (pid 0 = self); 0 and err on failure. */
 uint64_t isol_ns_inode(pid_t pid, const char *procname, isol_error *err);
 
-/* Write a whole small string to a file (O_WRONLY|O_CLOEXEC), as one write().
- * Async-signal-safe; used for /proc and cgroup control files. */
-int isol_write_file(const char *path, const char *data, size_t len, isol_error *err);
 
 #endif

@@ -28,13 +28,33 @@ end
 
 local function exists(path) return h.sh("test -e " .. h.shq(path) .. " && echo y"):match("y") ~= nil end
 
-local function run(recipe, script)
-  local box = isol.sandbox(recipe)
+local run -- per backend, below
+
+-- Every spec runs on both backends: the direct cgroupfs path (the
+-- default) and `cgroup = { backend = "libcgroup" }`.
+for _, B in ipairs { "direct", "libcgroup" } do
+local function with_backend(t, force)
+  if B == "direct" or type(t) ~= "table" or not (force or t.limits or t.cgroup) then return t end
+  local r = {}
+  for k, v in pairs(t) do r[k] = v end
+  if not force then
+    r.cgroup = {}
+    for k, v in pairs(t.cgroup or {}) do r.cgroup[k] = v end
+    r.cgroup.backend = B
+  else
+    r.backend = B
+  end
+  return r
+end
+local function sandbox(r) return isol.sandbox(with_backend(r)) end
+local function cgcreate(spec) return isol.cgroup.create(with_backend(spec or {}, true)) end
+run = function(recipe, script)
+  local box = sandbox(recipe)
   local st, out, err = box:run({ "/bin/sh", "-c", script }, { capture = true })
   return box, st, out, err
 end
 
-describe("cgroup #root", function()
+describe("cgroup (" .. B .. " backend) #root", function()
   local snap
   before_each(function() snap = leak.snapshot() end)
   after_each(function() leak.assert_clean(snap) end)
@@ -71,7 +91,7 @@ describe("cgroup #root", function()
   describe("create and delete", function()
     it("places the group under the caller's own cgroup in every hierarchy and removes every dir", function()
       if not need("pids", "memory") then return end
-      local g = assert(isol.cgroup.create { limits = { pids = { max = 10 }, memory = { max = "64M" } } })
+      local g = assert(cgcreate { limits = { pids = { max = 10 }, memory = { max = "64M" } } })
       local dirs = g:dirs()
       assert.is_true(V == 1 and #dirs >= 2 or #dirs == 1)
       for _, d in ipairs(dirs) do
@@ -91,7 +111,7 @@ describe("cgroup #root", function()
 
     it("delete waits for exiting processes and removes sub-groups made inside", function()
       if not need("pids") then return end
-      local g = assert(isol.cgroup.create { controllers = { "pids" } })
+      local g = assert(cgcreate { controllers = { "pids" } })
       local dir = g:path("pids")
       assert(core.cgroup_create) -- sub-group as a delegate would make it
       assert.is_true(os.execute("mkdir " .. dir .. "/sub"))
@@ -128,6 +148,106 @@ describe("cgroup #root", function()
     end)
   end)
 
+  describe("hostile arguments to a Cgroup are refused, never truncated", function()
+    it("attach(2^32) and other out-of-range pids raise naming pid; the caller stays where it was", function()
+      local g = assert(cgcreate {})
+      local before = h.read("/proc/self/cgroup")
+      for _, bad in ipairs { 2 ^ 32, 4294967296, -1, 0, 2 ^ 53, 1.5, 0 / 0, "12x", {} } do
+        local ok, err = pcall(g.attach, g, bad)
+        assert.is_false(ok, tostring(bad))
+        assert.matches("pid", err)
+      end
+      assert.are.equal(before, h.read("/proc/self/cgroup"))
+      assert.are.equal(0, g:nprocs())
+      assert(g:close())
+    end)
+
+    it("attach refuses the caller's own pid unless {self = true}", function()
+      local g = assert(cgcreate {})
+      local me = select(5, core.ids())
+      local ok, err = pcall(g.attach, g, me)
+      assert.is_false(ok)
+      assert.matches("calling process", err)
+      assert.is_false((pcall(g.attach, g)))
+      assert.are.equal(0, g:nprocs())
+      assert(g:close())
+    end)
+
+    it("a process that attached itself cannot freeze or kill its own group; its close reports it", function()
+      -- In a child Lua process: the runner never moves itself.
+      local out = h.lua([[
+        local isol = require "isol"
+        local g = assert(isol.cgroup.create { backend = "]] .. B .. [[" })
+        assert(g:attach({ self = true }))
+        print("nprocs", g:nprocs())
+        print("freeze", select(3, g:freeze()), select(2, g:freeze()))
+        print("kill", select(3, g:kill()))
+        local ok, msg = g:close()
+        print("close", ok, msg)
+        -- back to where it came from: the same handle closes now (it stayed open)
+        local core = require "isol.core"
+        local me = select(5, core.ids())
+        for _, hh in ipairs(core.cgroup_layout().hierarchies) do
+          local f = assert(io.open(hh.mount .. (hh.self == "/" and "" or hh.self) .. "/cgroup.procs", "w"))
+          f:write(tostring(me)); f:close()
+        end
+        print("retry", g:close())]])
+      assert.matches("nprocs\t1", out)
+      assert.matches("freeze\t35\t[^\n]*holds the calling process", out) -- EDEADLK
+      assert.matches("kill\t35", out)
+      assert.matches("close\tnil\t[^\n]*holds the calling process", out)
+      assert.matches("retry\ttrue", out)
+    end)
+
+    it("close() kills what runs inside and deletes (as __close and __gc do); idempotent", function()
+      local g = assert(cgcreate {})
+      local p = assert(isol.spawn { argv = { "/bin/sleep", "60" } })
+      assert(g:attach(p:pid()))
+      local dirs = g:dirs()
+      assert(g:close())
+      assert(g:close())
+      for _, d in ipairs(dirs) do assert.is_false(exists(d)) end
+      local st = p:wait()
+      assert.are.equal("SIGKILL", st.signal)
+      p:close()
+    end)
+
+    it("a forgotten handle's finalizer kills and removes the group, quickly", function()
+      local p = assert(isol.spawn { argv = { "/bin/sleep", "60" } })
+      local dirs
+      do
+        local g = assert(cgcreate {})
+        assert(g:attach(p:pid()))
+        dirs = g:dirs()
+      end
+      local t0 = core.now()
+      collectgarbage(); collectgarbage()
+      assert.is_true(core.now() - t0 < 1.5, "finalizer took " .. (core.now() - t0) .. " s")
+      for _, d in ipairs(dirs) do assert.is_false(exists(d), d) end
+      assert.are.equal("SIGKILL", p:wait().signal)
+      p:close()
+    end)
+
+    it("libcgroup values: non-string keys and values, NUL bytes are errors, no traversal breaks", function()
+      local ctrls = { "pids" }
+      local n = "isol-hostile-" .. select(5, core.ids())
+      assert.has_error(function() core.cgroup_libcgroup_create(n, ctrls, { [1] = "x" }) end)
+      assert.has_error(function() core.cgroup_libcgroup_create(n, ctrls, { ["pids.max"] = {} }) end)
+      assert.has_error(function() core.cgroup_libcgroup_create(n, ctrls, { ["pids.max"] = "1\0 2" }) end)
+      assert.has_error(function() core.cgroup_libcgroup_create(n .. "\0x", ctrls) end)
+      assert.has_error(function() core.cgroup_libcgroup_create(n, { 3 }) end)
+      assert.has_error(function() core.cgroup_libcgroup_attach(n, ctrls, 2 ^ 32) end)
+      local ok, msg, code = core.cgroup_libcgroup_create(n, ctrls, { ["memory.max"] = "1" })
+      assert.is_nil(ok)
+      assert.are.equal(22, code, msg)
+      -- a number value is written as its string
+      if V == 1 then
+        assert(core.cgroup_libcgroup_create(n, ctrls, { ["pids.max"] = 7 }))
+        assert(core.cgroup_libcgroup_delete(n, ctrls))
+      end
+    end)
+  end)
+
   describe("bad values are errors naming field and value, and create nothing", function()
     local cases = {
       { { memory = { max = "lots" } }, 'limits.memory.max: expected size like "32M" or "max", got "lots"' },
@@ -143,7 +263,7 @@ describe("cgroup #root", function()
     }
     for _, c in ipairs(cases) do
       it(c[2], function()
-        local ok, err = pcall(isol.sandbox, { limits = c[1] })
+        local ok, err = pcall(sandbox, { limits = c[1] })
         assert.is_false(ok)
         assert.matches(c[2], err)
       end)
@@ -154,19 +274,19 @@ describe("cgroup #root", function()
       local missing
       for _, c in ipairs { "rdma", "misc", "hugetlb", "net_cls" } do if not has(c) then missing = c break end end
       if not missing then pending("every controller is available") return end
-      local ok, err = pcall(isol.sandbox, { limits = { [missing .. ".max"] = "1" } })
+      local ok, err = pcall(sandbox, { limits = { [missing .. ".max"] = "1" } })
       assert.is_false(ok)
       assert.matches("limits%." .. missing .. "%.max: cgroup v%d controller \"" .. missing
         .. "\" is not available", err)
       if lay.mode == "hybrid" then
-        ok, err = pcall(isol.sandbox, { limits = { pids = { max = 5 } }, cgroup = { version = 2 } })
+        ok, err = pcall(sandbox, { limits = { pids = { max = 5 } }, cgroup = { version = 2 } })
         assert.is_false(ok)
         assert.matches('limits.pids: cgroup v2 controller "pids" is not available', err)
       end
     end)
 
     it("swappiness on v2 says why and what to use", function()
-      local ok, err = pcall(isol.sandbox, { limits = { memory = { swappiness = 0 } }, cgroup = { version = 2 } })
+      local ok, err = pcall(sandbox, { limits = { memory = { swappiness = 0 } }, cgroup = { version = 2 } })
       assert.is_false(ok)
       assert.matches("limits.memory.swappiness: cgroup v2 has no per%-cgroup swappiness %(got 0%); "
         .. "use memory.swap = 0", err)
@@ -174,7 +294,7 @@ describe("cgroup #root", function()
 
     it("a device path that does not exist fails at start, leaving nothing", function()
       if V == 1 and not need("devices") then return end
-      local box = isol.sandbox { limits = { devices = { deny = { "/dev/isol-no-such-device" } } } }
+      local box = sandbox { limits = { devices = { deny = { "/dev/isol-no-such-device" } } } }
       local p, msg, code = box:spawn { "/bin/true" }
       assert.is_nil(p)
       assert.matches("limits.devices: device /dev/isol%-no%-such%-device: No such file", msg)
@@ -185,26 +305,150 @@ describe("cgroup #root", function()
     it("a value the kernel refuses names the field and removes the group", function()
       if not need("cpu") then return end
       local file = V == 1 and "cpu.cfs_quota_us" or "cpu.max"
-      local box = isol.sandbox { limits = { [file] = "abc" } }
+      local box = sandbox { limits = { [file] = "abc" } }
       local p, msg, code = box:spawn { "/bin/true" }
       assert.is_nil(p)
-      assert.matches('limits.' .. file .. ': write "abc" to .*' .. file .. ': Invalid argument', msg)
+      if B == "direct" then
+        assert.matches('limits.' .. file .. ': write "abc" to .*' .. file .. ': Invalid argument', msg)
+      else -- libcgroup does not say which write failed: all are named
+        assert.matches('libcgroup cgroup_create_cgroup .*' .. file .. '="abc".*: Invalid argument', msg)
+      end
       assert.are.equal(22, code)
       box:close()
     end)
   end)
 
   describe("mapping", function()
+    -- The one mapping (isol.cgroup.plan) against the files the created
+    -- group really holds, for every `limits` field.
+    local function every_field()
+      local lim = {
+        cpu = { weight = 50, quota = "50%" },
+        cpuset = { cpus = "0", mems = "0" },
+        memory = { max = "64M", swap = "16M", swappiness = 10 },
+        pids = { max = 33 },
+        io = { weight = 500, max = { { device = "/dev/vda", rbps = "1M", wiops = 100 } } },
+        ["memory.soft_limit_in_bytes"] = 33554432,
+      }
+      if V == 2 then
+        lim.memory.swappiness = nil
+        lim["memory.soft_limit_in_bytes"] = nil
+        lim["memory.low"] = 1048576
+      end
+      return lim
+    end
+    local function same_value(want, got)
+      got = got:gsub("%s+$", "")
+      if want == got then return true end
+      local a, b = {}, {}
+      for x in want:gmatch("%S+") do a[#a + 1] = x end
+      for x in got:gmatch("%S+") do b[#b + 1] = x end
+      if #a ~= #b then return false end
+      for i = 1, #a do
+        if a[i] ~= b[i] and tonumber(a[i]) ~= tonumber(b[i]) then return false end
+      end
+      return true
+    end
+
+    it("plan() lists exactly the files and values the created group holds, for every limits field #v2", function()
+      if not need("cpu", "cpuset", "memory", "pids") or not (has("io") or has("blkio")) then return end
+      -- io.max needs a block device: the first of /sys/block with a node in /dev
+      local bdev
+      for name in h.sh("ls /sys/block 2>/dev/null"):gmatch("%S+") do
+        if not bdev and exists("/dev/" .. name) then bdev = "/dev/" .. name end
+      end
+      local lim = every_field()
+      if bdev then lim.io.max[1].device = bdev else lim.io.max = nil end
+      local plan = require("isol.cgroup").plan(lim, nil, "limits", V == 2 and "v2" or "v1")
+      -- every field of the input is in the plan
+      local fields = {}
+      for _, w in ipairs(plan) do fields[w.field:gsub("%.%w+$", function(k)
+        return (k == ".rbps" or k == ".wiops") and "" or k end)] = true end
+      for _, f in ipairs { "limits.cpu.weight", "limits.cpu.quota", "limits.cpuset.cpus", "limits.cpuset.mems",
+          "limits.memory.max", "limits.memory.swap", "limits.pids.max", "limits.io.weight", "limits.io.max[1]" } do
+        if not (f == "limits.cpu.weight" and V == 1) and not (f == "limits.io.max[1]" and not bdev) then
+          assert.is_true(fields[f], f .. " missing from the plan")
+        end
+      end
+      local g = assert(cgcreate { limits = lim })
+      local n = 0
+      for _, w in ipairs(plan) do
+        local file = w.file
+        if w.alternatives then
+          for _, alt in ipairs(w.alternatives) do if g:get(alt) then file = alt; break end end
+        end
+        local got = assert(g:get(file))
+        local want = w.value
+        if w.device then
+          local st = h.sh("stat -Lc '%t:%T' " .. h.shq(bdev)):gsub("%s", "")
+          local ma, mi = st:match("(%x+):(%x+)")
+          want = string.format("%d:%d", tonumber(ma, 16), tonumber(mi, 16)) .. w.rest
+          -- the kernel lists 0 (unlimited) entries of other kinds too: find ours
+          local line
+          for l in got:gmatch("[^\n]+") do if l:match("^" .. want:match("^%S+")) then line = l end end
+          got = line or got
+          if V == 2 then -- io.max lists every key; compare the ones asked
+            for kv in want:gmatch("(%a+=%S+)") do
+              local k, v = kv:match("(%a+)=(%S+)")
+              assert.are.equal(tostring(math.tointeger(tonumber(v)) or v), got:match(k .. "=(%S+)"), w.field)
+            end
+            got, want = "", ""
+          end
+        end
+        assert.is_true(same_value(want, got), string.format("%s: plan %s = %q, file holds %q", w.field, file,
+          want, got))
+        n = n + 1
+      end
+      assert.is_true(n >= 8)
+      assert(g:close())
+    end)
+
+    it("plan() for the other version needs no such host: numeric quota is a fraction of a CPU on both", function()
+      for _, v in ipairs { "v1", "v2" } do
+        local p = require("isol.cgroup").plan({ cpu = { quota = 0.5 }, memory = { max = "32M" } }, nil, "limits", v)
+        local files = {}
+        for _, w in ipairs(p) do files[w.file] = w.value end
+        if v == "v1" then
+          assert.are.equal("50000", files["cpu.cfs_quota_us"])
+          assert.are.equal("33554432", files["memory.limit_in_bytes"])
+          local implicit = {}
+          for _, hh in ipairs(p.hierarchies) do if hh.implicit then implicit[hh.name] = hh.why end end
+          assert.is_truthy(implicit.freezer)
+          assert.is_truthy(implicit.cpuacct)
+        else
+          assert.are.equal("50000 100000", files["cpu.max"])
+          assert.are.equal("33554432", files["memory.max"])
+        end
+      end
+      assert.has_error(function() require("isol.cgroup").plan({}, nil, "limits", "v3") end)
+    end)
+
+    it("cpuset ranges are parsed arithmetically: a huge range is an error naming the field, at once", function()
+      local t0 = core.now()
+      -- validation parses (reading nothing); the plan of a sandbox checks
+      -- the ranges against the CPUs online
+      local ok, err = pcall(isol.cgroup.plan, { cpuset = { cpus = "0-100000000" } })
+      assert.is_false(ok)
+      assert.matches("limits.cpuset.cpus", err)
+      ok, err = pcall(isol.cgroup.plan, { cpuset = { cpus = "0-1000000" } })
+      assert.is_false(ok)
+      assert.matches("limits.cpuset.cpus: CPU %d+ is not online", err)
+      ok, err = pcall(isol.cgroup.check_limits, { cpuset = { cpus = "99999999999999999999" } })
+      assert.is_false(ok)
+      assert.matches("limits.cpuset.cpus", err)
+      assert.is_true(core.now() - t0 < 1, "took " .. (core.now() - t0) .. " s")
+    end)
+
     it("cpu.weight <-> cpu.shares keep the defaults (100 <-> 1024)", function()
       if not need("cpu") then return end
       local p1 = isol.cgroup.plan(isol.cgroup.check_limits { cpu = { weight = 100 } })
       local p2 = isol.cgroup.plan(isol.cgroup.check_limits { ["cpu.shares"] = 128 })
       if V == 1 then
-        assert.same({ "cpu.shares", "1024", "limits.cpu.shares" }, p1.writes[1])
-        assert.same({ "cpu.shares", "128", "limits.cpu.shares" }, p2.writes[1])
+        assert.same({ "cpu.shares", "1024", "limits.cpu.shares" }, { p1[1].file, p1[1].value, p1[1].field })
+        assert.same({ "cpu.shares", "128", "limits.cpu.shares" }, { p2[1].file, p2[1].value, p2[1].field })
       else
-        assert.same({ "cpu.weight", "100", "limits.cpu.weight" }, p1.writes[1])
-        assert.same({ "cpu.weight", "12", "limits.cpu.weight" }, p2.writes[1])
+        assert.same({ "cpu.weight", "100", "limits.cpu.weight" }, { p1[1].file, p1[1].value, p1[1].field })
+        assert.same({ "cpu.weight", "12", "limits.cpu.weight" }, { p2[1].file, p2[1].value, p2[1].field })
       end
     end)
 
@@ -231,7 +475,7 @@ describe("cgroup #root", function()
   describe("limits take effect", function()
     it("cfs quota 20%: a busy loop is throttled near the quota", function()
       if not need("cpu") then return end
-      local box = isol.sandbox { limits = { cpu = { quota = "20%" } } }
+      local box = sandbox { limits = { cpu = { quota = "20%" } } }
       local t0 = core.now()
       local st = box:run { "/usr/bin/timeout", "1", "/bin/sh", "-c", "while :; do :; done" }
       local wall_us = (core.now() - t0) * 1e6
@@ -250,8 +494,8 @@ describe("cgroup #root", function()
 
     it("shares 128 vs 1024 on one core split the CPU roughly 1:8 #v2", function()
       if not need("cpu", "cpuset") then return end
-      local a = isol.sandbox { limits = { cpu = { shares = 128 }, cpuset = { cpus = "0" } } }
-      local b = isol.sandbox { limits = { cpu = { shares = 1024 }, cpuset = { cpus = "0" } } }
+      local a = sandbox { limits = { cpu = { shares = 128 }, cpuset = { cpus = "0" } } }
+      local b = sandbox { limits = { cpu = { shares = 1024 }, cpuset = { cpus = "0" } } }
       local loop = { "/bin/sh", "-c", "while :; do :; done" }
       local pa = assert(a:spawn(loop))
       local pb = assert(b:spawn(loop))
@@ -281,7 +525,7 @@ describe("cgroup #root", function()
 
     it("memory: a hog past memory.max is OOM-killed, wait() says oom = true, stats count it", function()
       if not need("memory") then return end
-      local box = isol.sandbox { limits = { memory = { max = "32M", swap = 0 } } }
+      local box = sandbox { limits = { memory = { max = "32M", swap = 0 } } }
       local p = assert(box:spawn { "lua5.4", "-e",
         "local t = {} for i = 1, 1000 do t[i] = string.rep('x', 1048576 - 64) .. i end" })
       local st = p:wait()
@@ -296,7 +540,7 @@ describe("cgroup #root", function()
 
     it("memory: a process within the limit exits normally (no oom flag)", function()
       if not need("memory") then return end
-      local box = isol.sandbox { limits = { memory = { max = "64M" } } }
+      local box = sandbox { limits = { memory = { max = "64M" } } }
       local st = box:run { "/bin/true" }
       box:close()
       assert.are.equal(0, st.code)
@@ -305,7 +549,7 @@ describe("cgroup #root", function()
 
     it("pids: a fork bomb stops at pids.max and the host is unharmed #v2", function()
       if not need("pids") then return end
-      local box = isol.sandbox { limits = { pids = { max = 12 } } }
+      local box = sandbox { limits = { pids = { max = 12 } } }
       local p = assert(box:spawn { "/bin/sh", "-c",
         "i=0; while [ $i -lt 60 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo done",
         stdout = "pipe", stderr = "pipe" })
@@ -324,7 +568,7 @@ describe("cgroup #root", function()
       local dev = h.sh("ls /sys/block | grep -E '^(vd|sd|nvme|xvd)' | head -1"):match("%S+")
       if not dev then pending("no disk block device here") return end
       local mm = h.read("/sys/block/" .. dev .. "/dev"):match("%d+:%d+")
-      local box = isol.sandbox { limits = { io = { max = { { device = "/dev/" .. dev, rbps = "1M", wiops = 100 } } } } }
+      local box = sandbox { limits = { io = { max = { { device = "/dev/" .. dev, rbps = "1M", wiops = 100 } } } } }
       assert.are.equal(0, box:run { "/bin/true" }.code)
       if V == 1 then
         assert.matches(mm .. " 1048576", box.cgroup:get("blkio.throttle.read_bps_device"))
@@ -333,7 +577,7 @@ describe("cgroup #root", function()
         assert.matches(mm .. " rbps=1048576 wbps=max riops=max wiops=100", box.cgroup:get("io.max"))
       end
       box:close()
-      local bad = isol.sandbox { limits = { io = { max = { { device = "/dev/null", rbps = 1 } } } } }
+      local bad = sandbox { limits = { io = { max = { { device = "/dev/null", rbps = 1 } } } } }
       local p, msg = bad:spawn { "/bin/true" }
       assert.is_nil(p)
       assert.matches("limits.io.max%[1%].device: /dev/null is not a block device", msg)
@@ -374,8 +618,8 @@ describe("cgroup #root", function()
 
   describe("control", function()
     it("freeze stops the group, thaw resumes it", function()
-      local box = isol.sandbox { limits = { pids = { max = 50 } } }
-      if not has("pids") then box = isol.sandbox { cgroup = {} } end
+      local box = sandbox { limits = { pids = { max = 50 } } }
+      if not has("pids") then box = sandbox { cgroup = {} } end
       local p = assert(box:spawn { "/bin/sh", "-c", "while :; do :; done" })
       os.execute("sleep 0.1")
       assert(box:freeze())
@@ -392,7 +636,7 @@ describe("cgroup #root", function()
     end)
 
     it("kill empties the group (daemons in their own session too)", function()
-      local box = isol.sandbox { cgroup = {} }
+      local box = sandbox { cgroup = {} }
       local p = assert(box:spawn { "/bin/sh", "-c", "setsid sleep 100 & sleep 100 & sleep 100 & wait" })
       os.execute("sleep 0.2")
       assert.is_true(box.cgroup:nprocs() >= 3)
@@ -408,7 +652,7 @@ describe("cgroup #root", function()
       if not need("pids") then return end
       -- init = false: the shell is the group's only process (on v2 a
       -- supervising init left in D would keep D from enabling controllers)
-      local box = isol.sandbox { limits = { pids = { max = 100 } }, cgroup = { owner = { uid = 65534, gid = 65534 } },
+      local box = sandbox { limits = { pids = { max = 100 } }, cgroup = { owner = { uid = 65534, gid = 65534 } },
         init = false }
       local p = assert(box:spawn { "/bin/true" })
       p:wait(); p:close()
@@ -439,7 +683,7 @@ describe("cgroup #root", function()
 
     it("stats report cpu, memory, pids", function()
       -- (roomy limit: under `make asan-test` the shell carries ASan's runtime)
-      local box = isol.sandbox { limits = { memory = { max = "256M" }, pids = { max = 20 } } }
+      local box = sandbox { limits = { memory = { max = "256M" }, pids = { max = 20 } } }
       local st = box:run { "/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done" }
       assert.are.equal(0, st.code, "status: " .. tostring(st.signal) .. " oom=" .. tostring(st.oom))
       local s = assert(box:stats())
@@ -448,14 +692,14 @@ describe("cgroup #root", function()
       assert.is_true(s.memory.peak > 0)
       assert.are.equal(0, s.memory.oom_kills)
       assert.is_true(s.pids.max == 20)
-      local plain = isol.sandbox {}
+      local plain = sandbox {}
       local ok, msg = plain:stats()
       assert.is_nil(ok)
       assert.matches("no cgroup", msg)
     end)
 
     it("a cgroup namespace is rooted at the sandbox's cgroup #v2", function()
-      local box = isol.sandbox { namespaces = { "user", "cgroup" }, user = { map_root = true },
+      local box = sandbox { namespaces = { "user", "cgroup" }, user = { map_root = true },
         limits = { pids = { max = 10 } } }
       local st, out = box:run({ "/bin/cat", "/proc/self/cgroup" }, { capture = true })
       box:close()
@@ -465,7 +709,7 @@ describe("cgroup #root", function()
     end)
 
     it("a forgotten Cgroup is emptied and removed when collected", function()
-      local g = assert(isol.cgroup.create {})
+      local g = assert(cgcreate {})
       local p = assert(isol.spawn { argv = { "/bin/sleep", "30" } })
       assert(g:attach(p:pid()))
       local dir = g:path()
@@ -503,7 +747,7 @@ describe("cgroup #root", function()
       end
       local left = string.format("%s/isol-%d-1", base, dead)
       assert.is_true(os.execute("mkdir " .. left))
-      local live = assert(isol.cgroup.create { controllers = { "pids" } })
+      local live = assert(cgcreate { controllers = { "pids" } })
       local out, ok = h.sh("bin/isol cgroup gc 2>&1")
       assert(ok, out)
       assert.matches("removed " .. left:gsub("%p", "%%%0"), out)
@@ -513,3 +757,86 @@ describe("cgroup #root", function()
     end)
   end)
 end)
+end
+
+-- Issue 10 item 7 (cgroupfs): one describe per attack class.
+describe("attack: cgroupfs from inside the sandbox #root", function()
+  local function host_view(pid)
+    local t = {}
+    for l in (h.read("/proc/" .. pid .. "/cgroup") or ""):gmatch("[^\n]+") do
+      local id, ctrls, path = l:match("^(%d+):([^:]*):(.*)$")
+      t[#t + 1] = { id = id, ctrls = ctrls, path = path }
+    end
+    return t
+  end
+
+  it("the cgroup namespace is rooted at the sandbox's own group on every hierarchy isol manages", function()
+    local box = isol.sandbox { namespaces = { "user", "mount", "pid", "cgroup" }, user = { map_root = true },
+      limits = { pids = { max = 20 } } }
+    local p = assert(box:spawn { "/bin/sh", "-c", "cat /proc/self/cgroup; exec sleep 30 >/dev/null",
+      stdout = "pipe" })
+    local inside = p:read(8192) or "" -- one read: cat wrote it at once; the command keeps running
+    local name = box.cgroup:dirs()[1]:match("[^/]+$")
+    local seen = 0
+    for _, e in ipairs(host_view(p:pid())) do
+      if not e.ctrls:match("^name=") then -- named hierarchies (systemd's) are not cgroupfs isol manages
+        assert.is_truthy(e.path:match("/" .. name:gsub("%p", "%%%0") .. "$"),
+          string.format("hierarchy %q: the sandbox is at %s, not in its own group %s", e.ctrls, e.path, name))
+        seen = seen + 1
+      end
+    end
+    assert.is_true(seen >= 1)
+    for l in inside:gmatch("[^\n]+") do
+      if not l:match("^%d+:name=") then assert.matches(":/$", l) end
+    end
+    p:kill("SIGKILL"); p:wait(); p:close()
+    box:close()
+  end)
+
+  it("a cgroupfs mounted from inside shows only the sandbox's group; what is made there goes with it", function()
+    local box = isol.sandbox { namespaces = { "user", "mount", "pid", "cgroup" }, user = { map_root = true },
+      limits = { pids = { max = 20 } } }
+    local st, out = box:run({ "/bin/sh", "-c", [[
+      d=$(mktemp -d)
+      if mount -t cgroup2 none "$d" 2>/dev/null; then
+        mkdir "$d/escape" && echo made
+        test -e "$d/cgroup.events" && echo non-root
+      else echo refused; fi
+      if mount -t cgroup -o pids none "$d" 2>/dev/null; then mkdir "$d/escape1" && echo made1; else echo refused1; fi
+    ]] }, { capture = true })
+    assert.are.equal(0, st.code, out)
+    -- Whatever was made is under the sandbox's own groups, never beside the caller.
+    for _, hh in ipairs(lay.hierarchies) do
+      local base = hh.mount .. (hh.self == "/" and "" or hh.self)
+      assert.is_false(exists(base .. "/escape"), base .. "/escape")
+      assert.is_false(exists(base .. "/escape1"), base .. "/escape1")
+    end
+    if out:match("made\n") then assert.matches("non%-root", out) end -- the mount's root is the box's group
+    local dirs = box.cgroup:dirs()
+    box:close()
+    for _, d in ipairs(dirs) do assert.is_false(exists(d)) end -- sub-groups made inside went too
+  end)
+
+  it("with the untrusted recipe mounting cgroupfs fails", function()
+    local r = isol.recipes.untrusted()
+    local box = isol.sandbox(r)
+    local st, out = box:run({ "/bin/sh", "-c", [[
+      grep CapEff /proc/self/status
+      d=$(mktemp -d)
+      mount -t cgroup2 none "$d" 2>/dev/null && echo MOUNTED2
+      mount -t cgroup -o pids none "$d" 2>/dev/null && echo MOUNTED1
+      true]] }, { capture = true })
+    box:close()
+    assert.are.equal(0, st.code, out)
+    local eff = tonumber(out:match("CapEff:%s*(%x+)") or "0", 16)
+    if eff & (1 << 21) ~= 0 then
+      -- CAP_SYS_ADMIN in its user namespace: removing it is issue 10 item 2
+      -- (caps branch); until it lands the mount itself succeeds, and the
+      -- spec above shows what it can reach.
+      pending("untrusted still grants CAP_SYS_ADMIN in its user namespace (issue 10 item 2)")
+      return
+    end
+    assert.is_nil(out:match("MOUNTED"), out)
+  end)
+end)
+

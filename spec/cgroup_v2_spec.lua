@@ -200,6 +200,34 @@ describe("cgroup v2 #root #v2", function()
       assert(g:delete())
     end)
 
+    it("never writes cgroup.subtree_control above the caller's own cgroup (B17)", function()
+      if not pure_v2() or not has("pids") then return end
+      -- A child Lua process lives in A/leaf. A had +pids when isol read the
+      -- layout, then lost it; creating under the absolute parent /A/box must
+      -- not re-enable pids in A (an ancestor of the caller) by itself.
+      local a = unified.mount .. "/isol-b17-" .. select(5, core.ids())
+      local out = h.lua(string.format([[
+        local core = require "isol.core"
+        local isol = require "isol"
+        local a = %q
+        local function w(f, v) local x = assert(io.open(f, "w")); x:write(v); x:close() end
+        assert(os.execute("mkdir -p " .. a .. "/leaf " .. a .. "/box"))
+        w(a .. "/cgroup.subtree_control", "+pids")
+        w(a .. "/leaf/cgroup.procs", tostring(select(5, core.ids())))
+        core.cgroup_layout(true) -- cached: pids available to the caller
+        local ok = pcall(w, a .. "/cgroup.subtree_control", "-pids")
+        print("disabled", ok)
+        local g, msg = isol.cgroup.create { limits = { pids = { max = 5 } }, parent = a:match("/[^/]+$") .. "/box" }
+        print("created", g ~= nil, msg)
+        if g then g:close() end
+        local f = io.open(a .. "/cgroup.subtree_control"); print("A has", f:read("a")); f:close()
+        w(%q .. "/cgroup.procs", tostring(select(5, core.ids()))) -- back to the root
+      ]], a, unified.mount))
+      h.sh("rmdir " .. h.shq(a .. "/box") .. " " .. h.shq(a .. "/leaf") .. " " .. h.shq(a))
+      assert.matches("disabled\ttrue", out)
+      assert.is_nil(out:match("A has[^\n]*pids"), out)
+    end)
+
     it("swappiness is refused on v2 with the reason", function()
       local ok, err = pcall(isol.sandbox, { limits = { memory = { swappiness = 10 } }, cgroup = { version = 2 } })
       assert.is_false(ok)

@@ -2,25 +2,43 @@
  * device rules, libcgroup helpers. Registered by luaopen_isol_core. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <libcgroup.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../cgroup.h"
+#include "../cgroup_libcg.h"
 #include "../devices.h"
+#include "../devices_bpf.h"
 #include "binding.h"
 
 #define CGROUP_MT "isol.Cgroup"
 #define MAX_DEV_RULES 256
+#define MAX_LCG_VALUES 64
 
 typedef struct {
 	struct isol_cgroup cg;
 	int live; /* created and not yet deleted */
+	int lcg;  /* made by the libcgroup backend: attach and delete through it */
+	unsigned lcg_ctrls;
+	char lcg_name[ISOL_CG_PATH];
 } lcgroup;
+
+/* The libcgroup spec of a handle made by that backend (no values). */
+static struct isol_lcg_spec lcg_of(const lcgroup *c)
+{
+	struct isol_lcg_spec s;
+
+	memset(&s, 0, sizeof s);
+	s.name = c->lcg_name;
+	s.ctrls = c->lcg_ctrls;
+	return s;
+}
 
 static lcgroup *check_cg(lua_State *L, int arg)
 {
@@ -33,6 +51,28 @@ static lcgroup *check_live(lua_State *L, int arg)
 	if (!c->live)
 		luaL_error(L, "cgroup is deleted");
 	return c;
+}
+
+static int ok_or_fail(lua_State *L, int r, const isol_error *err)
+{
+	if (r < 0)
+		return isol_lua_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* A string argument or field value without NUL bytes; raises naming it. */
+static const char *plain_string(lua_State *L, int idx, const char *what)
+{
+	size_t len;
+	const char *s;
+
+	if (lua_type(L, idx) != LUA_TSTRING && lua_type(L, idx) != LUA_TNUMBER)
+		luaL_error(L, "%s: expected a string, got %s", what, luaL_typename(L, idx));
+	s = lua_tolstring(L, idx, &len); /* a number becomes a string in place: not a key */
+	if (strlen(s) != len)
+		luaL_error(L, "%s: contains a NUL byte", what);
+	return s;
 }
 
 static void push_ctrls(lua_State *L, unsigned m, int version)
@@ -86,13 +126,15 @@ static int l_create(lua_State *L)
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	memset(&spec, 0, sizeof spec);
-	spec.name = isol_lua_optstring(L, 1, "cgroup", "name");
-	if (!spec.name)
-		return luaL_error(L, "cgroup.name: required");
-	spec.parent = isol_lua_optstring(L, 1, "cgroup", "parent");
-	spec.version = (int)isol_lua_optint(L, 1, "cgroup", "version", 0);
-	if (spec.version != 0 && spec.version != 1 && spec.version != 2)
-		return luaL_error(L, "cgroup.version: expected 1 or 2, got %d", spec.version);
+	lua_Integer version = isol_lua_optint(L, 1, "cgroup", "version", 0);
+	if (version != 0 && version != 1 && version != 2)
+		return luaL_error(L, "cgroup.version: expected 1 or 2, got %I", version);
+	spec.version = (int)version;
+	lua_getfield(L, 1, "name");
+	lua_getfield(L, 1, "parent");
+	spec.name = plain_string(L, -2, "cgroup.name");
+	spec.parent = lua_isnil(L, -1) ? NULL : plain_string(L, -1, "cgroup.parent");
+	/* both stay on the stack (anchored) until the group is made */
 	lua_getfield(L, 1, "controllers");
 	if (!lua_isnil(L, -1)) {
 		luaL_checktype(L, -1, LUA_TTABLE);
@@ -110,18 +152,82 @@ static int l_create(lua_State *L)
 	lua_pop(L, 1);
 	lua_Integer uid = isol_lua_optint(L, 1, "cgroup", "uid", -1);
 	lua_Integer gid = isol_lua_optint(L, 1, "cgroup", "gid", -1);
+	if (uid < -1 || uid > 0xfffffffeLL)
+		return luaL_error(L, "cgroup.uid: expected 0 to 4294967294, got %I", uid);
+	if (gid < -1 || gid > 0xfffffffeLL)
+		return luaL_error(L, "cgroup.gid: expected 0 to 4294967294, got %I", gid);
 	if (uid >= 0 || gid >= 0) {
 		spec.owner = 1;
 		spec.uid = (uid_t)(uid >= 0 ? uid : -1);
 		spec.gid = (gid_t)(gid >= 0 ? gid : -1);
 	}
 
+	lua_getfield(L, 1, "backend");
+	const char *backend = lua_isnil(L, -1) ? "direct" : plain_string(L, -1, "cgroup.backend");
+	int use_lcg = strcmp(backend, "libcgroup") == 0;
+	if (!use_lcg && strcmp(backend, "direct") != 0)
+		return luaL_error(L, "cgroup.backend: expected \"direct\" or \"libcgroup\", got \"%s\"", backend);
+	struct isol_lcg_value vals[MAX_LCG_VALUES];
+	struct isol_lcg_spec lspec;
+	memset(&lspec, 0, sizeof lspec);
+	lua_getfield(L, 1, "values");
+	if (!lua_isnil(L, -1)) {
+		if (!use_lcg)
+			return luaL_error(L, "cgroup.values: only with backend = \"libcgroup\" (set files with :set)");
+		luaL_checktype(L, -1, LUA_TTABLE);
+		int vt = lua_gettop(L);
+		lua_Integer nv = (lua_Integer)lua_rawlen(L, vt);
+		if (nv > MAX_LCG_VALUES)
+			return luaL_error(L, "cgroup.values: more than %d", MAX_LCG_VALUES);
+		for (lua_Integer i = 1; i <= nv; i++) {
+			lua_rawgeti(L, vt, i); /* stays on the stack: anchors the strings */
+			if (!lua_istable(L, -1))
+				return luaL_error(L, "cgroup.values[%d]: expected {file, value}", (int)i);
+			int et = lua_gettop(L);
+			lua_rawgeti(L, et, 1);
+			lua_rawgeti(L, et, 2);
+			vals[i - 1].file = plain_string(L, -2, "cgroup.values[i][1]");
+			vals[i - 1].value = plain_string(L, -1, "cgroup.values[i][2]");
+		}
+		lspec.values = vals;
+		lspec.nvalues = (size_t)nv;
+	}
+
 	c = (lcgroup *)lua_newuserdatauv(L, sizeof *c, 0);
+	memset(c, 0, sizeof *c);
 	isol_cg_init(&c->cg);
-	c->live = 0;
 	luaL_setmetatable(L, CGROUP_MT);
-	if (isol_cg_create(&c->cg, &spec, &err) < 0)
+	if (use_lcg) {
+		const struct isol_cg_layout *lay;
+		unsigned extra = 0;
+		int v2;
+		if (isol_cg_layout(&lay, 0, &err) < 0)
+			return isol_lua_fail(L, &err);
+		v2 = spec.version ? spec.version == 2 : lay->mode == ISOL_CG_MODE_V2;
+		if (v2 && lay->mode != ISOL_CG_MODE_V2)
+			return luaL_error(L, "cgroup.backend: libcgroup 2.0.2 handles v2 only on a pure v2 host");
+		/* v1: the freezer and cpuacct directories isol opens for kill,
+		 * freeze and stats are made by libcgroup too */
+		for (int i = 0; !v2 && i < lay->n; i++)
+			if (lay->h[i].version == 1)
+				extra |= lay->h[i].ctrls & ((1u << ISOL_CG_FREEZER) | (1u << ISOL_CG_CPUACCT));
+		if (spec.parent && *spec.parent) {
+			if ((size_t)snprintf(c->lcg_name, sizeof c->lcg_name, "%s/%s", spec.parent, spec.name) >=
+			    sizeof c->lcg_name)
+				return luaL_error(L, "cgroup.name: too long");
+		} else {
+			snprintf(c->lcg_name, sizeof c->lcg_name, "%s", spec.name);
+		}
+		c->lcg_ctrls = spec.ctrls | extra;
+		lspec.name = c->lcg_name;
+		lspec.ctrls = c->lcg_ctrls;
+		lspec.ignore_ownership = 1;
+		if (isol_lcg_open(&c->cg, &lspec, &spec, &err) < 0)
+			return isol_lua_fail(L, &err);
+		c->lcg = 1;
+	} else if (isol_cg_create(&c->cg, &spec, &err) < 0) {
 		return isol_lua_fail(L, &err);
+	}
 	c->live = 1;
 	return 1;
 }
@@ -153,13 +259,55 @@ static int cg_get(lua_State *L)
 	return 1;
 }
 
+/* A pid argument: an integer from 1 to the largest pid the kernel can
+ * hand out (PID_MAX_LIMIT, 2^22); never truncated. */
+static pid_t check_pid(lua_State *L, int arg, const char *name)
+{
+	int isnum;
+	lua_Integer v = lua_tointegerx(L, arg, &isnum);
+
+	if (!isnum || v < 1 || v > 4194304) {
+		const char *shown = lua_type(L, arg) == LUA_TNUMBER ? lua_pushfstring(L, "%s", luaL_tolstring(L, arg, NULL))
+								       : luaL_typename(L, arg);
+		return (pid_t)luaL_argerror(L, arg, lua_pushfstring(L,
+			"%s: expected an integer from 1 to 4194304, got %s", name, shown));
+	}
+	return (pid_t)v;
+}
+
+/* cg:attach(pid) | cg:attach(pid, {self = true}) | cg:attach{self = true}
+ * Moving the calling process into a sandbox group puts it under that
+ * group's limits, freeze and kill: only when the call says so. */
 static int cg_attach(lua_State *L)
 {
 	lcgroup *c = check_live(L, 1);
-	lua_Integer pid = luaL_optinteger(L, 2, 0);
+	int self = 0, opts = lua_istable(L, 2) ? 2 : lua_istable(L, 3) ? 3 : 0;
+	pid_t pid, me = getpid();
 	isol_error err;
 
-	if (isol_cg_attach(&c->cg, pid ? (pid_t)pid : getpid(), &err) < 0)
+	if (opts) {
+		lua_getfield(L, opts, "self");
+		if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+			return luaL_error(L, "attach: self: expected boolean, got %s", luaL_typename(L, -1));
+		self = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
+	if (opts == 2 || lua_isnoneornil(L, 2)) {
+		if (!self)
+			return luaL_argerror(L, 2, "pid: expected an integer (or {self = true} to attach "
+					     "the calling process)");
+		pid = me;
+	} else {
+		pid = check_pid(L, 2, "pid");
+	}
+	if (pid == me && !self)
+		return luaL_argerror(L, 2, lua_pushfstring(L, "pid %d is the calling process; pass "
+						      "{self = true} to move it into the group", (int)me));
+	if (c->lcg) {
+		struct isol_lcg_spec ls = lcg_of(c);
+		return ok_or_fail(L, isol_lcg_attach(&ls, pid, &err), &err);
+	}
+	if (isol_cg_attach(&c->cg, pid, &err) < 0)
 		return isol_lua_fail(L, &err);
 	lua_pushboolean(L, 1);
 	return 1;
@@ -270,6 +418,13 @@ static int cg_fd(lua_State *L)
 	if (c->cg.fd < 0)
 		return 0;
 	lua_pushinteger(L, c->cg.fd);
+	return 1;
+}
+
+/* cg:backend() -> "direct" | "libcgroup" */
+static int cg_backend(lua_State *L)
+{
+	lua_pushstring(L, check_cg(L, 1)->lcg ? "libcgroup" : "direct");
 	return 1;
 }
 
@@ -400,15 +555,32 @@ static int l_dev_resolve(lua_State *L)
 	return 1;
 }
 
-/* cg:delete([timeout_ms]) -> true | nil, msg, errno. Idempotent. */
+static int check_timeout(lua_State *L, int arg, int def)
+{
+	lua_Integer t = luaL_optinteger(L, arg, def);
+	luaL_argcheck(L, t >= 0 && t <= 600000, arg, "timeout_ms: expected 0 to 600000");
+	return (int)t;
+}
+
+static int delete_group(lcgroup *c, int timeout_ms, isol_error *err)
+{
+	if (c->lcg) {
+		struct isol_lcg_spec ls = lcg_of(c);
+		return isol_lcg_close(&c->cg, &ls, timeout_ms, err);
+	}
+	return isol_cg_delete(&c->cg, timeout_ms, err);
+}
+
+/* cg:delete([timeout_ms]) -> true | nil, msg, errno. Removes an empty
+ * group (EBUSY, the handle stays open, when processes remain). Idempotent. */
 static int cg_delete(lua_State *L)
 {
 	lcgroup *c = check_cg(L, 1);
-	int timeout = (int)luaL_optinteger(L, 2, 2000);
+	int timeout = check_timeout(L, 2, 2000);
 	isol_error err;
 
 	if (c->live) {
-		if (isol_cg_delete(&c->cg, timeout, &err) < 0)
+		if (delete_group(c, timeout, &err) < 0)
 			return isol_lua_fail(L, &err);
 		c->live = 0;
 	}
@@ -416,7 +588,33 @@ static int cg_delete(lua_State *L)
 	return 1;
 }
 
-/* __gc/__close: a forgotten group is emptied (SIGKILL) and removed. */
+/* The one close path (liolib rule) of :close(), __close and __gc: kill
+ * what still runs in the group (never when the group holds the caller:
+ * that is reported), then delete. On failure the handle stays open, so a
+ * later close() or the finalizer retries. */
+static int close_group(lcgroup *c, int timeout_ms, isol_error *err)
+{
+	int r;
+
+	if (!c->live)
+		return 0;
+	if (isol_cg_nprocs(&c->cg, NULL) > 0 && (r = isol_cg_kill(&c->cg, SIGKILL, err)) < 0)
+		return r;
+	if ((r = delete_group(c, timeout_ms, err)) < 0)
+		return r;
+	c->live = 0;
+	return 0;
+}
+
+/* cg:close([timeout_ms]) -> true | nil, msg, errno. Idempotent. */
+static int cg_close(lua_State *L)
+{
+	lcgroup *c = check_cg(L, 1);
+	isol_error err;
+
+	return ok_or_fail(L, close_group(c, check_timeout(L, 2, 2000), &err), &err);
+}
+
 /* g:release(): give the cgroup up without deleting it (a detached sandbox
  * keeps running in it); the handle only frees its memory. `isol cgroup gc`
  * removes the group once it is empty and its creator is gone. */
@@ -430,14 +628,27 @@ static int cg_release(lua_State *L)
 	return 0;
 }
 
+/* __close: the close path; an error is raised (a `<close>` variable has
+ * no other way to report it). __gc: the close path with a short wait (a
+ * finalizer must not block); a group that still cannot go keeps its
+ * isol-<pid>-<seq> name, so `isol cgroup gc` removes it once this process
+ * has exited. Its memory is freed either way. */
+static int cg_close_meta(lua_State *L)
+{
+	lcgroup *c = check_cg(L, 1);
+	isol_error err;
+
+	if (close_group(c, 2000, &err) < 0)
+		return luaL_error(L, "cgroup close: %s", err.msg);
+	return 0;
+}
+
 static int cg_gc(lua_State *L)
 {
 	lcgroup *c = check_cg(L, 1);
-	if (c->live) {
-		isol_error err;
-		if (isol_cg_nprocs(&c->cg, &err) > 0)
-			isol_cg_kill(&c->cg, SIGKILL, &err);
-		isol_cg_delete(&c->cg, 2000, &err);
+	isol_error err;
+
+	if (c->live && close_group(c, 100, &err) < 0) {
 		isol_cg_free(&c->cg);
 		c->live = 0;
 	}
@@ -465,6 +676,66 @@ static int l_rmdir_tree(lua_State *L)
 	return 1;
 }
 
+struct find_ctx {
+	lua_State *L;
+	const char *prefix;
+	int n;
+};
+
+static int found_one(const char *dir, void *ud)
+{
+	struct find_ctx *f = ud;
+	lua_State *L = f->L;
+	const char *base = strrchr(dir, '/') + 1;
+	int pid = 0, seq = 0, used = 0;
+
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, dir);
+	lua_setfield(L, -2, "dir");
+	/* isol's names are <prefix><creator pid>-<seq> */
+	if (sscanf(base + strlen(f->prefix), "%d-%d%n", &pid, &seq, &used) == 2 &&
+	    base[strlen(f->prefix) + (size_t)used] == '\0' && pid > 0) {
+		lua_pushinteger(L, pid);
+		lua_setfield(L, -2, "creator");
+		lua_pushboolean(L, kill(pid, 0) == 0 || errno == EPERM);
+		lua_setfield(L, -2, "creator_alive");
+	}
+	lua_rawseti(L, -2, ++f->n);
+	return 0;
+}
+
+/* core.cgroup_find(prefix [, maxdepth]) -> { {dir=, creator=, creator_alive=}, ... } */
+static int l_find(lua_State *L)
+{
+	struct find_ctx f = { L, plain_string(L, 1, "prefix"), 0 };
+	lua_Integer depth = luaL_optinteger(L, 2, 8);
+	isol_error err;
+
+	luaL_argcheck(L, depth >= 1 && depth <= 32, 2, "maxdepth: expected 1 to 32");
+	lua_newtable(L);
+	if (isol_cg_find(f.prefix, (int)depth, found_one, &f, &err) < 0)
+		return isol_lua_fail(L, &err);
+	return 1;
+}
+
+/* core.cgroup_remove(dir [, {kill = bool, timeout_ms = n}]) -> true | nil, msg, errno */
+static int l_remove(lua_State *L)
+{
+	const char *dir = plain_string(L, 1, "dir");
+	int kill_procs = 0, timeout = 2000;
+	isol_error err;
+
+	if (!lua_isnoneornil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		kill_procs = isol_lua_optbool(L, 2, "cgroup_remove", "kill", 0);
+		lua_Integer t = isol_lua_optint(L, 2, "cgroup_remove", "timeout_ms", 2000);
+		if (t < 0 || t > 600000)
+			return luaL_error(L, "cgroup_remove.timeout_ms: expected 0 to 600000, got %I", t);
+		timeout = (int)t;
+	}
+	return ok_or_fail(L, isol_cg_remove_dir(dir, kill_procs, timeout, &err), &err);
+}
+
 /* core.cgroup_libcgroup_init() -> seconds it took (0 when already done) |
  * nil, msg, errno. Lazy: only callers that use libcgroup pay for it. */
 static int l_lcg_init(lua_State *L)
@@ -483,147 +754,104 @@ static int l_lcg_init(lua_State *L)
 static int l_lcg_mount(lua_State *L)
 {
 	const char *ctrl = luaL_checkstring(L, 1);
-	char *mp = NULL;
+	char *mp;
 	isol_error err;
-	int r;
 
-	if (isol_cg_libcgroup_init(&err) < 0)
+	if (isol_lcg_mount(ctrl, &mp, &err) < 0)
 		return isol_lua_fail(L, &err);
-	r = cgroup_get_subsys_mount_point(ctrl, &mp);
-	if (r) {
-		int e = isol_cg_ecg_errno(r);
-		lua_pushnil(L);
-		lua_pushfstring(L, "libcgroup mount point of %s: %s", ctrl, cgroup_strerror(r));
-		lua_pushinteger(L, e);
-		return 3;
-	}
 	lua_pushstring(L, mp);
 	free(mp);
 	return 1;
 }
 
-
 /* core.cgroup_ecg_errno(code) -> errno for a libcgroup ECG* code */
 static int l_ecg_errno(lua_State *L)
 {
-	lua_pushinteger(L, isol_cg_ecg_errno((int)luaL_checkinteger(L, 1)));
+	lua_Integer c = luaL_checkinteger(L, 1);
+	luaL_argcheck(L, c >= 0 && c <= INT_MAX, 1, "expected a libcgroup ECG* code");
+	lua_pushinteger(L, isol_cg_ecg_errno((int)c));
 	return 1;
 }
 
-/* Build a libcgroup group `name` with the controllers (list at idx) and
- * their values ({ ["cpu.shares"] = "128" } at idx+1, optional). The name is
- * prefixed with the caller's own cgroup, which must be the same in every
- * hierarchy asked for (libcgroup has one name for all controllers). */
-static struct cgroup *lcg_build(lua_State *L, const char *name, int idx, isol_error *err)
-{
-	const struct isol_cg_layout *lay;
-	char full[ISOL_CG_PATH];
-	const char *self = NULL;
-	struct cgroup *g;
 
-	if (isol_cg_layout(&lay, 0, err) < 0)
-		return NULL;
-	luaL_checktype(L, idx, LUA_TTABLE);
-	for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, idx); i++) {
-		lua_rawgeti(L, idx, i);
-		int c = isol_cg_ctrl_lookup(luaL_checkstring(L, -1));
-		lua_pop(L, 1);
-		for (int h = 0; c >= 0 && h < lay->n; h++)
-			if (lay->h[h].version == 1 && (lay->h[h].ctrls & (1u << c))) {
-				if (self && strcmp(self, lay->h[h].self)) {
-					isol_failx(err, EINVAL, "libcgroup: the caller's cgroup differs between the "
-						   "hierarchies asked for (%s vs %s)", self, lay->h[h].self);
-					return NULL;
-				}
-				self = lay->h[h].self;
-			}
-	}
-	snprintf(full, sizeof full, "%s/%s", self && strcmp(self, "/") ? self : "", name);
-	g = cgroup_new_cgroup(full);
-	if (!g) {
-		isol_failx(err, ENOMEM, "cgroup_new_cgroup %s", full);
-		return NULL;
-	}
-	for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, idx); i++) {
-		lua_rawgeti(L, idx, i);
-		struct cgroup_controller *cc = cgroup_add_controller(g, lua_tostring(L, -1));
-		lua_pop(L, 1);
-		if (!cc) {
-			cgroup_free(&g);
-			isol_failx(err, EINVAL, "cgroup_add_controller");
-			return NULL;
-		}
-		if (lua_istable(L, idx + 1)) {
-			lua_pushnil(L);
-			while (lua_next(L, idx + 1)) {
-				const char *k = lua_tostring(L, -2);
-				size_t l = strcspn(k, ".");
-				lua_rawgeti(L, idx, i);
-				const char *cn = lua_tostring(L, -1);
-				if (strlen(cn) == l && strncmp(k, cn, l) == 0)
-					cgroup_add_value_string(cc, k, lua_tostring(L, -2));
-				lua_pop(L, 2);
-			}
-		}
-	}
-	return g;
-}
-
-static int lcg_result(lua_State *L, int r, const char *what)
+/* Read (name, {controllers}, {["ctrl.file"] = value}) at idx..idx+2 into
+ * spec. Strings stay anchored: values are copied into a table left on the
+ * stack (the caller's table could change under a metamethod). */
+static void read_lcg_spec(lua_State *L, int idx, struct isol_lcg_spec *spec, struct isol_lcg_value *vals)
 {
-	if (r) {
-		int e = isol_cg_ecg_errno(r);
-		lua_pushnil(L);
-		lua_pushfstring(L, "libcgroup %s: %s", what, e ? strerror(e) : cgroup_strerror(r));
-		lua_pushinteger(L, e);
-		return 3;
+	memset(spec, 0, sizeof *spec);
+	spec->name = plain_string(L, idx, "libcgroup name");
+	luaL_checktype(L, idx + 1, LUA_TTABLE);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, idx + 1);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, idx + 1, i);
+		int c = lua_type(L, -1) == LUA_TSTRING ? isol_cg_ctrl_lookup(lua_tostring(L, -1)) : -1;
+		if (c < 0)
+			luaL_error(L, "libcgroup controllers[%d]: unknown controller %s", (int)i,
+				   lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
+		spec->ctrls |= 1u << c;
+		lua_pop(L, 1);
 	}
-	lua_pushboolean(L, 1);
-	return 1;
+	lua_newtable(L); /* anchor: copies of the file names and values */
+	int anchor = lua_gettop(L);
+	if (lua_isnoneornil(L, idx + 2))
+		return;
+	luaL_checktype(L, idx + 2, LUA_TTABLE);
+	lua_pushnil(L);
+	while (lua_next(L, idx + 2)) {
+		if (lua_type(L, -2) != LUA_TSTRING)
+			luaL_error(L, "libcgroup values: keys must be \"controller.file\" strings, got %s",
+				   luaL_typename(L, -2));
+		if (spec->nvalues >= MAX_LCG_VALUES)
+			luaL_error(L, "libcgroup values: more than %d", MAX_LCG_VALUES);
+		const char *k = plain_string(L, -2, "libcgroup values key");
+		lua_pushvalue(L, -1); /* convert a copy, never the traversed value */
+		const char *v = plain_string(L, -1, k);
+		lua_rawseti(L, anchor, (lua_Integer)(2 * spec->nvalues + 2));
+		lua_pushvalue(L, -2);
+		lua_rawseti(L, anchor, (lua_Integer)(2 * spec->nvalues + 1));
+		vals[spec->nvalues].file = k;
+		vals[spec->nvalues].value = v;
+		spec->nvalues++;
+		lua_pop(L, 1);
+	}
+	spec->values = vals;
 }
 
 /* core.cgroup_libcgroup_create(name, {controllers}, {values}, ignore_ownership)
  * core.cgroup_libcgroup_delete(name, {controllers})
  * core.cgroup_libcgroup_attach(name, {controllers}, pid)
- * libcgroup's own create/delete/attach, for cgexec-style use of named groups,
- * for the bench's libcgroup column and for checking cgroup_delete_cgroup. */
+ * libcgroup's own create/delete/attach (cgroup_libcg.c). */
 static int l_lcg_create(lua_State *L)
 {
+	struct isol_lcg_spec spec;
+	struct isol_lcg_value vals[MAX_LCG_VALUES];
 	isol_error err;
-	struct cgroup *g;
-	int r;
 
-	if (isol_cg_libcgroup_init(&err) < 0 || !(g = lcg_build(L, luaL_checkstring(L, 1), 2, &err)))
-		return isol_lua_fail(L, &err);
-	r = cgroup_create_cgroup(g, lua_toboolean(L, 4));
-	cgroup_free(&g);
-	return lcg_result(L, r, "cgroup_create_cgroup");
+	read_lcg_spec(L, 1, &spec, vals);
+	spec.ignore_ownership = lua_toboolean(L, 4);
+	return ok_or_fail(L, isol_lcg_create(&spec, &err), &err);
 }
 
 static int l_lcg_delete(lua_State *L)
 {
+	struct isol_lcg_spec spec;
 	isol_error err;
-	struct cgroup *g;
-	int r;
 
-	if (isol_cg_libcgroup_init(&err) < 0 || !(g = lcg_build(L, luaL_checkstring(L, 1), 2, &err)))
-		return isol_lua_fail(L, &err);
-	r = cgroup_delete_cgroup(g, 0);
-	cgroup_free(&g);
-	return lcg_result(L, r, "cgroup_delete_cgroup");
+	lua_settop(L, 2);
+	read_lcg_spec(L, 1, &spec, NULL);
+	return ok_or_fail(L, isol_lcg_delete(&spec, &err), &err);
 }
 
 static int l_lcg_attach(lua_State *L)
 {
+	struct isol_lcg_spec spec;
 	isol_error err;
-	struct cgroup *g;
-	int r;
+	pid_t pid = check_pid(L, 3, "pid");
 
-	if (isol_cg_libcgroup_init(&err) < 0 || !(g = lcg_build(L, luaL_checkstring(L, 1), 2, &err)))
-		return isol_lua_fail(L, &err);
-	r = cgroup_attach_task_pid(g, (pid_t)luaL_checkinteger(L, 3));
-	cgroup_free(&g);
-	return lcg_result(L, r, "cgroup_attach_task_pid");
+	lua_settop(L, 2);
+	read_lcg_spec(L, 1, &spec, NULL);
+	return ok_or_fail(L, isol_lcg_attach(&spec, pid, &err), &err);
 }
 
 void isol_lua_open_cgroup(lua_State *L)
@@ -635,19 +863,22 @@ void isol_lua_open_cgroup(lua_State *L)
 		{ "nprocs", cg_nprocs },   { "stats", cg_stats },
 		{ "oom_kills", cg_oom_kills }, { "fd", cg_fd },
 		{ "version", cg_version }, { "dirs", cg_dirs },
+		{ "backend", cg_backend },
 		{ "procs_files", cg_procs_files }, { "path", cg_path },
 		{ "devices", cg_devices }, { "delete", cg_delete },
-		{ "close", cg_delete },    { "release", cg_release },
+		{ "close", cg_close },    { "release", cg_release },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg meta[] = {
-		{ "__gc", cg_gc }, { "__close", cg_gc }, { "__tostring", cg_tostring }, { NULL, NULL },
+		{ "__gc", cg_gc }, { "__close", cg_close_meta }, { "__tostring", cg_tostring }, { NULL, NULL },
 	};
 	static const luaL_Reg fns[] = {
 		{ "cgroup_layout", l_layout },
 		{ "cgroup_create", l_create },
 		{ "cgroup_devices_resolve", l_dev_resolve },
 		{ "cgroup_rmdir_tree", l_rmdir_tree },
+		{ "cgroup_find", l_find },
+		{ "cgroup_remove", l_remove },
 		{ "cgroup_libcgroup_init", l_lcg_init },
 		{ "cgroup_libcgroup_mount", l_lcg_mount },
 		{ "cgroup_ecg_errno", l_ecg_errno },

@@ -34,9 +34,20 @@ end
 --- validate step: map the limits on this host's cgroups now, so that a
 -- recipe the host cannot express fails at isol.sandbox() naming the field
 -- (controllers present, CPUs online). Nothing is created here.
+-- A cgroup namespace needs a group of the box's own on every hierarchy, or
+-- its root there is the caller's cgroup (issue 10 item 7).
 function M.validate_step(box)
   local r = box.recipe
-  if needs_cgroup(r.limits) or r.cgroup then box.cgroup_plan = cgroup.plan(r.limits, r.cgroup, "limits") end
+  local cgns = recipe.has_ns(r, "cgroup")
+  if needs_cgroup(r.limits) or r.cgroup or cgns then
+    local cg = r.cgroup
+    if cgns then
+      cg = {}
+      for k, v in pairs(r.cgroup or {}) do cg[k] = v end
+      cg.hierarchies = cg.hierarchies or "all"
+    end
+    box.cgroup_plan = cgroup.plan(r.limits, cg, "limits")
+  end
   return true
 end
 

@@ -44,31 +44,36 @@ function M.run()
     clone and (" unprivileged_userns_clone=" .. clone:gsub("\n", "")) or "",
     apparmor and (" apparmor_restrict=" .. apparmor:gsub("\n", "")) or ""))
   print("cgroups:")
-  local v1, v2 = {}, nil
-  for line in (read("/proc/self/mountinfo") or ""):gmatch("[^\n]+") do
-    local mp, fstype, opts = line:match("^%S+ %S+ %S+ %S+ (%S+) .- %- (%S+) %S+ (%S+)")
-    if fstype == "cgroup2" then v2 = mp
-    elseif fstype == "cgroup" then
-      for o in opts:gmatch("[^,]+") do
-        local generic = { relatime = 1, nosuid = 1, nodev = 1, noexec = 1, ro = 1, rw = 1 }
-        if not generic[o] and not o:match("=") then
-          v1[#v1 + 1] = o
-        end
+  -- The core's layout (csrc/cgroup.c) is the one detector of the version.
+  local lay, msg = core.cgroup_layout()
+  if not lay then
+    row("version", false, "cannot read the cgroup layout: " .. tostring(msg))
+  else
+    local names = { v1 = "v1", v2 = "v2", hybrid = "hybrid (v1 controllers + v2)", none = "none" }
+    local v1, v2 = {}, nil
+    for _, h in ipairs(lay.hierarchies) do
+      if h.version == 1 then
+        for _, c in ipairs(h.controllers) do v1[#v1 + 1] = c end
+      else
+        v2 = h
       end
     end
+    table.sort(v1)
+    row("version", lay.mode ~= "none", names[lay.mode] or lay.mode)
+    row("v1 controllers", #v1 > 0, table.concat(v1, " "))
+    row("v2 hierarchy", v2 ~= nil, v2 and (v2.mount .. " controllers: "
+      .. (#v2.controllers > 0 and table.concat(v2.controllers, " ") or "(none)")) or "")
   end
-  table.sort(v1)
-  local v2ctl = v2 and (read(v2 .. "/cgroup.controllers") or ""):gsub("\n", "") or ""
-  local version = (#v1 > 0 and v2) and "hybrid (v1 controllers + v2)" or (#v1 > 0 and "v1") or (v2 and "v2") or "none"
-  row("version", version ~= "none", version)
-  row("v1 controllers", #v1 > 0, table.concat(v1, " "))
-  row("v2 hierarchy", v2 ~= nil, v2 and (v2 .. " controllers: " .. (v2ctl ~= "" and v2ctl or "(none)")) or "")
   print("filesystem images:")
   local lc = io.open("/dev/loop-control")
   if lc then lc:close() end
   row("loop devices", lc ~= nil, lc and "/dev/loop-control" or "no /dev/loop-control (modprobe loop)")
   for _, fs in ipairs { "ext4", "ext2", "xfs", "btrfs" } do
-    local found = os.execute("command -v mkfs." .. fs .. " >/dev/null 2>&1")
+    local found = false -- a PATH search, not a shell
+    for dir in (os.getenv("PATH") or "/usr/sbin:/usr/bin:/sbin:/bin"):gmatch("[^:]+") do
+      local f = io.open(dir .. "/mkfs." .. fs)
+      if f then f:close(); found = true; break end
+    end
     row("mkfs." .. fs, found, "")
   end
   -- policy: syscall filters, Landlock, resource limits
