@@ -5,39 +5,50 @@
 -- temporary targets the spec made (never a real host file) and asserts that
 -- it FAILS. The attacks that need more than a shell are in spec/attack/.
 --
--- Class, attack, and whether it succeeded on main at 28e5bcb (2026-11-29):
---  1 read-only mounts  remount,bind,rw of a read-only bind + write the file  yes
---                      remount,bind,rw of /usr (no write)                     yes
---                      umount / mount tmpfs over inherited mounts             yes
---                      the same after `unshare -Urm` inside                   no (mounts locked there)
---                      as an ordinary user: remount + write own 0600 file     no (cannot start: cgroup EPERM)
---  2 capabilities      untrusted command has no capabilities                  yes (full set)
---                      default recipe = runtime default set, no SYS_ADMIN     yes (full set)
---                      caps = {keep}/{drop}/"all" applied exactly             yes (no `caps` field)
---  3 /proc and /sys    open core_pattern, drop_caches, sysrq-trigger for write yes
---                      /proc/keys, timer_list (kcore, sched_debug) masked     yes (keys, timer_list readable)
---                      sysfs mount read-only                                   yes (no sysfs type)
+-- Class, attack (one `it` each), and whether the attack succeeded on main at
+-- 28e5bcb (this kernel 6.18, cgroup v1 hybrid, 2026-11-29). "user: no start"
+-- means untrusted() cannot run as an ordinary user at all today (isol:
+-- mkdir /sys/fs/cgroup/cpu/isol-...: Permission denied), so that spec fails.
+--  1 read-only mounts  remount,bind,rw of a read-only bind, write the file     yes
+--                      remount,bind,rw /usr; umount /etc/passwd, /proc;
+--                      mount tmpfs over /usr                                   yes
+--                      the same after `unshare -Urm` inside                    no (locked there)
+--                      as an ordinary user (own 0600 file)                     user: no start
+--  2 capabilities      untrusted: no capability in any set (root)              yes (full set)
+--                      untrusted: no capability (ordinary user)                user: no start
+--                      no `caps`: exactly the runtime default, no SYS_ADMIN    yes (full set)
+--                      caps = {keep}, {drop}, "all"                            yes (no `caps` field)
+--  3 /proc and /sys    open core_pattern, drop_caches (sysrq-trigger) for write yes
+--                      the same as an ordinary user                            user: no start
+--                      kcore, keys, timer_list, sched_debug masked             yes (keys, timer_list read)
+--                      a `sysfs` mount is read-only                            yes (no sysfs type)
 --                      nested `unshare -Urmpf --mount-proc`                    yes
---  4 init              /proc/1/mem holds a host secret                         yes
+--  4 init              /proc/1/mem holds a secret of the host's Lua state      yes
 --                      /proc/1/environ shows the host env despite clear_env    yes
---                      ptrace-stop init, SIGKILL host, sandbox survives        yes
---                      fake status through the init's pipe ({code = 0})        yes
---                      CVE-2019-5736: /proc/1/exe overwrites the launcher      yes (see the it's output)
---  5 supervision       kill -9 $PPID, setsid escapee survives box:close()      yes
---    (no pid ns)       init=false: setsid grandchild outlives the SIGKILLed host yes
---  6 identity          sandbox root is host uid 0                              yes
---                      untrusted has a pid namespace                           no (it has one)
---                      no pid ns: SIGKILL a host root sleeper                  yes
---  7 cgroupfs          mount cgroup2 / cgroup v1 (pids) and mkdir inside       yes
---                      cgroup namespace rooted at the sandbox's own group      yes (not on every hierarchy)
+--                      ptrace-stop init, SIGKILL host: the sandbox survives    yes
+--                      fake wait status into the init's pipe: 0, not 137       yes
+--                      CVE-2019-5736, detached, /proc/1/exe opened for write   no (ETXTBSY: init runs it)
+--                      CVE-2019-5736, no pid ns: O_PATH of the init's exe,
+--                      kill the init, reopen for write                         yes (launcher copy written)
+--  5 supervision       kill -9 $PPID + setsid escapee, box:close(), cgroup     no (the cgroup kill gets it)
+--    (no pid ns)       the same without limits (no cgroup)                     yes (not on every run)
+--                      init = false: setsid grandchild outlives killed host    not seen here (*)
+--  6 identity          sandbox root is host uid 0; untrusted has a pid ns      yes (uid 0; the pid ns exists)
+--                      no pid ns: SIGKILL of a host root sleeper               yes
+--  7 cgroupfs          mount cgroup2 and cgroup v1 pids, mkdir a group (root)  yes
+--                      the same as an ordinary user                            user: no start
 --  8 terminal          TIOCSTI from untrusted (new session, user ns)           no
---                      TIOCSTI from a recipe without user namespace            yes
---                      TIOCSTI with new_session = false, no user namespace     yes
---  9 chroot mode       double chroot reads a host marker                       yes
--- 10 keyring           read a key of the caller's session keyring              yes
--- 11 bind sources      planted symlink redirects the next bind (nofollow)      yes (no `nofollow`)
--- 12 own cgroup        attach the caller to its sandbox group, close: frozen   yes (killed/frozen itself)
--- (The table is refreshed by hand: run `lua5.4 /usr/bin/busted spec/boundary_spec.lua`.)
+--                      TIOCSTI from a recipe without a user namespace          yes
+--                      the same with new_session = false                       yes
+--  9 chroot mode       double chroot reaches the host's / (root)               yes
+--                      the same as an ordinary user                            user: no start
+-- 10 keyring           read a key of the caller's session keyring (root)       yes
+--                      the same as an ordinary user                            user: no start
+-- 11 bind sources      planted symlink vs the next run's nofollow bind         yes (no `nofollow` option)
+-- 12 own cgroup        attach the caller to its sandbox group, close           yes (never ends)
+-- (*) the escapee died with the host when the host ran under busted or
+--     timeout, and survived when run from an interactive shell: unexplained.
+-- ISOLATK_VERBOSE=1 shows every attack's output.
 local h = require "support.helpers"
 local A = require "support.attack"
 
@@ -65,7 +76,7 @@ end
 -- Run `fn(user, tree)` as a temporary user with a world-readable copy of the tree.
 local function as_user(fn)
   local user, tree_dir
-  finally(function()
+  A.defer(function()
     A.user_delete(user)
     A.rm(tree_dir)
   end)
@@ -76,6 +87,9 @@ local function as_user(fn)
 end
 
 local ATT = "/opt/isolatk/attack"
+
+-- every temporary user, dir and process a test made goes after it
+after_each(A.cleanup)
 
 -- untrusted without its pid namespace (and so without a fresh /proc, which
 -- a sandbox cannot mount for its host's pid namespace)
@@ -103,7 +117,7 @@ describe("boundary 1: read-only mounts stay read-only #root #boundary", function
     if root_only() then return end
     local t, content = target()
     local d = A.tmpdir()
-    finally(function() A.rm(t); A.rm(d) end)
+    A.defer(function() A.rm(t); A.rm(d) end)
     local out = A.run { recipe = A.recipe(d, fx.dir, RO_BIND:format(t)), argv = A.sh(ATTACK) }
     assert.are.equal(content, h.read(t .. "/f"), "the host file was written:\n" .. out)
     A.assert_blocked(out, "remount of a read-only bind")
@@ -111,8 +125,7 @@ describe("boundary 1: read-only mounts stay read-only #root #boundary", function
 
   it("/usr cannot be remounted read-write, inherited mounts cannot be unmounted or covered (root)", function()
     if root_only() then return end
-    local d = A.tmpdir()
-    finally(function() A.rm(d) end)
+    local d = A.workdir("0700")
     -- per-mount flags only (remount,bind): never the superblock, never a write
     local out = A.run { recipe = A.recipe(d, fx.dir), argv = A.sh(
       "mount -o remount,bind,rw /usr 2>/dev/null && echo ESCAPED remount rw /usr; "
@@ -126,7 +139,7 @@ describe("boundary 1: read-only mounts stay read-only #root #boundary", function
     if root_only() then return end
     local t, content = target()
     local d = A.tmpdir()
-    finally(function() A.rm(t); A.rm(d) end)
+    A.defer(function() A.rm(t); A.rm(d) end)
     local out = A.run { recipe = A.recipe(d, fx.dir, RO_BIND:format(t)), argv = A.sh(
       "unshare -Urm /bin/sh -c " .. h.shq(ATTACK
         .. "mount -o remount,bind,rw /usr 2>/dev/null && echo ESCAPED nested remount rw /usr; "
@@ -140,7 +153,7 @@ describe("boundary 1: read-only mounts stay read-only #root #boundary", function
     as_user(function(user, tree)
       local t, content = target(user)
       local d = A.tmpdir("0755")
-      finally(function() A.rm(t); A.rm(d) end)
+      A.defer(function() A.rm(t); A.rm(d) end)
       local out = A.run { tree = tree, user = user, recipe = A.recipe(d, fx.dir, RO_BIND:format(t)),
         argv = A.sh(ATTACK .. "unshare -Urm /bin/sh -c " .. h.shq(ATTACK)) }
       assert.are.equal(content, h.read(t .. "/f"), "the file was written:\n" .. out)
@@ -170,8 +183,7 @@ describe("boundary 2: capabilities #root #boundary", function()
   local BASE = "{ namespaces = { 'user', 'mount', 'pid' }, user = { map_root = true } }"
 
   local function caps_run(body, base, o)
-    local d = A.tmpdir("0755")
-    finally(function() A.rm(d) end)
+    local d = A.workdir()
     o = o or {}
     o.recipe = A.recipe(d, nil, body, base)
     o.argv = SHOW
@@ -228,8 +240,7 @@ describe("boundary 3: /proc and /sys are hardened #root #boundary", function()
   local fx = helper_fixture()
 
   local function run(body, argv, o)
-    local d = A.tmpdir("0755")
-    finally(function() A.rm(d) end)
+    local d = A.workdir()
     o = o or {}
     o.recipe = A.recipe(d, fx.dir, body)
     o.argv = argv
@@ -282,8 +293,7 @@ describe("boundary 4: isol's init holds nothing of the host #root #boundary", fu
   it("/proc/1/mem does not hold the host's secret (root)", function()
     if root_only() then return end
     local secret = A.token()
-    local d = A.tmpdir("0755")
-    finally(function() A.rm(d) end)
+    local d = A.workdir()
     -- the secret lives only in the launcher's Lua state (a global string)
     local out = A.run { recipe = A.recipe(d, fx.dir, "ISOLATK_SECRET = 'ISOL' .. 'SECRET:' .. '" .. secret .. "'"),
       argv = { ATT, "memscan" } }
@@ -294,8 +304,7 @@ describe("boundary 4: isol's init holds nothing of the host #root #boundary", fu
   it("/proc/1/environ does not show the host's environment (root)", function()
     if root_only() then return end
     local secret = A.token()
-    local d = A.tmpdir("0755")
-    finally(function() A.rm(d) end)
+    local d = A.workdir()
     local out = A.run { recipe = A.recipe(d, fx.dir), env = { ISOLATK_ENV = secret },
       argv = A.sh("tr '\\0' '\\n' < /proc/1/environ 2>&1; tr '\\0' '\\n' < /proc/self/environ") }
     A.started(out)
@@ -307,7 +316,7 @@ describe("boundary 4: isol's init holds nothing of the host #root #boundary", fu
     local tok = A.token()
     local d = A.tmpdir("0755")
     local pids = {}
-    finally(function()
+    A.defer(function()
       A.kill_pids(pids)
       A.kill_pids(A.pids_with(tok))
       A.rm(d)
@@ -343,8 +352,7 @@ describe("boundary 4: isol's init holds nothing of the host #root #boundary", fu
 
   it("the command cannot forge its exit status (root)", function()
     if root_only() then return end
-    local d = A.tmpdir("0755")
-    finally(function() A.rm(d) end)
+    local d = A.workdir()
     local out, code = A.run { recipe = A.recipe(d, fx.dir), argv = { ATT, "fakestatus" } }
     A.started(out)
     -- killed by SIGKILL: `isol run` exits 128 + 9
@@ -362,7 +370,7 @@ describe("boundary 4: isol's init holds nothing of the host #root #boundary", fu
       return h.sh("cd " .. h.shq(h.root) .. " && ISOL_STATE_DIR=" .. state .. " timeout -s KILL 10 ./bin/isol "
         .. args .. " 2>&1")
     end
-    finally(function()
+    A.defer(function()
       isol_in_state("kill " .. name)
       A.kill_pids(A.pids_with(tok))
       A.rm(d)
@@ -385,7 +393,7 @@ describe("boundary 4: isol's init holds nothing of the host #root #boundary", fu
     end, 10)
     local logs = A.trace(isol_in_state("logs " .. name))
     assert.is_truthy(logs:match("ESCAPED") or logs:match("BLOCKED"), "the attack did not run:\n" .. out .. logs)
-    assert.are.equal(before, h.read(copy), "the launcher was overwritten:\n" .. out .. logs)
+    assert.is_true(before == h.read(copy), "the launcher was overwritten:\n" .. out .. logs)
     assert.is_nil(logs:match("ESCAPED"), logs)
   end
 
@@ -396,7 +404,9 @@ describe("boundary 4: isol's init holds nothing of the host #root #boundary", fu
 
   it("nor by killing its init and reopening the exe (no pid namespace, CVE-2019-5736, root)", function()
     if root_only() then return end
-    cve(NO_PID, "orphan")
+    -- without a pid namespace there is no fresh /proc: the host's is bound
+    cve(NO_PID .. "mounts[#mounts + 1] = { type = 'bind', source = '/proc', target = '/proc', recursive = true }",
+      "orphan")
   end)
 end)
 
@@ -413,7 +423,7 @@ describe("boundary 5: supervision without a pid namespace #root #boundary", func
     end
   end
 
-  local function script(d, tok, body, extra)
+  local function script(d, body, extra)
     local rp = A.recipe(d, fx.dir, NO_PID .. (extra or ""))
     return string.format([[
 local isol = require "isol"
@@ -425,45 +435,53 @@ box = msg
 ]], rp, body)
   end
 
-  it("a command that kills its init leaves no setsid escapee after box:close() (root)", function()
-    if root_only() then return end
+  local function kill_init(extra)
     local tok = A.token()
-    local d = A.tmpdir("0755")
-    finally(function() A.kill_pids(A.pids_with(tok)); A.rm(d) end)
+    local d = A.workdir()
+    A.defer(function() A.kill_pids(A.pids_with(tok)) end)
     local esc = "setsid -f bash -c 'exec -a isolatk-" .. tok .. " sleep 30' </dev/null >/dev/null 2>&1; "
       .. "sleep 0.3; kill -9 $PPID; echo STARTED"
-    local out = h.lua(script(d, tok, string.format([[
+    local out = h.lua(script(d, string.format([[
 local p, err = box:spawn { "/bin/sh", "-c", %q }
 if not p then print("REFUSED " .. tostring(err)) return end
 print(p:wait())
 box:close()
 print("CLOSED")
-]], esc)), "timeout -s KILL 30")
+]], esc), extra), "timeout -s KILL 30")
     A.trace(out)
     h.sh("sleep 0.3")
     local left = {}
     for _, p in ipairs(A.pids_with("isolatk-" .. tok)) do if A.alive(p) then left[#left + 1] = p end end
     refused_or(out, "CLOSED")
     assert.are.same({}, left, "an escapee survived box:close():\n" .. out)
+  end
+
+  it("a command that kills its init leaves no setsid escapee after box:close() (root)", function()
+    if root_only() then return end
+    kill_init()
+  end)
+
+  it("the same without limits, so without a cgroup to sweep (root)", function()
+    if root_only() then return end
+    kill_init("r.limits = nil\n")
   end)
 
   it("with init = false, a setsid grandchild dies with the SIGKILLed host (root)", function()
     if root_only() then return end
     local tok = A.token()
-    local d = A.tmpdir("0755")
-    finally(function() A.kill_pids(A.pids_with(tok)); A.rm(d) end)
+    local d = A.workdir()
+    A.defer(function() A.kill_pids(A.pids_with(tok)) end)
     local esc = "setsid -f bash -c 'exec -a isolatk-" .. tok .. " sleep 30' </dev/null >/dev/null 2>&1; "
       .. "sleep 0.5; echo STARTED; sleep 30"
     -- the host spawns, then SIGKILLs itself
-    local out = h.lua(script(d, tok, string.format([[
+    local out = h.lua(script(d, string.format([[
 local p, err = box:spawn { "/bin/sh", "-c", %q }
 if not p then print("REFUSED " .. tostring(err)) return end
 io.stdout:flush()
-os.execute("sleep 1.5; ps -eo pid,ppid,sid,args | grep isolat[k]")
+os.execute("sleep 1.5")
 os.execute("kill -KILL " .. io.open("/proc/self/stat"):read("l"):match("^(%%d+)"))
-]], esc), "r.init = false\nr.die_with_parent = true\n"))
+]], esc), "r.init = false\nr.die_with_parent = true\nr.limits = nil\n"))
     A.trace(out)
-    A.trace(h.sh("ps -ef | grep isolatk-" .. tok .. " | grep -v grep"))
     local gone = A.wait_for(function()
       for _, p in ipairs(A.pids_with("isolatk-" .. tok)) do if A.alive(p) then return false end end
       return true
@@ -479,8 +497,8 @@ describe("boundary 6: identity #root #boundary", function()
   it("untrusted run as root maps sandbox root to an unprivileged host id, in a pid namespace", function()
     if root_only() then return end
     local tok = A.token()
-    local d = A.tmpdir("0755")
-    finally(function() A.kill_pids(A.pids_with(tok)); A.rm(d) end)
+    local d = A.workdir()
+    A.defer(function() A.kill_pids(A.pids_with(tok)) end)
     local cmd = A.isol_cmd { recipe = A.recipe(d, fx.dir), timeout = 20,
       argv = { "/bin/bash", "-c", "echo STARTED; exec -a isolatk-" .. tok .. " sleep 10" } }
     h.sh("(" .. cmd .. " > " .. d .. "/out 2>&1 &)")
@@ -507,7 +525,7 @@ describe("boundary 6: identity #root #boundary", function()
     local tok = A.token()
     local d = A.tmpdir("0755")
     local sleeper = A.sleeper(tok, 60)
-    finally(function() A.kill_pids { sleeper }; A.rm(d) end)
+    A.defer(function() A.kill_pids { sleeper }; A.rm(d) end)
     assert.is_true(A.alive(sleeper))
     local out = A.run { recipe = A.recipe(d, fx.dir, NO_PID), argv = { ATT, "kill", tostring(sleeper) } }
     h.sh("sleep 0.2")
@@ -521,7 +539,7 @@ describe("boundary 7: cgroupfs #root #boundary", function()
   local function attempt(o)
     local tok = A.token()
     local d = A.tmpdir("0755")
-    finally(function()
+    A.defer(function()
       -- whatever a successful attack made at a hierarchy's root goes
       for dir in (h.sh("ls -d /sys/fs/cgroup/*/isolatk-" .. tok .. " /sys/fs/cgroup/isolatk-" .. tok
         .. " 2>/dev/null")):gmatch("[^\n]+") do h.sh("rmdir " .. h.shq(dir)) end
@@ -533,7 +551,8 @@ describe("boundary 7: cgroupfs #root #boundary", function()
     o.argv = A.sh(
       "mkdir -p /tmp/cg2 /tmp/cgp; "
       .. "if mount -t cgroup2 none /tmp/cg2 2>/dev/null; then echo ESCAPED mounted cgroup2; "
-      .. "mkdir /tmp/cg2/" .. g .. " && echo ESCAPED created a cgroup2 group; rmdir /tmp/cg2/" .. g .. " 2>/dev/null; fi; "
+      .. "mkdir /tmp/cg2/" .. g .. " && echo ESCAPED created a cgroup2 group; "
+      .. "rmdir /tmp/cg2/" .. g .. " 2>/dev/null; fi; "
       .. "if mount -t cgroup -o pids none /tmp/cgp 2>/dev/null; then echo ESCAPED mounted cgroup v1 pids; "
       .. "mkdir /tmp/cgp/" .. g .. " && echo ESCAPED created a pids group; rmdir /tmp/cgp/" .. g .. " 2>/dev/null; fi; "
       .. "cat /proc/self/cgroup")
@@ -565,8 +584,7 @@ describe("boundary 8: no TIOCSTI into the caller's terminal #root #boundary", fu
   -- reversed, so the command line itself never matches) echo on the master.
   local function on_pty(body, base)
     local tok = A.token()
-    local d = A.tmpdir("0755")
-    finally(function() A.rm(d) end)
+    local d = A.workdir()
     local cmd = A.isol_cmd { recipe = A.recipe(d, fx.dir, body, base), timeout = 20,
       argv = { ATT, "tiocsti", tok:reverse() } }
     local out = h.sh("/usr/bin/python3 " .. h.shq(h.root .. "/spec/attack/pty_run.py") .. " 25 /bin/sh -c "
@@ -584,8 +602,7 @@ describe("boundary 8: no TIOCSTI into the caller's terminal #root #boundary", fu
 
   it("from a recipe without a user namespace (root)", function()
     if root_only() then return end
-    on_pty([[r.root.mounts[#r.root.mounts + 1] = mounts[#mounts] ]],
-      "{ namespaces = { 'mount', 'pid' }, root = require('isol').recipes.host_readonly(), limits = {} }")
+    on_pty(nil, "{ namespaces = { 'mount', 'pid' }, root = require('isol').recipes.host_readonly() }")
   end)
 
   it("from a recipe without a user namespace and new_session = false (root)", function()
@@ -604,7 +621,7 @@ describe("boundary 9: chroot mode #root #boundary", function()
     A.write(marker_dir .. "/marker", secret, "0600")
     if owner then h.sh("chown -R " .. owner .. " " .. h.shq(marker_dir)) end
     local d = A.tmpdir("0755")
-    finally(function() A.rm(marker_dir); A.rm(d) end)
+    A.defer(function() A.rm(marker_dir); A.rm(d) end)
     o.recipe = A.recipe(d, fx.dir, "r.root.mode = 'chroot'")
     o.argv = { ATT, "chroot-escape", marker_dir .. "/marker" }
     local out = A.run(o)
@@ -630,8 +647,7 @@ describe("boundary 10: keyring #root #boundary", function()
 
   local function steal(o)
     local payload = A.token()
-    local d = A.tmpdir("0755")
-    finally(function() A.rm(d) end)
+    local d = A.workdir()
     o.recipe = A.recipe(d, fx.dir)
     o.argv = { ATT, "keyread", "isolatk", "@KEYID@" }
     -- keyhost: a fresh session keyring of the spec's own launcher with one key
@@ -654,8 +670,7 @@ describe("boundary 10: keyring #root #boundary", function()
       local o = { user = user, tree = tree }
       -- the key is added by the user's own process: keyhost after setpriv
       local payload = A.token()
-      local d = A.tmpdir("0755")
-      finally(function() A.rm(d) end)
+      local d = A.workdir()
       o.recipe = A.recipe(d, fx.dir)
       o.argv = { ATT, "keyread", "isolatk", "@KEYID@" }
       local cmd = A.isol_cmd(o):gsub("%-%- env %-i", "-- " .. fx.dir .. "/attack keyhost isolatk " .. payload
@@ -677,7 +692,7 @@ describe("boundary 11: bind sources are not redirected by planted symlinks #root
     local secret = A.token()
     A.write(priv .. "/secret", secret, "0600")
     local d = A.tmpdir("0755")
-    finally(function() A.rm(ws); A.rm(priv); A.rm(d) end)
+    A.defer(function() A.rm(ws); A.rm(priv); A.rm(d) end)
     -- run 1: the untrusted command plants ws/x -> the private host dir
     local out1 = A.run { recipe = A.recipe(d, fx.dir, string.format(
       "mounts[#mounts + 1] = { type = 'bind', source = %q, target = '/work' }", ws)),
@@ -707,7 +722,7 @@ describe("boundary 12: a script attached to its own sandbox cgroup does not free
     if root_only() then return end
     local d = A.tmpdir("0755")
     local pid
-    finally(function()
+    A.defer(function()
       if pid then A.kill_pids { pid } end
       A.rm(d)
     end)

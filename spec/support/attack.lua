@@ -8,6 +8,23 @@ local h = require "support.helpers"
 local M = {}
 local shq = h.shq
 
+-- Cleanups of the running test, last in first out (busted's `finally`
+-- keeps only one function per test); the spec runs M.cleanup after each.
+local cleanups = {}
+
+--- Run `fn` after the current test, whatever happens.
+function M.defer(fn)
+  cleanups[#cleanups + 1] = fn
+end
+
+function M.cleanup()
+  while #cleanups > 0 do
+    local fn = table.remove(cleanups)
+    local ok, err = pcall(fn)
+    if not ok then io.stderr:write("boundary spec cleanup: ", tostring(err), "\n") end
+  end
+end
+
 function M.token()
   local f = assert(io.open("/dev/urandom", "rb"))
   local b = f:read(16)
@@ -20,6 +37,13 @@ function M.tmpdir(mode)
   local d = h.sh("mktemp -d /tmp/isolatk.XXXXXX"):gsub("%s+$", "")
   assert(d:match("^/tmp/isolatk%.%w+$"), "mktemp failed: " .. d)
   h.sh("chmod " .. (mode or "0700") .. " " .. shq(d))
+  return d
+end
+
+--- A tmpdir removed after the current test.
+function M.workdir(mode)
+  local d = M.tmpdir(mode or "0755")
+  M.defer(function() M.rm(d) end)
   return d
 end
 
@@ -77,17 +101,43 @@ function M.user_delete(name)
   end
 end
 
+--- Remove every cgroup directory called `name` (a random one a recipe of
+-- this spec asked for) in every hierarchy: thaw it, SIGKILL what the attack
+-- left in it (processes this spec started), rmdir depth first.
+function M.cgroup_remove(name)
+  if not (name and name:match("^isolatk%-%x+$")) then return end
+  for _ = 1, 30 do
+    local dirs = h.sh("find /sys/fs/cgroup -maxdepth 8 -depth -type d -name " .. name .. " 2>/dev/null")
+    if not dirs:match("%S") then return end
+    for dir in dirs:gmatch("[^\n]+") do
+      local f = io.open(dir .. "/freezer.state", "w")
+      if f then f:write("THAWED"); f:close() end
+      for d in h.sh("find " .. shq(dir) .. " -depth -type d"):gmatch("[^\n]+") do
+        for pid in (h.read(d .. "/cgroup.procs") or ""):gmatch("%d+") do h.sh("kill -KILL " .. pid) end
+        h.sh("rmdir " .. shq(d) .. " 2>/dev/null")
+      end
+    end
+    h.sh("sleep 0.1")
+  end
+  io.stderr:write("boundary spec: cgroup ", name, " could not be removed\n")
+end
+
 --- Write DIR/recipe.lua: untrusted(), the helper dir bound read-only at
--- /opt/isolatk, then `body` (Lua statements over the table `r`).
+-- /opt/isolatk, then `body` (Lua statements over the table `r`). A recipe
+-- with limits gets its own random cgroup name, removed after the test (an
+-- attack that kills its host leaves the group behind).
 function M.recipe(dir, helper_dir, body, base)
+  local cg = "isolatk-" .. M.token():sub(1, 12)
+  M.defer(function() M.cgroup_remove(cg) end)
   local src = string.format([[
 local isol = require "isol"
 local r = %s
 local mounts = r.root and r.root.mounts
+if r.limits and not r.cgroup then r.cgroup = { name = %q } end
 %s
 %s
 return r
-]], base or "isol.recipes.untrusted()",
+]], base or "isol.recipes.untrusted()", cg,
     helper_dir and string.format(
       "mounts[#mounts + 1] = { type = 'bind', source = %q, target = '/opt/isolatk', readonly = true }",
       helper_dir) or "",
