@@ -587,7 +587,7 @@ describe("boundary 8: no TIOCSTI into the caller's terminal #root #boundary", fu
     local d = A.workdir()
     local cmd = A.isol_cmd { recipe = A.recipe(d, fx.dir, body, base), timeout = 20,
       argv = { ATT, "tiocsti", tok:reverse() } }
-    local out = h.sh("/usr/bin/python3 " .. h.shq(h.root .. "/spec/attack/pty_run.py") .. " 25 /bin/sh -c "
+    local out = h.sh("/usr/bin/python3 " .. h.shq(A.attack_dir .. "/pty_run.py") .. " 25 /bin/sh -c "
       .. h.shq(cmd) .. " 2>&1")
     A.started(out)
     local echoed = out:gsub("[\r\n]", ""):find(tok:reverse(), 1, true)
@@ -687,7 +687,8 @@ describe("boundary 11: bind sources are not redirected by planted symlinks #root
 
   it("a symlink planted in a workspace does not redirect the next run's nofollow bind (root)", function()
     if root_only() then return end
-    local ws = A.tmpdir("0700")
+    -- the workspace is writable by whatever host id sandbox root maps to
+    local ws = A.tmpdir("0777")
     local priv = A.tmpdir("0700")
     local secret = A.token()
     A.write(priv .. "/secret", secret, "0600")

@@ -7,6 +7,9 @@ local h = require "support.helpers"
 
 local M = {}
 local shq = h.shq
+-- spec/attack/, found from this file (so the spec also runs against another tree)
+local ATTACK_DIR = (debug.getinfo(1, "S").source:match("^@(.*)/support/[^/]*$") or "spec") .. "/attack"
+M.attack_dir = ATTACK_DIR
 
 -- Cleanups of the running test, last in first out (busted's `finally`
 -- keeps only one function per test); the spec runs M.cleanup after each.
@@ -61,7 +64,7 @@ end
 --- Compile the attack helper into dir/attack (world-executable).
 function M.build_helper(dir)
   local out, ok = h.sh(string.format("cc -static -O1 -o %s %s 2>&1 && chmod 0755 %s", shq(dir .. "/attack"),
-    shq(h.root .. "/spec/attack/attack.c"), shq(dir .. "/attack")))
+    shq(ATTACK_DIR .. "/attack.c"), shq(dir .. "/attack")))
   assert(ok, "cannot build spec/attack/attack.c: " .. out)
   return dir .. "/attack"
 end
