@@ -25,6 +25,7 @@
 --                      nested `unshare -Urmpf --mount-proc`                    yes
 --  4 init              /proc/1/mem holds a secret of the host's Lua state      yes
 --                      /proc/1/environ shows the host env despite clear_env    yes
+--                      both as an ordinary user                                user: no start
 --                      ptrace-stop init, SIGKILL host: the sandbox survives    yes
 --                      fake wait status into the init's pipe: 0, not 137       yes
 --                      CVE-2019-5736, detached, /proc/1/exe opened for write   no (ETXTBSY: init runs it)
@@ -38,6 +39,7 @@
 --  7 cgroupfs          mount cgroup2 and cgroup v1 pids, mkdir a group (root)  yes
 --                      the same as an ordinary user                            user: no start
 --  8 terminal          TIOCSTI from untrusted (new session, user ns)           no
+--                      the same as an ordinary user                            user: no start
 --                      TIOCSTI from a recipe without a user namespace          yes
 --                      the same with new_session = false                       yes
 --  9 chroot mode       double chroot reaches the host's / (root)               yes
@@ -290,25 +292,46 @@ end)
 describe("boundary 4: isol's init holds nothing of the host #root #boundary", function()
   local fx = helper_fixture()
 
-  it("/proc/1/mem does not hold the host's secret (root)", function()
-    if root_only() then return end
+  local function memscan(o)
     local secret = A.token()
     local d = A.workdir()
     -- the secret lives only in the launcher's Lua state (a global string)
-    local out = A.run { recipe = A.recipe(d, fx.dir, "ISOLATK_SECRET = 'ISOL' .. 'SECRET:' .. '" .. secret .. "'"),
-      argv = { ATT, "memscan" } }
+    o.recipe = A.recipe(d, fx.dir, "ISOLATK_SECRET = 'ISOL' .. 'SECRET:' .. '" .. secret .. "'")
+    o.argv = { ATT, "memscan" }
+    local out = A.run(o)
     assert.is_nil(out:find(secret, 1, true), "the host's secret was read from /proc/1/mem:\n" .. out)
     A.assert_blocked(out, "reading the init's memory")
+  end
+
+  local function environ(o)
+    local secret = A.token()
+    local d = A.workdir()
+    o.recipe = A.recipe(d, fx.dir)
+    o.env = { ISOLATK_ENV = secret }
+    o.argv = A.sh("tr '\\0' '\\n' < /proc/1/environ 2>&1; tr '\\0' '\\n' < /proc/self/environ")
+    local out = A.run(o)
+    A.started(out)
+    assert.is_nil(out:find(secret, 1, true), "the host's environment leaked:\n" .. out)
+  end
+
+  it("/proc/1/mem does not hold the host's secret (root)", function()
+    if root_only() then return end
+    memscan {}
+  end)
+
+  it("/proc/1/mem does not hold the host's secret (ordinary user)", function()
+    if root_only() then return end
+    as_user(function(user, tree) memscan { user = user, tree = tree } end)
   end)
 
   it("/proc/1/environ does not show the host's environment (root)", function()
     if root_only() then return end
-    local secret = A.token()
-    local d = A.workdir()
-    local out = A.run { recipe = A.recipe(d, fx.dir), env = { ISOLATK_ENV = secret },
-      argv = A.sh("tr '\\0' '\\n' < /proc/1/environ 2>&1; tr '\\0' '\\n' < /proc/self/environ") }
-    A.started(out)
-    assert.is_nil(out:find(secret, 1, true), "the host's environment leaked:\n" .. out)
+    environ {}
+  end)
+
+  it("/proc/1/environ does not show the host's environment (ordinary user)", function()
+    if root_only() then return end
+    as_user(function(user, tree) environ { user = user, tree = tree } end)
   end)
 
   it("a ptrace-stopped init does not keep the sandbox alive after the host is killed (root)", function()
@@ -582,11 +605,12 @@ describe("boundary 8: no TIOCSTI into the caller's terminal #root #boundary", fu
 
   -- Run the attack on a pty the spec made; the pushed bytes (the token
   -- reversed, so the command line itself never matches) echo on the master.
-  local function on_pty(body, base)
+  local function on_pty(body, base, o)
     local tok = A.token()
     local d = A.workdir()
-    local cmd = A.isol_cmd { recipe = A.recipe(d, fx.dir, body, base), timeout = 20,
-      argv = { ATT, "tiocsti", tok:reverse() } }
+    o = o or {}
+    o.recipe, o.timeout, o.argv = A.recipe(d, fx.dir, body, base), 20, { ATT, "tiocsti", tok:reverse() }
+    local cmd = A.isol_cmd(o)
     local out = h.sh("/usr/bin/python3 " .. h.shq(A.attack_dir .. "/pty_run.py") .. " 25 /bin/sh -c "
       .. h.shq(cmd) .. " 2>&1")
     A.started(out)
@@ -598,6 +622,11 @@ describe("boundary 8: no TIOCSTI into the caller's terminal #root #boundary", fu
   it("from untrusted (root)", function()
     if root_only() then return end
     on_pty()
+  end)
+
+  it("from untrusted (ordinary user)", function()
+    if root_only() then return end
+    as_user(function(user, tree) on_pty(nil, nil, { user = user, tree = tree }) end)
   end)
 
   it("from a recipe without a user namespace (root)", function()
