@@ -218,6 +218,16 @@ function M.pids_with(token)
   return t
 end
 
+--- The process with `token` in its command line whose parent is `timeout`
+-- (the `isol run` process that M.isol_cmd starts).
+function M.child_of_timeout(token)
+  for _, pid in ipairs(M.pids_with(token)) do
+    local st = h.read("/proc/" .. pid .. "/stat") or ""
+    local ppid = st:match("^%d+ %(.-%) %S (%d+)")
+    if ppid and (h.read("/proc/" .. ppid .. "/comm") or ""):match("^timeout") then return pid end
+  end
+end
+
 function M.alive(pid)
   local st = h.read("/proc/" .. pid .. "/stat")
   return st ~= nil and not st:match("^%d+ %(.-%) Z")
