@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -350,6 +351,48 @@ static int cmd_memscan(int argc, char **argv)
 	return 0;
 }
 
+/* subreaper SECS CMD...: run CMD as a child subreaper, so that whatever
+ * CMD's sandbox leaves behind is re-parented here (not to the machine's
+ * PID 1); SECS after CMD ends, print SURVIVOR <pid> for each process still
+ * here, SIGKILL it (they are the spec's own) and reap. */
+static int cmd_subreaper(int argc, char **argv)
+{
+	char path[64], buf[4096];
+	int st;
+	if (argc < 2)
+		return 2;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		perror("PR_SET_CHILD_SUBREAPER");
+		return 1;
+	}
+	fflush(stdout);
+	pid_t c = fork();
+	if (c < 0)
+		return 1;
+	if (c == 0) {
+		execvp(argv[1], argv + 1);
+		_exit(127);
+	}
+	waitpid(c, &st, 0);
+	sleep((unsigned)atoi(argv[0]));
+	while (waitpid(-1, &st, WNOHANG) > 0)
+		;
+	snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	for (char *p = strtok(buf, " \n"); p; p = strtok(NULL, " \n")) {
+		out("SURVIVOR %s", p);
+		kill((pid_t)atoi(p), SIGKILL);
+	}
+	for (int i = 0; i < 100 && waitpid(-1, &st, 0) > 0; i++)
+		;
+	out("SUBREAPER-DONE");
+	return 0;
+}
+
 /* kill PID: SIGKILL a host process by pid. */
 static int cmd_kill(int argc, char **argv)
 {
@@ -379,6 +422,7 @@ int main(int argc, char **argv)
 		{ "exe-overwrite", cmd_exe_overwrite },
 		{ "memscan", cmd_memscan },
 		{ "kill", cmd_kill },
+		{ "subreaper", cmd_subreaper },
 	};
 	if (argc < 2)
 		return 2;
