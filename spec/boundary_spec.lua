@@ -719,9 +719,11 @@ describe("boundary 11: bind sources are not redirected by planted symlinks #root
     A.write(priv .. "/secret", secret, "0600")
     local d = A.tmpdir("0755")
     A.defer(function() A.rm(ws); A.rm(priv); A.rm(d) end)
-    -- run 1: the untrusted command plants ws/x -> the private host dir
+    -- run 1: the untrusted command plants ws/x -> the private host dir (its
+    -- workspace is writable: in untrusted's Landlock write list too)
     local out1 = A.run { recipe = A.recipe(d, fx.dir, string.format(
-      "mounts[#mounts + 1] = { type = 'bind', source = %q, target = '/work' }", ws)),
+      "mounts[#mounts + 1] = { type = 'bind', source = %q, target = '/work' }; " ..
+      "table.insert(r.landlock.write, '/work')", ws)),
       argv = A.sh("ln -s " .. priv .. " /work/x && echo planted") }
     assert.matches("planted", out1)
     assert.is_truthy(h.sh("readlink " .. h.shq(ws .. "/x")):match("isolatk"), out1)

@@ -212,8 +212,10 @@ static int cmd_fakestatus(int argc, char **argv)
 				continue;
 			snprintf(path, sizeof path, "/proc/1/fd/%s", e->d_name);
 			ssize_t n = readlink(path, link, sizeof link - 1);
-			if (n < 0)
+			if (n < 0) {
+				out("BLOCKED fakestatus readlink %s: %s", path, strerror(errno));
 				continue;
+			}
 			link[n] = 0;
 			if (strncmp(link, "pipe:", 5) != 0)
 				continue;
@@ -229,6 +231,7 @@ static int cmd_fakestatus(int argc, char **argv)
 		}
 		closedir(d);
 	}
+	out("ATTACK fakestatus: done, dying by SIGKILL");
 	fflush(stdout);
 	kill(getpid(), SIGKILL);
 	return 0;
