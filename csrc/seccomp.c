@@ -267,11 +267,19 @@ static int build_rules(const struct sink *ctx, const struct isol_seccomp_opts *o
 				return -1;
 		}
 	}
-	if (dflt) {
+	/* Pushing input into a terminal (TIOCSTI) or console (TIOCLINUX):
+	 * denied unless the options allow it, whatever the profile (strict's
+	 * ioctl allow-list never has them). */
+	if (o->deny_tty && !strict && !in_list("ioctl", o->allow, o->nallow)) {
 		struct scmp_arg_cmp tty[2] = {
 		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCSTI),
 		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCLINUX),
 		};
+		for (int i = 0; i < 2; i++)
+			if (add(ctx, deny, "ioctl", 1, &tty[i], err) < 0)
+				return -1;
+	}
+	if (dflt) {
 		if (add_list(ctx, deny, default_deny, sizeof default_deny / sizeof *default_deny, o, err) < 0)
 			return -1;
 		/* personality: every flag but UNAME26 is above 0x20008, and the
@@ -286,10 +294,6 @@ static int build_rules(const struct sink *ctx, const struct isol_seccomp_opts *o
 					return -1;
 			}
 		}
-		if (!in_list("ioctl", o->allow, o->nallow))
-			for (int i = 0; i < 2; i++)
-				if (add(ctx, deny, "ioctl", 1, &tty[i], err) < 0)
-					return -1;
 	}
 	if (guard_ns) {
 		if (add_list(ctx, deny, admin_deny, sizeof admin_deny / sizeof *admin_deny, o, err) < 0)
@@ -453,7 +457,7 @@ int isol_seccomp_build(const struct isol_seccomp_opts *o, struct isol_seccomp *o
 	out->prog.len = 0;
 	if (check_opts(o, err) < 0)
 		return err && err->code ? -err->code : -EINVAL;
-	if (o->profile == ISOL_SECCOMP_NONE && o->nested_userns && o->ndeny == 0)
+	if (o->profile == ISOL_SECCOMP_NONE && o->nested_userns && o->ndeny == 0 && !o->deny_tty)
 		return 0; /* nothing to filter */
 
 	deny = deny_action(o);

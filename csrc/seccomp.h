@@ -36,6 +36,8 @@ struct isol_seccomp_opts {
 	int nested_userns;        /* 0: no user namespace can be created inside */
 	int sys_admin;            /* the recipe grants CAP_SYS_ADMIN: `default`
 	                             then allows mounts and namespaces (Docker) */
+	int deny_tty;             /* ioctl TIOCSTI and TIOCLINUX are denied (any
+	                             profile but strict, which allows neither) */
 	const char *const *allow; /* syscall names; not copied */
 	size_t nallow;
 	const char *const *deny;

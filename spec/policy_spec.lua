@@ -82,12 +82,17 @@ describe("policy #root", function()
       end)
 
       it("default: ADDR_NO_RANDOMIZE personality and TIOCSTI are denied", function()
-        local free = probes(base, "personality", "tiocsti")
+        -- (without a seccomp field TIOCSTI is denied too: the control allows it)
+        local free = probes(with(base, { seccomp = { profile = "none", tiocsti = true } }), "personality", "tiocsti")
         local res = probes(with(base, { seccomp = "default" }), "personality", "tiocsti")
         assert.are.equal("ok", free.personality)
         assert.are.equal(EPERM, res.personality)
         assert.are_not.equal(EPERM, free.tiocsti) -- ENOTTY: stdin is not a tty
         assert.are.equal(EPERM, res.tiocsti)
+        -- no seccomp field at all: only the terminal filter
+        local bare = probes(base, "personality", "tiocsti")
+        assert.are.equal("ok", bare.personality)
+        assert.are.equal(EPERM, bare.tiocsti)
       end)
 
       it("filters the i386 entry (int $0x80) too", function()

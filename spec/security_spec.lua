@@ -293,7 +293,8 @@ os.execute(%q .. " revoke " .. id)
         { "default", "{ namespaces = { 'mount', 'pid' }, " .. HR .. " }" },
         { "user namespace", "{ namespaces = { 'user', 'mount', 'pid' }, user = { map_root = true }, " .. HR .. " }" },
         { "untrusted", "isol.recipes.untrusted()" },
-        { "control: same session, all caps", "{ namespaces = { 'mount', 'pid' }, new_session = false, "
+        { "control: same session, all caps", "{ namespaces = { 'mount', 'pid' }, new_session = false, " ..
+          "seccomp = { profile = 'none', tiocsti = true }, "
           .. "caps = 'all', " .. HR .. " }" },
       }
       local parts = { "local isol = require 'isol'" }

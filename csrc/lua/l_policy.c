@@ -82,6 +82,7 @@ static void read_opts(lua_State *L, struct isol_seccomp_opts *o, const char **al
 	o->errnum = (int)isol_lua_optint(L, 1, "seccomp", "errno", EPERM);
 	o->nested_userns = isol_lua_optbool(L, 1, "seccomp", "nested_userns", 1);
 	o->sys_admin = isol_lua_optbool(L, 1, "seccomp", "sys_admin", 0);
+	o->deny_tty = !isol_lua_optbool(L, 1, "seccomp", "tiocsti", 0);
 	o->nallow = read_names(L, 1, "allow", allow, MAX_NAMES);
 	o->ndeny = read_names(L, 1, "deny", deny, MAX_NAMES);
 	o->allow = allow;

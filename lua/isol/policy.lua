@@ -37,7 +37,7 @@ local ERRNO = core.errno
 M.ERRNO = ERRNO
 
 local SECCOMP_KEYS = { profile = true, allow = true, deny = true, errno = true, log = true,
-  action = true, nested_userns = true, sys_admin = true }
+  action = true, nested_userns = true, sys_admin = true, tiocsti = true }
 local PROFILES = { default = true, strict = true, none = true }
 
 local function check_names(v, path)
@@ -64,7 +64,7 @@ function M.check_seccomp(v, path)
   util.check_type(path, v, "table")
   util.check_keys(path, v, SECCOMP_KEYS)
   local out = { profile = v.profile or "default", nested_userns = true, action = "errno", errno = 1,
-    sys_admin = false }
+    sys_admin = false, tiocsti = false }
   if not PROFILES[out.profile] then
     util.fail(path .. ".profile", 'expected "default", "strict" or "none", got %s', util.show(v.profile))
   end
@@ -84,11 +84,12 @@ function M.check_seccomp(v, path)
     end
     out.errno = e
   end
-  for _, k in ipairs { "log", "nested_userns", "sys_admin" } do
+  for _, k in ipairs { "log", "nested_userns", "sys_admin", "tiocsti" } do
     if v[k] ~= nil then util.check_type(path .. "." .. k, v[k], "boolean") end
   end
   if v.nested_userns ~= nil then out.nested_userns = v.nested_userns end
   if v.sys_admin ~= nil then out.sys_admin = v.sys_admin end
+  if v.tiocsti ~= nil then out.tiocsti = v.tiocsti end
   if v.action ~= nil and v.action ~= "errno" and v.action ~= "kill" then
     util.fail(path .. ".action", 'expected "errno" or "kill", got %s', util.show(v.action))
   end
@@ -198,7 +199,8 @@ end
 do
   recipe.define("seccomp", {
     doc = 'syscall filter: {profile="default"|"strict"|"none", allow=, deny=, errno="EPERM", '
-      .. 'log=false, action="errno"|"kill", nested_userns=true, sys_admin=false} or a function',
+      .. 'log=false, action="errno"|"kill", nested_userns=true, sys_admin=false, tiocsti=false} or a function; '
+      .. 'without the field, only ioctl TIOCSTI/TIOCLINUX are denied (no input pushed into a terminal)',
     check = M.check_seccomp,
     -- The options stay a table here (to_plan is pure); the sandbox's plan
     -- hook puts its compiled filter in their place. The core refuses a
@@ -256,9 +258,27 @@ function M.prepare_step(box)
   return true
 end
 
---- plan step: the compiled filter in place of the options.
+-- Every sandbox without a `seccomp` field still gets a two-rule filter:
+-- ioctl TIOCSTI and TIOCLINUX denied, so that nothing can push input into a
+-- terminal it shares with the caller (new_session = false), whatever its
+-- capabilities. Compiled once per process. A filter needs no_new_privs (or
+-- CAP_SYS_ADMIN, which the command no longer has when it loads): a recipe
+-- with no_new_privs = false gets none, and relies on its new session.
+local tty_filter
+
+--- plan step: the compiled filter in place of the options (or the shared
+-- terminal filter).
 function M.plan_step(box, plan)
-  if plan.seccomp ~= nil then plan.seccomp = box.seccomp end
+  if plan.seccomp ~= nil then
+    plan.seccomp = box.seccomp
+  elseif box.recipe.no_new_privs ~= false then
+    if tty_filter == nil then
+      local msg, code
+      tty_filter, msg, code = core.seccomp_compile { profile = "none" }
+      if not tty_filter then return nil, "seccomp (terminal filter): " .. tostring(msg), code end
+    end
+    plan.seccomp = tty_filter
+  end
   return true
 end
 
