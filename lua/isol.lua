@@ -21,6 +21,7 @@ local recipe_merge = require "isol.recipe_merge"
 local explain = require "isol.explain"
 local security = require "isol.security"
 local net = require "isol.net"
+local rootless = require "isol.rootless"
 
 local isol = {
   _VERSION = "isol " .. core._VERSION,
@@ -43,6 +44,7 @@ local PLAN_KEYS = {
   argv = "table", env = "table", file = "string", cwd = "string",
   stdin = "io", stdout = "io", stderr = "io", keep_fds = "table",
   namespaces = "table", uid_map = "table", gid_map = "table", setgroups_deny = "boolean",
+  idmap_helper = "boolean",
   hostname = "string", domainname = "string", time = "table", fs = "table",
   new_session = "boolean", die_with_parent = "boolean", no_new_privs = "boolean",
   init = "boolean", supervise = "boolean", detach = "boolean",
@@ -119,13 +121,16 @@ end
 -- Every step of a sandbox, in the order it runs (Sandbox.steps() lists
 -- them; `isol.recipe.explain` prints them). Within a phase the order below
 -- is the order of the calls:
---   plan: images are attached before anything refers to them; supervise,
+--   plan: user first (the automatic user namespace, or why it cannot be);
+--     images are attached before anything refers to them; supervise,
 --     then detach (which forces supervision and stdio); the cgroup last,
 --     so its OOM count is taken right before the spawn.
 --   kill, close: the process trees first (a pid namespace dies with its
 --     init), then the cgroup ends and deletes what is left in it.
+Sandbox.step("validate", "user", rootless.validate_step)
 Sandbox.step("validate", "cgroup", cgroup_sandbox.validate_step)
 Sandbox.step("prepare", "cgroup", cgroup_sandbox.prepare_step)
+Sandbox.step("plan", "user", rootless.plan_step)
 Sandbox.step("plan", "fs", fs.plan_step)
 Sandbox.step("plan", "process", kill.plan_step)
 Sandbox.step("plan", "detached", detached.plan_step)
@@ -141,6 +146,7 @@ Sandbox.step("kill", "cgroup", cgroup_sandbox.kill_step)
 Sandbox.step("close", "process", kill.close_step)
 Sandbox.step("close", "cgroup", cgroup_sandbox.close_step)
 Sandbox.step("close", "net", net.close_step)
+explain.describe({}, rootless.explain_lines)
 for name, fn in pairs(cgroup_sandbox.methods) do Sandbox.method(name, "cgroup", fn) end
 
 -- The concerns' public parts.
