@@ -67,7 +67,7 @@ describe("rootless: hints", function()
   }
   for _, c in ipairs(cases) do
     it("names the way out for: " .. c[1], function()
-      local hint = rootless.hint_for(c[1], c[2])
+      local hint = rootless.hint_for(c[1], c[2]).text
       assert.is_string(hint)
       assert.truthy(hint:find(c[3], 1, true), hint)
     end)
@@ -79,6 +79,9 @@ describe("rootless: hints", function()
     if userns.privileged() then
       assert.equal("mount mqueue on /dev/mqueue: Operation not permitted",
         rootless.annotate("mount mqueue on /dev/mqueue: Operation not permitted", E.EPERM))
+      -- the kernel refuses a block filesystem in a user namespace to root too
+      assert.matches("\n  hint: the kernel refuses", rootless.annotate("mount /dev/loop0 on /data: Operation not permitted",
+        E.EPERM))
     end
   end)
 end)
@@ -90,6 +93,28 @@ describe("rootless: root keeps what it asked for #root", function()
     assert.same({ "uts" }, plan.namespaces)
     assert.is_nil(plan.uid_map)
     assert.falsy(isol.recipe.explain(r):find("user namespace added", 1, true))
+  end)
+end)
+
+describe("rootless: an image in a user namespace #root", function()
+  it("is refused by the kernel, and the error says so and offers the alternatives", function()
+    if not h.sh("command -v mkfs.ext4"):find("mkfs") then
+      pending("mkfs.ext4 is not installed (e2fsprogs)")
+      return
+    end
+    local dir = h.sh("mktemp -d /tmp/isol-rootless.XXXXXX"):gsub("%s+$", "")
+    local snap = leak.snapshot { dirs = { dir } }
+    local img = assert(isol.image.create(dir .. "/a.img", { size = "8M" }))
+    local st, msg, code = isol.run({ namespaces = { "user", "mount" }, user = { map_root = true },
+      mounts = { { type = "image", image = img, target = "/mnt" } } }, { "/bin/true" })
+    img:close()
+    leak.assert_clean(snap)
+    h.sh("rm -rf " .. dir)
+    assert.is_nil(st)
+    assert.equal(E.EPERM, code)
+    assert.matches("^mount /dev/loop%d+ on /mnt: Operation not permitted\n  hint: the kernel refuses to mount a "
+      .. "block%-device filesystem .* inside a user namespace: run as root without \"user\" in namespaces, or "
+      .. ".*fuse2fs", msg)
   end)
 end)
 
@@ -167,6 +192,28 @@ describe("rootless: as an ordinary user #root", function()
     ]]
     assert(ok, out)
     assert.matches('mqueue.*Operation not permitted\n  hint: .*add "ipc" to namespaces', out)
+  end)
+
+  it("gives an image mount without access to /dev/loop-control a way out", function()
+    if not h.sh("command -v /usr/sbin/mkfs.ext4 /sbin/mkfs.ext4"):find("mkfs") then
+      pending("mkfs.ext4 is not installed (e2fsprogs)")
+      return
+    end
+    local out, ok = as_user [[
+      local isol = require "isol"
+      local path = os.tmpname()
+      os.remove(path)
+      local img = assert(isol.image.create(path, { size = "8M" }))
+      local st, msg = isol.run({ namespaces = { "mount" },
+        mounts = { { type = "image", image = img, target = "/mnt" } } }, { "/bin/true" })
+      img:close()
+      os.remove(path)
+      assert(not st, "expected a failure")
+      io.write(msg)
+    ]]
+    assert(ok, out)
+    assert.matches("^open /dev/loop%-control: Permission denied\n  hint: loop devices are root's "
+      .. "%(/dev/loop%-control is not accessible to you%)", out)
   end)
 
   it("maps a subordinate range through newuidmap/newgidmap with map_range", function()

@@ -97,7 +97,8 @@ end
 
 local PERM = { [E.EPERM] = true, [E.EACCES] = true }
 
--- { match = fn(msg) -> bool, errno = set or nil (any), text = string | fn(msg) }
+-- { match = fn(msg) -> bool, errno = set or nil (any), text = string | fn(msg),
+--   any_caller = true: root gets it too (else only callers without root) }
 -- The first match wins: the specific ones first.
 M.HINTS = {
   { match = mentions("devices%.deny", "devices%.allow", "limits%.devices"), errno = PERM,
@@ -120,8 +121,10 @@ M.HINTS = {
     end },
   { match = mentions("loop%-control", "/dev/loop"), errno = { [E.EACCES] = true },
     text = "loop devices are root's (/dev/loop-control is not accessible to you): create and fill the "
-      .. "image as you, then mount it as root; or use a directory bind mount instead of an image" },
-  { match = mentions("^mount /dev/loop", "image"), errno = PERM,
+      .. "image as you, then mount it as root; or use a directory bind mount instead of an image "
+      .. "(`isol image checkpoint --no-trim` needs no loop device)" },
+  -- root meets this one too: the kernel refuses it to everyone in a user namespace
+  { match = mentions("^mount /dev/loop"), errno = { [E.EPERM] = true }, any_caller = true,
     text = "the kernel refuses to mount a block-device filesystem (ext4, xfs...) inside a user namespace: "
       .. "run as root without \"user\" in namespaces, or mount the image yourself with FUSE "
       .. "(`fuse2fs IMAGE DIR`) and bind DIR into the sandbox" },
@@ -141,12 +144,13 @@ M.HINTS = {
 }
 
 --- The hint of M.HINTS for message `msg` with errno `code` (EPERM or
--- EACCES), whoever the caller is; nil when none applies.
+-- EACCES), whoever the caller is: {text=, any_caller=}, or nil when none
+-- applies.
 function M.hint_for(msg, code)
   if type(msg) ~= "string" or not PERM[code] then return nil end
   for _, h in ipairs(M.HINTS) do
     if (not h.errno or h.errno[code]) and h.match(msg) then
-      return type(h.text) == "function" and h.text(msg) or h.text
+      return { text = type(h.text) == "function" and h.text(msg) or h.text, any_caller = h.any_caller }
     end
   end
   return nil
@@ -156,8 +160,9 @@ end
 -- for `msg` and `code`, for callers without root (root gets none: its
 -- EPERM has other causes).
 function M.hint(msg, code)
-  if userns.privileged() then return nil end
-  return M.hint_for(msg, code)
+  local h = M.hint_for(msg, code)
+  if h and userns.privileged() and not h.any_caller then return nil end
+  return h and h.text
 end
 
 --- msg with its hint appended ("\n  hint: ..."), or msg unchanged.
