@@ -216,6 +216,19 @@ describe("rootless: as an ordinary user #root", function()
       .. "%(/dev/loop%-control is not accessible to you%)", out)
   end)
 
+  it("isol check says which cgroups are writable by the user and why loop devices are not", function()
+    local out, ok = as_user "os.exit(require('isol.cli').main({ 'check' }))"
+    assert(ok or out:find("cgroups writable by you", 1, true), out)
+    assert.truthy(out:find("cgroups writable by you", 1, true), out)
+    if isol.recipe.cgroup_version() ~= "v2" then
+      assert.matches("\n  v1 memory +no +/sys/fs/cgroup/memory[^\n]*: not yours %(limits need root or a delegated "
+        .. "cgroup", out)
+    end
+    if select(2, h.sh("test -e /dev/loop-control")) then
+      assert.matches("\n  loop devices +no +/dev/loop%-control not accessible to you %(root only%)", out)
+    end
+  end)
+
   it("maps a subordinate range through newuidmap/newgidmap with map_range", function()
     -- a range of our own for the user (useradd may have added one; the
     -- files are restored exactly afterwards)
