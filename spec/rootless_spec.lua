@@ -229,6 +229,54 @@ describe("rootless: as an ordinary user #root", function()
     end
   end)
 
+  it("runs recipes.untrusted in a delegated v1 cgroup (a chowned parent per hierarchy)", function()
+    if isol.recipe.cgroup_version() == "v2" then
+      pending("pure cgroup v2 host: the delegated v2 subtree is tested in the VM (spec/vm)")
+      return
+    end
+    -- the user's parent, under this process's own cgroup in every v1
+    -- hierarchy a run uses (memory for the limit, pids, cpu, cpuacct for
+    -- stats, freezer for kill)
+    local own, mounts = {}, {}
+    for line in h.read("/proc/self/cgroup"):gmatch("[^\n]+") do
+      local ctls, path = line:match("^%d+:([^:]+):(.*)$")
+      if ctls then for c in ctls:gmatch("[^,]+") do own[c] = path end end
+    end
+    for line in h.read("/proc/self/mountinfo"):gmatch("[^\n]+") do
+      local mp, fstype, opts = line:match("^%S+ %S+ %S+ %S+ (%S+) .- %- (%S+) %S+ (%S+)")
+      if fstype == "cgroup" then for o in opts:gmatch("[^,]+") do mounts[o] = mp end end
+    end
+    local name = "isol-deleg-" .. isol.core.getpid()
+    local dirs = {}
+    for _, c in ipairs { "memory", "pids", "cpu", "cpuacct", "freezer" } do
+      if mounts[c] and own[c] then
+        local dir = mounts[c] .. (own[c] == "/" and "" or own[c]) .. "/" .. name
+        local out, ok = h.sh(string.format("mkdir %s && chown -R %d:%d %s 2>&1", dir, uid, gid, dir))
+        assert(ok, out)
+        dirs[#dirs + 1] = dir
+      end
+    end
+    local out, ok = as_user(string.format([[
+      local isol = require "isol"
+      local r = isol.recipe.extend(isol.recipes.untrusted { memory = "32M", pids = 16 },
+        { cgroup = { parent = %q } })
+      io.write(isol.recipe.explain(r, { "x" }):match("recipe: [^\n]*"), "\n")
+      local st, o, e = isol.run(r, { "/bin/sh", "-c", "echo in; cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+        .. "2>/dev/null || true" }, { capture = true })
+      assert(st and st.code == 0, tostring(o) .. tostring(e))
+      io.write(o)
+      st = isol.run(isol.recipe.extend(isol.recipes.untrusted { memory = "16M" }, { cgroup = { parent = %q } }),
+        { "/bin/sh", "-c", "x=a; while :; do x=$x$x; done" })
+      io.write("oom ", tostring(st and st.oom), "\n")
+    ]], name, name))
+    for i = #dirs, 1, -1 do h.sh("rmdir " .. dirs[i]) end
+    assert(ok, out)
+    assert.matches("^recipe: untrusted: [^\n]*%(no devices allow%-list: you are not root, and the devices "
+      .. "controller cannot be delegated", out)
+    assert.matches("\nin\n", out)
+    assert.matches("\noom true\n$", out)
+  end)
+
   it("maps a subordinate range through newuidmap/newgidmap with map_range", function()
     -- a range of our own for the user (useradd may have added one; the
     -- files are restored exactly afterwards)
