@@ -44,7 +44,15 @@ end
 function M.prepare_step(box)
   local plan = box.cgroup_plan
   if not plan then return true end
-  local g, msg, code = cgroup.create_from_plan(plan, box.recipe.cgroup)
+  local cg = box.recipe.cgroup
+  -- v2 without root: beside a leaf of the caller's delegated cgroup
+  local parent = plan.version == 2 and cgroup.delegated_parent(cg)
+  if parent then
+    local c = { parent = parent }
+    for k, v in pairs(cg or {}) do c[k] = v end
+    cg = c
+  end
+  local g, msg, code = cgroup.create_from_plan(plan, cg)
   if not g then return nil, msg, code end
   box.cgroup = g
   box.cgroup_path = g:path() -- recorded by detached sandboxes
