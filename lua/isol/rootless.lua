@@ -102,8 +102,8 @@ local PERM = { [E.EPERM] = true, [E.EACCES] = true }
 -- The first match wins: the specific ones first.
 M.HINTS = {
   { match = mentions("devices%.deny", "devices%.allow", "limits%.devices"), errno = PERM,
-    text = "the v1 devices controller cannot be delegated (writing its files needs CAP_SYS_ADMIN on "
-      .. "the host): run as root, or drop the allow-list with "
+    text = "the devices controller cannot be delegated (v1 devices.allow/deny and v2's eBPF device "
+      .. "program need CAP_SYS_ADMIN on the host): run as root, or drop the allow-list with "
       .. "`limits = { devices = isol.recipe.replace() }` (recipes.untrusted does so without root)" },
   { match = mentions("cgroup", "^mkdir /sys/fs/", "subtree_control", "cgroup%.procs"), errno = PERM,
     text = function()
@@ -113,11 +113,23 @@ M.HINTS = {
           .. "`chown -R YOU /sys/fs/cgroup/SUBTREE` and run from inside it; "
           .. "or drop `limits` (`isol check` shows which cgroups you can write)"
       end
-      return "cgroup limits need root or a delegated cgroup: on cgroup v1 have root create and chown a "
-        .. "directory in every hierarchy the run uses (memory, pids, cpu, cpuacct, freezer...), e.g. "
-        .. "`for h in memory pids cpu,cpuacct freezer; do mkdir /sys/fs/cgroup/$h/YOU; chown -R YOU "
-        .. "/sys/fs/cgroup/$h/YOU; done`, then set `cgroup = { parent = \"/YOU\" }`; or drop `limits` "
-        .. "(`isol check` shows which cgroups you can write)"
+      -- the caller's own directory in every v1 hierarchy but devices
+      local uid = core.ids()
+      local me = userns.user_name(uid) or tostring(uid)
+      local dirs = {}
+      local lay = core.cgroup_layout()
+      for _, hier in ipairs(lay and lay.hierarchies or {}) do
+        local devices = false
+        for _, c in ipairs(hier.controllers) do if c == "devices" then devices = true end end
+        if hier.version == 1 and not devices and #hier.controllers > 0 then
+          dirs[#dirs + 1] = hier.mount .. (hier.self == "/" and "" or hier.self)
+        end
+      end
+      return string.format("cgroup limits need root or a delegated cgroup: on cgroup v1 have root make one "
+        .. "directory of yours in each hierarchy, `for d in %s; do mkdir $d/%s && chown -R %s $d/%s; done` "
+        .. "(the devices controller cannot be delegated), then add `cgroup = { parent = \"%s\" }` to the "
+        .. "recipe; or drop `limits` (`isol check` shows which cgroups you can write)",
+        #dirs > 0 and table.concat(dirs, " ") or "/sys/fs/cgroup/*", me, me, me, me)
     end },
   { match = mentions("loop%-control", "/dev/loop"), errno = { [E.EACCES] = true },
     text = "loop devices are root's (/dev/loop-control is not accessible to you): create and fill the "
