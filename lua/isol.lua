@@ -22,6 +22,7 @@ local explain = require "isol.explain"
 local security = require "isol.security"
 local net = require "isol.net"
 local rootless = require "isol.rootless"
+local userns = require "isol.userns"
 
 local isol = {
   _VERSION = "isol " .. core._VERSION,
@@ -83,7 +84,9 @@ end
 --- Unshare namespaces of the calling process (everything but "pid", which
 -- only affects children: use a sandbox for that). A new mount namespace
 -- gets `propagation` (default "private", like unshare(1): later mounts
--- never propagate back to the host).
+-- never propagate back to the host). Without root (no CAP_SYS_ADMIN) and
+-- without "user" and `user`, a user namespace mapping the caller to root is
+-- added first, as for a sandbox.
 -- @param spec a list of names, or {names..., user = {map_root=true}, hostname=, propagation=}
 function isol.unshare(spec)
   util.check_type("unshare", spec, "table")
@@ -95,6 +98,17 @@ function isol.unshare(spec)
   end
   names = recipe.check_namespaces(names, "namespaces")
   if opts.user ~= nil then util.check_type("unshare.user", opts.user, "table") end
+  -- without root the other kinds need a user namespace first: add one that
+  -- maps the caller to root, as a sandbox does (isol.rootless)
+  if opts.user == nil and userns.needs_auto(names) then
+    local why = userns.blocker()
+    if why then
+      return nil, string.format("unshare %s without root needs a user namespace, but %s",
+        table.concat(names, ", "), why), core.errno.EPERM
+    end
+    names[#names + 1] = "user"
+    opts.user = { map_root = true }
+  end
   local uid, gid = core.ids()
   local ok, msg, code = core.unshare(names)
   if not ok then return nil, msg, code end

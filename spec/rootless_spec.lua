@@ -169,6 +169,23 @@ describe("rootless: as an ordinary user #root", function()
     assert.equal("hostname: my-new-hostname, domain: example.internal\n", out)
   end)
 
+  it("isol.unshare of the calling process adds a user namespace too", function()
+    local out, ok = as_user [[
+      local isol = require "isol"
+      assert(isol.unshare { "mount", "uts" })
+      assert(isol.core.sethostname("unshared"))
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(isol.core.mkdir(dir))
+      assert(isol.mount.tmpfs(dir, { size = "1m" }))
+      io.write(dir, "\n", isol.core.ids(), " ", isol.core.gethostname(), " ", io.open("/proc/self/uid_map"):read("a"))
+    ]]
+    local dir = out:match("^(/[^\n]+)\n")
+    if dir then os.remove(dir) end -- the mount point, on the host (the mount died with the process)
+    assert(ok, out)
+    assert.matches("\n0 unshared%s+0%s+" .. uid .. "%s+1\n$", out)
+  end)
+
   it("gives limits without a delegated cgroup a way out", function()
     local out, ok = as_user [[
       local isol = require "isol"
