@@ -80,8 +80,8 @@ describe("rootless: hints", function()
       assert.equal("mount mqueue on /dev/mqueue: Operation not permitted",
         rootless.annotate("mount mqueue on /dev/mqueue: Operation not permitted", E.EPERM))
       -- the kernel refuses a block filesystem in a user namespace to root too
-      assert.matches("\n  hint: the kernel refuses", rootless.annotate("mount /dev/loop0 on /data: Operation not permitted",
-        E.EPERM))
+      local msg = rootless.annotate("mount /dev/loop0 on /data: Operation not permitted", E.EPERM)
+      assert.matches("\n  hint: the kernel refuses", msg)
     end
   end)
 end)
@@ -123,6 +123,15 @@ describe("rootless: as an ordinary user #root", function()
   local uid, gid, prefix, saved
 
   local function as_user(src) return h.lua(src, prefix) end
+  -- /etc/subuid and /etc/subgid as saved, with the user's lines replaced by
+  -- `line` (restored exactly in teardown)
+  local function set_range(line)
+    for _, k in ipairs { "subuid", "subgid" } do
+      local f = assert(io.open("/etc/" .. k, "w"))
+      f:write((saved[k] or ""):gsub("[^\n]*" .. user .. ":[^\n]*\n", ""), line)
+      f:close()
+    end
+  end
   local snap
   before_each(function() snap = leak.snapshot() end)
   after_each(function() leak.assert_clean(snap) end)
@@ -297,11 +306,7 @@ describe("rootless: as an ordinary user #root", function()
   it("maps a subordinate range through newuidmap/newgidmap with map_range", function()
     -- a range of our own for the user (useradd may have added one; the
     -- files are restored exactly afterwards)
-    for _, k in ipairs { "subuid", "subgid" } do
-      local f = assert(io.open("/etc/" .. k, "w"))
-      f:write((saved[k] or ""):gsub("[^\n]*" .. user .. ":[^\n]*\n", ""), user, ":3100000:65536\n")
-      f:close()
-    end
+    set_range(user .. ":3100000:65536\n")
     local out, ok = as_user [[
       local isol = require "isol"
       local st, o, e = isol.run({ namespaces = { "user", "mount" }, user = { map_range = true },
@@ -332,11 +337,7 @@ describe("rootless: as an ordinary user #root", function()
   end)
 
   it("says what to do when the user has no subordinate range", function()
-    for _, k in ipairs { "subuid", "subgid" } do
-      local f = assert(io.open("/etc/" .. k, "w"))
-      f:write(((saved[k] or ""):gsub("[^\n]*" .. user .. ":[^\n]*\n", "")))
-      f:close()
-    end
+    set_range("")
     local out, ok = as_user [[
       local isol = require "isol"
       local ok, err = pcall(isol.sandbox, { namespaces = { "user" }, user = { map_range = true } })
