@@ -111,9 +111,8 @@ int isol_write_file(const char *path, const char *data, size_t len, isol_error *
 	return 0;
 }
 
-int isol_write_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid,
-		       const struct isol_idmap *gid, size_t ngid, int setgroups_deny,
-		       isol_error *err)
+int isol_write_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid, const struct isol_idmap *gid,
+		       size_t ngid, int setgroups_deny, isol_error *err)
 {
 	char path[64], buf[1024];
 	int n, r;
@@ -148,8 +147,7 @@ int isol_write_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid,
  * PATH is not trusted to pick a setuid program. */
 static const char *find_helper(const char *name, char *buf, size_t size)
 {
-	static const char *const dirs[] = { "/usr/bin", "/bin", "/usr/sbin", "/sbin",
-					    "/usr/local/bin" };
+	static const char *const dirs[] = { "/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin" };
 
 	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		snprintf(buf, size, "%s/%s", dirs[i], name);
@@ -160,8 +158,7 @@ static const char *find_helper(const char *name, char *buf, size_t size)
 }
 
 /* Run `name pid inside outside count ...` and wait for it. */
-static int run_helper(const char *name, pid_t pid, const struct isol_idmap *m, size_t n,
-		      isol_error *err)
+static int run_helper(const char *name, pid_t pid, const struct isol_idmap *m, size_t n, isol_error *err)
 {
 	char path[64], nums[1 + 3 * ISOL_IDMAP_HELPER_MAX][12], out[200];
 	char *argv[2 + 3 * ISOL_IDMAP_HELPER_MAX + 1];
@@ -174,8 +171,7 @@ static int run_helper(const char *name, pid_t pid, const struct isol_idmap *m, s
 	pid_t hp;
 
 	if (n > ISOL_IDMAP_HELPER_MAX)
-		return isol_failx(err, E2BIG, "%s: %zu ranges, at most %d", name, n,
-				  ISOL_IDMAP_HELPER_MAX);
+		return isol_failx(err, E2BIG, "%s: %zu ranges, at most %d", name, n, ISOL_IDMAP_HELPER_MAX);
 	if (!find_helper(name, path, sizeof path))
 		return isol_failx(err, ENOENT,
 				  "%s: not found in /usr/bin or /bin (install the uidmap package: "
@@ -224,14 +220,12 @@ static int run_helper(const char *name, pid_t pid, const struct isol_idmap *m, s
 			return isol_fail(err, errno, "%s: waitpid", name);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
-	return isol_failx(err, EPERM, "%s %d: %s (%s %d)", name, (int)pid,
-			  len ? out : "refused the ranges",
-			  WIFEXITED(st) ? "exit" : "signal",
-			  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	return isol_failx(err, EPERM, "%s %d: %s (%s %d)", name, (int)pid, len ? out : "refused the ranges",
+			  WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
-int isol_id_maps_helper(pid_t pid, const struct isol_idmap *uid, size_t nuid,
-			const struct isol_idmap *gid, size_t ngid, isol_error *err)
+int isol_id_maps_helper(pid_t pid, const struct isol_idmap *uid, size_t nuid, const struct isol_idmap *gid,
+			size_t ngid, isol_error *err)
 {
 	int r;
 
@@ -243,9 +237,8 @@ int isol_id_maps_helper(pid_t pid, const struct isol_idmap *uid, size_t nuid,
 	return 0;
 }
 
-int isol_set_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid,
-		     const struct isol_idmap *gid, size_t ngid, int setgroups_deny, int helper,
-		     isol_error *err)
+int isol_set_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid, const struct isol_idmap *gid,
+		     size_t ngid, int setgroups_deny, int helper, isol_error *err)
 {
 	if (helper)
 		return isol_id_maps_helper(pid, uid, nuid, gid, ngid, err);
