@@ -144,12 +144,19 @@ doc: | $(DEPS_STAMP)
 bench: all
 	$(MAKE) -C bench
 
+# The installed launcher is built again with the directories it is installed
+# with compiled in (no LUA_PATH needed; DESTDIR is not part of them). Without
+# root: `make install PREFIX=$$HOME/.local`.
+INSTALL_CLI := $(BUILD)/install/isol
 install: installable
+	@mkdir -p $(dir $(INSTALL_CLI))
+	$(CC) $(OPT) -std=gnu11 $(WARN) $(LUA_INC) $(CFLAGS) -DISOL_LUADIR='"$(LUA_SHAREDIR)"' \
+		-DISOL_LIBDIR='"$(LUA_LIBDIR)"' -o $(INSTALL_CLI) csrc/cli/isol.c $(LDFLAGS) $(LUA_LIBS)
 	install -d $(DESTDIR)$(LUA_LIBDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol $(DESTDIR)$(BINDIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LUA_LIBDIR)/isol/core.so
 	install -m 0644 lua/isol.lua $(DESTDIR)$(LUA_SHAREDIR)/isol.lua
 	cd lua && find isol -name '*.lua' -exec install -D -m 0644 {} $(DESTDIR)$(LUA_SHAREDIR)/{} \;
-	install -m 0755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/isol
+	install -m 0755 $(INSTALL_CLI) $(DESTDIR)$(BINDIR)/isol
 
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_LIBDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol.lua $(DESTDIR)$(BINDIR)/isol

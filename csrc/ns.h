@@ -1,6 +1,8 @@
 /*
  * Namespaces: names <-> CLONE_* flags, unshare of the caller, setns through a
- * pidfd, uid/gid maps, hostname/domainname and time-namespace offsets.
+ * pidfd, uid/gid maps (written directly, or through the setuid helpers
+ * newuidmap/newgidmap for subordinate ranges), hostname/domainname and
+ * time-namespace offsets.
  */
 #ifndef ISOL_NS_H
 #define ISOL_NS_H
@@ -43,9 +45,31 @@ int isol_idmap_format(char *buf, size_t size, const struct isol_idmap *m, size_t
 /* Write uid/gid maps of process `pid` (0 = self). setgroups_deny writes "deny"
  * to /proc/<pid>/setgroups first (required for unprivileged gid maps).
  * Either map may be NULL/0 to skip it. Async-signal-safe. */
-int isol_write_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid,
-		       const struct isol_idmap *gid, size_t ngid, int setgroups_deny,
-		       isol_error *err);
+int isol_write_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid, const struct isol_idmap *gid,
+		       size_t ngid, int setgroups_deny, isol_error *err);
+
+/* Set the uid/gid maps of child `pid` through the setuid helpers newuidmap
+ * and newgidmap (Debian `uidmap`), which check the ranges against the
+ * caller's subordinate ids in /etc/subuid and /etc/subgid. They set the
+ * setgroups policy themselves ("allow" for a range from /etc/subgid), so
+ * nothing is written to /proc/<pid>/setgroups here. Parent side only: it
+ * posix_spawns each helper (empty environment, its stderr captured for the
+ * message) and waits for it. At most ISOL_IDMAP_HELPER_MAX ranges per map.
+ * Errors: ENOENT (helper not installed), EPERM (the helper refused: its
+ * message is in err), E2BIG (too many ranges), or the spawn/wait errno. */
+#define ISOL_IDMAP_HELPER_MAX 32
+int isol_id_maps_helper(pid_t pid, const struct isol_idmap *uid, size_t nuid, const struct isol_idmap *gid,
+			size_t ngid, isol_error *err);
+
+/* The one call of spawn.c's parent: the maps of child `pid`, through the
+ * helpers when `helper` is set, else written directly (isol_write_id_maps). */
+int isol_set_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid, const struct isol_idmap *gid,
+		     size_t ngid, int setgroups_deny, int helper, isol_error *err);
+
+/* 1 when the caller holds CAP_SYS_ADMIN (effective) in its own user
+ * namespace, as creating any namespace kind but "user" requires; 0 when it
+ * does not (an ordinary user: it needs a new user namespace first). */
+int isol_ns_privileged(void);
 
 /* Write time offsets (seconds) for a time namespace not yet entered by any
  * task: /proc/<pid>/timens_offsets (0 = self). Async-signal-safe. */

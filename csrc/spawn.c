@@ -388,8 +388,8 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 		close(status_p[1]), status_p[1] = -1;
 
 	if ((plan->nuid || plan->ngid || plan->setgroups_deny) && (plan->ns_flags & CLONE_NEWUSER)) {
-		r = isol_write_id_maps(pid, plan->uid_map, plan->nuid, plan->gid_map, plan->ngid,
-				       plan->setgroups_deny, err);
+		r = isol_set_id_maps(pid, plan->uid_map, plan->nuid, plan->gid_map, plan->ngid,
+				     plan->setgroups_deny, plan->idmap_helper, err);
 		if (r < 0)
 			goto kill_child;
 	}

@@ -61,6 +61,9 @@ struct isol_plan {
 	const struct isol_idmap *uid_map, *gid_map;
 	size_t nuid, ngid;
 	int setgroups_deny;
+	/* nonzero: the maps go through newuidmap/newgidmap (subordinate ids;
+	 * setgroups_deny is then ignored: newgidmap sets the policy) */
+	int idmap_helper;
 
 	const char *hostname, *domainname; /* NULL: unchanged (needs CLONE_NEWUTS) */
 

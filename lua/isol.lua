@@ -22,6 +22,8 @@ local explain = require "isol.explain"
 local security = require "isol.security"
 local net = require "isol.net"
 local policy = require "isol.policy"
+local rootless = require "isol.rootless"
+local userns = require "isol.userns"
 
 local isol = {
   _VERSION = "isol " .. core._VERSION,
@@ -44,6 +46,7 @@ local PLAN_KEYS = {
   argv = "table", env = "table", file = "string", cwd = "string",
   stdin = "io", stdout = "io", stderr = "io", keep_fds = "table",
   namespaces = "table", uid_map = "table", gid_map = "table", setgroups_deny = "boolean",
+  idmap_helper = "boolean",
   hostname = "string", domainname = "string", time = "table", fs = "table",
   new_session = "boolean", die_with_parent = "boolean", no_new_privs = "boolean",
   init = "boolean", supervise = "boolean", detach = "boolean",
@@ -83,7 +86,9 @@ end
 --- Unshare namespaces of the calling process (everything but "pid", which
 -- only affects children: use a sandbox for that). A new mount namespace
 -- gets `propagation` (default "private", like unshare(1): later mounts
--- never propagate back to the host).
+-- never propagate back to the host). Without root (no CAP_SYS_ADMIN) and
+-- without "user" and `user`, a user namespace mapping the caller to root is
+-- added first, as for a sandbox.
 -- @param spec a list of names, or {names..., user = {map_root=true}, hostname=, propagation=}
 function isol.unshare(spec)
   util.check_type("unshare", spec, "table")
@@ -95,6 +100,17 @@ function isol.unshare(spec)
   end
   names = recipe.check_namespaces(names, "namespaces")
   if opts.user ~= nil then util.check_type("unshare.user", opts.user, "table") end
+  -- without root the other kinds need a user namespace first: add one that
+  -- maps the caller to root, as a sandbox does (isol.rootless)
+  if opts.user == nil and userns.needs_auto(names) then
+    local why = userns.blocker()
+    if why then
+      return nil, string.format("unshare %s without root needs a user namespace, but %s",
+        table.concat(names, ", "), why), core.errno.EPERM
+    end
+    names[#names + 1] = "user"
+    opts.user = { map_root = true }
+  end
   local uid, gid = core.ids()
   local ok, msg, code = core.unshare(names)
   if not ok then return nil, msg, code end
@@ -121,14 +137,17 @@ end
 -- Every step of a sandbox, in the order it runs (Sandbox.steps() lists
 -- them; `isol.recipe.explain` prints them). Within a phase the order below
 -- is the order of the calls:
---   plan: images are attached before anything refers to them; supervise,
+--   plan: user first (the automatic user namespace, or why it cannot be);
+--     images are attached before anything refers to them; supervise,
 --     then detach (which forces supervision and stdio); the cgroup last,
 --     so its OOM count is taken right before the spawn.
 --   kill, close: the process trees first (a pid namespace dies with its
 --     init), then the cgroup ends and deletes what is left in it.
+Sandbox.step("validate", "user", rootless.validate_step)
 Sandbox.step("validate", "cgroup", cgroup_sandbox.validate_step)
 Sandbox.step("prepare", "cgroup", cgroup_sandbox.prepare_step)
 Sandbox.step("prepare", "policy", policy.prepare_step)
+Sandbox.step("plan", "user", rootless.plan_step)
 Sandbox.step("plan", "fs", fs.plan_step)
 Sandbox.step("plan", "process", kill.plan_step)
 Sandbox.step("plan", "detached", detached.plan_step)
@@ -146,6 +165,7 @@ Sandbox.step("close", "process", kill.close_step)
 Sandbox.step("close", "cgroup", cgroup_sandbox.close_step)
 Sandbox.step("close", "net", net.close_step)
 Sandbox.step("close", "policy", policy.close_step)
+explain.describe({}, rootless.explain_lines)
 for name, fn in pairs(cgroup_sandbox.methods) do Sandbox.method(name, "cgroup", fn) end
 
 -- The concerns' public parts.

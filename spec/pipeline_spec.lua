@@ -11,9 +11,9 @@ describe("Sandbox pipeline", function()
     local got = {}
     for _, s in ipairs(Sandbox.steps()) do got[#got + 1] = s.phase .. ":" .. s.concern end
     assert.same({
-      "validate:cgroup",
+      "validate:user", "validate:cgroup",
       "prepare:cgroup", "prepare:policy",
-      "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:net", "plan:policy", "plan:cgroup",
+      "plan:user", "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:net", "plan:policy", "plan:cgroup",
       "after_spawn:process", "after_spawn:detached", "after_spawn:cgroup",
       "wait:cgroup",
       "kill:process", "kill:cgroup",

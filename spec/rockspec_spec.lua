@@ -23,3 +23,56 @@ describe("rockspec", function()
     assert.matches("^isol %d+%.%d+%.%d+ rock\n$", res)
   end)
 end)
+
+-- From a fresh user account (issue 13): `luarocks --local make` and
+-- `make install PREFIX=$HOME/.local` without root, then the installed `isol`
+-- runs from another directory with no environment set up (the launcher
+-- knows where it was installed).
+describe("installation as an ordinary user #root", function()
+  local user = "isolri" .. require("isol.core").getpid() % 100000
+  local src, home
+
+  local function as_user(cmd)
+    return h.sh(string.format("runuser -u %s -- env -i HOME=%s PATH=/usr/bin:/bin sh -c %s 2>&1", user, home,
+      h.shq(cmd)))
+  end
+
+  setup(function()
+    local out, ok = h.sh("useradd -m -s /bin/sh " .. user .. " 2>&1")
+    assert(ok, out)
+    home = "/home/" .. user
+    src = h.sh("mktemp -d /tmp/isol-usersrc.XXXXXX"):gsub("%s+$", "")
+    out, ok = h.sh(string.format("cp -R csrc lua bin examples rockspec .ci Makefile %s/ && chown -R %s %s && "
+      .. "chmod 755 %s", src, user, src, src))
+    assert(ok, out)
+  end)
+
+  teardown(function()
+    h.sh("userdel -r " .. user .. " 2>/dev/null; rm -rf " .. src)
+  end)
+
+  -- the hostname example, copied where the user can read it
+  local function check_installed(bin)
+    local out, ok = as_user(string.format("cd / && %s run %s/examples/hostname.lua", bin, src))
+    assert(ok, out)
+    assert.equal("hostname: my-new-hostname, domain: example.internal\n", out)
+  end
+
+  it("luarocks --lua-version 5.4 --local make, then the installed isol run works from /", function()
+    local out, ok = as_user(string.format("cd %s && luarocks --lua-version 5.4 --local make --deps-mode=none "
+      .. "rockspec/isol-scm-1.rockspec", src))
+    assert(ok, out)
+    check_installed(home .. "/.luarocks/bin/isol")
+  end)
+
+  it("make install PREFIX=$HOME/.local, then the installed isol run works from /", function()
+    local out, ok = as_user(string.format("cd %s && make -s clean >/dev/null 2>&1; make -s install ISOL_NO_DEPS=1 "
+      .. "PREFIX=$HOME/.local", src))
+    assert(ok, out)
+    check_installed(home .. "/.local/bin/isol")
+    -- it prefers its own modules to others on LUA_PATH
+    out, ok = as_user(string.format("cd / && LUA_PATH='/nonexistent/?.lua' %s/.local/bin/isol --version", home))
+    assert(ok, out)
+    assert.matches("^isol %d+%.%d+%.%d+\n$", out)
+  end)
+end)

@@ -9,7 +9,11 @@
  * from that checkout, each from its bytecode under <b>/lua (made by `make`,
  * with line information) only when that bytecode is at least as new as its
  * source, else from the source itself; core.so comes from <b>. Otherwise
- * Lua's usual LUA_PATH/LUA_CPATH apply (an installed isol).
+ * (an installed isol) its own modules come first from the directories it was
+ * installed with (ISOL_LUADIR, ISOL_LIBDIR, compiled in by `make install`),
+ * then from <exe>/../share/lua/5.4 and <exe>/../lib/lua/5.4 (the layout of
+ * `make install` and of a luarocks tree, wherever it was moved), then Lua's
+ * usual LUA_PATH/LUA_CPATH: no environment is needed.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -70,24 +74,25 @@ static int search_tree(lua_State *L)
 	return 1;
 }
 
-static void use_build_tree(lua_State *L)
+/* 1 when the executable sits in a build tree (and its searcher is set). */
+static int use_build_tree(lua_State *L)
 {
 	char exe[4096], probe[4200];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	char *slash;
 
 	if (n <= 0)
-		return;
+		return 0;
 	exe[n] = '\0';
 	if (!(slash = strrchr(exe, '/')))
-		return;
+		return 0;
 	*slash = '\0'; /* <b>/bin */
 	if (!(slash = strrchr(exe, '/')))
-		return;
+		return 0;
 	*slash = '\0'; /* <b> */
 	snprintf(probe, sizeof probe, "%s/../lua/isol.lua", exe);
 	if (access(probe, R_OK) != 0)
-		return;
+		return 0;
 	/* searchers[2] (after preload) becomes the tree's, before package.path */
 	lua_getglobal(L, "table");
 	lua_getfield(L, -1, "insert");
@@ -108,6 +113,50 @@ static void use_build_tree(lua_State *L)
 		prepend_path(L, "cpath", lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}
+	return 1;
+}
+
+/* Prepend lib/?.so and share/?.lua, share/?/init.lua when share/isol.lua
+ * exists; 1 when it does. */
+static int use_dirs(lua_State *L, const char *share, const char *lib)
+{
+	char probe[4400];
+	int w = snprintf(probe, sizeof probe, "%s/isol.lua", share);
+
+	if (w < 0 || (size_t)w >= sizeof probe || access(probe, R_OK) != 0)
+		return 0;
+	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", share, share);
+	prepend_path(L, "path", lua_tostring(L, -1));
+	lua_pushfstring(L, "%s/?.so", lib);
+	prepend_path(L, "cpath", lua_tostring(L, -1));
+	lua_pop(L, 2);
+	return 1;
+}
+
+/* An installed isol: the directories compiled in, else next to bin/. */
+static void use_install_dirs(lua_State *L)
+{
+	char exe[4096], share[4200], lib[4200];
+	ssize_t n;
+	char *slash;
+
+#if defined(ISOL_LUADIR) && defined(ISOL_LIBDIR)
+	if (use_dirs(L, ISOL_LUADIR, ISOL_LIBDIR))
+		return;
+#endif
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	if (!(slash = strrchr(exe, '/')))
+		return;
+	*slash = '\0'; /* <prefix>/bin */
+	if (!(slash = strrchr(exe, '/')))
+		return;
+	*slash = '\0'; /* <prefix> */
+	snprintf(share, sizeof share, "%s/share/lua/%s.%s", exe, LUA_VERSION_MAJOR, LUA_VERSION_MINOR);
+	snprintf(lib, sizeof lib, "%s/lib/lua/%s.%s", exe, LUA_VERSION_MAJOR, LUA_VERSION_MINOR);
+	use_dirs(L, share, lib);
 }
 
 static int run(lua_State *L)
@@ -116,7 +165,8 @@ static int run(lua_State *L)
 	char **argv = (char **)lua_touserdata(L, 2);
 
 	luaL_openlibs(L);
-	use_build_tree(L);
+	if (!use_build_tree(L))
+		use_install_dirs(L);
 	/* arg, as the stand-alone interpreter builds it for a script */
 	lua_createtable(L, argc, 1);
 	for (int i = 0; i < argc; i++) {

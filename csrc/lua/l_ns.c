@@ -152,6 +152,14 @@ static int l_ids(lua_State *L)
 	return 5;
 }
 
+/* core.ns_privileged() -> true when the caller may create namespaces other
+ * than "user" itself (CAP_SYS_ADMIN in its user namespace) */
+static int l_ns_privileged(lua_State *L)
+{
+	lua_pushboolean(L, isol_ns_privileged());
+	return 1;
+}
+
 static int l_sethostname(lua_State *L)
 {
 	size_t len;
@@ -183,6 +191,7 @@ void isol_lua_open_ns(lua_State *L)
 		{ "unshare", l_unshare },     { "write_id_maps", l_write_id_maps },
 		{ "setns", l_setns },         { "ns_inode", l_ns_inode },
 		{ "ns_kinds", l_ns_kinds },   { "ids", l_ids },
+		{ "ns_privileged", l_ns_privileged },
 		{ "sethostname", l_sethostname }, { "gethostname", l_gethostname },
 		{ NULL, NULL },
 	};

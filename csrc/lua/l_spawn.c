@@ -704,6 +704,7 @@ static int l_spawn(lua_State *L)
 	plan.uid_map = uid;
 	plan.gid_map = gid;
 	plan.setgroups_deny = isol_lua_optbool(L, 1, "plan", "setgroups_deny", 0);
+	plan.idmap_helper = isol_lua_optbool(L, 1, "plan", "idmap_helper", 0);
 
 	plan.hostname = isol_lua_optstring(L, 1, "plan", "hostname");
 	plan.domainname = isol_lua_optstring(L, 1, "plan", "domainname");

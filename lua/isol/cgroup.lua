@@ -57,6 +57,8 @@
 -- error naming the way out (run from a delegated leaf, or cgroup.parent).
 -- `version = 2` on a hybrid host uses the controller-less unified tree
 -- (freeze, kill, eBPF devices and cpu.stat work there).
+-- Without root on v2, a delegated own cgroup is used through a leaf (see
+-- M.delegated_parent).
 -- `owner = { uid =, gid = }` delegates the group: v1 chowns the directory
 -- and every file (the seed's `cgcreate -a user -t user`); v2 chowns the
 -- directory and the files in /sys/kernel/cgroup/delegate (cgroup.procs,
@@ -225,6 +227,56 @@ function M.create_from_plan(plan, cg)
     if not ok then return undo("limits.devices: " .. msg, code) end
   end
   return g
+end
+
+-- ------------------------------------------------------------ delegation
+
+-- The parent sandboxes get once this process has moved into its leaf.
+local delegated_parent
+
+--- v2 delegation (systemd's Delegate=yes, or a subtree root chowned to the
+-- user): a caller without root whose own cgroup is its own (it may create
+-- a child there and move itself) moves this process into a leaf of it,
+-- `isol-caller`, once, so that sandboxes can be made beside that leaf (the
+-- no-internal-processes rule forbids controllers below a group that holds
+-- processes); the controllers of the cgroup are enabled for its children.
+-- The leaf stays when the process ends (an empty group costs
+-- nothing; the next run reuses it). Root callers, v1, a given
+-- `cgroup.parent` and a caller in the root cgroup are left alone.
+-- @return the absolute parent for sandboxes ("/a/b"), or nil
+function M.delegated_parent(cg)
+  if delegated_parent then return delegated_parent end
+  if (cg and cg.parent) or core.ids() == 0 then return nil end
+  local lay = layout()
+  if lay.mode ~= "v2" then return nil end
+  local h
+  for _, x in ipairs(lay.hierarchies) do if x.version == 2 then h = x end end
+  if not h or h.self == "/" or h.self == "" then return nil end
+  local own = h.mount .. h.self
+  local leaf = own .. "/isol-caller"
+  local ok, _, code = core.mkdir(leaf, tonumber("755", 8))
+  if not ok and code ~= core.errno.EEXIST then return nil end
+  local f = io.open(leaf .. "/cgroup.procs", "w")
+  local wok = f and f:write(tostring(core.getpid()))
+  local cok = f and f:close()
+  if not (wok and cok) then
+    if ok then os.remove(leaf) end -- made here, not ours to keep
+    return nil
+  end
+  -- the cgroup is empty now: make its controllers available below it (the
+  -- leaf and the sandboxes), as systemd does for a delegated unit
+  local cf = io.open(own .. "/cgroup.controllers", "r")
+  for c in ((cf and cf:read("a")) or ""):gmatch("%S+") do
+    local sf = io.open(own .. "/cgroup.subtree_control", "w")
+    if sf then
+      sf:write("+" .. c)
+      sf:close()
+    end
+  end
+  if cf then cf:close() end
+  delegated_parent = h.self
+  layout(true) -- the C side's cached own cgroup is the leaf now
+  return delegated_parent
 end
 
 -- ------------------------------------------------------------ install

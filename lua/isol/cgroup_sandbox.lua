@@ -35,7 +35,10 @@ end
 -- recipe the host cannot express fails at isol.sandbox() naming the field
 -- (controllers present, CPUs online). Nothing is created here.
 -- A cgroup namespace needs a group of the box's own on every hierarchy, or
--- its root there is the caller's cgroup (issue 10 item 7).
+-- its root there is the caller's cgroup (issue 10 item 7). Without root
+-- only the hierarchies the limits need (a caller can only move into groups
+-- of a subtree delegated to it: there the namespace's root is the caller's
+-- own cgroup, which it could read anyway).
 function M.validate_step(box)
   local r = box.recipe
   local cgns = recipe.has_ns(r, "cgroup")
@@ -44,7 +47,7 @@ function M.validate_step(box)
     if cgns then
       cg = {}
       for k, v in pairs(r.cgroup or {}) do cg[k] = v end
-      cg.hierarchies = cg.hierarchies or "all"
+      cg.hierarchies = cg.hierarchies or (require("isol.userns").privileged() and "all" or "needed")
     end
     box.cgroup_plan = cgroup.plan(r.limits, cg, "limits")
   end
@@ -55,7 +58,15 @@ end
 function M.prepare_step(box)
   local plan = box.cgroup_plan
   if not plan then return true end
-  local g, msg, code = cgroup.create_from_plan(plan, box.recipe.cgroup)
+  local cg = box.recipe.cgroup
+  -- v2 without root: beside a leaf of the caller's delegated cgroup
+  local parent = plan.version == 2 and cgroup.delegated_parent(cg)
+  if parent then
+    local c = { parent = parent }
+    for k, v in pairs(cg or {}) do c[k] = v end
+    cg = c
+  end
+  local g, msg, code = cgroup.create_from_plan(plan, cg)
   if not g then return nil, msg, code end
   box.cgroup = g
   box.cgroup_path = g:path() -- recorded by detached sandboxes

@@ -16,6 +16,7 @@
 -- @module isol.recipe
 local core = require "isol.core"
 local util = require "isol.util"
+local userns = require "isol.userns"
 
 local M = {}
 local fields, order = {}, {}
@@ -158,6 +159,15 @@ M.define("namespaces", {
   check = M.check_namespaces,
   plan = function(v, plan)
     plan.namespaces = v
+    -- Without root, the other kinds need a user namespace first: add one
+    -- mapping the caller to root inside, as bwrap does (isol.rootless
+    -- explains it, and refuses where user namespaces are disabled).
+    if userns.needs_auto(v) then
+      local uid, gid = core.ids()
+      plan.namespaces = util.copy_list(v)
+      plan.namespaces[#plan.namespaces + 1] = "user"
+      plan.uid_map, plan.gid_map, plan.setgroups_deny = { { 0, uid, 1 } }, { { 0, gid, 1 } }, true
+    end
     -- clone3 cannot put the child itself in a new time namespace: the child
     -- unshares one when plan.time is set, so "time" alone gets zero offsets
     -- (the `time` field, planned after this one, gives others).
@@ -188,12 +198,28 @@ end
 
 M.define("user", {
   doc = "user namespace maps: {map_root=true} | {map_root=\"unprivileged\"} (root inside is never host root) "
-    .. "| {uid=, gid=} | {uid_map=, gid_map=}, setgroups=\"deny\"|\"allow\"",
+    .. "| {uid=, gid=} | {uid_map=, gid_map=} | {map_range=true} (root inside is you, 1..65535 your "
+    .. "subordinate ids from /etc/subuid and /etc/subgid, through newuidmap/newgidmap), "
+    .. "setgroups=\"deny\"|\"allow\"",
   check = function(v, path)
     util.check_type(path, v, "table")
     util.check_keys(path, v, { map_root = true, uid = true, gid = true, uid_map = true,
-      gid_map = true, setgroups = true })
+      gid_map = true, setgroups = true, map_range = true })
     local out = {}
+    if v.map_range ~= nil then
+      out.map_range = util.check_type(path .. ".map_range", v.map_range, "boolean")
+      if out.map_range then
+        for _, k in ipairs { "uid", "gid", "uid_map", "gid_map" } do
+          if v[k] ~= nil then util.fail(path, "map_range cannot be combined with %s", k) end
+        end
+        if v.map_root == "unprivileged" then
+          util.fail(path, 'map_range cannot be combined with map_root = "unprivileged"')
+        end
+        if v.setgroups ~= nil then
+          util.fail(path .. ".setgroups", "is set by newgidmap with map_range (allow: the range is yours)")
+        end
+      end
+    end
     if v.map_root ~= nil and v.map_root ~= "unprivileged" then
       out.map_root = util.check_type(path .. ".map_root", v.map_root, "boolean")
     end
@@ -231,6 +257,13 @@ M.define("user", {
       return
     end
     local uid, gid = core.ids()
+    if v.map_range then
+      -- root inside is the caller, 1..N the caller's subordinate range
+      plan.uid_map, plan.gid_map = userns.range_maps()
+      plan.idmap_helper = uid ~= 0
+      plan.setgroups_deny = false
+      return
+    end
     local inside_uid = v.map_root and 0 or v.uid
     local inside_gid = v.map_root and 0 or (v.gid or v.uid)
     if v.uid_map then plan.uid_map = v.uid_map
@@ -240,6 +273,11 @@ M.define("user", {
     -- An unprivileged gid map requires setgroups "deny"; deny is also the
     -- safe default (no dropping of supplementary groups to get access).
     plan.setgroups_deny = plan.gid_map ~= nil and v.setgroups ~= "allow"
+    -- Ranges beyond the caller's own ids: only root writes them itself;
+    -- anyone else goes through newuidmap/newgidmap (subordinate ids).
+    if uid ~= 0 and (userns.beyond_own(plan.uid_map, uid) or userns.beyond_own(plan.gid_map, gid)) then
+      plan.idmap_helper, plan.setgroups_deny = true, false
+    end
   end,
 })
 

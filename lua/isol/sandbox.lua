@@ -33,6 +33,7 @@
 local core = require "isol.core"
 local recipe = require "isol.recipe"
 local util = require "isol.util"
+local rootless = require "isol.rootless"
 
 local E = core.errno
 
@@ -232,13 +233,14 @@ function Sandbox:spawn(cmd)
   local ctx = check_spawn_args(self, cmd)
   if not self.prepared then
     local ok, msg, code = run_until_failure("prepare", self)
-    if not ok then return nil, msg, code end
+    if not ok then return nil, rootless.annotate(msg, code), code end
     self.prepared = true
   end
   local pok, cp, msg, code = pcall(start, self, ctx)
   run_list(ctx.finally)
   if not pok then run_list(ctx.undo); error(cp, 0) end
-  if not cp then run_list(ctx.undo); return nil, msg, code end
+  -- a permission error an ordinary user meets gets its way out appended
+  if not cp then run_list(ctx.undo); return nil, rootless.annotate(msg, code), code end
   local p = setmetatable({ _p = cp, box = self }, BoxProcess)
   self.procs[p] = true
   owner[p] = self

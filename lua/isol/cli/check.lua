@@ -6,8 +6,9 @@ usage: isol check
 
 For each namespace kind, tries to create it (as the calling user) and says
 whether it works; says whether unprivileged users may create user
-namespaces, which cgroup version and controllers are mounted, and whether
-loop devices can be set up. Exits 1 if a namespace kind cannot be created.]],
+namespaces, which cgroup version and controllers are mounted, in which
+cgroups you may create groups (limits without root need a delegated one),
+and whether loop devices can be set up. Exits 1 if a namespace kind cannot be created.]],
 }
 
 local function read(path)
@@ -20,6 +21,52 @@ end
 
 local function row(name, ok, detail)
   print(string.format("  %-26s %-4s %s", name, ok and "yes" or "no", detail or ""))
+end
+
+local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+--- The caller's own cgroup directory in each hierarchy, and whether the
+-- caller may create groups there: "cgroups writable by you" (per v1
+-- hierarchy; the own subtree on v2). Limits without root need one.
+function M.writable_rows(v1, v2, uid)
+  local own = {}
+  for line in (read("/proc/self/cgroup") or ""):gmatch("[^\n]+") do
+    local ctl, path = line:match("^%d+:([^:]*):(.*)$")
+    if ctl then own[ctl] = path end
+  end
+  local mounts = {}
+  for line in (read("/proc/self/mountinfo") or ""):gmatch("[^\n]+") do
+    local mp, fstype, opts = line:match("^%S+ %S+ %S+ %S+ (%S+) .- %- (%S+) %S+ (%S+)")
+    if fstype == "cgroup" then
+      for o in opts:gmatch("[^,]+") do mounts[o] = mp end
+    end
+  end
+  print("cgroups writable by you (limits without root need them):")
+  local function probe(label, dir)
+    local ok = os.execute("test -w " .. shq(dir) .. " -a -w " .. shq(dir .. "/cgroup.procs"))
+    local detail = dir
+    if not ok and uid ~= 0 then
+      detail = dir .. ": not yours (limits need root or a delegated cgroup: README \"Without root\")"
+    end
+    row(label, ok, detail)
+  end
+  local seen = {}
+  for _, c in ipairs(v1) do
+    local mp = mounts[c]
+    local key = mp
+    if mp and not seen[key] then
+      seen[key] = true
+      local ctls = {}
+      for ctl, path in pairs(own) do
+        for part in ctl:gmatch("[^,]+") do if part == c then ctls[#ctls + 1] = path end end
+      end
+      local path = ctls[1] or "/"
+      probe("v1 " .. mp:match("[^/]*$"), mp .. (path == "/" and "" or path))
+    end
+  end
+  if v2 and own[""] then
+    probe(#v1 > 0 and "v2 (unified, no limits)" or "v2 subtree", v2 .. (own[""] == "/" and "" or own[""]))
+  end
 end
 
 function M.run()
@@ -63,11 +110,15 @@ function M.run()
     row("v1 controllers", #v1 > 0, table.concat(v1, " "))
     row("v2 hierarchy", v2 ~= nil, v2 and (v2.mount .. " controllers: "
       .. (#v2.controllers > 0 and table.concat(v2.controllers, " ") or "(none)")) or "")
+    M.writable_rows(v1, v2 and v2.mount, uid)
   end
   print("filesystem images:")
   local lc = io.open("/dev/loop-control")
   if lc then lc:close() end
-  row("loop devices", lc ~= nil, lc and "/dev/loop-control" or "no /dev/loop-control (modprobe loop)")
+  local exists = lc or os.execute("test -e /dev/loop-control")
+  row("loop devices", lc ~= nil, lc and "/dev/loop-control"
+    or exists and "/dev/loop-control not accessible to you (root only): images mount as root"
+    or "no /dev/loop-control (modprobe loop)")
   for _, fs in ipairs { "ext4", "ext2", "xfs", "btrfs" } do
     local found = false -- a PATH search, not a shell
     for dir in (os.getenv("PATH") or "/usr/sbin:/usr/bin:/sbin:/bin"):gmatch("[^:]+") do

@@ -2,7 +2,8 @@
 -- `minimal` (all namespaces but time, read-only host root) + `no_network` +
 -- a small `/tmp` (the root's tmpfs, `tmp`) + memory, CPU and pids caps + a devices
 -- allow-list (only null, zero, full, random, urandom, tty and the sandbox's own
--- pty nodes) + a cleared environment, a new session, no_new_privs and
+-- pty nodes; left out without root: the devices controller cannot be
+-- delegated) + a cleared environment, a new session, no_new_privs and
 -- die-with-parent + no capabilities at all (`caps = "none"`: nothing can be
 -- remounted, mounted or unmounted, even after `unshare -Urm` inside) + a
 -- fresh session keyring + sandbox root that is never host root
@@ -35,6 +36,12 @@ return function(p)
     util.fail("untrusted.pids", "expected an integer >= 1, got %s", util.show(pids))
   end
   local dir = "isol.recipes."
+  -- The devices controller cannot be delegated (v1 devices.allow/deny and
+  -- v2's eBPF program need CAP_SYS_ADMIN on the host): without root the
+  -- allow-list is left out, and the description (shown by explain) says so.
+  local privileged = require("isol.userns").privileged()
+  local devices = privileged and { allow = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+    "/dev/tty", "/dev/ptmx", "/dev/pts/*" } } or nil
   return compose.merge(
     -- the root's own tmpfs /tmp gets the small size (no second /tmp mount)
     require(dir .. "minimal") { hostname = p.hostname or "untrusted", root = { tmp_size = p.tmp or "16M" } },
@@ -42,11 +49,12 @@ return function(p)
     require(dir .. "memory_capped") { max = p.memory or "256M" },
     require(dir .. "cpu_capped") { percent = p.cpu or 50 },
     {
-      description = "untrusted: all namespaces, read-only root, no network, small /tmp, capped",
+      description = "untrusted: all namespaces, read-only root, no network, small /tmp, capped"
+        .. (privileged and "" or " (no devices allow-list: you are not root, and the devices controller "
+          .. "cannot be delegated; the sandbox's own /dev has only the safe nodes)"),
       limits = {
         pids = { max = pids },
-        devices = { allow = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
-          "/dev/tty", "/dev/ptmx", "/dev/pts/*" } },
+        devices = devices,
       },
       clear_env = true,
       env = { PATH = p.path or "/usr/bin:/bin", HOME = "/tmp", TMPDIR = "/tmp", LANG = "C.UTF-8" },

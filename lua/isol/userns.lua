@@ -1,0 +1,147 @@
+--- User namespaces for callers without root: whether the caller needs one
+-- (bwrap's automatic user namespace), whether this host allows one, the
+-- caller's subordinate id ranges (/etc/subuid, /etc/subgid) and the maps
+-- that go through newuidmap/newgidmap.
+--
+-- Pure helpers over the core and a few files; the recipe's `namespaces` and
+-- `user` fields use them to plan, isol.rootless checks and explains.
+-- @module isol.userns
+local core = require "isol.core"
+
+local M = {}
+
+--- The files newuidmap and newgidmap read.
+M.SUBID_FILES = { uid = "/etc/subuid", gid = "/etc/subgid" }
+
+--- How many subordinate ids map_range maps at most (as rootless podman:
+-- 65536, enough for a distribution's system users and nobody).
+M.RANGE_MAX = 65536
+
+--- May the caller create namespaces other than "user" itself (root, or
+-- CAP_SYS_ADMIN in its user namespace)?
+function M.privileged()
+  return core.ns_privileged()
+end
+
+local function first_line(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("l")
+  f:close()
+  return s
+end
+
+--- Why this caller cannot create a user namespace, or nil when it can
+-- (as far as the sysctls tell): a sentence with what to do.
+function M.blocker()
+  if M.privileged() then return nil end
+  local clone = first_line("/proc/sys/kernel/unprivileged_userns_clone")
+  if clone == "0" then
+    return "unprivileged user namespaces are disabled on this host (kernel.unprivileged_userns_clone = 0): "
+      .. "run as root, or ask the administrator for `sysctl -w kernel.unprivileged_userns_clone=1`"
+  end
+  local max = first_line("/proc/sys/user/max_user_namespaces")
+  if max == "0" then
+    return "user namespaces are disabled on this host (user.max_user_namespaces = 0): run as root, "
+      .. "or ask the administrator for `sysctl -w user.max_user_namespaces=15000`"
+  end
+  local aa = first_line("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+  if aa == "1" then
+    return "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1): "
+      .. "run as root, or give the interpreter an AppArmor profile with `userns,`"
+  end
+  return nil
+end
+
+local KINDS_NEEDING_PRIVILEGE = { mount = true, uts = true, ipc = true, net = true, pid = true,
+  cgroup = true, time = true }
+
+--- Does a recipe's namespace list need an added user namespace for this
+-- caller? True when the caller is not privileged and the list asks for
+-- kinds other than "user" without "user".
+function M.needs_auto(namespaces)
+  local want = false
+  for _, n in ipairs(namespaces or {}) do
+    if n == "user" then return false end
+    if KINDS_NEEDING_PRIVILEGE[n] then want = true end
+  end
+  return want and not M.privileged()
+end
+
+--- Every subordinate range of user `name` (or of its numeric id) in `file`:
+-- a list of {start, count} in file order (empty when none or unreadable).
+function M.subid_ranges(file, name, id)
+  local out = {}
+  local f = io.open(file, "r")
+  if not f then return out end
+  for line in f:lines() do
+    local who, start, count = line:match("^%s*([^:#%s]+):(%d+):(%d+)%s*$")
+    if who and (who == name or who == tostring(id)) then
+      start, count = math.tointeger(tonumber(start)), math.tointeger(tonumber(count))
+      if start and count and count > 0 then out[#out + 1] = { start, count } end
+    end
+  end
+  f:close()
+  return out
+end
+
+local function user_name(uid)
+  for line in io.lines("/etc/passwd") do
+    local name, id = line:match("^([^:]*):[^:]*:(%d+):")
+    if id and tonumber(id) == uid then return name end
+  end
+  return nil
+end
+M.user_name = user_name
+
+--- The caller's ranges: ranges.uid, ranges.gid (lists of {start, count})
+-- and the name they were looked up under.
+function M.caller_ranges()
+  local uid = core.ids()
+  local name = user_name(uid) or tostring(uid)
+  return {
+    uid = M.subid_ranges(M.SUBID_FILES.uid, name, uid),
+    gid = M.subid_ranges(M.SUBID_FILES.gid, name, uid),
+  }, name
+end
+
+--- Maps for `user.map_range`: root inside is the caller, ids 1..N are the
+-- first subordinate range (N at most RANGE_MAX). A kind with no range gets
+-- the caller's own id alone (isol.rootless refuses it before spawning).
+function M.range_maps()
+  local uid, gid = core.ids()
+  local ranges = M.caller_ranges()
+  local own = { uid = uid, gid = gid }
+  local maps = {}
+  for _, k in ipairs { "uid", "gid" } do
+    local m = { { 0, own[k], 1 } }
+    local r = ranges[k][1]
+    if r then m[2] = { 1, r[1], math.min(r[2], M.RANGE_MAX) } end
+    maps[k] = m
+  end
+  return maps.uid, maps.gid
+end
+
+--- Does map (a list of {inside, outside, count}) map anything but the
+-- caller's own id `own`? Then only root or newuidmap/newgidmap can set it.
+function M.beyond_own(map, own)
+  for _, e in ipairs(map or {}) do
+    if e[2] ~= own or e[3] ~= 1 then return true end
+  end
+  return false
+end
+
+--- The first range of `map` that is not the caller's own id (`own`) nor
+-- inside one of `ranges`: the entry, or nil when all are allowed.
+function M.outside_ranges(map, own, ranges)
+  for _, e in ipairs(map or {}) do
+    local ok = e[2] == own and e[3] == 1
+    for _, r in ipairs(ranges) do
+      if e[2] >= r[1] and e[2] + e[3] <= r[1] + r[2] then ok = true end
+    end
+    if not ok then return e end
+  end
+  return nil
+end
+
+return M
