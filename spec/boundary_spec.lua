@@ -83,6 +83,7 @@ local function as_user(fn)
     A.rm(tree_dir)
   end)
   user = A.user_create()
+  A.delegate(user) -- limits without root: a delegated cgroup, as `isol check` explains
   tree_dir = A.tmpdir("0755")
   A.copy_tree(tree_dir)
   return fn(user, tree_dir)

@@ -104,6 +104,42 @@ function M.user_delete(name)
   end
 end
 
+--- Delegate a cgroup to `user` the way an administrator would for limits
+-- without root: one directory of its own, under this process's cgroup, in
+-- each v1 hierarchy (chowned; a v1 cpuset gets its parent's CPUs and nodes).
+-- Its runs then set cgroup.parent to it (ISOLATK_PARENT). Removed after the
+-- test. The devices controller cannot be delegated (no rule is written for
+-- an ordinary user) and the unified tree of a hybrid host is not needed.
+M.delegated = {}
+function M.delegate(user)
+  local name = "isolatk-" .. M.token():sub(1, 12)
+  M.defer(function() M.cgroup_remove(name); M.delegated[user] = nil end)
+  local own, mounts = {}, {}
+  for line in (h.read("/proc/self/cgroup") or ""):gmatch("[^\n]+") do
+    local ctls, path = line:match("^%d+:([^:]+):(.*)$")
+    if ctls then for c in ctls:gmatch("[^,]+") do own[c] = path end end
+  end
+  for line in (h.read("/proc/self/mountinfo") or ""):gmatch("[^\n]+") do
+    local mp, fstype, opts = line:match("^%S+ %S+ %S+ %S+ (%S+) .- %- (%S+) %S+ (%S+)")
+    if fstype == "cgroup" then for o in opts:gmatch("[^,]+") do mounts[o] = mp end end
+  end
+  local seen = {}
+  for _, c in ipairs { "memory", "pids", "cpu", "cpuacct", "freezer", "blkio", "cpuset", "devices" } do
+    local dir = mounts[c] and own[c] and mounts[c] .. (own[c] == "/" and "" or own[c]) .. "/" .. name
+    if dir and not seen[dir] then
+      seen[dir] = true
+      local out, ok = h.sh(string.format("mkdir %s && chown -R %s %s 2>&1", shq(dir), user, shq(dir)))
+      assert(ok, "delegate " .. dir .. ": " .. out)
+      if c == "cpuset" then
+        h.sh(string.format("cat %s/../cpuset.cpus > %s/cpuset.cpus; cat %s/../cpuset.mems > %s/cpuset.mems",
+          shq(dir), shq(dir), shq(dir), shq(dir)))
+      end
+    end
+  end
+  M.delegated[user] = name
+  return name
+end
+
 --- Remove every cgroup directory called `name` (a random one a recipe of
 -- this spec asked for) in every hierarchy: thaw it, SIGKILL what the attack
 -- left in it (processes this spec started), rmdir depth first.
@@ -137,6 +173,8 @@ local isol = require "isol"
 local r = %s
 local mounts = r.root and r.root.mounts
 if r.limits and not r.cgroup then r.cgroup = { name = %q } end
+-- an ordinary user's run: under the cgroup root delegated to it (M.delegate)
+if r.cgroup and os.getenv("ISOLATK_PARENT") then r.cgroup.parent = os.getenv("ISOLATK_PARENT") end
 %s
 %s
 return r
@@ -166,6 +204,7 @@ function M.isol_cmd(o)
     pre = string.format("setpriv --reuid=%s --regid=%s --init-groups -- ", o.user, o.user)
   end
   local env = "env -i PATH=/usr/bin:/bin HOME=/tmp LUA_PATH= LUA_CPATH="
+  if o.user and M.delegated[o.user] then env = env .. " ISOLATK_PARENT=" .. M.delegated[o.user] end
   for k, v in pairs(o.env or {}) do env = env .. " " .. k .. "=" .. shq(v) end
   local launcher = o.launcher and (shq(o.launcher) .. " ") or ""
   return string.format("cd %s && %stimeout -s KILL %d %s %s%s ./bin/isol run %s%s -- %s",
