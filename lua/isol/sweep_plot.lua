@@ -154,7 +154,7 @@ local function tics(which, ax, positional)
     -- a tic label is a format: a literal % is %%
     t[#t + 1] = string.format("%s %s", q((l:gsub("%%", "%%%%"))), num(positional and i or ax.pos[l]))
   end
-  return string.format("set %stics (%s)", which, table.concat(t, ", "))
+  return string.format("set %stics (%s) noenhanced", which, table.concat(t, ", "))
 end
 
 local function range(which, ax)
@@ -238,7 +238,9 @@ function M.find_gnuplot()
 end
 
 -- Run gnuplot on `script`, whose data blocks are `data` (name -> text):
--- written to temporary files, removed afterwards. True, or nil, message.
+-- written to temporary files, removed afterwards; the script names them as
+-- "\1name\1", which no text of the sweep can contain (quote() turns
+-- control characters into spaces). True, or nil, message.
 local function run_gnuplot(script, data)
   local isol = require "isol"
   local tmp = {}
@@ -253,7 +255,7 @@ local function run_gnuplot(script, data)
     local ok, msg = write(f, text)
     if not ok then cleanup() return nil, "sweep plot: " .. msg end
   end
-  script = script:gsub("@(%w+)@", function(n) return names[n] and q(names[n]) end)
+  script = script:gsub("\1(%w+)\1", function(n) return names[n] and q(names[n]) end)
   local sf, ef = os.tmpname(), os.tmpname()
   tmp[#tmp + 1] = sf
   tmp[#tmp + 1] = ef
@@ -284,11 +286,12 @@ end
 -- ------------------------------------------------------------ panels
 
 local LEGEND_LINE = [[
-set label 100 'median, bar: min..max of the runs' at graph 0.02, graph 0.95 point pt 7 lc rgb '#1f77b4' offset 1,0 front
-set label 101 'a run failed' at graph 0.02, graph 0.88 point pt 2 ps 1.5 lc rgb '#d62728' offset 1,0 front]]
+set label 100 'median, bar: min..max of the runs' at graph 0.02, graph 0.95 \
+  point pt 7 lc rgb '#1f77b4' offset 1,0 front noenhanced
+set label 101 'a run failed' at graph 0.02, graph 0.88 point pt 2 ps 1.5 lc rgb '#d62728' offset 1,0 front noenhanced]]
 local LEGEND_HEAT = [[
 set label 101 'a run failed (cell: its outcome)' at graph 0.02, graph 1.04 \
-  point pt 2 ps 1.5 lc rgb '#000000' offset 1,0 front]]
+  point pt 2 ps 1.5 lc rgb '#000000' offset 1,0 front noenhanced]]
 
 local COLORS = { "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#17becf" }
 
@@ -298,9 +301,9 @@ local function line_panel(groups, ax, others, quantity, data, n)
   local ylabel = quantity.title .. (quantity.unit ~= "" and (" (" .. quantity.unit .. ")") or "")
   local s = {
     "unset label", LEGEND_LINE,
-    string.format("set title %s", q(quantity.title)),
-    string.format("set xlabel %s", q(ax.path)),
-    string.format("set ylabel %s", q(ylabel)),
+    string.format("set title %s noenhanced", q(quantity.title)),
+    string.format("set xlabel %s noenhanced", q(ax.path)),
+    string.format("set ylabel %s noenhanced", q(ylabel)),
     range("x", ax), tics("x", ax),
     "set yrange [0:*]", "set offsets 0, 0, graph 0.3, 0", "set ytics autofreq", "unset colorbox",
   }
@@ -333,11 +336,13 @@ local function line_panel(groups, ax, others, quantity, data, n)
     data[name] = table.concat(lines, "\n") .. "\n"
     local title = key == "" and "median (min-max)" or ("median (min-max) " .. key)
     if #lines > 0 then
-      plots[#plots + 1] = string.format("@%s@ using 1:2:3:4 with yerrorlines pt 7 ps 0.8 lw 1.5 lc rgb '%s' title %s",
+      plots[#plots + 1] = string.format("\1%s\1 using 1:2:3:4 with yerrorlines pt 7 ps 0.8 lw 1.5 lc rgb '%s' "
+        .. "title %s noenhanced",
         name, COLORS[(si - 1) % #COLORS + 1], q(title))
     end
     if key ~= "" then
-      s[#s + 1] = string.format("set label %d %s at graph 0.02, graph %s textcolor rgb '%s' front", si + 1, q(key),
+      s[#s + 1] = string.format("set label %d %s at graph 0.02, graph %s textcolor rgb '%s' front noenhanced", si + 1,
+        q(key),
         num(0.81 - 0.07 * (si - 1)), COLORS[(si - 1) % #COLORS + 1])
     end
   end
@@ -345,9 +350,10 @@ local function line_panel(groups, ax, others, quantity, data, n)
     local fname, oname = string.format("p%df", n), string.format("p%do", n)
     data[fname] = table.concat(fail_lines, "\n") .. "\n"
     data[oname] = table.concat(outcome_lines, "\n") .. "\n"
-    plots[#plots + 1] = string.format("@%s@ using 1:2 with points pt 2 ps 2 lw 2 lc rgb '#d62728' "
+    plots[#plots + 1] = string.format("\1%s\1 using 1:2 with points pt 2 ps 2 lw 2 lc rgb '#d62728' "
       .. "title 'failed'", fname)
-    plots[#plots + 1] = string.format("@%s@ using 1:2:3 with labels offset 0,1.2 textcolor rgb '#d62728' "
+    plots[#plots + 1] = string.format("\1%s\1 using 1:2:3 with labels noenhanced offset 0,1.2 "
+      .. "textcolor rgb '#d62728' "
       .. "title 'outcome'", oname)
   end
   if #order > 1 then -- room above the data for the series' names
@@ -362,10 +368,10 @@ end
 local function heat_panel(groups, ax, ay, quantity, data, n)
   local s = {
     "unset label", "unset logscale", "set offsets 0, 0, 0, 0", LEGEND_HEAT,
-    string.format("set title %s offset 0,1", q(quantity.title .. (quantity.unit ~= "" and (" (" .. quantity.unit
-      .. ")") or ""))),
-    string.format("set xlabel %s", q(ax.path)),
-    string.format("set ylabel %s", q(ay.path)),
+    string.format("set title %s offset 0,1 noenhanced", q(quantity.title
+      .. (quantity.unit ~= "" and (" (" .. quantity.unit .. ")") or ""))),
+    string.format("set xlabel %s noenhanced", q(ax.path)),
+    string.format("set ylabel %s noenhanced", q(ay.path)),
     string.format("set xrange [0.5:%s]", num(#ax.labels + 0.5)), tics("x", ax, true),
     string.format("set yrange [0.5:%s]", num(#ay.labels + 0.5)), tics("y", ay, true),
     "set palette defined (0 '#fff5eb', 1 '#fdae6b', 2 '#e6550d', 3 '#7f2704')",
@@ -388,13 +394,13 @@ local function heat_panel(groups, ax, ay, quantity, data, n)
   data[c] = table.concat(cells, "\n") .. "\n"
   data[l] = table.concat(labels, "\n") .. "\n"
   if #cells > 0 then
-    plots[#plots + 1] = string.format("@%s@ using 1:2:(0.5):(0.5):3 with boxxyerror fs solid 1.0 noborder "
+    plots[#plots + 1] = string.format("\1%s\1 using 1:2:(0.5):(0.5):3 with boxxyerror fs solid 1.0 noborder "
       .. "fc palette title 'cells'", c)
   end
-  plots[#plots + 1] = string.format("@%s@ using 1:2:3 with labels offset 0,-1 title 'values'", l)
+  plots[#plots + 1] = string.format("\1%s\1 using 1:2:3 with labels noenhanced offset 0,-1 title 'values'", l)
   if #fails > 0 then
     data[f] = table.concat(fails, "\n") .. "\n"
-    plots[#plots + 1] = string.format("@%s@ using 1:2 with points pt 2 ps 3 lw 2 lc rgb '#000000' title 'failed'", f)
+    plots[#plots + 1] = string.format("\1%s\1 using 1:2 with points pt 2 ps 3 lw 2 lc rgb '#000000' title 'failed'", f)
   end
   s[#s + 1] = "plot " .. table.concat(plots, ", \\\n  ")
   return table.concat(s, "\n")
@@ -404,7 +410,7 @@ local function header(path, panels, width, height)
   local cols = panels > 1 and 2 or 1
   local rows = (panels + cols - 1) // cols
   return table.concat({
-    string.format("set terminal svg size %d,%d dynamic noenhanced font 'sans,10' background '#ffffff'",
+    string.format("set terminal svg size %d,%d dynamic enhanced font 'sans,10' background '#ffffff'",
       width * cols, height * rows),
     string.format("set output %s", q(path)),
     "set datafile missing 'NaN'",
@@ -422,6 +428,13 @@ local function check_opts(opts, where)
   return opts
 end
 
+local function check_path(path)
+  util.check_type("plot path", path, "string")
+  if path == "" or path:find("[%z\1-\31\127]") then
+    util.fail("plot path", "expected a file name (no control characters), got %s", util.show(path))
+  end
+end
+
 --- Draw sweep results `res` (an isol.sweep_results list, also a merged
 -- one) into the SVG file `path`. `opts.quantity`: one of wall, cpu_usec,
 -- throttled_usec, mem_peak, oom_kills (default: every measured one);
@@ -430,8 +443,7 @@ end
 -- Raises on bad options (naming them).
 function M.plot(res, path, opts)
   opts = check_opts(opts, "plot opts")
-  util.check_type("plot path", path, "string")
-  if path == "" or path:find("%z") then util.fail("plot path", "expected a file name, got %s", util.show(path)) end
+  check_path(path)
   if type(res) == "table" and getmetatable(res) ~= results.Results and res[1] and res[1].value ~= nil then
     return M.probes(path, res, opts)
   end
@@ -522,7 +534,7 @@ end
 -- opts.axis names the limit (the y label), opts.title the chart.
 function M.probes(path, probes, opts)
   opts = check_opts(opts, "plot opts")
-  util.check_type("plot path", path, "string")
+  check_path(path)
   util.check_type("probes", probes, "table")
   if #probes == 0 then return nil, "sweep plot: no probes to draw" end
   local groups = {}
@@ -546,19 +558,20 @@ function M.probes(path, probes, opts)
     bad = table.concat(badl, "\n") .. "\n", out = table.concat(outl, "\n") .. "\n" }
   local s = {
     header(path, 1, math.max(480, 40 * #probes + 160), 360),
-    string.format("set title %s", q(opts.title or "search probes")),
-    "set xlabel 'probe'",
-    string.format("set ylabel %s", q(opts.axis or "limit")),
+    string.format("set title %s noenhanced", q(opts.title or "search probes")),
+    "set xlabel 'probe' noenhanced",
+    string.format("set ylabel %s noenhanced", q(opts.axis or "limit")),
     string.format("set xrange [0.5:%s]", num(#probes + 0.5)), "set xtics 1",
     range("y", ay), tics("y", ay),
-    "set label 1 'succeeded' at graph 0.02, graph 0.95 point pt 7 lc rgb '#2ca02c' offset 1,0 front",
-    "set label 2 'failed' at graph 0.02, graph 0.88 point pt 2 ps 1.5 lc rgb '#d62728' offset 1,0 front",
+    "set label 1 'succeeded' at graph 0.02, graph 0.95 point pt 7 lc rgb '#2ca02c' offset 1,0 front noenhanced",
+    "set label 2 'failed' at graph 0.02, graph 0.88 point pt 2 ps 1.5 lc rgb '#d62728' offset 1,0 front noenhanced",
   }
-  local plots = { "@line@ using 1:2 with lines lc rgb '#999999' title 'path'" }
-  if #okl > 0 then plots[#plots + 1] = "@ok@ using 1:2 with points pt 7 ps 1.2 lc rgb '#2ca02c' title 'ok'" end
+  local plots = { "\1line\1 using 1:2 with lines lc rgb '#999999' title 'path'" }
+  if #okl > 0 then plots[#plots + 1] = "\1ok\1 using 1:2 with points pt 7 ps 1.2 lc rgb '#2ca02c' title 'ok'" end
   if #badl > 0 then
-    plots[#plots + 1] = "@bad@ using 1:2 with points pt 2 ps 2 lw 2 lc rgb '#d62728' title 'failed'"
-    plots[#plots + 1] = "@out@ using 1:2:3 with labels offset 0,1.2 textcolor rgb '#d62728' title 'outcome'"
+    plots[#plots + 1] = "\1bad\1 using 1:2 with points pt 2 ps 2 lw 2 lc rgb '#d62728' title 'failed'"
+    plots[#plots + 1] = "\1out\1 using 1:2:3 with labels noenhanced offset 0,1.2 textcolor rgb '#d62728' "
+      .. "title 'outcome'"
   end
   s[#s + 1] = "plot " .. table.concat(plots, ", \\\n  ")
   return run_gnuplot(table.concat(s, "\n") .. "\n", data)

@@ -230,6 +230,7 @@ end
 M.BAR_QUANTITIES = { wall = "wall", cpu_usec = "cpu", throttled_usec = "throttled", mem_peak = "mem peak",
   oom_kills = "oom kills" }
 
+--- The quantity names `format`'s bars accept, sorted, as one string.
 function M.bar_quantities()
   local k = {}
   for n in pairs(M.BAR_QUANTITIES) do k[#k + 1] = n end
