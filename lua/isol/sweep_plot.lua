@@ -9,8 +9,8 @@
 -- time, s), `cpu_usec` (CPU time, ms), `throttled_usec` (throttled time,
 -- ms), `mem_peak` (memory peak, MiB) and `oom_kills`; a quantity no run
 -- measured (a sandbox without a cgroup has only `wall`) is left out.
--- `opts.quantity` draws only that one (then asking for an unmeasured one is
--- an error).
+-- `opts.quantity` (a name or a list of them) draws only those, in that
+-- order (then asking for an unmeasured one is an error).
 --
 -- The shape depends on the axes drawn (`opts.axes`, default: the sweep's
 -- varied paths):
@@ -406,9 +406,15 @@ local function heat_panel(groups, ax, ay, quantity, data, n)
   return table.concat(s, "\n")
 end
 
-local function header(path, panels, width, height)
+local function header(path, panels, width, height, title)
   local cols = panels > 1 and 2 or 1
   local rows = (panels + cols - 1) // cols
+  local multi = ""
+  if panels > 1 then
+    multi = string.format("set multiplot layout %d,%d%s", rows, cols,
+      title and (" title " .. q(title) .. " noenhanced") or "")
+    if title then height = height + 30 // rows end
+  end
   return table.concat({
     string.format("set terminal svg size %d,%d dynamic enhanced font 'sans,10' background '#ffffff'",
       width * cols, height * rows),
@@ -417,7 +423,7 @@ local function header(path, panels, width, height)
     "set key off",
     "set grid ytics lc rgb '#dddddd'",
     "set border 3", "set tics nomirror",
-    panels > 1 and string.format("set multiplot layout %d,%d", rows, cols) or "",
+    multi,
   }, "\n")
 end
 
@@ -437,9 +443,11 @@ end
 
 --- Draw sweep results `res` (an isol.sweep_results list, also a merged
 -- one) into the SVG file `path`. `opts.quantity`: one of wall, cpu_usec,
--- throttled_usec, mem_peak, oom_kills (default: every measured one);
+-- throttled_usec, mem_peak, oom_kills, or a list of them (default: every
+-- measured one);
 -- `opts.axes`: one or two varied paths to draw against (default: the
--- sweep's, which must then be one or two). True, or nil, message.
+-- sweep's, which must then be one or two); `opts.title`: a title over
+-- the chart. True, or nil, message.
 -- Raises on bad options (naming them).
 function M.plot(res, path, opts)
   opts = check_opts(opts, "plot opts")
@@ -455,15 +463,21 @@ function M.plot(res, path, opts)
 
   local quantities = {}
   if opts.quantity ~= nil then
-    local qd = BY_KEY[opts.quantity]
-    if not qd then
-      util.fail("plot opts.quantity", "unknown quantity %s (known: %s)", util.show(opts.quantity), known_quantities())
+    local list = opts.quantity
+    if type(list) ~= "table" then list = { list } end
+    for i, name in ipairs(list) do
+      local qd = BY_KEY[name]
+      if not qd then
+        util.fail(type(opts.quantity) == "table" and string.format("plot opts.quantity[%d]", i) or "plot opts.quantity",
+          "unknown quantity %s (known: %s)", util.show(name), known_quantities())
+      end
+      if not measured(groups, qd) then
+        return nil, string.format("sweep plot: no run measured %s (a sandbox without a cgroup measures only wall)",
+          name)
+      end
+      quantities[i] = qd
     end
-    if not measured(groups, qd) then
-      return nil, string.format("sweep plot: no run measured %s (a sandbox without a cgroup measures only wall)",
-        opts.quantity)
-    end
-    quantities[1] = qd
+    if #quantities == 0 then util.fail("plot opts.quantity", "expected a quantity or a non-empty list of them") end
   else
     for _, qd in ipairs(M.QUANTITIES) do
       if measured(groups, qd) then quantities[#quantities + 1] = qd end
@@ -520,7 +534,12 @@ function M.plot(res, path, opts)
     for _, p in ipairs(res.paths) do if p ~= ax.path then others[#others + 1] = p end end
     for n, qd in ipairs(quantities) do parts[#parts + 1] = line_panel(groups, ax, others, qd, data, n) end
   end
-  local script = header(path, #parts, width, height) .. "\n" .. table.concat(parts, "\n") .. "\n"
+  if opts.title ~= nil then util.check_type("plot opts.title", opts.title, "string") end
+  if opts.title and #parts == 1 then -- the one panel's title says it
+    local repl = "\nset title " .. q(opts.title):gsub("%%", "%%%%") .. " noenhanced"
+    parts[1] = parts[1]:gsub("\nset title [^\n]*", repl, 1)
+  end
+  local script = header(path, #parts, width, height, opts.title) .. "\n" .. table.concat(parts, "\n") .. "\n"
     .. (#parts > 1 and "unset multiplot\n" or "")
   return run_gnuplot(script, data)
 end
