@@ -413,3 +413,75 @@ describe("sharded sweeps", function()
     for _, x in ipairs { spec, csv, files[1], files[2], files[3] } do os.remove(x) end
   end)
 end)
+
+describe("examples/cluster: the scripts shard and merge for real", function()
+  local LIGHT = [[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
+    command = { "/bin/sh", "-c", 'test "$(hostname)" != c' }, vary = { hostname = { "a", "b", "c", "d" } }, runs = 2 }]]
+
+  local function tmpdir()
+    local d = h.sh("mktemp -d /tmp/isol-cluster-spec.XXXXXX"):gsub("%s+$", "")
+    assert(d ~= "")
+    local f = io.open(d .. "/sweep.lua", "w")
+    f:write(LIGHT)
+    f:close()
+    return d
+  end
+
+  local function merged_outcomes(out)
+    local t = {}
+    for name, outcome in out:gmatch("\n(%a)%s+%d/2 ok%s+(%a+ ?%d*)") do
+      t[#t + 1] = name .. "=" .. outcome:gsub("%s+$", "")
+    end
+    return t
+  end
+
+  it("the Indexed Job's container script: index i runs shard i+1, its stdout is the shard's JSON", function()
+    local yaml = h.read("examples/cluster/sweep-job.yaml")
+    local okl, lyaml = pcall(require, "lyaml")
+    if okl then
+      local job = lyaml.load(yaml)
+      assert.equal("Indexed", job.spec.completionMode)
+      local c = job.spec.template.spec.containers[1]
+      local shards
+      for _, e in ipairs(c.env) do if e.name == "SHARDS" then shards = tonumber(e.value) end end
+      assert.equal(job.spec.completions, shards)
+    else
+      print("(lyaml not installed: the manifest's YAML is not parsed, only its script is run)")
+    end
+    -- the literal block after `args:` / `- |`
+    local block = yaml:match("\n%s+args:\n%s+%- |\n(.-)\n%s+resources:")
+    assert.is_string(block)
+    assert.matches("JOB_COMPLETION_INDEX", block, 1, true)
+    local d = tmpdir()
+    local script = block:gsub("/spec/sweep.lua", d .. "/sweep.lua"):gsub("/tmp/shard.json", d .. "/out.json")
+    local sf = io.open(d .. "/pod.sh", "w")
+    sf:write(script)
+    sf:close()
+    local files = {}
+    for i = 0, 2 do
+      files[#files + 1] = string.format("%s/shard-%d.json", d, i)
+      local _, ok = h.sh(string.format("PATH=%s/bin:$PATH JOB_COMPLETION_INDEX=%d SHARDS=3 sh %s/pod.sh > %s",
+        h.root, i, d, files[#files]))
+      assert.is_true(ok)
+      assert.matches('"shard":{', h.read(files[#files]), 1, true)
+    end
+    local out, ok = h.sh("bin/isol sweep --merge " .. table.concat(files, " ") .. " 2>&1")
+    assert.is_true(ok, out)
+    assert.same({ "a=ok", "b=ok", "c=exit 1", "d=ok" }, merged_outcomes(out))
+    h.sh("rm -rf " .. h.shq(d))
+  end)
+
+  it("the Slurm array script: task K of N writes results/shard-K.json", function()
+    local d = tmpdir()
+    for k = 1, 2 do
+      local out, ok = h.sh(string.format("cd %s && PATH=%s/bin:$PATH SLURM_ARRAY_TASK_ID=%d SLURM_ARRAY_TASK_MIN=1 "
+        .. "SLURM_ARRAY_TASK_COUNT=2 bash %s/examples/cluster/sweep-array.sbatch sweep.lua 2>&1", d, h.root, k, h.root))
+      assert.is_true(ok, out)
+    end
+    local out, ok = h.sh(string.format("cd %s && %s/bin/isol sweep --merge results/shard-1.json results/shard-2.json "
+      .. "2>&1", d, h.root))
+    assert.is_true(ok, out)
+    assert.same({ "a=ok", "b=ok", "c=exit 1", "d=ok" }, merged_outcomes(out))
+    h.sh("rm -rf " .. h.shq(d))
+  end)
+end)

@@ -290,7 +290,7 @@ set label 100 'median, bar: min..max of the runs' at graph 0.02, graph 0.95 \
   point pt 7 lc rgb '#1f77b4' offset 1,0 front noenhanced
 set label 101 'a run failed' at graph 0.02, graph 0.88 point pt 2 ps 1.5 lc rgb '#d62728' offset 1,0 front noenhanced]]
 local LEGEND_HEAT = [[
-set label 101 'a run failed (cell: its outcome)' at graph 0.02, graph 1.04 \
+set label 101 'a run failed (cell: its outcome)' at graph 0.0, graph 1.04 \
   point pt 2 ps 1.5 lc rgb '#000000' offset 1,0 front noenhanced]]
 
 local COLORS = { "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#17becf" }
@@ -300,7 +300,7 @@ local COLORS = { "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2
 local function line_panel(groups, ax, others, quantity, data, n)
   local ylabel = quantity.title .. (quantity.unit ~= "" and (" (" .. quantity.unit .. ")") or "")
   local s = {
-    "unset label", LEGEND_LINE,
+    "unset label", "unset tmargin", LEGEND_LINE,
     string.format("set title %s noenhanced", q(quantity.title)),
     string.format("set xlabel %s noenhanced", q(ax.path)),
     string.format("set ylabel %s noenhanced", q(ylabel)),
@@ -367,7 +367,7 @@ end
 -- A heatmap of one quantity over axes ax (x) and ay (y).
 local function heat_panel(groups, ax, ay, quantity, data, n)
   local s = {
-    "unset label", "unset logscale", "set offsets 0, 0, 0, 0", LEGEND_HEAT,
+    "unset label", "unset logscale", "set offsets 0, 0, 0, 0", "set tmargin 4", LEGEND_HEAT,
     string.format("set title %s offset 0,1 noenhanced", q(quantity.title
       .. (quantity.unit ~= "" and (" (" .. quantity.unit .. ")") or ""))),
     string.format("set xlabel %s noenhanced", q(ax.path)),
