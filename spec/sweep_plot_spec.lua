@@ -166,6 +166,27 @@ describe("sweep charts (gnuplot) #plot", function()
     leak.assert_clean(snap)
   end)
 
+  it("a list of quantities in its order, and a title over the panels", function()
+    local res = results.new({ "hostname" }, 1, 2)
+    res[1] = { vary = { hostname = "a" }, run = 1, code = 0, wall = 0.5, mem_peak = 4 * 1048576, cpu_usec = 10 }
+    res[2] = { vary = { hostname = "b" }, run = 1, code = 0, wall = 0.25, mem_peak = 8 * 1048576, cpu_usec = 20 }
+    local f = tmp(".svg")
+    assert.is_true(res:plot(f, { quantity = { "mem_peak", "wall" }, title = "two_panels 50%" }))
+    local svg = h.read(f)
+    os.remove(f)
+    local mem = svg:find("<text>memory peak (MiB)</text>", 1, true)
+    local wall = svg:find("<text>wall time (s)</text>", 1, true)
+    assert.truthy(mem and wall and mem < wall, "memory first, then wall")
+    assert.is_nil(svg:find("CPU time", 1, true))
+    assert.matches("<text>two_panels 50%</text>", svg, 1, true)
+    assert.equal(2, select(2, marks(svg, "median (min-max)", DOT)))
+    assert.has_error(function() res:plot(f, { quantity = { "wall", "speed" } }) end,
+      'plot opts.quantity[2]: unknown quantity "speed" (known: wall, cpu_usec, throttled_usec, mem_peak, oom_kills)')
+    local ok, msg = res:plot(f, { quantity = "oom_kills" })
+    assert.is_nil(ok)
+    assert.matches("no run measured oom_kills", msg, 1, true)
+  end)
+
   it("draws search probes (the limit at each step, ok or not)", function()
     local f = tmp(".svg")
     assert.is_true(plot.probes(f, { { value = "64M", ok = true }, { value = "16M", ok = false, outcome = "oom" },
