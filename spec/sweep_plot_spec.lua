@@ -15,6 +15,15 @@ local function tmp(suffix)
   return f .. (suffix or "")
 end
 
+-- A temporary spec file with `src`; its name.
+local function spec_file(src)
+  local f = tmp(".lua")
+  local fh = assert(io.open(f, "w"))
+  fh:write(src)
+  fh:close()
+  return f
+end
+
 -- The series of an SVG gnuplot wrote: { {title=, body=}, ... } in order;
 -- a body runs to the </g> that closes its <g id="gnuplot_plot_N"> group.
 local function series(svg)
@@ -222,10 +231,8 @@ describe("sweep charts (gnuplot) #plot", function()
       print(res:plot("/tmp/never.svg"))]], "ISOL_GNUPLOT=/nonexistent")
     assert.is_true(ok, out)
     assert.matches("nil\tgnuplot not found: install Debian's gnuplot-nox", out, 1, true)
-    local spec = tmp(".lua")
-    local fh = io.open(spec, "w")
-    fh:write([[return { recipe = { namespaces = { "uts" } }, command = { "true" }, vary = { hostname = { "a" } } }]])
-    fh:close()
+    local spec = spec_file(
+      [[return { recipe = { namespaces = { "uts" } }, command = { "true" }, vary = { hostname = { "a" } } }]])
     local lua = h.sh("command -v " .. h.lua_bin):gsub("%s+$", "")
     local text, ok2, code = h.sh("env PATH=/nonexistent " .. lua .. " bin/isol sweep " .. spec
       .. " --plot /tmp/never.svg 2>&1")
@@ -237,11 +244,8 @@ describe("sweep charts (gnuplot) #plot", function()
   end)
 
   it("isol sweep --plot writes the chart", function()
-    local spec = tmp(".lua")
-    local fh = io.open(spec, "w")
-    fh:write([[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
+    local spec = spec_file([[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
       command = { "/bin/true" }, vary = { hostname = { "a", "b", "c" } } }]])
-    fh:close()
     local f = tmp(".svg")
     local out, ok = h.sh("bin/isol sweep -q " .. spec .. " --plot " .. f .. " --quantity wall 2>&1")
     assert.is_true(ok, out)
@@ -280,11 +284,8 @@ describe("sweep table bars", function()
       pending("script(1) from util-linux is needed to give the sweep a terminal")
       return
     end
-    local spec = tmp(".lua")
-    local fh = io.open(spec, "w")
-    fh:write([[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
+    local spec = spec_file([[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
       command = { "/bin/true" }, vary = { hostname = { "a", "b" } } }]])
-    fh:close()
     local out = h.sh("script -qec " .. h.shq("bin/isol sweep -q " .. spec) .. " /dev/null")
     assert.matches("bar: wall", out, 1, true)
     assert.matches("\u{2588}", out, 1, true)
@@ -404,11 +405,8 @@ describe("sharded sweeps", function()
   end)
 
   it("isol sweep --shard K/N --json, then --merge: the unsharded table and CSV", function()
-    local spec = tmp(".lua")
-    local fh = io.open(spec, "w")
-    fh:write([[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
+    local spec = spec_file([[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
       command = { "/bin/sh", "-c", 'test "$(hostname)" != b' }, vary = { hostname = { "a", "b", "c", "d", "e" } } }]])
-    fh:close()
     local files = {}
     for k = 1, 3 do
       files[k] = tmp(".json")

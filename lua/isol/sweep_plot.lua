@@ -191,14 +191,7 @@ local function failed(g) return g.ok < g.n end
 
 -- ------------------------------------------------------------ running gnuplot
 
-local function write(path, text)
-  local f, msg = io.open(path, "w")
-  if not f then return nil, msg end
-  local ok, werr = f:write(text)
-  f:close()
-  if not ok then return nil, werr end
-  return true
-end
+local write = results.write_file
 
 local function read(path)
   local f = io.open(path, "r")

@@ -281,6 +281,7 @@ local function csv_cell(v)
   return v
 end
 
+--- Write `text` to the file `path`: true, or nil, message, errno.
 local function write_file(path, text)
   local f, msg, code = io.open(path, "w")
   if not f then return nil, msg, code end
@@ -289,6 +290,7 @@ local function write_file(path, text)
   if not ok then return nil, wmsg, wcode end
   return true
 end
+M.write_file = write_file
 
 --- CSV, one line per run (header: the varied paths, then run, outcome,
 -- code, signal, oom, timeout, interrupted, wall_s, cpu_usec,
