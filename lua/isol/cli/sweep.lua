@@ -43,7 +43,8 @@ options:
   --quantity Q      plot only Q and show it in the table's bars: wall,
                     cpu_usec, throttled_usec, mem_peak, oom_kills (bars
                     default: wall)
-  --no-bars         no bar column (bars are shown only when stdout is a terminal)
+  --no-bars         no bar column (shown only when stdout is a terminal: a
+                    bar of unicode blocks per row, scaled to the largest)
   --shard K/N       run only the K-th of N slices of the combinations (K from
                     1; combination i goes to slice ((i-1) mod N)+1); write
                     each slice's --json and merge them with --merge
