@@ -9,10 +9,19 @@ local leak = require "support.leak"
 
 local BASE = { namespaces = { "user", "uts" }, user = { map_root = true } }
 
+-- Temporary names, removed after each test (also when it fails).
+local made = {}
 local function tmp(suffix)
   local f = os.tmpname()
   os.remove(f)
-  return f .. (suffix or "")
+  made[#made + 1] = f .. (suffix or "")
+  return made[#made]
+end
+local function remove_made()
+  for _, f in ipairs(made) do
+    if f:match("^/tmp/isol%-cluster%-spec%.") then h.sh("rm -rf " .. h.shq(f)) else os.remove(f) end
+  end
+  made = {}
 end
 
 -- A temporary spec file with `src`; its name.
@@ -70,6 +79,8 @@ local function by_gnuplot(svg)
 end
 
 describe("sweep charts (gnuplot) #plot", function()
+  after_each(remove_made)
+
   it("a one-axis sweep: a line chart with one median mark per combination and the axis named", function()
     local snap = leak.snapshot()
     local res = isol.sweep { recipe = BASE, command = { "/bin/sh", "-c", "sleep 0.0$N" },
@@ -259,6 +270,8 @@ describe("sweep charts (gnuplot) #plot", function()
 end)
 
 describe("sweep table bars", function()
+  after_each(remove_made)
+
   local function fake()
     local res = results.new({ "hostname" }, 1, 3)
     for i, v in ipairs { "a", "b", "c" } do
@@ -298,6 +311,8 @@ describe("sweep table bars", function()
 end)
 
 describe("sharded sweeps", function()
+  after_each(remove_made)
+
   local SPEC = { recipe = BASE, command = { "/bin/sh", "-c", 'test "$(hostname)" = c && exit 5; test "$N" = 3' },
     vary = { { "hostname", { "a", "b", "c" } }, { "env.N", { "1", "3" } } }, runs = 2 }
   local function with(extra)
@@ -434,12 +449,15 @@ describe("sharded sweeps", function()
 end)
 
 describe("examples/cluster: the scripts shard and merge for real", function()
+  after_each(remove_made)
+
   local LIGHT = [[return { recipe = { namespaces = { "user", "uts" }, user = { map_root = true } },
     command = { "/bin/sh", "-c", 'test "$(hostname)" != c' }, vary = { hostname = { "a", "b", "c", "d" } }, runs = 2 }]]
 
   local function tmpdir()
     local d = h.sh("mktemp -d /tmp/isol-cluster-spec.XXXXXX"):gsub("%s+$", "")
     assert(d ~= "")
+    made[#made + 1] = d
     local f = io.open(d .. "/sweep.lua", "w")
     f:write(LIGHT)
     f:close()
