@@ -58,7 +58,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(LUA_PATH);;
 export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;$(LUA_CPATH);;
 
-.PHONY: all installable deps test vm-test demo asan-test bench install uninstall clean lint examples check-format format doc
+.PHONY: all installable deps test vm-test demo asan-test bench install uninstall clean lint examples charts check-format format doc
 
 # Lua modules are also precompiled to bytecode under $(BUILD)/lua, with line
 # information (errors and ISOL_DEBUG tracebacks name file:line). The native
@@ -131,8 +131,15 @@ asan-test: | $(DEPS_STAMP)
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
 	ISOL_ASAN=1 ISOL_CPATH="$(CURDIR)/$(ASAN_BUILD)/?.so" $(BUSTED) --run=default --cpath="$(ASAN_BUILD)/?.so"
 
-# Programs that embed isol (examples/embed/host.c: its own lua_State).
-examples: all $(BUILD)/examples/embed/host
+# Programs that embed isol (examples/embed/host.c: its own lua_State), and
+# the chart the README shows.
+examples: all $(BUILD)/examples/embed/host charts
+
+# examples/sweep_memory.svg (checked in): a real memory sweep drawn by
+# gnuplot; it needs root for the memory cgroups, so others keep the old one.
+charts: all
+	@if [ "$$(id -u)" = 0 ]; then bin/isol run examples/sweep_memory.lua -- 24 examples/sweep_memory.svg; \
+	else echo "charts: examples/sweep_memory.svg left as it is (the sweep needs root for its cgroups)"; fi
 $(BUILD)/examples/embed/host: examples/embed/host.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -std=gnu11 $(WARN) $(LUA_INC) -DISOL_ROOT='"$(CURDIR)"' -o $@ $< $(LUA_LIBS) -lpthread

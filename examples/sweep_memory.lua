@@ -1,18 +1,23 @@
 -- Find the smallest memory limit at which a program still succeeds.
 --
---   bin/isol run examples/sweep_memory.lua [MiB]     (default: a 24 MiB allocation)
+--   bin/isol run examples/sweep_memory.lua [-- MiB [CHART.svg]]
+--       (default: a 24 MiB allocation, no chart)
 --
--- A coarse isol.sweep over limits.memory.max shows where the program starts
--- to succeed (the rows below it are OOM-killed), then bisection with small
--- sweeps (2 runs each, both must succeed) narrows it to 1 MiB. Every run is a
--- fresh sandbox with its own cgroup, removed afterwards.
+-- A coarse isol.sweep over limits.memory.max (3 runs per limit) shows where
+-- the program starts to succeed (the rows below it are OOM-killed), then
+-- bisection with small sweeps (2 runs each, both must succeed) narrows it to
+-- 1 MiB. Every run is a fresh sandbox with its own cgroup, removed
+-- afterwards. With CHART.svg, the coarse sweep is also drawn there with
+-- gnuplot (res:plot): memory peak and wall time against the limit, failed
+-- limits crossed; `make charts` makes examples/sweep_memory.svg this way.
 --
 -- Needs the `limits` recipe field (the cgroup concern, isol.cgroup). On this
 -- machine (cgroup v1) a 24 MiB string.rep needs about 49 MiB: Lua builds the
 -- string in a buffer and then copies it, so the peak is twice the size.
 local isol = require "isol"
 
-local mib = tonumber(... or "") or 24
+local mib_arg, chart = ...
+local mib = tonumber(mib_arg or "") or 24
 local command = { "lua5.4", "-e", string.format("local s = string.rep('x', %d * 1024 * 1024) print(#s)", mib) }
 local base = { description = "sweep_memory", namespaces = { "user", "pid" }, user = { map_root = true } }
 
@@ -37,9 +42,18 @@ local coarse = {}
 local m = 4
 while m <= mib * 8 do coarse[#coarse + 1] = m .. "M"; m = m * 2 end
 print(string.format("program: allocate %d MiB in lua5.4; coarse sweep of limits.memory.max:", mib))
-local res = isol.sweep { recipe = base, command = command, runs = 1, timeout = 60,
+local res = isol.sweep { recipe = base, command = command, runs = 3, timeout = 60,
   vary = { ["limits.memory.max"] = coarse } }
 res:print()
+if chart then
+  local ok, msg = res:plot(chart, { quantity = { "mem_peak", "wall" },
+    title = string.format("lua5.4 allocating %d MiB under limits.memory.max (3 runs per limit)", mib) })
+  if not ok then
+    print("sweep_memory: no chart: " .. msg)
+    os.exit(1)
+  end
+  print("chart: " .. chart)
+end
 
 local lo, hi -- lo fails, hi succeeds (in MiB)
 for _, row in ipairs(res) do

@@ -190,12 +190,14 @@ isol.security = security -- caps, session keyring, unprivileged root map
 recipe.extend, recipe.merge, recipe.replace = recipe_merge.extend, recipe_merge.merge, recipe_merge.replace
 recipe.explain, recipe.cgroup_version = explain.explain, explain.cgroup_version
 
---- Run a command under every combination of limits (see `isol.sweep`);
--- loaded on first use, so that `isol run` does not pay for it.
--- @param spec {recipe=, command=, vary=, runs=, ...}
-function isol.sweep(spec)
-  return require("isol.sweep").sweep(spec)
-end
+--- Run a command under every combination of limits: `isol.sweep{...}`
+-- (see `isol.sweep`); `isol.sweep.merge`, `isol.sweep.find_min` and the rest
+-- of the module are reached through it. Loaded on first use, so that
+-- `isol run` does not pay for it.
+isol.sweep = setmetatable({}, {
+  __index = function(_, k) return require("isol.sweep")[k] end,
+  __call = function(_, spec) return require("isol.sweep").sweep(spec) end,
+})
 
 --- Signal number for a name ("SIGTERM", "term") or number; raises if unknown.
 isol.signum = core.signum

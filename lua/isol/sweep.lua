@@ -31,7 +31,12 @@
 --    start with a clean mask; a program a callback starts with os.execute
 --    would inherit the block);
 --  * `on_start(info)`, `on_run(row, info)`: progress callbacks, with
---    `info = { index=, total=, vary=, run= }`.
+--    `info = { index=, total=, vary=, run= }`;
+--  * `shard = { K, N }`: run only the K-th (1-based) of N slices of the
+--    combinations; `merge` joins the slices (isol.sweep_shard).
+--
+-- `res:plot("out.svg", opts)` draws the results with gnuplot
+-- (isol.sweep_plot).
 --
 -- Every combination is validated before anything runs: a bad spec raises an
 -- error naming the field (`sweep.vary["limits.memory.max"][2]: ...`).
@@ -100,6 +105,7 @@ M.median = results.median
 
 local SPEC_KEYS = { recipe = true, command = true, vary = true, runs = true, timeout = true,
   stdout = true, stderr = true, catch_signals = true, on_start = true, on_run = true }
+SPEC_KEYS.shard = true -- { K, N }: run only the K-th of N slices (isol.sweep_shard)
 
 --- Check a sweep spec and expand it. Returns the plan
 -- { paths = {...}, combos = { {values=, recipe=validated}, ... }, runs=, ... };
@@ -203,7 +209,7 @@ function M.check(spec)
       error(string.format("%s%s", #where > 0 and ("with " .. table.concat(where, ", ") .. ": ") or "sweep.recipe: ",
         tostring(valid)), 0)
     end
-    combos[#combos + 1] = { values = values, recipe = valid }
+    combos[#combos + 1] = { values = values, recipe = valid, index = #combos + 1 }
     -- next index
     local i = #axes
     while i >= 1 do
@@ -216,7 +222,18 @@ function M.check(spec)
 
   local paths = {}
   for i, a in ipairs(axes) do paths[i] = a.path end
+  -- sharding: which slice runs, and the hash every results file records
+  local shard_mod = require "isol.sweep_shard"
+  local shard
+  if spec.shard ~= nil then
+    local k, n = shard_mod.check(spec.shard, "sweep.shard")
+    shard = { k = k, n = n }
+  end
+  local hash_axes = {}
+  for i, a in ipairs(axes) do hash_axes[i] = { a.path, a.values } end
+  local spec_hash = shard_mod.spec_hash(base, command, hash_axes, runs)
   return {
+    shard = shard, spec_hash = spec_hash,
     paths = paths, combos = combos, runs = runs, timeout = timeout, command = command,
     stdout = spec.stdout or "null", stderr = spec.stderr or "null",
     catch_signals = spec.catch_signals ~= false,
@@ -307,8 +324,10 @@ end
 function M.sweep(spec)
   local isol = require "isol"
   local plan = M.check(spec)
-  local total = #plan.combos * plan.runs
+  local combos = require("isol.sweep_shard").select(plan.combos, plan.shard)
+  local total = #combos * plan.runs
   local res = results.new(plan.paths, plan.runs, total)
+  res.spec_hash, res.shard, res.combinations = plan.spec_hash, plan.shard, #plan.combos
   local catcher
   if plan.catch_signals then
     local c, msg, code = core.sigcatch { "SIGINT", "SIGTERM" }
@@ -317,7 +336,7 @@ function M.sweep(spec)
   end
   local ok, err = pcall(function()
     local index = 0
-    for _, combo in ipairs(plan.combos) do
+    for _, combo in ipairs(combos) do
       for run = 1, plan.runs do
         index = index + 1
         local pending = catcher and catcher:read()
@@ -326,6 +345,7 @@ function M.sweep(spec)
         if plan.on_start then plan.on_start(info) end
         local row, stop = run_one(isol, plan, combo, catcher)
         row.run = run
+        row.combo = combo.index -- its place in the unsharded order (isol.sweep_shard.merge)
         if stop then
           res.interrupted = stop
           row.interrupted = true
@@ -348,6 +368,13 @@ function M.sweep(spec)
 end
 
 M.Results = results.Results
+
+--- Merge the results of a sharded sweep (files written by `res:json` or
+-- `isol sweep --shard K/N --json F`, or results tables) into those of one
+-- unsharded run; nil, message when they do not fit (see isol.sweep_shard).
+function M.merge(list)
+  return require("isol.sweep_shard").merge(list)
+end
 
 -- Install into the isol module: isol.sweep(spec).
 return setmetatable(M, {

@@ -155,7 +155,9 @@ end
 -- when some runs failed, an "error" column naming the first error of each
 -- combination by its number in the "errors:" footer, which lists each
 -- distinct message once.
-function Results:format()
+-- opts.bars = a quantity key (see M.BAR_QUANTITIES): a last column with a
+-- bar of unicode blocks per combination, scaled to the largest median.
+function Results:format(opts)
   local errors = self:errors()
   local number = {}
   for i, e in ipairs(errors) do number[e.message] = i end
@@ -165,6 +167,12 @@ function Results:format()
     "pids peak" }
   for _, h in ipairs(fixed) do head[#head + 1] = h end
   if #errors > 0 then head[#head + 1] = "error" end
+  local bar_q = opts and opts.bars
+  if bar_q ~= nil and not M.BAR_QUANTITIES[bar_q] then
+    error(string.format("format opts.bars: unknown quantity %q (known: %s)", tostring(bar_q), M.bar_quantities()), 2)
+  end
+  local bars = bar_q and M.bars(self:summary(), bar_q)
+  if bars then head[#head + 1] = "bar: " .. M.BAR_QUANTITIES[bar_q] end
   local lines = { head }
   local function ms(usec) return usec and string.format("%.1fms", usec / 1000) or "-" end
   for _, g in ipairs(self:summary()) do
@@ -179,16 +187,17 @@ function Results:format()
     l[#l + 1] = g.oom_kills and tostring(math.tointeger(g.oom_kills) or g.oom_kills) or "-"
     l[#l + 1] = g.pids_peak and tostring(math.tointeger(g.pids_peak) or g.pids_peak) or "-"
     if #errors > 0 then l[#l + 1] = g.error and ("[" .. number[g.error] .. "]") or "-" end
+    if bars then l[#l + 1] = bars[#lines] end
     lines[#lines + 1] = l
   end
   local width = {}
   for _, l in ipairs(lines) do
-    for i, c in ipairs(l) do width[i] = math.max(width[i] or 0, #c) end
+    for i, c in ipairs(l) do width[i] = math.max(width[i] or 0, utf8.len(c) or #c) end
   end
   local out = {}
   for n, l in ipairs(lines) do
     local cells = {}
-    for i, c in ipairs(l) do cells[i] = c .. string.rep(" ", width[i] - #c) end
+    for i, c in ipairs(l) do cells[i] = c .. string.rep(" ", width[i] - (utf8.len(c) or #c)) end
     out[#out + 1] = (table.concat(cells, "  "):gsub("%s+$", ""))
     if n == 1 then
       local rule = {}
@@ -209,11 +218,55 @@ function Results:format()
   return table.concat(out, "\n") .. "\n"
 end
 
---- Write the table of `format` to `out` (a file, default io.stdout).
-function Results:print(out)
+--- Write the table of `format` to `out` (a file, default io.stdout);
+-- `opts` as for `format` (bars).
+function Results:print(out, opts)
   out = out or io.stdout
-  out:write(self:format())
+  out:write(self:format(opts))
   return self
+end
+
+--- The quantities a table bar can show, with their column headings.
+M.BAR_QUANTITIES = { wall = "wall", cpu_usec = "cpu", throttled_usec = "throttled", mem_peak = "mem peak",
+  oom_kills = "oom kills" }
+
+--- The quantity names `format`'s bars accept, sorted, as one string.
+function M.bar_quantities()
+  local k = {}
+  for n in pairs(M.BAR_QUANTITIES) do k[#k + 1] = n end
+  table.sort(k)
+  return table.concat(k, ", ")
+end
+
+local EIGHTHS = { "\u{258F}", "\u{258E}", "\u{258D}", "\u{258C}", "\u{258B}", "\u{258A}", "\u{2589}", "\u{2588}" }
+M.BAR_WIDTH = 12
+
+--- One bar per summary entry for `quantity` (its median; oom_kills: the
+-- sum), `M.BAR_WIDTH` cells of unicode blocks in eighths, scaled to the
+-- largest; "" where the quantity was not measured. The list of strings.
+function M.bars(groups, quantity)
+  local max = 0
+  for _, g in ipairs(groups) do
+    local v = g[quantity]
+    if type(v) == "number" and v > max then max = v end
+  end
+  local out = {}
+  for i, g in ipairs(groups) do
+    local v = g[quantity]
+    if type(v) ~= "number" then out[i] = ""
+    elseif max <= 0 or v <= 0 then out[i] = "\u{2502}" -- zero: a thin tick, not nothing
+    else
+      local eighths = math.max(1, math.floor(v / max * M.BAR_WIDTH * 8 + 0.5))
+      out[i] = string.rep(EIGHTHS[8], eighths // 8) .. (eighths % 8 > 0 and EIGHTHS[eighths % 8] or "")
+    end
+  end
+  return out
+end
+
+--- Draw the results with gnuplot into the SVG file `path` (see
+-- isol.sweep_plot: opts.quantity, opts.axes). True, or nil, message.
+function Results:plot(path, opts)
+  return require("isol.sweep_plot").plot(self, path, opts)
 end
 
 local CSV_COLS = { "run", "outcome", "code", "signal", "oom", "timeout", "interrupted", "wall_s", "cpu_usec",
@@ -228,6 +281,7 @@ local function csv_cell(v)
   return v
 end
 
+--- Write `text` to the file `path`: true, or nil, message, errno.
 local function write_file(path, text)
   local f, msg, code = io.open(path, "w")
   if not f then return nil, msg, code end
@@ -236,6 +290,7 @@ local function write_file(path, text)
   if not ok then return nil, wmsg, wcode end
   return true
 end
+M.write_file = write_file
 
 --- CSV, one line per run (header: the varied paths, then run, outcome,
 -- code, signal, oom, timeout, interrupted, wall_s, cpu_usec,
@@ -283,7 +338,9 @@ local function json_row(row)
 end
 
 --- JSON: { paths = [...], runs =, interrupted =, rows = [...], summary = [...],
--- errors = [{message=, runs=}, ...] }.
+-- errors = [{message=, runs=}, ...], spec_hash =, combinations = (of the
+-- whole spec), total = (runs planned), shard = {k=, n=} (a sharded run) }
+-- (isol.sweep_shard merges such files).
 -- With a path, writes the file (true, or nil, msg, errno); without, returns the text.
 function Results:json(path)
   local rows = {}
@@ -296,7 +353,8 @@ function Results:json(path)
   end
   local text = cjson.encode({ paths = array { table.unpack(self.paths) }, runs = self.runs,
     interrupted = self.interrupted or false, rows = array(rows), summary = array(summary),
-    errors = array(self:errors()) }):gsub('"' .. EMPTY:gsub("%p", "%%%0") .. '"', "[]") .. "\n"
+    errors = array(self:errors()), spec_hash = self.spec_hash, shard = self.shard, combinations = self.combinations,
+    total = self.total }):gsub('"' .. EMPTY:gsub("%p", "%%%0") .. '"', "[]") .. "\n"
   if path == nil then return text end
   return write_file(path, text)
 end

@@ -5,6 +5,7 @@ local M = {
   summary = "run a command under every combination of limits, show a table",
   usage = [==[
 usage: isol sweep [options] FILE.lua [-- CMD [ARGS...]]
+       isol sweep --merge SHARD.json... [--csv F] [--json F] [--plot F.svg]
 
 FILE.lua returns a sweep spec (or a function returning one, called with
 the words after --): { recipe = {...}, command = {...}, vary = { ["limits.memory.max"] =
@@ -32,6 +33,23 @@ options:
   --csv FILE        also write one CSV line per run to FILE
   --json FILE       also write the results as JSON to FILE
   --output          show the command's stdout/stderr (default: discarded)
+  --plot FILE.svg   also draw the results with gnuplot (Debian gnuplot-nox):
+                    one panel per measured quantity (wall, CPU, throttled
+                    time, memory peak, OOM kills) in one SVG; one axis: lines
+                    of medians with min..max bars, two: heatmaps; failed
+                    combinations are crossed
+  --plot-axes A[,B] the varied path(s) to draw against (needed with 3+ axes;
+                    with one, each combination of the others is a line)
+  --quantity Q      plot only Q and show it in the table's bars: wall,
+                    cpu_usec, throttled_usec, mem_peak, oom_kills (bars
+                    default: wall)
+  --no-bars         no bar column (shown only when stdout is a terminal: a
+                    bar of unicode blocks per row, scaled to the largest)
+  --shard K/N       run only the K-th of N slices of the combinations (K from
+                    1; combination i goes to slice ((i-1) mod N)+1); write
+                    each slice's --json and merge them with --merge
+  --merge F.json... merge shard results (all N, of one spec) into the table,
+                    --csv, --json and --plot of one unsharded run; no FILE.lua
   -q, --quiet       no progress
   -h, --help        this text]==],
 }
@@ -56,6 +74,93 @@ local function parse_vary(v)
   return path, values
 end
 
+-- The options of charts, bars and shards: how many arguments `args[i]`
+-- used (0: not one of them), or nil, message.
+local function extra_option(args, i, opts)
+  local a, v = args[i], args[i + 1]
+  if a == "--no-bars" then opts.no_bars = true return 1 end
+  if a == "--merge" then opts.merge = opts.merge or {} return 1 end
+  if a ~= "--plot" and a ~= "--plot-axes" and a ~= "--quantity" and a ~= "--shard" then return 0 end
+  if not v then return nil, "sweep: " .. a .. " needs a value" end
+  if a == "--plot" then
+    opts.plot = v
+  elseif a == "--plot-axes" then
+    opts.plot_axes = {}
+    for p in (v .. ","):gmatch("([^,]*),") do
+      if p == "" then return nil, "sweep: --plot-axes: expected A or A,B (varied paths), got " .. v end
+      opts.plot_axes[#opts.plot_axes + 1] = p
+    end
+    if #opts.plot_axes > 2 then return nil, "sweep: --plot-axes: at most two paths, got " .. v end
+  elseif a == "--quantity" then
+    if not require("isol.sweep_results").BAR_QUANTITIES[v] then
+      return nil, string.format("sweep: --quantity: expected one of %s, got %s",
+        require("isol.sweep_results").bar_quantities(), v)
+    end
+    opts.quantity = v
+  else
+    local k, n = require("isol.sweep_shard").parse(v)
+    if not k then return nil, "sweep: " .. n end
+    opts.shard = { k, n }
+  end
+  return 2
+end
+
+-- Show and write the results: the table (with bars on a terminal), --csv,
+-- --json, --plot. The exit code for the outputs (0, or 1 when one failed).
+local function output(res, opts)
+  local bars
+  if not opts.no_bars and require("isol.core").isatty(1) then bars = opts.quantity or "wall" end
+  res:print(io.stdout, { bars = bars })
+  io.stdout:flush()
+  local code = 0
+  for _, out in ipairs { { "csv", opts.csv }, { "json", opts.json } } do
+    if out[2] then
+      local ok, werr = res[out[1]](res, out[2])
+      if not ok then cli.die(werr, 1) code = 1 end
+    end
+  end
+  if opts.plot then
+    local ok, perr = res:plot(opts.plot, { quantity = opts.quantity, axes = opts.plot_axes })
+    if not ok then cli.die(perr, 1) code = 1 end
+  end
+  return code
+end
+
+-- Refuse --plot options that cannot work before the sweep runs (it may be long).
+local function check_plot(opts, paths)
+  if not opts.plot then return true end
+  local plot = require "isol.sweep_plot"
+  local found, msg = plot.find_gnuplot()
+  if not found then return nil, msg end
+  if opts.plot_axes then
+    local varied = {}
+    for _, p in ipairs(paths) do varied[p] = true end
+    for _, p in ipairs(opts.plot_axes) do
+      if not varied[p] then
+        return nil, string.format("sweep: --plot-axes: %s is not a varied path (varied: %s)", p,
+          #paths > 0 and table.concat(paths, ", ") or "none")
+      end
+    end
+  elseif #paths > 2 then
+    return nil, string.format("sweep: --plot: %d axes varied (%s): choose one or two with --plot-axes A[,B]", #paths,
+      table.concat(paths, ", "))
+  end
+  return true
+end
+
+-- `isol sweep --merge F.json...`
+local function merge(opts)
+  if #opts.merge == 0 then return cli.die("sweep: --merge needs the shards' JSON files", 2) end
+  if opts.shard or #opts.vary > 0 or opts.runs or opts.timeout then
+    return cli.die("sweep: --merge takes only result files and --csv, --json, --plot, --plot-axes, --quantity", 2)
+  end
+  local res, msg = require("isol.sweep_shard").merge(opts.merge)
+  if not res then return cli.die(msg, 1) end
+  local ok, perr = check_plot(opts, res.paths)
+  if not ok then return cli.die(perr, 1) end
+  return output(res, opts)
+end
+
 function M.run(args)
   local opts = { vary = {} }
   local file
@@ -63,6 +168,7 @@ function M.run(args)
   local i = 1
   while i <= #args do
     local a = args[i]
+    local used, uerr = extra_option(args, i, opts)
     if a == "--runs" or a == "--timeout" or a == "--csv" or a == "--json" then
       local v = args[i + 1]
       if not v then return cli.die("sweep: " .. a .. " needs a value", 2) end
@@ -89,6 +195,9 @@ function M.run(args)
       end
       opts.vary[#opts.vary + 1] = { path, values }
       i = i + 1
+    elseif used ~= 0 then -- --plot, --plot-axes, --quantity, --no-bars, --shard, --merge
+      if not used then return cli.die(uerr, 2) end
+      i = i + used - 1
     elseif a == "--output" then
       opts.output = true
     elseif a == "-q" or a == "--quiet" then
@@ -96,6 +205,8 @@ function M.run(args)
     elseif a == "--" then
       for j = i + 1, #args do rest[#rest + 1] = args[j] end
       break
+    elseif opts.merge and a:sub(1, 1) ~= "-" then
+      opts.merge[#opts.merge + 1] = a
     elseif a:sub(1, 1) == "-" then
       return cli.die("sweep: unknown option " .. a .. " (see `isol sweep --help`)", 2)
     elseif not file then
@@ -104,6 +215,10 @@ function M.run(args)
       return cli.die("sweep: unexpected argument " .. a .. " (a command goes after --)", 2)
     end
     i = i + 1
+  end
+  if opts.merge then
+    if file then table.insert(opts.merge, 1, file) end
+    return merge(opts)
   end
   if not file then return cli.die("sweep: no spec file (see `isol sweep --help`)", 2) end
 
@@ -143,6 +258,7 @@ function M.run(args)
   if opts.runs then s.runs = opts.runs end
   if opts.timeout then s.timeout = opts.timeout end
   if opts.output then s.stdout, s.stderr = "inherit", "inherit" end
+  if opts.shard then s.shard = opts.shard end
 
   local tty = core.isatty(2)
   local err = io.stderr
@@ -172,18 +288,12 @@ function M.run(args)
   end
   -- the paths for progress lines, in the order the sweep uses
   paths = require("isol.sweep").check(s).paths
+  local pok, perr = check_plot(opts, paths)
+  if not pok then return cli.die(perr, 1) end
   local res, msg = isol.sweep(s)
   if bar_shown then err:write("\r\27[K") err:flush() end
   if not res then return cli.die(msg, 1) end
-  res:print(io.stdout)
-  io.stdout:flush()
-  local code = 0
-  for _, out in ipairs { { "csv", opts.csv }, { "json", opts.json } } do
-    if out[2] then
-      local ok, werr = res[out[1]](res, out[2])
-      if not ok then cli.die(werr, 1) code = 1 end
-    end
-  end
+  local code = output(res, opts)
   if res.interrupted then
     err:write(string.format("isol: sweep interrupted by %s after %d of %d runs\n", res.interrupted, #res, res.total))
     return 130
