@@ -306,6 +306,22 @@ describe("OCI export #root", function()
     assert.same({ "namespaces", "time", "domainname" }, dropped)
   end)
 
+  it("propagation is the rootfs propagation; unchanged and an inherited keyring are refused or dropped", function()
+    local r = { namespaces = { "mount", "uts" }, hostname = "propbox", propagation = "slave",
+      root = isol.recipes.host_readonly(), command = { "/bin/hostname" } }
+    local dir = export(r)
+    assert.equal("rslave", config(dir).linux.rootfsPropagation)
+    assert.equal("propbox\n", runc_run(dir, "isolspec-prop-" .. isol.core.getpid()))
+    for field, value in pairs { propagation = "unchanged", session_keyring = "inherit" } do
+      local r2 = { namespaces = { "mount" }, command = { "/bin/true" }, [field] = value }
+      local ok, err = pcall(isol.oci.config, r2)
+      assert.is_false(ok)
+      assert.truthy(err:find(field .. ': "' .. value .. '"', 1, true), err)
+      local _, warnings = isol.oci.config(r2, { lossy = true })
+      assert.truthy(table.concat(warnings, "\n"):find(field .. ": dropped: ", 1, true))
+    end
+  end)
+
   it("what has no OCI equivalent is an error naming the field, or a warning with lossy", function()
     local r = { namespaces = { "mount", "time" }, time = { monotonic = 10 }, command = { "/bin/true" } }
     local ok, err = pcall(isol.oci.config, r)

@@ -6,15 +6,18 @@
 -- What maps: namespaces, uid/gid maps, hostname, the environment, cwd, every
 -- mount (a `host_readonly` root becomes read-only bind mounts of the host's
 -- directories over an empty rootfs, not copies; `root.dir` is used in place),
--- capabilities (the five sets), no_new_privs, the `limits` vocabulary (to
--- `linux.resources`: cpu shares/quota/cpuset, memory with swap and
--- swappiness, pids, blockIO, devices with the runtime's default list made
--- explicit so that a deny really denies), and /proc's masked and read-only
--- paths.
+-- propagation (the rootfs propagation), capabilities (the five sets),
+-- no_new_privs, seccomp (OCI's JSON of the same rules), rlimits, the
+-- `limits` vocabulary (to `linux.resources`: cpu shares/quota/cpuset, memory
+-- with swap and swappiness, pids, blockIO, devices with the runtime's
+-- default list made explicit in linux.devices so that a deny really
+-- denies), and /proc's masked and read-only paths (core.proc_hardening:
+-- isol's own C lists).
 --
--- What has no OCI equivalent is an error naming the field (images, chroot
--- mode, time namespaces and offsets, raw cgroup files, overlay mounts whose
--- directories are host paths a runtime resolves differently) unless
+-- What has no OCI equivalent is an error naming the field (images, with what
+-- to do instead: mount it read-only and use the directory; chroot mode, time
+-- namespaces and offsets, raw cgroup files, overlay mounts whose directories
+-- are host paths a runtime resolves differently, Landlock, timeout) unless
 -- `opts.lossy`, which lists each dropped item in the returned warnings.
 -- isol's own process model (its init as PID 1, die-with-parent, a new
 -- session) is the runtime's business under OCI: always listed, never an
@@ -106,8 +109,8 @@ local function map_mount(m, path, out, files, ctx)
     ctx.lossy(path, "a remount of an earlier mount has no OCI equivalent (set the attributes on the mount itself)")
   elseif t == "image" then
     ctx.lossy(path, string.format("an image mount has no OCI equivalent (a runtime cannot attach a loop device): "
-      .. "mount the image read-only first (mount -o loop,ro %s DIR, or img:mount(DIR, {readonly = true})) and "
-      .. "use { type = \"bind\", source = DIR, target = %q, readonly = true }", image_file(m.image), m.target))
+      .. "mount the image read-only first (mount -o loop,ro %s DIR, or img:mount(DIR, {readonly = true, host = true})) "
+      .. "and use { type = \"bind\", source = DIR, target = %q, readonly = true }", image_file(m.image), m.target))
   else -- overlay
     ctx.lossy(path, string.format("mount type %q has no portable OCI equivalent here", t))
   end
@@ -299,8 +302,8 @@ function M.config(r, opts)
     end
     if root.image then
       ctx.lossy("root.image", string.format("an image root has no OCI equivalent (a runtime cannot attach a loop "
-        .. "device): mount the image read-only first (mount -o loop,ro %s DIR, or img:mount(DIR, {readonly = true})) "
-        .. "and use root = { dir = DIR, readonly = true }", image_file(root.image)))
+        .. "device): mount the image read-only first (mount -o loop,ro %s DIR, or img:mount(DIR, {readonly = true, "
+        .. "host = true})) and use root = { dir = DIR, readonly = true }", image_file(root.image)))
     end
     -- a root directory is the bundle's root in place: nothing is copied
     if root.dir then cfg.root.path = root.dir end
@@ -330,6 +333,17 @@ function M.config(r, opts)
     if core.lstat("/sys") == "dir" then
       mounts[#mounts + 1] = { m = { type = "sysfs", target = "/sys" }, path = "root" }
     end
+  end
+  -- isol's propagation applies to the whole sandbox tree: OCI's rootfs
+  -- propagation, recursive
+  if v.propagation == "unchanged" then
+    ctx.lossy("propagation", '"unchanged" has no OCI equivalent (the runtime picks its default, runc: rslave)')
+  elseif v.propagation then
+    cfg.linux.rootfsPropagation = "r" .. v.propagation
+  end
+  if v.session_keyring == "inherit" then
+    ctx.lossy("session_keyring", '"inherit": OCI runtimes give each container a fresh session keyring '
+      .. "(runc's --no-new-keyring is the runtime's option, not the bundle's)")
   end
   if not recipe.has_ns(v, "mount") then
     -- an OCI runtime without a mount namespace would set up the root in the

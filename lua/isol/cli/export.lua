@@ -26,7 +26,8 @@ Options:
 What maps: namespaces, uid/gid maps, hostname, env (only the recipe's, plus
 PATH), cwd, mounts (a host_readonly root becomes read-only bind mounts, not
 copies; root.dir is the bundle's root in place, with the recipe's mount
-points and dir/symlink entries made in it), capabilities, no_new_privs,
+points and dir/symlink entries made in it), propagation (as the rootfs
+propagation), capabilities, no_new_privs,
 seccomp (OCI's JSON form of the same rules), rlimits, `limits` (cpu, cpuset,
 memory with swap, pids, blockIO weight, devices: the runtime's default
 devices are listed in linux.devices so that a deny really denies), and
@@ -37,7 +38,8 @@ images (mount the image read-only yourself, `mount -o loop,ro FILE DIR`,
 and use a read-only bind of DIR or root = { dir = DIR }), chroot mode, time
 namespaces and offsets, domainname, raw cgroup files, io.max throttles,
 remounts, overlays, Landlock, timeout, veth/slirp4netns networking, ports,
-limits.net, cgroup.parent (use --cgroups-path). What OCI runtimes do their
+limits.net, cgroup.parent (use --cgroups-path), propagation "unchanged",
+session_keyring "inherit". What OCI runtimes do their
 own way (isol's init, die-with-parent, stdio) is always a warning.
 
 With a user namespace, DIR and its parents must be searchable by the host
