@@ -33,10 +33,13 @@ local function runtime_run(runtime, dir, id)
 end
 local function runc_run(dir, id) return runtime_run(runc, dir, id) end
 
--- The container is gone: the runtime has no state for it.
+-- The container is gone: the runtime has no state for it, and no cgroup
+-- named after it (a runtime names its cgroups after the container when the
+-- bundle gives no cgroupsPath) is left.
 local function assert_gone(runtime, id)
   local _, ok = h.sh(string.format("%s state %s >/dev/null 2>&1", runtime, id))
   assert.is_falsy(ok, id .. ": the runtime still has state for it")
+  assert.equal("", (h.sh("find /sys/fs/cgroup -maxdepth 8 -type d -name '*" .. id .. "*' 2>/dev/null")))
 end
 
 -- isol's /proc hardening moves mounts onto the fresh, still detached proc
@@ -339,6 +342,18 @@ describe("OCI export #root", function()
     local ok3, err3 = pcall(isol.oci.config, { limits = { ["memory.oom_control"] = 1 }, command = { "x" } })
     assert.is_false(ok3)
     assert.truthy(err3:find("limits: raw", 1, true), err3)
+  end)
+
+  it("isol export --help names every option; bad usage exits 2", function()
+    local out, ok = h.sh(h.root .. "/bin/isol export --help 2>&1")
+    assert(ok, out)
+    for _, opt in ipairs { "--oci DIR", "--lossy", "--force", "--cgroups-path PATH", "runc run -b", "crun run -b" } do
+      assert.truthy(out:find(opt, 1, true), opt .. " missing from:\n" .. out)
+    end
+    local _, _, code = h.sh(h.root .. "/bin/isol export --oci 2>&1")
+    assert.equal(2, code)
+    _, _, code = h.sh(h.root .. "/bin/isol export --bogus x 2>&1")
+    assert.equal(2, code)
   end)
 
   it("isol export refuses a non-empty directory and writes a bundle with the CLI", function()
