@@ -103,12 +103,14 @@ int isol_dev_apply_v2(int cgroup_fd, int default_allow, const struct isol_dev_ru
 	attr.insns = (uint64_t)(uintptr_t)prog;
 	attr.insn_cnt = (uint32_t)cnt;
 	attr.license = (uint64_t)(uintptr_t)"GPL";
-	attr.log_buf = (uint64_t)(uintptr_t)log;
-	attr.log_size = sizeof log;
-	attr.log_level = 0;
+	/* no log buffer at first: the kernel refuses one with log_level 0
+	 * (EINVAL), and at level 1 a log longer than the buffer fails the load
+	 * (ENOSPC on Linux 6.1) */
 	fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
 	if (fd < 0 && errno != EPERM && errno != ENOSYS) {
 		/* retry with the verifier's log for the message */
+		attr.log_buf = (uint64_t)(uintptr_t)log;
+		attr.log_size = sizeof log;
 		attr.log_level = 1;
 		fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
 	}

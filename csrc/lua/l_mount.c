@@ -286,6 +286,30 @@ static int l_readlink(lua_State *L)
 	return 1;
 }
 
+/* core.proc_hardening() -> masked, readonly: the paths every fresh /proc isol
+ * mounts hides or makes read-only (mount.h ISOL_PROC_MASKED and
+ * ISOL_PROC_READONLY), as "/proc/NAME" lists (the OCI exporter's
+ * maskedPaths and readonlyPaths). */
+static int l_proc_hardening(lua_State *L)
+{
+	static const char *const masked[] = { ISOL_PROC_MASKED };
+	static const char *const readonly[] = { ISOL_PROC_READONLY };
+	const struct {
+		const char *const *names;
+		size_t n;
+	} lists[] = { { masked, sizeof masked / sizeof *masked },
+		      { readonly, sizeof readonly / sizeof *readonly } };
+
+	for (size_t l = 0; l < 2; l++) {
+		lua_createtable(L, (int)lists[l].n, 0);
+		for (size_t i = 0; i < lists[l].n; i++) {
+			lua_pushfstring(L, "/proc/%s", lists[l].names[i]);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+	}
+	return 2;
+}
+
 void isol_lua_open_mount(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
@@ -293,6 +317,7 @@ void isol_lua_open_mount(lua_State *L)
 		{ "umount", l_umount },
 		{ "propagation", l_propagation },
 		{ "readlink", l_readlink },
+		{ "proc_hardening", l_proc_hardening },
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, fns, 0);

@@ -6,15 +6,18 @@
 -- What maps: namespaces, uid/gid maps, hostname, the environment, cwd, every
 -- mount (a `host_readonly` root becomes read-only bind mounts of the host's
 -- directories over an empty rootfs, not copies; `root.dir` is used in place),
--- capabilities (the five sets), no_new_privs, the `limits` vocabulary (to
--- `linux.resources`: cpu shares/quota/cpuset, memory with swap and
--- swappiness, pids, blockIO, devices with the runtime's default list made
--- explicit so that a deny really denies), and /proc's masked and read-only
--- paths.
+-- propagation (the rootfs propagation), capabilities (the five sets),
+-- no_new_privs, seccomp (OCI's JSON of the same rules), rlimits, the
+-- `limits` vocabulary (to `linux.resources`: cpu shares/quota/cpuset, memory
+-- with swap and swappiness, pids, blockIO, devices with the runtime's
+-- default list made explicit in linux.devices so that a deny really
+-- denies), and /proc's masked and read-only paths (core.proc_hardening:
+-- isol's own C lists).
 --
--- What has no OCI equivalent is an error naming the field (images, chroot
--- mode, time namespaces and offsets, raw cgroup files, overlay mounts whose
--- directories are host paths a runtime resolves differently) unless
+-- What has no OCI equivalent is an error naming the field (images, with what
+-- to do instead: mount it read-only and use the directory; chroot mode, time
+-- namespaces and offsets, raw cgroup files, overlay mounts whose directories
+-- are host paths a runtime resolves differently, Landlock, timeout) unless
 -- `opts.lossy`, which lists each dropped item in the returned warnings.
 -- isol's own process model (its init as PID 1, die-with-parent, a new
 -- session) is the runtime's business under OCI: always listed, never an
@@ -42,15 +45,6 @@ local function prune(t)
   return t
 end
 
--- The paths every fresh /proc isol mounts hides or makes read-only
--- (csrc/mount.h ISOL_PROC_MASKED / ISOL_PROC_READONLY, through the binding).
-local function proc_lists()
-  if core.proc_hardening then return core.proc_hardening() end
-  return { "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi" },
-    { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" }
-end
-
 local NS = { mount = "mount", uts = "uts", ipc = "ipc", net = "network", pid = "pid", user = "user",
   cgroup = "cgroup" }
 
@@ -65,6 +59,12 @@ local function bind_options(m)
   if m.nodev then o[#o + 1] = "nodev" end
   if m.noexec then o[#o + 1] = "noexec" end
   return o
+end
+
+-- The backing file of an isol.Image, for messages ("FILE" if unknown).
+local function image_file(img)
+  local ok, path = pcall(function() return img:path() end)
+  return ok and type(path) == "string" and path or "FILE"
 end
 
 local function mode_str(m) return m and string.format("mode=%o", m) or nil end
@@ -93,7 +93,8 @@ local function map_mount(m, path, out, files, ctx)
   elseif t == "dev" then
     -- the runtime fills a tmpfs /dev with its default devices (null, zero,
     -- full, random, urandom, tty) and /dev/ptmx; isol's dev adds pts and shm
-    add { destination = m.target, type = "tmpfs", source = "tmpfs", options = array { "nosuid", "strictatime", "mode=755", "size=65536k" } }
+    add { destination = m.target, type = "tmpfs", source = "tmpfs",
+      options = array { "nosuid", "strictatime", "mode=755", "size=65536k" } }
     add { destination = m.target .. "/pts", type = "devpts", source = "devpts",
       options = array { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620" } }
     add { destination = m.target .. "/shm", type = "tmpfs", source = "shm",
@@ -106,7 +107,11 @@ local function map_mount(m, path, out, files, ctx)
     files[#files + 1] = { kind = "symlink", target = m.target, source = m.source }
   elseif t == "remount" then
     ctx.lossy(path, "a remount of an earlier mount has no OCI equivalent (set the attributes on the mount itself)")
-  else -- image, overlay
+  elseif t == "image" then
+    ctx.lossy(path, string.format("an image mount has no OCI equivalent (a runtime cannot attach a loop device): "
+      .. "mount the image read-only first (mount -o loop,ro %s DIR, or img:mount(DIR, {readonly = true, host = true})) "
+      .. "and use { type = \"bind\", source = DIR, target = %q, readonly = true }", image_file(m.image), m.target))
+  else -- overlay
     ctx.lossy(path, string.format("mount type %q has no portable OCI equivalent here", t))
   end
 end
@@ -131,6 +136,25 @@ local function devices(dev, ctx)
       if min ~= "*" then e.minor = tonumber(min) end
       list[#list + 1] = e
     end
+  end
+  return list
+end
+
+-- The devices an OCI runtime creates in every container's /dev and allows
+-- by default (runc's AllowedDevices with a path, crun's default_devices).
+-- runc appends allow rules for them AFTER the bundle's linux.resources.devices
+-- (so a deny of /dev/full there would be undone) unless the bundle lists the
+-- device itself in linux.devices: listing all of them makes the bundle's
+-- rules the only ones that decide.
+local RUNTIME_DEVICES = {
+  { "/dev/null", 1, 3 }, { "/dev/zero", 1, 5 }, { "/dev/full", 1, 7 }, { "/dev/random", 1, 8 },
+  { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
+}
+
+local function runtime_devices()
+  local list = array()
+  for i, d in ipairs(RUNTIME_DEVICES) do
+    list[i] = { path = d[1], type = "c", major = d[2], minor = d[3], fileMode = 438, uid = 0, gid = 0 } -- 0666
   end
   return list
 end
@@ -273,9 +297,16 @@ function M.config(r, opts)
   local root = v.root
   local mounts = {}
   if type(root) == "table" then
-    if root.mode == "chroot" then ctx.lossy("root.mode", "OCI runtimes always pivot_root; chroot mode has no equivalent") end
-    if root.image then ctx.lossy("root.image", "an image root has no OCI equivalent (mount it and use root.dir)") end
-    if root.dir then cfg.root.path = root.dir; opts.rootfs_in_place = true end
+    if root.mode == "chroot" then
+      ctx.lossy("root.mode", "OCI runtimes always pivot_root; chroot mode has no equivalent")
+    end
+    if root.image then
+      ctx.lossy("root.image", string.format("an image root has no OCI equivalent (a runtime cannot attach a loop "
+        .. "device): mount the image read-only first (mount -o loop,ro %s DIR, or img:mount(DIR, {readonly = true, "
+        .. "host = true})) and use root = { dir = DIR, readonly = true }", image_file(root.image)))
+    end
+    -- a root directory is the bundle's root in place: nothing is copied
+    if root.dir then cfg.root.path = root.dir end
     cfg.root.readonly = root.readonly and true or false
     for _, m in ipairs(root.mounts or {}) do mounts[#mounts + 1] = { m = m, path = "root.mounts" } end
   else
@@ -299,7 +330,20 @@ function M.config(r, opts)
     end
     mounts[#mounts + 1] = { m = { type = "proc", target = "/proc" }, path = "root" }
     mounts[#mounts + 1] = { m = { type = "dev", target = "/dev" }, path = "root" }
-    if core.lstat("/sys") == "dir" then mounts[#mounts + 1] = { m = { type = "sysfs", target = "/sys" }, path = "root" } end
+    if core.lstat("/sys") == "dir" then
+      mounts[#mounts + 1] = { m = { type = "sysfs", target = "/sys" }, path = "root" }
+    end
+  end
+  -- isol's propagation applies to the whole sandbox tree: OCI's rootfs
+  -- propagation, recursive
+  if v.propagation == "unchanged" then
+    ctx.lossy("propagation", '"unchanged" has no OCI equivalent (the runtime picks its default, runc: rslave)')
+  elseif v.propagation then
+    cfg.linux.rootfsPropagation = "r" .. v.propagation
+  end
+  if v.session_keyring == "inherit" then
+    ctx.lossy("session_keyring", '"inherit": OCI runtimes give each container a fresh session keyring '
+      .. "(runc's --no-new-keyring is the runtime's option, not the bundle's)")
   end
   if not recipe.has_ns(v, "mount") then
     -- an OCI runtime without a mount namespace would set up the root in the
@@ -316,7 +360,9 @@ function M.config(r, opts)
   end
   -- /proc hardening, as isol does for every fresh /proc it mounts
   if has["/proc"] and not ctx.proc_unmasked then
-    local masked, ro = proc_lists()
+    -- the paths every fresh /proc isol mounts hides or makes read-only (one
+    -- list, in C: csrc/mount.h ISOL_PROC_MASKED / ISOL_PROC_READONLY)
+    local masked, ro = core.proc_hardening()
     cfg.linux.maskedPaths = array { table.unpack(masked) }
     cfg.linux.readonlyPaths = array { table.unpack(ro) }
   end
@@ -324,7 +370,10 @@ function M.config(r, opts)
   -- limits
   if v.limits then
     cfg.linux.resources = resources(v.limits, ctx)
-    if v.limits.net and next(v.limits.net) then ctx.lossy("limits.net", "shaping is done by the network plugin under OCI") end
+    if v.limits.devices then cfg.linux.devices = runtime_devices() end
+    if v.limits.net and next(v.limits.net) then
+      ctx.lossy("limits.net", "shaping is done by the network plugin under OCI")
+    end
   end
   if v.net and (v.net.veth or v.net.outbound) then
     ctx.lossy("net", "veth and slirp4netns are the job of the runtime's network plugin (CNI) under OCI")
@@ -357,7 +406,8 @@ function M.config(r, opts)
   -- isol's process model: the runtime's business under OCI
   if v.init ~= false then warnings[#warnings + 1] = "init: the OCI runtime runs the command as PID 1 (no isol init)" end
   if v.die_with_parent ~= false then
-    warnings[#warnings + 1] = "die_with_parent: the container lives as long as the runtime keeps it (runc run: until the command exits)"
+    warnings[#warnings + 1] = "die_with_parent: the container lives as long as the runtime keeps it "
+      .. "(runc run: until the command exits)"
   end
   if v.stdin or v.stdout or v.stderr or v.keep_fds then
     warnings[#warnings + 1] = "stdin/stdout/stderr/keep_fds: given by the runtime's caller, not the bundle"
@@ -431,39 +481,47 @@ function M.export(r, dir, opts)
   local ok
   ok, msg, code = mkdir_p(dir)
   if not ok then return nil, msg, code end
-  if not opts.rootfs_in_place then
-    local rootfs = dir .. "/rootfs"
+  -- A recipe's root.dir is the root in place (the mount points and the
+  -- recipe's dir and symlink entries are made there, as isol run makes them
+  -- at every start; what exists is left alone); otherwise DIR/rootfs.
+  local rootfs, own = cfg.root.path, false
+  if rootfs:sub(1, 1) ~= "/" then
+    rootfs, own = dir .. "/" .. rootfs, true
     ok, msg, code = mkdir_p(rootfs)
     if not ok then return nil, msg, code end
-    -- Every mount point exists beforehand: the runtime would create them as
-    -- the container's root, which a user namespace may map to an id that
-    -- cannot write the rootfs.
-    for _, m in ipairs(cfg.mounts or {}) do
-      local target = rootfs .. m.destination
-      if core.lstat(target) == nil then
-        if m.type == "bind" and core.lstat(m.source) ~= "dir" then
-          mkdir_p(target:match("^(.*)/[^/]*$"))
-          local f = io.open(target, "w")
-          if f then f:close() end
-        else
-          mkdir_p(target)
-        end
+  end
+  -- Every mount point exists beforehand: the runtime would create them as
+  -- the container's root, which a user namespace may map to an id that
+  -- cannot write the rootfs.
+  for _, m in ipairs(cfg.mounts or {}) do
+    local target = rootfs .. m.destination
+    if core.lstat(target) == nil then
+      if m.type == "bind" and core.lstat(m.source) ~= "dir" then
+        mkdir_p(target:match("^(.*)/[^/]*$"))
+        local f = io.open(target, "w")
+        if f then f:close() end
+      else
+        mkdir_p(target)
       end
     end
-    for _, f in ipairs(files) do
-      local target = rootfs .. f.target
-      if f.kind == "dir" then
-        ok, msg, code = mkdir_p(target)
-        if not ok then return nil, msg, code end
-      else
-        mkdir_p(target:match("^(.*)/[^/]*$"))
-        os.remove(target)
-        local ok, msg, code = core.symlink(f.source, target)
+  end
+  for _, f in ipairs(files) do
+    local target = rootfs .. f.target
+    if f.kind == "dir" then
+      ok, msg, code = mkdir_p(target)
+      if not ok then return nil, msg, code end
+    else
+      mkdir_p(target:match("^(.*)/[^/]*$"))
+      -- a symlink of an earlier export into the same DIR (force)
+      if own and core.lstat(target) == "link" then os.remove(target) end
+      if core.lstat(target) == nil then
+        ok, msg, code = core.symlink(f.source, target)
         if not ok then return nil, "rootfs symlink " .. f.target .. ": " .. msg, code end
       end
     end
   end
-  local fh, msg, code = io.open(dir .. "/config.json", "w")
+  local fh
+  fh, msg, code = io.open(dir .. "/config.json", "w")
   if not fh then return nil, msg, code end
   fh:write(cjson.encode(prune(cfg)), "\n")
   fh:close()

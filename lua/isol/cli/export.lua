@@ -6,16 +6,46 @@ local M = {
   usage = [==[
 usage: isol export --oci DIR [--lossy] [--force] [--cgroups-path PATH] RECIPE.lua [-- CMD ARGS...]
 
-Writes DIR/config.json (OCI runtime-spec 1.0) and DIR/rootfs for the recipe,
-with CMD (or the recipe's `command`) as the process. Run it with
-`runc run -b DIR NAME` or `crun run -b DIR NAME`.
+Writes the recipe as an OCI runtime-spec 1.0 bundle: DIR/config.json and
+DIR/rootfs, with CMD ARGS (or the recipe's `command`) as the process. Run it
+with an OCI runtime (as root; the bundle's cgroup limits need it):
 
-What has no OCI equivalent (images, chroot mode, time namespaces, raw cgroup
-files, veth/slirp4netns networking) is an error; --lossy drops each such
-item with a warning instead. What OCI runtimes do their own way (isol's
-init, die-with-parent) is always listed as a warning.
---cgroups-path sets linux.cgroupsPath (a relative path is placed under the
-runtime's own cgroup by runc).]==],
+    isol export --oci /tmp/box box.lua -- /bin/sh -c 'hostname'
+    runc run -b /tmp/box mybox            (or: crun run -b /tmp/box mybox)
+
+Options:
+  --oci DIR            the bundle directory (created; must be absent or empty)
+  --lossy              drop what has no OCI equivalent instead of failing:
+                       each dropped item is printed on stderr as
+                       "isol: warning: FIELD: dropped: WHY"
+  --force              write into a non-empty DIR (config.json is replaced)
+  --cgroups-path PATH  set linux.cgroupsPath (where a relative path goes is
+                       the runtime's choice); default: the runtime's own
+  -h, --help           this text
+
+What maps: namespaces, uid/gid maps, hostname, env (only the recipe's, plus
+PATH), cwd, mounts (a host_readonly root becomes read-only bind mounts, not
+copies; root.dir is the bundle's root in place, with the recipe's mount
+points and dir/symlink entries made in it), propagation (as the rootfs
+propagation), capabilities, no_new_privs,
+seccomp (OCI's JSON form of the same rules), rlimits, `limits` (cpu, cpuset,
+memory with swap, pids, blockIO weight, devices: the runtime's default
+devices are listed in linux.devices so that a deny really denies), and
+/proc's masked and read-only paths (isol's own lists).
+
+What has no OCI equivalent is an error naming the field, unless --lossy:
+images (mount the image read-only yourself, `mount -o loop,ro FILE DIR`,
+and use a read-only bind of DIR or root = { dir = DIR }), chroot mode, time
+namespaces and offsets, domainname, raw cgroup files, io.max throttles,
+remounts, overlays, Landlock, timeout, veth/slirp4netns networking, ports,
+limits.net, cgroup.parent (use --cgroups-path), propagation "unchanged",
+session_keyring "inherit". What OCI runtimes do their
+own way (isol's init, die-with-parent, stdio) is always a warning.
+
+With a user namespace, DIR and its parents must be searchable by the host
+id the container's root maps to (chmod 755).
+Prints "wrote DIR/config.json"; exit status 0, 1 on an error, 2 on a usage
+error.]==],
 }
 
 function M.run(args)
@@ -23,7 +53,9 @@ function M.run(args)
   local i = 1
   while i <= #args do
     local a = args[i]
-    if a == "--oci" then dir = args[i + 1]; i = i + 2
+    if (a == "--oci" or a == "--cgroups-path") and args[i + 1] == nil then
+      return cli.die("export: " .. a .. " needs a value (see `isol export --help`)", 2)
+    elseif a == "--oci" then dir = args[i + 1]; i = i + 2
     elseif a == "--lossy" then lossy = true; i = i + 1
     elseif a == "--force" then force = true; i = i + 1
     elseif a == "--cgroups-path" then cgpath = args[i + 1]; i = i + 2
@@ -36,9 +68,9 @@ function M.run(args)
   local cmd = {}
   for k = i, #args do cmd[#cmd + 1] = args[k] end
   local r = cli.load_recipe(file)
-  local ok, warnings, code = require("isol.oci").export(r, dir,
+  local ok, warnings = require("isol.oci").export(r, dir,
     { argv = #cmd > 0 and cmd or nil, lossy = lossy, force = force, cgroups_path = cgpath })
-  if not ok then return cli.die("export: " .. tostring(warnings), code == nil and 1 or 1) end
+  if not ok then return cli.die("export: " .. tostring(warnings), 1) end
   for _, w in ipairs(warnings) do io.stderr:write("isol: warning: ", w, "\n") end
   io.stdout:write("wrote ", dir, "/config.json\n")
   return 0
