@@ -486,7 +486,29 @@ static int cover(int dirfd, const char *name, int src, const char *target, isol_
 	return r;
 }
 
-/* The standard hardening of a fresh /proc or /sys at mount fd `mnt`. */
+/* "/proc/self/fd/N" into out (40 bytes), without stdio (it runs between
+ * clone and exec). */
+static void fd_path(char *out, int fd)
+{
+	static const char pre[] = "/proc/self/fd/";
+	char digits[12];
+	int n = 0;
+	unsigned v = (unsigned)fd;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < (int)sizeof digits);
+	memcpy(out, pre, sizeof pre - 1);
+	for (int i = 0; i < n; i++)
+		out[sizeof pre - 1 + (size_t)i] = digits[n - 1 - i];
+	out[sizeof pre - 1 + (size_t)n] = '\0';
+}
+
+/* The standard hardening of a fresh /proc or /sys at mount fd `mnt`
+ * (attached at `target`). Kernels before 6.15 refuse to clone from a
+ * detached mount, so the mask source is attached for the time of the
+ * covers on the fresh mount's own "fs" directory (proc and sysfs both have
+ * one; it is covered read-only after), then detached again. */
 static int harden(int mnt, int type, const char *target, isol_error *err)
 {
 	static const char *const proc_ro[] = { ISOL_PROC_READONLY };
@@ -494,17 +516,37 @@ static int harden(int mnt, int type, const char *target, isol_error *err)
 	static const char *const sys_masked[] = { "firmware" };
 	const char *const *masked = type == ISOL_MNT_PROC ? proc_masked : sys_masked;
 	size_t nmasked = type == ISOL_MNT_PROC ? sizeof proc_masked / sizeof *proc_masked : 1;
-	int src, r = 0;
+	int src, hold = -1, srcdir = -1, r = 0;
+	char self[40];
 
-	if (type == ISOL_MNT_PROC)
-		for (size_t i = 0; i < sizeof proc_ro / sizeof *proc_ro; i++)
-			if ((r = cover(mnt, proc_ro[i], -1, target, err)) < 0)
-				return r;
 	src = mask_source(target, err);
 	if (src < 0)
 		return src;
+	hold = openat(mnt, "fs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (hold < 0 || move_mount(src, "", hold, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+		r = isol_fail(err, errno, "harden %s: attach the mask source", target);
+		goto out;
+	}
+	srcdir = openat(mnt, "fs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (srcdir < 0) {
+		/* (the child dies with this error: its mount namespace goes) */
+		r = isol_fail(err, errno, "harden %s: mask source", target);
+		goto out;
+	}
 	for (size_t i = 0; i < nmasked && r == 0; i++)
-		r = cover(mnt, masked[i], src, target, err);
+		r = cover(mnt, masked[i], srcdir, target, err);
+	/* the mask source leaves; the covers made from it stay */
+	fd_path(self, srcdir);
+	if (umount2(self, MNT_DETACH) < 0 && r == 0)
+		r = isol_fail(err, errno, "harden %s: detach the mask source", target);
+	if (r == 0 && type == ISOL_MNT_PROC)
+		for (size_t i = 0; i < sizeof proc_ro / sizeof *proc_ro && r == 0; i++)
+			r = cover(mnt, proc_ro[i], -1, target, err);
+out:
+	if (srcdir >= 0)
+		close(srcdir);
+	if (hold >= 0)
+		close(hold);
 	close(src);
 	return r;
 }
