@@ -496,3 +496,33 @@ describe("hostile input to core.spawn", function()
       return core.spawn(plan(t)) end)()]], "plan.fs.ops%[1%].type: required")
   end)
 end)
+
+describe("Process finalizer #root", function()
+  it("does not block: an un-waited tree is killed and reaped in well under a second", function()
+    local out, ok = h.lua([[
+      local core = require "isol.core"
+      local p = assert(core.spawn { argv = { "/bin/sh", "-c",
+        "trap '' TERM; for i in 1 2 3 4 5 6 7 8; do sleep 300 & echo $!; done; echo up; wait" },
+        stdout = "pipe", init = false })
+      local text = ""
+      repeat text = text .. p:read(4096) until text:match("up\n$")
+      local pid = p:pid()
+      local t0 = core.now()
+      p = nil
+      collectgarbage(); collectgarbage()
+      local dt = core.now() - t0
+      local st = core.proc_stat(pid)
+      local alive = 0
+      for sp in text:gmatch("(%d+)\n") do
+        local s2 = core.proc_stat(tonumber(sp))
+        if s2 and s2.state ~= "Z" then alive = alive + 1 end
+      end
+      print(string.format("%.3f %s %d", dt, st and st.state or "gone", alive))
+    ]], "timeout 20")
+    assert(ok, out)
+    local dt, state, alive = out:match("^([%d.]+) (%S+) (%d+)")
+    assert.is_true(tonumber(dt) < 1, out)
+    assert.are.equal("gone", state)
+    assert.are.equal("0", alive, "descendants still running")
+  end)
+end)
