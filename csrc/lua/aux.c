@@ -82,13 +82,16 @@ const char *isol_lua_tostr(lua_State *L, int idx, const char *what)
 	return s;
 }
 
-/* The number at idx as an integer in [min, max], or why not (NULL: ok). */
-static const char *int_problem(lua_State *L, int idx, lua_Integer min, lua_Integer max, lua_Integer *out)
+/* The number at idx as an integer in [min, max], or why not (NULL: ok).
+ * Function arguments also take numeric strings, as luaL_checkinteger does;
+ * plan fields take numbers only. */
+static const char *int_problem(lua_State *L, int idx, lua_Integer min, lua_Integer max, lua_Integer *out,
+			       int strings)
 {
 	int isnum;
 	lua_Integer v;
 
-	if (lua_type(L, idx) != LUA_TNUMBER)
+	if (lua_type(L, idx) != LUA_TNUMBER && !(strings && lua_type(L, idx) == LUA_TSTRING))
 		return "expected integer";
 	v = lua_tointegerx(L, idx, &isnum);
 	if (!isnum)
@@ -99,12 +102,26 @@ static const char *int_problem(lua_State *L, int idx, lua_Integer min, lua_Integ
 	return NULL;
 }
 
+/* The value at idx for an error message: a number, a quoted string (its
+ * first 40 bytes), or a type name. */
+static const char *shown(lua_State *L, int idx)
+{
+	size_t len;
+	const char *s;
+
+	if (lua_type(L, idx) == LUA_TNUMBER)
+		return luaL_tolstring(L, idx, NULL);
+	if (lua_type(L, idx) != LUA_TSTRING)
+		return luaL_typename(L, idx);
+	s = lua_tolstring(L, idx, &len);
+	lua_pushlstring(L, s, len > 40 ? 40 : len);
+	return lua_pushfstring(L, "\"%s\"%s", lua_tostring(L, -1), len > 40 ? "..." : "");
+}
+
 static int int_error(lua_State *L, int idx, const char *what, const char *why, lua_Integer min, lua_Integer max)
 {
-	const char *shown = lua_type(L, idx) == LUA_TNUMBER || lua_type(L, idx) == LUA_TSTRING
-				    ? lua_pushfstring(L, "%s", luaL_tolstring(L, idx, NULL))
-				    : luaL_typename(L, idx);
-	return luaL_error(L, "%s: %s [%I, %I], got %s", what, why, (LUAI_UACINT)min, (LUAI_UACINT)max, shown);
+	const char *shown_value = shown(L, idx);
+	return luaL_error(L, "%s: %s [%I, %I], got %s", what, why, (LUAI_UACINT)min, (LUAI_UACINT)max, shown_value);
 }
 
 lua_Integer isol_lua_toint(lua_State *L, int idx, const char *what, lua_Integer min, lua_Integer max)
@@ -113,7 +130,7 @@ lua_Integer isol_lua_toint(lua_State *L, int idx, const char *what, lua_Integer 
 	const char *why;
 
 	idx = lua_absindex(L, idx);
-	why = int_problem(L, idx, min, max, &v);
+	why = int_problem(L, idx, min, max, &v, 0);
 	if (why)
 		int_error(L, idx, what, why, min, max);
 	return v;
@@ -185,14 +202,14 @@ const char *isol_lua_optpath(lua_State *L, int arg, const char *def)
 lua_Integer isol_lua_checkrange(lua_State *L, int arg, lua_Integer min, lua_Integer max)
 {
 	lua_Integer v = 0;
-	const char *why = int_problem(L, arg, min, max, &v);
+	const char *why = int_problem(L, arg, min, max, &v, 1);
 
 	if (why) {
-		if (lua_type(L, arg) != LUA_TNUMBER)
+		if (lua_type(L, arg) != LUA_TNUMBER && lua_type(L, arg) != LUA_TSTRING)
 			luaL_checkinteger(L, arg); /* the standard message for a wrong type */
 		luaL_argerror(L, arg,
 			      lua_pushfstring(L, "%s [%I, %I], got %s", why, (LUAI_UACINT)min, (LUAI_UACINT)max,
-					      luaL_tolstring(L, arg, NULL)));
+					      shown(L, arg)));
 	}
 	return v;
 }

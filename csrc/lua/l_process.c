@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,8 +19,11 @@
 #include "l_process.h"
 
 #define PROCESS_MT "isol.Process"
-/* How long a finalizer waits for a SIGKILLed tree, then its root, to end. */
-#define RELEASE_WAIT_MS 200
+/* How long a finalizer waits for a SIGKILLed tree, then for its root, to
+ * end (each; the common case takes a few ms). */
+#define TREE_WAIT_MS 250
+#define RELEASE_WAIT_MS 1000
+#define MAX_UNREAPED 64
 /* The most p:read(n) takes at once. */
 #define MAX_READ (64LL << 20)
 
@@ -103,16 +107,45 @@ static int do_wait(process *p, int nohang, isol_error *err)
 	return 1;
 }
 
+/* Children killed by a finalizer that had not ended in time: their pidfds,
+ * reaped without blocking by every later release. Full: the pidfd is closed
+ * and the zombie waits for our exit. */
+static int unreaped[MAX_UNREAPED];
+static int nunreaped;
+
+static int keep_unreaped(int pidfd)
+{
+	if (nunreaped == MAX_UNREAPED)
+		return 0;
+	unreaped[nunreaped++] = pidfd;
+	return 1;
+}
+
+static void reap_unreaped(void)
+{
+	for (int i = 0; i < nunreaped;) {
+		siginfo_t si;
+		si.si_pid = 0;
+		if (waitid((idtype_t)P_PIDFD, (id_t)unreaped[i], &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0) {
+			i++; /* still running */
+			continue;
+		}
+		close(unreaped[i]); /* reaped, or not ours to reap any more */
+		unreaped[i] = unreaped[--nunreaped];
+	}
+}
+
 /* Idempotent close for :close(), __gc and __close. An un-waited child of
  * ours is killed with its tree and reaped, within bounded time: a
  * finalizer never blocks for seconds. In our own pid namespace, killing the
  * root alone would leave its descendants (escapees re-parented to the init
  * included) running: they get SIGKILL through isol_proc_kill, the one
  * tree-kill of the project (core.proc_kill for the Lua side), given
- * RELEASE_WAIT_MS. In a pid namespace of its own, killing PID 1 ends them
+ * TREE_WAIT_MS. In a pid namespace of its own, killing PID 1 ends them
  * all. The root then gets SIGKILL and is reaped if it ends within
- * RELEASE_WAIT_MS (it does unless stuck in the kernel; else it stays a
- * zombie until we exit). A sandbox's cgroup is ended by its own close. */
+ * RELEASE_WAIT_MS; else (stuck in the kernel, or frozen) its pidfd is kept
+ * and the next release reaps it without blocking. A sandbox's cgroup is
+ * ended by its own close. */
 static void process_release(process *p)
 {
 	for (int i = 0; i < 3; i++)
@@ -129,15 +162,17 @@ static void process_release(process *p)
 				sel.roots = &p->pid;
 				sel.nroots = 1;
 				sel.keep_roots = 1;
-				isol_proc_kill(&sel, SIGKILL, RELEASE_WAIT_MS, NULL);
+				isol_proc_kill(&sel, SIGKILL, TREE_WAIT_MS, NULL);
 			}
 			syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
 			while (poll(&pf, 1, RELEASE_WAIT_MS) < 0 && errno == EINTR)
 				;
-			do_wait(p, 1, &err);
+			if (do_wait(p, 1, &err) == 0 && keep_unreaped(p->pidfd))
+				p->pidfd = -1; /* now owned by the unreaped list */
 		}
 		close_fd(&p->pidfd);
 	}
+	reap_unreaped();
 	close_fd(&p->status_fd);
 }
 
