@@ -96,6 +96,7 @@ local want = {}
 for i = 5, #arg do want[#want + 1] = arg[i] end
 math.randomseed(seed)
 io.stdout:setvbuf("line")
+print("START " .. seed)
 
 local function fds()
   local n = 0

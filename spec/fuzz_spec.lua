@@ -17,7 +17,7 @@ local SECONDS = tonumber(os.getenv("ISOL_FUZZ_SECONDS"))
 local CALLS = tonumber(os.getenv("ISOL_FUZZ_CALLS")) or (SECONDS and 60 or 40)
 local SEED = tonumber(os.getenv("ISOL_FUZZ_SEED")) or (SECONDS and os.time() or 20261129)
 local BATCH = 48      -- targets per child
-local LIMIT = 90      -- seconds per child
+local LIMIT = 120     -- seconds per child
 -- inside the child's own tmpfs on /tmp; named after this run (loop devices
 -- show their backing file's path, and are host-wide)
 local SCRATCH = "/tmp/isol-fuzz-" .. io.open("/proc/self/stat"):read("n")
@@ -70,12 +70,13 @@ local function run_batch(seed, targets)
       SCRATCH, h.lua_bin, h.shq(driver), seed, CALLS, SCRATCH, table.concat(targets, " "))))
   local out, _, code = h.sh(cmd)
   local problems = {}
-  if code ~= 0 or not out:match("\nEND\n$") then
+  if code ~= 0 or not out:find("\nEND", 1, true) then
     local last = {}
     for l in out:gmatch("[^\n]+") do
       last[#last + 1] = l
       if #last > 8 then table.remove(last, 1) end
     end
+    if not out:find("START", 1, true) then last[#last + 1] = "(the driver never started)" end
     problems[#problems + 1] = string.format("%s (exit %s; seed %d); last lines:\n  %s",
       code == 137 and "hang (time limit)" or (code and code > 128) and "crash (signal " .. (code - 128) .. ")"
       or "driver failed", tostring(code), seed, table.concat(last, "\n  "))
