@@ -131,6 +131,25 @@ asan-test: | $(DEPS_STAMP)
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
 	ISOL_ASAN=1 ISOL_CPATH="$(CURDIR)/$(ASAN_BUILD)/?.so" $(BUSTED) --run=default --cpath="$(ASAN_BUILD)/?.so"
 
+# ---- fuzz (binding helper's block) ----------------------------------------
+# The fuzzer (spec/fuzz_spec.lua, spec/fuzz_driver.lua) for FUZZ_SECONDS of
+# rounds with fresh seeds, against the ASan+UBSan core of asan-test; each
+# batch of calls runs in a child of its own. FUZZ_SEED=N replays a round.
+# `make test` runs the same spec briefly, with a fixed seed, without ASan.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 600
+fuzz: | $(DEPS_STAMP)
+	$(MAKE) BUILD=$(ASAN_BUILD) OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" all
+	LUA_CPATH="$(CURDIR)/$(ASAN_BUILD)/?.so;;" \
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:$(ASAN_OPTIONS)" \
+	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+	ISOL_ASAN=1 ISOL_CPATH="$(CURDIR)/$(ASAN_BUILD)/?.so" ISOL_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	$(if $(FUZZ_SEED),ISOL_FUZZ_SEED=$(FUZZ_SEED)) \
+	$(BUSTED) --cpath="$(ASAN_BUILD)/?.so" spec/fuzz_spec.lua
+# ---- end of the fuzz block ---------------------------------------------------
+
 # Programs that embed isol (examples/embed/host.c: its own lua_State), and
 # the chart the README shows.
 examples: all $(BUILD)/examples/embed/host charts

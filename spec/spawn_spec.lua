@@ -348,3 +348,180 @@ describe("isol.unshare", function()
     assert.matches('namespaces%[1%]: unknown namespace "bogus"', out)
   end)
 end)
+
+-- Hostile input to the binding (issue 9 item 6). Each case runs in its own
+-- lua5.4 with a time limit, so that a crash fails the spec, not the runner.
+-- Every plan asks for mount and uts namespaces and targets a scratch path:
+-- should a check be missing, the child acts in namespaces of its own.
+describe("hostile input to core.spawn", function()
+  local function child(src)
+    local out, _, code = h.lua("local core = require 'isol.core'\n" ..
+      "local BASE = { namespaces = { 'mount', 'uts' }, stdout = 'null', stderr = 'null' }\n" ..
+      "local function plan(t) for k, v in pairs(BASE) do if t[k] == nil then t[k] = v end end " ..
+      "return t end\n" .. src, "timeout 20")
+    return out, code
+  end
+  -- Run `expr` (a call) in a child; it must raise an error matching `want`.
+  local function rejects(expr, want)
+    local out, code = child("local ok, e = pcall(function() return " .. expr .. " end)\n" ..
+      "if ok then print('ACCEPTED', e) else print('ERR ' .. tostring(e)) end")
+    assert.are.equal(0, code, "the child crashed or hung (exit " .. tostring(code) .. "): " .. out)
+    assert.matches("^ERR ", out, nil, false)
+    assert.matches(want, out)
+  end
+
+  it("ignores metamethods: a plan read through __index cannot change what runs", function()
+    local out, code = child([[
+      local reads = 0
+      local argv = setmetatable({ "/bin/echo", "checked" }, {
+        __index = function(_, i) reads = reads + 1; return "swapped" .. reads end,
+        __len = function() reads = reads + 1; return 5 + reads end })
+      local big = setmetatable({}, { __index = function(_, k)
+        reads = reads + 1
+        if k == "options" then
+          local o = {}; for i = 1, 100 * reads do o["k" .. i] = "v" end; return o
+        end
+        return "/tmp/sw" .. reads end })
+      big.type = "tmpfs"; big.target = "/mnt"
+      local p = assert(core.spawn(plan { argv = argv, stdout = "pipe", fs = { ops = { big } } }))
+      local o = p:read()
+      local st = p:wait()
+      print(o:gsub("\n", ""), st.code, reads)
+      -- a plan whose fields exist only through __index is an empty plan
+      local ok, e = pcall(core.spawn, setmetatable({}, { __index = function() return { "/bin/true" } end }))
+      print(ok, e)
+    ]])
+    assert.are.equal(0, code, out)
+    assert.matches("^checked\t0\t0\n", out)
+    assert.matches("false\tplan.argv: required", out, nil, true)
+  end)
+
+  it("a mount op without a target is an error naming the field", function()
+    rejects([[core.spawn(plan { argv = { "/bin/true" }, fs = { ops = { { type = "tmpfs" } } } })]],
+      "plan.fs.ops%[1%].target: required")
+    rejects([[core.spawn(plan { argv = { "/bin/true" },
+      fs = { ops = { { type = "tmpfs", target = "/mnt" }, { type = "bind", source = "/tmp" } } } })]],
+      "plan.fs.ops%[2%].target: required")
+    rejects([[core.fs_apply { propagation = "unchanged", ops = { { type = "fs", source = "x", fstype = "ext4" } } }]],
+      "plan.fs.ops%[1%].target: required")
+  end)
+
+  local nul = {
+    { "argv[1]", [[argv = { "/bin/tr\0ue" }]], "plan.argv%[1%]" },
+    { "argv[2]", [[argv = { "/bin/true", "a\0b" }]], "plan.argv%[2%]" },
+    { "env", [[argv = { "/bin/true" }, env = { "A=1", "B=\0" }]], "plan.env%[2%]" },
+    { "hostname", [[argv = { "/bin/true" }, hostname = "box\0evil"]], "plan.hostname" },
+    { "domainname", [[argv = { "/bin/true" }, domainname = "d\0"]], "plan.domainname" },
+    { "cwd", [[argv = { "/bin/true" }, cwd = "/tmp\0/x"]], "plan.cwd" },
+    { "file", [[argv = { "x" }, file = "/bin/true\0"]], "plan.file" },
+    { "stdout.path", [[argv = { "/bin/true" }, stdout = { path = "/tmp/x\0y" }]], "plan.stdout.path" },
+    { "stdin name", [[argv = { "/bin/true" }, stdin = "null\0"]], "plan.stdin" },
+    { "cgroup_procs", [[argv = { "/bin/true" }, cgroup_procs = { "/tmp/p\0" }]], "plan.cgroup_procs%[1%]" },
+    { "namespaces", [[argv = { "/bin/true" }, namespaces = { "mount\0" }]], "plan.namespaces%[1%]" },
+    { "fs target", [[argv = { "/bin/true" }, fs = { ops = { { type = "tmpfs", target = "/mnt\0/x" } } }]],
+      "plan.fs.ops%[1%].target" },
+    { "fs source", [[argv = { "/bin/true" }, fs = { ops = { { type = "bind", source = "/\0", target = "/mnt" } } }]],
+      "plan.fs.ops%[1%].source" },
+    { "fs fstype", [[argv = { "/bin/true" },
+      fs = { ops = { { type = "fs", source = "x", fstype = "ext\0", target = "/mnt" } } }]],
+      "plan.fs.ops%[1%].fstype" },
+    { "fs option key", [[argv = { "/bin/true" },
+      fs = { ops = { { type = "tmpfs", target = "/mnt", options = { ["si\0ze"] = "1M" } } } }]],
+      "plan.fs.ops%[1%].options" },
+    { "fs option value", [[argv = { "/bin/true" },
+      fs = { ops = { { type = "tmpfs", target = "/mnt", options = { size = "1M\0" } } } }]],
+      "plan.fs.ops%[1%].options.size" },
+    { "fs propagation", [[argv = { "/bin/true" }, fs = { propagation = "private\0" }]], "plan.fs.propagation" },
+    { "fs root mount", [[argv = { "/bin/true" }, fs = { root = { mount = { type = "bind", source = "/\0" } } }]],
+      "plan.fs.root.mount.source" },
+  }
+  for _, c in ipairs(nul) do
+    it("rejects a NUL byte in " .. c[1] .. ", naming the field", function()
+      rejects("core.spawn(plan { " .. c[2] .. " })", c[3] .. ": contains a NUL byte")
+    end)
+  end
+
+  local ints = {
+    { "stdout fd 2^31", [[stdout = 2147483648]], "plan.stdout: out of range" },
+    { "stdin fd -1", [[stdin = -1]], "plan.stdin: out of range" },
+    { "stdin fd 1.5", [[stdin = 1.5]], "plan.stdin: expected integer" },
+    { "keep_fds not a list", [[keep_fds = "3"]], "plan.keep_fds: expected a list of fds, got string" },
+    { "keep_fds[1] negative", [[keep_fds = { -1 }]], "plan.keep_fds%[1%]: out of range" },
+    { "keep_fds[2] 2^32", [[keep_fds = { 3, 4294967296 }]], "plan.keep_fds%[2%]: out of range" },
+    { "keep_fds[1] a string", [[keep_fds = { "3" }]], "plan.keep_fds%[1%]: expected integer" },
+    { "status_fd 2^63", [[status_fd = 2^63]], "plan.status_fd: expected integer" },
+    { "cgroup_fd -2", [[cgroup_fd = -2]], "plan.cgroup_fd: out of range" },
+    { "join_pidfd maxinteger", [[join_pidfd = math.maxinteger, join_namespaces = { "uts" }]],
+      "plan.join_pidfd: out of range" },
+    { "mode -1", [[fs = { ops = { { type = "dir", target = "/mnt/x", mode = -1 } } }]],
+      "plan.fs.ops%[1%].mode: out of range" },
+    { "mode 1.5", [[fs = { ops = { { type = "dir", target = "/mnt/x", mode = 1.5 } } }]],
+      "plan.fs.ops%[1%].mode: expected integer" },
+    { "uid_map 2^32", [[namespaces = { "user" }, uid_map = { { 0, 4294967296, 1 } }]],
+      "plan.uid_map%[1%]%[2%]: out of range" },
+    { "time offset with a fraction", [[time = { monotonic = 0.5 }]], "plan.time.monotonic: expected integer" },
+    { "time offset mininteger-1", [[time = { boottime = -2^63 - 2^20 }]], "plan.time.boottime: expected integer" },
+  }
+  for _, c in ipairs(ints) do
+    it("rejects " .. c[1] .. ", naming the field", function()
+      rejects([[core.spawn(plan { argv = { "/bin/true" }, ]] .. c[2] .. " })", c[3])
+    end)
+  end
+
+  it("rejects out-of-range pids and fds in the other calls", function()
+    rejects("core.attach(2^32)", "bad argument #1")
+    rejects("core.attach(4294967296 + 1)", "out of range")
+    rejects("core.proc_stat(-1)", "out of range")
+    rejects("core.proc_kill({ roots = { 2^31 } })", "selector.roots%[1%]: out of range")
+    rejects("core.proc_kill({ sid = 4294967296 + 5 })", "selector.sid: out of range")
+    rejects("core.write_id_maps(2147483648, {}, {})", "out of range")
+    rejects("core.setns(-1, { 'net' })", "out of range")
+    rejects("core.isatty(2^40)", "out of range")
+    rejects("core.signame(1e10)", "out of range")
+    rejects("core.mkdir('/tmp/x', -1)", "out of range")
+  end)
+
+  it("NaN and infinite poll timeouts are errors", function()
+    rejects("core.poll({}, 0/0)", "timeout must be a finite number")
+    rejects("core.poll({}, math.huge)", "timeout must be a finite number")
+    rejects("core.poll({}, -math.huge)", "timeout must be a finite number")
+    rejects("core.poll({ 2^31 }, 0)", "fds%[1%]: out of range")
+  end)
+
+  it("deep and cyclic plans are errors, not a crash", function()
+    rejects([[(function() local t = {} local r = t for _ = 1, 200 do t.x = {} t = t.x end
+      r.argv = { "/bin/true" } return core.spawn(r) end)()]], "plan: tables nested deeper than")
+    rejects([[(function() local t = { argv = { "/bin/true" } } t.self = t t.fs = { ops = { t } }
+      return core.spawn(plan(t)) end)()]], "plan.fs.ops%[1%].type: required")
+  end)
+end)
+
+describe("Process finalizer #root", function()
+  it("does not block: an un-waited tree is killed and reaped in well under a second", function()
+    local out, ok = h.lua([[
+      local core = require "isol.core"
+      local p = assert(core.spawn { argv = { "/bin/sh", "-c",
+        "trap '' TERM; for i in 1 2 3 4 5 6 7 8; do sleep 300 & echo $!; done; echo up; wait" },
+        stdout = "pipe", init = false })
+      local text = ""
+      repeat text = text .. p:read(4096) until text:match("up\n$")
+      local pid = p:pid()
+      local t0 = core.now()
+      p = nil
+      collectgarbage(); collectgarbage()
+      local dt = core.now() - t0
+      local st = core.proc_stat(pid)
+      local alive = 0
+      for sp in text:gmatch("(%d+)\n") do
+        local s2 = core.proc_stat(tonumber(sp))
+        if s2 and s2.state ~= "Z" then alive = alive + 1 end
+      end
+      print(string.format("%.3f %s %d", dt, st and st.state or "gone", alive))
+    ]], "timeout 20")
+    assert(ok, out)
+    local dt, state, alive = out:match("^([%d.]+) (%S+) (%d+)")
+    assert.is_true(tonumber(dt) < 1, out)
+    assert.are.equal("gone", state)
+    assert.are.equal("0", alive, "descendants still running")
+  end)
+end)

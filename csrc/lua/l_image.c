@@ -11,10 +11,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include "../image.h"
+#include "../mount.h"
+#include "aux.h"
 #include "binding.h"
 
 #define IMAGE_MT "isol.Image"
@@ -45,7 +46,8 @@ static image *open_image(lua_State *L, int arg)
 static void image_release(image *im)
 {
 	if (im->mnt[0]) {
-		umount2(im->mnt, MNT_DETACH);
+		isol_error err;
+		isol_umount(im->mnt, 1, &err); /* lazy: a finalizer cannot report */
 		im->mnt[0] = '\0';
 	}
 	if (im->loop_fd >= 0) {
@@ -85,19 +87,41 @@ static int attach(image *im, int readonly, isol_error *err)
 	return 0;
 }
 
+/* Trim the image's filesystem, attaching a loop device for the time of the
+ * trim when none is attached (and detaching it after). */
+static int trim(image *im, uint64_t *trimmed, isol_error *err)
+{
+	int temp = im->loop_fd < 0, r;
+
+	r = attach(im, 0, err);
+	if (r < 0)
+		return r;
+	r = isol_image_trim(im->dev, im->fstype, trimmed, err);
+	if (temp) {
+		close(im->loop_fd);
+		im->loop_fd = -1;
+		im->dev[0] = '\0';
+	}
+	return r;
+}
+
+/* A uid/gid argument: -1 (unchanged) or an id. */
+static long check_id(lua_State *L, int arg)
+{
+	return (long)isol_lua_optrange(L, arg, -1, -1, 0xfffffffeLL);
+}
+
 /* core.image_create(path, size, fstype, {extra mkfs args}) -> Image */
 static int l_create(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
-	lua_Integer size = luaL_checkinteger(L, 2);
-	const char *fstype = luaL_checkstring(L, 3);
+	const char *path = isol_lua_checkpath(L, 1);
+	lua_Integer size = isol_lua_checkrange(L, 2, 1, LUA_MAXINTEGER);
+	const char *fstype = isol_lua_checkpath(L, 3);
 	const char *extra[33];
 	size_t nextra = 0;
 	isol_error err;
 	image *im;
 
-	if (size <= 0)
-		return luaL_argerror(L, 2, "size must be positive");
 	if (!lua_isnoneornil(L, 4)) {
 		luaL_checktype(L, 4, LUA_TTABLE);
 		nextra = lua_rawlen(L, 4);
@@ -105,10 +129,9 @@ static int l_create(lua_State *L)
 			return luaL_argerror(L, 4, "at most 32 mkfs arguments");
 		for (size_t i = 0; i < nextra; i++) {
 			lua_rawgeti(L, 4, (lua_Integer)i + 1);
-			if (lua_type(L, -1) != LUA_TSTRING)
-				return luaL_error(L, "mkfs_args[%d]: expected string", (int)i + 1);
-			extra[i] = lua_tostring(L, -1); /* anchored by the table */
-			lua_pop(L, 1);
+			lua_pushfstring(L, "mkfs_args[%d]", (int)i + 1);
+			extra[i] = isol_lua_tostr(L, -2, lua_tostring(L, -1));
+			lua_pop(L, 2); /* a raw value: the table anchors it */
 		}
 	}
 	im = new_image(L, path, fstype);
@@ -123,8 +146,8 @@ static int l_create(lua_State *L)
 /* core.image_open(path [, fstype]) -> Image */
 static int l_open(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
-	const char *fstype = luaL_optstring(L, 2, NULL);
+	const char *path = isol_lua_checkpath(L, 1);
+	const char *fstype = isol_lua_optpath(L, 2, NULL);
 	char detected[24];
 	isol_error err;
 	image *im;
@@ -179,9 +202,9 @@ static int m_attached(lua_State *L)
 static int m_mount(lua_State *L)
 {
 	image *im = open_image(L, 1);
-	const char *target = luaL_checkstring(L, 2);
+	const char *target = isol_lua_checkpath(L, 2);
 	int ro = lua_toboolean(L, 3), sync = lua_toboolean(L, 4);
-	long uid = (long)luaL_optinteger(L, 5, -1), gid = (long)luaL_optinteger(L, 6, -1);
+	long uid = check_id(L, 5), gid = check_id(L, 6);
 	isol_error err;
 
 	if (im->mnt[0])
@@ -205,10 +228,8 @@ static int m_umount(lua_State *L)
 
 	if (!im->mnt[0])
 		return isol_lua_errno(L, EINVAL, "umount: image is not mounted");
-	if (umount2(im->mnt, 0) < 0) {
-		isol_fail(&err, errno, "umount %s", im->mnt);
+	if (isol_umount(im->mnt, 0, &err) < 0)
 		return isol_lua_fail(L, &err);
-	}
 	im->mnt[0] = '\0';
 	lua_pushboolean(L, 1);
 	return 1;
@@ -227,7 +248,7 @@ static int m_mountpoint(lua_State *L)
 static int m_chown(lua_State *L)
 {
 	image *im = open_image(L, 1);
-	long uid = (long)luaL_checkinteger(L, 2), gid = (long)luaL_optinteger(L, 3, -1);
+	long uid = (long)isol_lua_checkrange(L, 2, -1, 0xfffffffeLL), gid = check_id(L, 3);
 	isol_error err;
 
 	if (attach(im, 0, &err) < 0 || isol_image_chown(im->dev, im->fstype, uid, gid, &err) < 0)
@@ -241,18 +262,9 @@ static int m_trim(lua_State *L)
 {
 	image *im = open_image(L, 1);
 	uint64_t trimmed = 0;
-	int temp = im->loop_fd < 0, r;
 	isol_error err;
 
-	if (attach(im, 0, &err) < 0)
-		return isol_lua_fail(L, &err);
-	r = isol_image_trim(im->dev, im->fstype, &trimmed, &err);
-	if (temp) {
-		close(im->loop_fd);
-		im->loop_fd = -1;
-		im->dev[0] = '\0';
-	}
-	if (r < 0)
+	if (trim(im, &trimmed, &err) < 0)
 		return isol_lua_fail(L, &err);
 	lua_pushinteger(L, (lua_Integer)trimmed);
 	return 1;
@@ -309,12 +321,12 @@ static void push_stats(lua_State *L, const struct isol_ckpt_stats *st)
 static int m_checkpoint(lua_State *L)
 {
 	image *im = open_image(L, 1);
-	const char *dest = luaL_checkstring(L, 2);
-	const char *fmt = luaL_optstring(L, 3, "gzip");
-	int level = (int)luaL_optinteger(L, 4, -1), do_trim = lua_isnoneornil(L, 5) || lua_toboolean(L, 5);
+	const char *dest = isol_lua_checkpath(L, 2);
+	const char *fmt = isol_lua_optpath(L, 3, "gzip");
+	int level = (int)isol_lua_optrange(L, 4, -1, -1, 22), do_trim = lua_isnoneornil(L, 5) || lua_toboolean(L, 5);
 	struct progress_ctx pc = { L, lua_isfunction(L, 6) ? 6 : 0, 0 };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int threads = (int)luaL_optinteger(L, 7, ncpu > 0 ? ncpu : 1);
+	int threads = (int)isol_lua_optrange(L, 7, ncpu > 0 ? ncpu : 1, 1, 1024);
 	struct isol_ckpt_stats st;
 	uint64_t trimmed = 0;
 	int format, r;
@@ -327,15 +339,7 @@ static int m_checkpoint(lua_State *L)
 	else
 		return luaL_argerror(L, 3, "expected \"gzip\" or \"zstd\"");
 	if (do_trim && !im->readonly) {
-		int temp = im->loop_fd < 0;
-		if (attach(im, 0, &err) < 0)
-			return isol_lua_fail(L, &err);
-		r = isol_image_trim(im->dev, im->fstype, &trimmed, &err);
-		if (temp) {
-			close(im->loop_fd);
-			im->loop_fd = -1;
-			im->dev[0] = '\0';
-		}
+		r = trim(im, &trimmed, &err);
 		/* a filesystem without FITRIM: still only data extents are read */
 		if (r == -EOPNOTSUPP || r == -ENOTTY)
 			do_trim = 0;
@@ -357,8 +361,8 @@ static int m_checkpoint(lua_State *L)
 /* core.image_restore(src, dest, progress) -> stats */
 static int l_restore(lua_State *L)
 {
-	const char *src = luaL_checkstring(L, 1);
-	const char *dest = luaL_checkstring(L, 2);
+	const char *src = isol_lua_checkpath(L, 1);
+	const char *dest = isol_lua_checkpath(L, 2);
 	struct progress_ctx pc = { L, lua_isfunction(L, 3) ? 3 : 0, 0 };
 	struct isol_ckpt_stats st;
 	isol_error err;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../mount.h"
+#include "aux.h"
 #include "binding.h"
 
 static const char *const type_names[] = { "tmpfs", "bind", "proc", "dev", "mqueue", "overlay",
@@ -27,25 +28,10 @@ static const int type_values[] = { ISOL_MNT_TMPFS, ISOL_MNT_BIND, ISOL_MNT_PROC,
 				   ISOL_MNT_MQUEUE, ISOL_MNT_OVERLAY, ISOL_MNT_FS, ISOL_MNT_REMOUNT,
 				   ISOL_MNT_DIR, ISOL_MNT_SYMLINK, ISOL_MNT_SYSFS };
 
-static size_t count_opts(lua_State *L, int idx)
-{
-	size_t n = 0;
-
-	lua_getfield(L, idx, "options");
-	if (lua_istable(L, -1)) {
-		lua_pushnil(L);
-		while (lua_next(L, -2)) {
-			n++;
-			lua_pop(L, 1);
-		}
-	}
-	lua_pop(L, 1);
-	return n;
-}
-
-/* Read the op table at idx into *op; kv points at free option slots. */
+/* Read the op table at idx into *op; kv points at ISOL_FS_MAX_OPTS free
+ * option slots. need_target: an op of the list (the root's mount has none). */
 static void read_op(lua_State *L, int idx, const char *what, struct isol_mount_op *op,
-		    struct isol_mount_kv *kv)
+		    struct isol_mount_kv *kv, int need_target)
 {
 	const char *type;
 	int ro_set;
@@ -73,7 +59,7 @@ static void read_op(lua_State *L, int idx, const char *what, struct isol_mount_o
 		luaL_error(L, "%s.source: required for %s", what, type);
 	if (op->type == ISOL_MNT_FS && !op->fstype)
 		luaL_error(L, "%s.fstype: required for fs", what);
-	op->mode = (unsigned)isol_lua_optint(L, idx, what, "mode", 0);
+	op->mode = (unsigned)isol_lua_optint_in(L, idx, what, "mode", 0, 0, 07777);
 	op->recursive = (unsigned)isol_lua_optbool(L, idx, what, "recursive", op->type == ISOL_MNT_BIND);
 	op->optional = (unsigned)isol_lua_optbool(L, idx, what, "optional", 0);
 	op->unmasked = (unsigned)isol_lua_optbool(L, idx, what, "unmasked", 0);
@@ -106,10 +92,16 @@ static void read_op(lua_State *L, int idx, const char *what, struct isol_mount_o
 		while (lua_next(L, -2)) {
 			if (lua_type(L, -2) != LUA_TSTRING)
 				luaL_error(L, "%s.options: keys must be strings", what);
-			kv[op->nopts].key = lua_tostring(L, -2);
-			if (lua_type(L, -1) == LUA_TSTRING)
-				kv[op->nopts].value = lua_tostring(L, -1);
-			else if (lua_isboolean(L, -1) && lua_toboolean(L, -1))
+			if (op->nopts == ISOL_FS_MAX_OPTS)
+				luaL_error(L, "%s.options: at most %d", what, ISOL_FS_MAX_OPTS);
+			lua_pushfstring(L, "%s.options", what);
+			kv[op->nopts].key = isol_lua_tostr(L, -3, lua_tostring(L, -1));
+			lua_pop(L, 1);
+			if (lua_type(L, -1) == LUA_TSTRING) {
+				lua_pushfstring(L, "%s.options.%s", what, kv[op->nopts].key);
+				kv[op->nopts].value = isol_lua_tostr(L, -2, lua_tostring(L, -1));
+				lua_pop(L, 1);
+			} else if (lua_isboolean(L, -1) && lua_toboolean(L, -1))
 				kv[op->nopts].value = NULL;
 			else
 				luaL_error(L, "%s.options.%s: expected a string or true, got %s", what,
@@ -119,9 +111,7 @@ static void read_op(lua_State *L, int idx, const char *what, struct isol_mount_o
 		}
 	}
 	lua_pop(L, 1);
-	if (op->nopts > ISOL_FS_MAX_OPTS)
-		luaL_error(L, "%s.options: at most %d", what, ISOL_FS_MAX_OPTS);
-	if (!op->target && op->type != ISOL_MNT_FS && op->type != ISOL_MNT_TMPFS && op->type != ISOL_MNT_BIND)
+	if (!op->target && need_target)
 		luaL_error(L, "%s.target: required", what);
 }
 
@@ -130,7 +120,7 @@ const struct isol_fs_plan *isol_lua_check_fs_plan(lua_State *L, int idx)
 	struct isol_fs_plan *plan;
 	struct isol_mount_op *ops;
 	struct isol_mount_kv *kv;
-	size_t nops = 0, nkv = 0, size;
+	size_t nops = 0, size;
 	int has_root, ops_idx = 0, root_idx = 0, mount_idx = 0;
 	const char *prop;
 
@@ -144,35 +134,26 @@ const struct isol_fs_plan *isol_lua_check_fs_plan(lua_State *L, int idx)
 	ops_idx = lua_gettop(L);
 	if (!lua_isnil(L, ops_idx)) {
 		if (!lua_istable(L, ops_idx))
-			luaL_error(L, "plan.fs.ops: expected a list");
+			luaL_error(L, "plan.fs.ops: expected a list, got %s", luaL_typename(L, ops_idx));
 		nops = lua_rawlen(L, ops_idx);
 		if (nops > ISOL_FS_MAX_OPS)
 			luaL_error(L, "plan.fs.ops: at most %d steps", ISOL_FS_MAX_OPS);
-		for (size_t i = 1; i <= nops; i++) {
-			lua_rawgeti(L, ops_idx, (lua_Integer)i);
-			if (lua_istable(L, -1))
-				nkv += count_opts(L, lua_gettop(L));
-			lua_pop(L, 1);
-		}
 	}
 	lua_getfield(L, idx, "root");
 	root_idx = lua_gettop(L);
 	has_root = !lua_isnil(L, root_idx);
 	if (has_root) {
 		if (!lua_istable(L, root_idx))
-			luaL_error(L, "plan.fs.root: expected a table");
+			luaL_error(L, "plan.fs.root: expected a table, got %s", luaL_typename(L, root_idx));
 		lua_getfield(L, root_idx, "mount");
 		mount_idx = lua_gettop(L);
-		if (!lua_isnil(L, mount_idx)) {
-			if (!lua_istable(L, mount_idx))
-				luaL_error(L, "plan.fs.root.mount: expected a table");
-			nkv += count_opts(L, mount_idx);
-		} else {
+		if (lua_isnil(L, mount_idx))
 			mount_idx = 0;
-		}
 	}
 
-	size = sizeof *plan + (nops + 1) * sizeof *ops + (nkv + 1) * sizeof *kv;
+	/* Every op gets ISOL_FS_MAX_OPTS option slots: no count read ahead of
+	 * the values, so nothing can grow between sizing and filling. */
+	size = sizeof *plan + (nops + 1) * (sizeof *ops + ISOL_FS_MAX_OPTS * sizeof *kv);
 	plan = (struct isol_fs_plan *)lua_newuserdatauv(L, size, 0);
 	memset(plan, 0, size);
 	ops = (struct isol_mount_op *)(plan + 1);
@@ -195,8 +176,7 @@ const struct isol_fs_plan *isol_lua_check_fs_plan(lua_State *L, int idx)
 		char what[48];
 		snprintf(what, sizeof what, "plan.fs.ops[%d]", (int)i + 1);
 		lua_rawgeti(L, ops_idx, (lua_Integer)i + 1);
-		read_op(L, lua_gettop(L), what, &ops[i], kv);
-		kv += ops[i].nopts;
+		read_op(L, lua_gettop(L), what, &ops[i], kv + i * ISOL_FS_MAX_OPTS, 1);
 		lua_pop(L, 1);
 	}
 	plan->ops = ops;
@@ -213,15 +193,15 @@ const struct isol_fs_plan *isol_lua_check_fs_plan(lua_State *L, int idx)
 		if (isol_lua_optbool(L, root_idx, "plan.fs.root", "readonly", 0))
 			plan->root_attr |= MOUNT_ATTR_RDONLY;
 		if (mount_idx) {
-			read_op(L, mount_idx, "plan.fs.root.mount", &ops[nops], kv);
+			read_op(L, mount_idx, "plan.fs.root.mount", &ops[nops], kv + nops * ISOL_FS_MAX_OPTS, 0);
 			if (ops[nops].type != ISOL_MNT_TMPFS && ops[nops].type != ISOL_MNT_BIND &&
 			    ops[nops].type != ISOL_MNT_FS)
 				luaL_error(L, "plan.fs.root.mount.type: expected tmpfs, bind or fs");
 			plan->root = &ops[nops];
 		}
 	}
-	/* Leave only the plan userdata above idx: ops/root/mount tables are
-	 * anchored by the fs table itself. */
+	/* Leave only the plan userdata above idx: its strings are anchored by
+	 * the table at idx, which the caller keeps (a snapshot: unchanging). */
 	lua_replace(L, ops_idx);
 	lua_settop(L, ops_idx);
 	return plan;
@@ -235,6 +215,9 @@ static int l_fs_apply(lua_State *L)
 	isol_error err;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	isol_lua_snapshot(L, 1, "plan.fs");
+	lua_replace(L, 1);
+	lua_settop(L, 1);
 	plan = isol_lua_check_fs_plan(L, 1);
 	if (isol_fs_child_setup(plan, &err) < 0)
 		return isol_lua_fail(L, &err);
@@ -245,7 +228,7 @@ static int l_fs_apply(lua_State *L)
 /* core.umount(target [, lazy]) */
 static int l_umount(lua_State *L)
 {
-	const char *t = luaL_checkstring(L, 1);
+	const char *t = isol_lua_checkpath(L, 1);
 	int lazy = lua_toboolean(L, 2);
 	isol_error err;
 
@@ -260,7 +243,7 @@ static int l_propagation(lua_State *L)
 {
 	static const char *const names[] = { "private", "slave", "shared", "unbindable", NULL };
 	static const unsigned long vals[] = { MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_UNBINDABLE };
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = isol_lua_checkpath(L, 1);
 	int m = luaL_checkoption(L, 2, NULL, names);
 	int rec = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
 	isol_error err;
@@ -274,7 +257,7 @@ static int l_propagation(lua_State *L)
 /* core.readlink(path) -> target | nil (not a symlink or missing) */
 static int l_readlink(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = isol_lua_checkpath(L, 1);
 	char buf[4096];
 	ssize_t n = readlink(path, buf, sizeof buf - 1);
 

@@ -5,65 +5,13 @@
 #include <unistd.h>
 
 #include "../ns.h"
+#include "aux.h"
 #include "binding.h"
-
-/* A list of namespace names at arg -> CLONE_* flags; raises on unknown names. */
-static int check_ns_list(lua_State *L, int arg)
-{
-	int flags = 0;
-	lua_Integer n;
-
-	luaL_checktype(L, arg, LUA_TTABLE);
-	n = (lua_Integer)lua_rawlen(L, arg);
-	for (lua_Integer i = 1; i <= n; i++) {
-		int f;
-		lua_rawgeti(L, arg, i);
-		if (lua_type(L, -1) != LUA_TSTRING)
-			return luaL_error(L, "namespaces[%d]: expected string, got %s", (int)i, luaL_typename(L, -1));
-		f = isol_ns_flag(lua_tostring(L, -1));
-		if (!f)
-			return luaL_error(L, "namespaces[%d]: unknown namespace \"%s\"", (int)i, lua_tostring(L, -1));
-		flags |= f;
-		lua_pop(L, 1);
-	}
-	return flags;
-}
-
-size_t isol_lua_idmap(lua_State *L, int idx, const char *what, struct isol_idmap *out, size_t max)
-{
-	size_t n;
-
-	if (lua_isnoneornil(L, idx))
-		return 0;
-	luaL_checktype(L, idx, LUA_TTABLE);
-	n = lua_rawlen(L, idx);
-	if (n > max)
-		luaL_error(L, "%s: at most %d ranges", what, (int)max);
-	for (size_t i = 0; i < n; i++) {
-		lua_Integer v[3];
-		lua_rawgeti(L, idx, (lua_Integer)i + 1);
-		if (!lua_istable(L, -1))
-			luaL_error(L, "%s[%d]: expected {inside, outside, count}", what, (int)i + 1);
-		for (int j = 0; j < 3; j++) {
-			int isnum;
-			lua_rawgeti(L, -1, j + 1);
-			v[j] = lua_tointegerx(L, -1, &isnum);
-			if (!isnum || v[j] < 0 || v[j] > 0xffffffffLL)
-				luaL_error(L, "%s[%d][%d]: expected an id (0..4294967295)", what, (int)i + 1, j + 1);
-			lua_pop(L, 1);
-		}
-		out[i].inside = (uint32_t)v[0];
-		out[i].outside = (uint32_t)v[1];
-		out[i].count = (uint32_t)v[2];
-		lua_pop(L, 1);
-	}
-	return n;
-}
 
 /* core.unshare({"mount", "uts", ...}) -> true | nil, msg, errno */
 static int l_unshare(lua_State *L)
 {
-	int flags = check_ns_list(L, 1);
+	int flags = isol_lua_ns_list(L, 1, "namespaces");
 	isol_error err;
 
 	if (isol_unshare(flags, &err) < 0)
@@ -76,7 +24,7 @@ static int l_unshare(lua_State *L)
 static int l_write_id_maps(lua_State *L)
 {
 	struct isol_idmap u[32], g[32];
-	pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+	pid_t pid = (pid_t)isol_lua_checkrange(L, 1, 0, ISOL_INT_MAX);
 	size_t nu = isol_lua_idmap(L, 2, "uid_map", u, 32);
 	size_t ng = isol_lua_idmap(L, 3, "gid_map", g, 32);
 	int deny = lua_toboolean(L, 4);
@@ -91,8 +39,8 @@ static int l_write_id_maps(lua_State *L)
 /* core.setns(pidfd, {"net", ...}) */
 static int l_setns(lua_State *L)
 {
-	int pidfd = (int)luaL_checkinteger(L, 1);
-	int flags = check_ns_list(L, 2);
+	int pidfd = (int)isol_lua_checkrange(L, 1, 0, ISOL_INT_MAX);
+	int flags = isol_lua_ns_list(L, 2, "namespaces");
 	isol_error err;
 
 	if (isol_setns_pidfd(pidfd, flags, &err) < 0)
@@ -104,8 +52,8 @@ static int l_setns(lua_State *L)
 /* core.ns_inode(pid|0, "net") -> inode | nil, msg, errno */
 static int l_ns_inode(lua_State *L)
 {
-	pid_t pid = (pid_t)luaL_checkinteger(L, 1);
-	const char *name = luaL_checkstring(L, 2);
+	pid_t pid = (pid_t)isol_lua_checkrange(L, 1, 0, ISOL_INT_MAX);
+	const char *name = isol_lua_checkpath(L, 2);
 	const char *procname = NULL;
 	isol_error err;
 	uint64_t ino;
@@ -163,7 +111,9 @@ static int l_ns_privileged(lua_State *L)
 static int l_sethostname(lua_State *L)
 {
 	size_t len;
-	const char *h = luaL_checklstring(L, 1, &len);
+	const char *h = isol_lua_checkpath(L, 1);
+
+	len = strlen(h);
 
 	if (sethostname(h, len) < 0) {
 		isol_error err;

@@ -14,7 +14,9 @@
 
 #include "../pidfd.h"
 #include "../procscan.h"
+#include "aux.h"
 #include "binding.h"
+#include "l_process.h"
 
 #define MAX_ROOTS 256
 
@@ -23,32 +25,26 @@
 static void check_selector(lua_State *L, int idx, struct isol_selector *sel, pid_t *roots)
 {
 	luaL_checktype(L, idx, LUA_TTABLE);
+	isol_lua_snapshot(L, idx, "selector");
+	lua_replace(L, idx);
 	memset(sel, 0, sizeof *sel);
-	lua_Integer sid = isol_lua_optint(L, idx, "selector", "sid", 0);
-	if (sid < 0 || sid > 0x7fffffff)
-		luaL_error(L, "selector.sid: expected a session id > 0, got %d", (int)sid);
-	sel->sid = (pid_t)sid;
-	lua_Integer ns = isol_lua_optint(L, idx, "selector", "pidns", 0);
-	if (ns < 0)
-		luaL_error(L, "selector.pidns: expected a namespace inode, got %I", ns);
-	sel->pidns = (uint64_t)ns;
+	sel->sid = (pid_t)isol_lua_optint_in(L, idx, "selector", "sid", 0, 0, ISOL_INT_MAX);
+	sel->pidns = (uint64_t)isol_lua_optint_in(L, idx, "selector", "pidns", 0, 0, LUA_MAXINTEGER);
 	sel->keep_roots = isol_lua_optbool(L, idx, "selector", "keep_roots", 0);
 
 	lua_getfield(L, idx, "roots");
 	if (!lua_isnil(L, -1)) {
 		size_t n;
-		luaL_checktype(L, -1, LUA_TTABLE);
+		if (!lua_istable(L, -1))
+			luaL_error(L, "selector.roots: expected a list of pids, got %s", luaL_typename(L, -1));
 		n = lua_rawlen(L, -1);
 		if (n > MAX_ROOTS)
 			luaL_error(L, "selector.roots: at most %d pids", MAX_ROOTS);
 		for (size_t i = 0; i < n; i++) {
-			int isnum;
 			lua_rawgeti(L, -1, (lua_Integer)i + 1);
-			lua_Integer v = lua_tointegerx(L, -1, &isnum);
-			if (!isnum || v <= 0)
-				luaL_error(L, "selector.roots[%d]: expected a pid", (int)i + 1);
-			roots[i] = (pid_t)v;
-			lua_pop(L, 1);
+			lua_pushfstring(L, "selector.roots[%d]", (int)i + 1);
+			roots[i] = (pid_t)isol_lua_toint(L, -2, lua_tostring(L, -1), 1, ISOL_INT_MAX);
+			lua_pop(L, 2);
 		}
 		sel->roots = roots;
 		sel->nroots = n;
@@ -57,21 +53,20 @@ static void check_selector(lua_State *L, int idx, struct isol_selector *sel, pid
 
 	lua_getfield(L, idx, "namespaces");
 	if (!lua_isnil(L, -1)) {
-		luaL_checktype(L, -1, LUA_TTABLE);
+		if (!lua_istable(L, -1))
+			luaL_error(L, "selector.namespaces: expected {procname = inode}, got %s", luaL_typename(L, -1));
 		lua_pushnil(L);
 		while (lua_next(L, -2)) {
-			int isnum;
-			lua_Integer v;
+			const char *name;
 			if (lua_type(L, -2) != LUA_TSTRING)
 				luaL_error(L, "selector.namespaces: expected {procname = inode}");
-			v = lua_tointegerx(L, -1, &isnum);
-			if (!isnum || v <= 0)
-				luaL_error(L, "selector.namespaces.%s: expected an inode", lua_tostring(L, -2));
 			if (sel->nns == 8)
 				luaL_error(L, "selector.namespaces: at most 8");
-			sel->ns_name[sel->nns] = lua_tostring(L, -2); /* anchored by the table */
-			sel->ns_ino[sel->nns++] = (uint64_t)v;
-			lua_pop(L, 1);
+			name = isol_lua_tostr(L, -2, "selector.namespaces");
+			lua_pushfstring(L, "selector.namespaces.%s", name);
+			sel->ns_ino[sel->nns] = (uint64_t)isol_lua_toint(L, -2, lua_tostring(L, -1), 1, LUA_MAXINTEGER);
+			sel->ns_name[sel->nns++] = name; /* anchored by the snapshot */
+			lua_pop(L, 2);
 		}
 	}
 	lua_pop(L, 1);
@@ -107,7 +102,7 @@ static int l_proc_kill(lua_State *L)
 
 	check_selector(L, 1, &sel, roots);
 	int sig = lua_isnoneornil(L, 2) ? SIGKILL : isol_lua_checksignal(L, 2);
-	int timeout = (int)luaL_optinteger(L, 3, 10000);
+	int timeout = (int)isol_lua_optrange(L, 3, 10000, 0, ISOL_INT_MAX);
 	r = isol_proc_kill(&sel, sig, timeout, &err);
 	if (r < 0)
 		return isol_lua_fail(L, &err);
@@ -120,11 +115,9 @@ static int l_proc_stat(lua_State *L)
 {
 	struct isol_procstat st;
 	isol_error err;
-	lua_Integer pid = luaL_checkinteger(L, 1);
+	lua_Integer pid = isol_lua_checkrange(L, 1, 1, ISOL_INT_MAX);
 	char state[2];
 
-	if (pid <= 0 || pid > 0x7fffffff)
-		return luaL_argerror(L, 1, "expected a pid > 0");
 	if (isol_proc_stat((pid_t)pid, &st, &err) < 0)
 		return isol_lua_fail(L, &err);
 	lua_createtable(L, 0, 6);
@@ -150,15 +143,13 @@ static int l_proc_stat(lua_State *L)
  * pid now names another process. */
 static int l_attach(lua_State *L)
 {
-	lua_Integer pid = luaL_checkinteger(L, 1);
-	lua_Integer start = luaL_optinteger(L, 2, -1);
-	const char *status_path = luaL_optstring(L, 3, NULL);
+	lua_Integer pid = isol_lua_checkrange(L, 1, 1, ISOL_INT_MAX);
+	lua_Integer start = isol_lua_optrange(L, 2, -1, -1, LUA_MAXINTEGER);
+	const char *status_path = isol_lua_optpath(L, 3, NULL);
 	struct isol_procstat st;
 	isol_error err;
 	int fd, sfd = -1;
 
-	if (pid <= 0 || pid > 0x7fffffff)
-		return luaL_argerror(L, 1, "expected a pid > 0");
 	fd = isol_pidfd_open((pid_t)pid, &err);
 	if (fd < 0)
 		return isol_lua_fail(L, &err);
@@ -185,7 +176,7 @@ static int l_attach(lua_State *L)
  * status an init wrote into a detached sandbox's status file. */
 static int l_read_status(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = isol_lua_checkpath(L, 1);
 	struct isol_wait w;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), st;
 	ssize_t n;
@@ -197,17 +188,23 @@ static int l_read_status(lua_State *L)
 	if (n != (ssize_t)sizeof st)
 		return 0;
 	isol_decode_status(st, &w);
-	lua_createtable(L, 0, 2);
-	if (w.exited) {
-		lua_pushinteger(L, w.code);
-		lua_setfield(L, -2, "code");
-	} else {
-		const char *name = isol_signal_name(w.signal);
-		lua_pushstring(L, name ? name : "SIG?");
-		lua_setfield(L, -2, "signal");
-		lua_pushinteger(L, w.signal);
-		lua_setfield(L, -2, "signo");
-	}
+	isol_lua_push_status(L, &w);
+	return 1;
+}
+
+static int l_signum(lua_State *L)
+{
+	lua_pushinteger(L, isol_lua_checksignal(L, 1));
+	return 1;
+}
+
+static int l_signame(lua_State *L)
+{
+	const char *n = isol_signal_name((int)isol_lua_checkrange(L, 1, 0, 64));
+	if (n)
+		lua_pushstring(L, n);
+	else
+		lua_pushnil(L);
 	return 1;
 }
 
@@ -221,7 +218,7 @@ static int l_getpid(lua_State *L)
 static int l_alive(lua_State *L)
 {
 	lua_Integer pid = luaL_checkinteger(L, 1);
-	lua_Integer start = luaL_optinteger(L, 2, -1);
+	lua_Integer start = isol_lua_optrange(L, 2, -1, -1, LUA_MAXINTEGER);
 	struct isol_procstat st;
 
 	lua_pushboolean(L, pid > 0 && pid <= 0x7fffffff && isol_proc_stat((pid_t)pid, &st, NULL) == 0 &&
@@ -233,8 +230,8 @@ static int l_alive(lua_State *L)
  * the atomic claim of a detached sandbox's name) */
 static int l_mkdir(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
-	lua_Integer mode = luaL_optinteger(L, 2, 0755);
+	const char *path = isol_lua_checkpath(L, 1);
+	lua_Integer mode = isol_lua_optrange(L, 2, 0755, 0, 07777);
 
 	if (mkdir(path, (mode_t)mode) < 0) {
 		int e = errno;
@@ -247,7 +244,7 @@ static int l_mkdir(lua_State *L)
 /* core.listdir(path) -> {name, ...} (no . and ..) | nil, msg, errno */
 static int l_listdir(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = isol_lua_checkpath(L, 1);
 	DIR *d = opendir(path);
 	struct dirent *de;
 	int n = 0;
@@ -271,7 +268,7 @@ static int l_listdir(lua_State *L)
  * handed to a detached sandbox's init as plan.status_fd. */
 static int l_open_status_file(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = isol_lua_checkpath(L, 1);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 	if (fd < 0) {
@@ -284,9 +281,7 @@ static int l_open_status_file(lua_State *L)
 
 static int l_close_fd(lua_State *L)
 {
-	lua_Integer fd = luaL_checkinteger(L, 1);
-	if (fd >= 0)
-		close((int)fd);
+	close((int)isol_lua_checkrange(L, 1, 0, ISOL_INT_MAX));
 	return 0;
 }
 
@@ -299,7 +294,8 @@ void isol_lua_open_proc(lua_State *L)
 		{ "read_status", l_read_status }, { "getpid", l_getpid },
 		{ "proc_alive", l_alive },        { "mkdir", l_mkdir },
 		{ "listdir", l_listdir },         { "open_status_file", l_open_status_file },
-		{ "close_fd", l_close_fd },       
+		{ "close_fd", l_close_fd },       { "signum", l_signum },
+		{ "signame", l_signame },
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, fns, 0);

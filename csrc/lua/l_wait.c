@@ -16,9 +16,11 @@
  *     Only the calling thread's mask changes: a host with other threads
  *     must block these signals there itself to have them routed here.
  */
+#include "aux.h"
 #include "binding.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -39,9 +41,19 @@ typedef struct {
 } catcher;
 
 
+/* core.now() -> seconds (float) on CLOCK_MONOTONIC, for timing. */
+static int l_now(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+	return 1;
+}
+
 static int l_isatty(lua_State *L)
 {
-	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+	lua_pushboolean(L, isatty((int)isol_lua_checkrange(L, 1, 0, ISOL_INT_MAX)));
 	return 1;
 }
 
@@ -54,12 +66,16 @@ static int l_poll(lua_State *L)
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	timeout = luaL_optnumber(L, 2, -1);
+	if (isnan(timeout) || isinf(timeout))
+		return luaL_argerror(L, 2, "timeout must be a finite number of seconds");
 	n = (lua_Integer)lua_rawlen(L, 1);
 	if (n > POLL_MAX)
 		return luaL_argerror(L, 1, "too many fds");
 	for (i = 0; i < n; i++) {
 		lua_rawgeti(L, 1, i + 1);
-		pfd[i].fd = (int)luaL_checkinteger(L, -1);
+		lua_pushfstring(L, "fds[%d]", (int)i + 1);
+		pfd[i].fd = (int)isol_lua_toint(L, -2, lua_tostring(L, -1), 0, ISOL_INT_MAX);
+		lua_pop(L, 1);
 		pfd[i].events = POLLIN;
 		pfd[i].revents = 0;
 		lua_pop(L, 1);
@@ -178,6 +194,7 @@ static int l_sigcatch(lua_State *L)
 void isol_lua_open_wait(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
+		{ "now", l_now },
 		{ "isatty", l_isatty },
 		{ "poll", l_poll },
 		{ "sigcatch", l_sigcatch },
