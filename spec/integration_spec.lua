@@ -42,3 +42,62 @@ describe("detached sandbox with limits #root", function()
     assert.is_nil(h.read(cgpath .. "/cgroup.procs"), "cgroup still there after gc: " .. gc)
   end)
 end)
+
+describe("isol exec joins everything of the sandbox #root", function()
+  local state, cap_name
+  local function bg(src)
+    return h.lua([[
+      local isol = require "isol"
+      isol.detached.state_dir = ]] .. string.format("%q", state) .. "\n" .. src)
+  end
+  before_each(function()
+    state = h.sh("mktemp -d /tmp/isol-integ.XXXXXX"):gsub("%s+$", "")
+  end)
+  after_each(function()
+    h.sh("ISOL_STATE_DIR=" .. state .. " bin/isol kill execjoin >/dev/null 2>&1; ISOL_STATE_DIR=" .. state
+      .. " bin/isol rm execjoin >/dev/null 2>&1; rm -rf " .. state)
+  end)
+
+  it("every cgroup (limits hold), every namespace, the same capabilities", function()
+    local out, ok = bg([[
+      local box = isol.sandbox { namespaces = { "pid", "mount", "uts", "ipc" }, hostname = "ej",
+        caps = { keep = { "CHOWN", "KILL" } },
+        limits = { memory = { max = "64M", swap = 0 }, pids = { max = 32 } } }
+      local p = assert(box:spawn { "/bin/sleep", "300", detach = true, name = "execjoin" })
+      local caps = io.open("/proc/" .. p:pid() .. "/status"):read("a"):match("CapEff:%s*(%x+)")
+      print("caps", caps)
+      box:close()
+    ]])
+    assert(ok, out)
+    local want_caps = out:match("caps\t(%x+)")
+    -- a 200 MB buffer in a 64M sandbox must not be allocated
+    out = bg([[
+      local p = assert(isol.exec("execjoin", { "/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=200M", "count=1" },
+        { stdout = "null", stderr = "null" }))
+      local st = p:wait()
+      print("dd", st.code or st.signal)
+      local q = assert(isol.exec("execjoin", { "/bin/sh", "-c",
+        "grep CapEff /proc/self/status; hostname; cat /proc/self/cgroup" }, { stdout = "pipe" }))
+      io.write((q:communicate()))
+      q:wait()
+      local st0 = assert(isol.detached.get("execjoin"))
+      print("init", st0.pid)
+    ]])
+    assert.not_matches("dd\t0\n", out, "the exec'd process allocated 200 MB in a 64M sandbox: " .. out)
+    assert.matches("dd\t%S+", out)
+    assert.matches("CapEff:%s*" .. want_caps .. "\n", out)
+    assert.matches("\nej\n", out)
+    -- seen from the host, the exec'd shell's groups are the sandbox's on
+    -- every hierarchy (inside, its cgroup namespace shows them as /)
+    local init = out:match("init\t(%d+)")
+    local theirs = h.read("/proc/" .. init .. "/cgroup")
+    local n = 0
+    for line in theirs:gmatch("[^\n]+") do
+      if line:match("isol%-%d+%-%d+") then
+        n = n + 1
+        assert.matches("\n" .. line:gsub("%p", "%%%0") .. "\n", out)
+      end
+    end
+    assert.is_true(n >= 2, theirs)
+  end)
+end)

@@ -416,6 +416,29 @@ print("not reached")
     assert_clean(snap)
   end)
 
+  it("exec refuses what it cannot join, with the reason", function()
+    local snap = leak.snapshot()
+    do
+      local box <close> = isol.sandbox { namespaces = { "pid", "mount" }, caps = "none" }
+      local p = assert(box:spawn { "sleep", "300", detach = true, name = "spec-nojoin" })
+      -- the command's capabilities are what exec gets too
+      local e = assert(isol.exec("spec-nojoin", { "/bin/sh", "-c", "grep CapEff /proc/self/status" },
+        { stdout = "pipe" }))
+      assert.matches("CapEff:%s*0+\n", (e:communicate()))
+      e:wait()
+      e:close()
+      local st = assert(isol.detached.get("spec-nojoin"))
+      os.remove(st.dir .. "/exec.plan")
+      local none, msg = isol.exec("spec-nojoin", { "true" })
+      assert.is_nil(none)
+      assert.matches("spec%-nojoin has no recorded plan", msg)
+      assert(isol.detached.kill("spec-nojoin"))
+      p:close()
+    end
+    isol.detached.remove("spec-nojoin")
+    assert_clean(snap)
+  end)
+
   it("reject bad input with clear errors", function()
     assert.matches("no sandbox named nope.*rc=1", cli("kill nope"))
     assert.matches('unknown signal "SIGWHAT".*rc=2', cli("kill nope SIGWHAT"))

@@ -75,12 +75,15 @@ local function read_state(dir)
   local st = {}
   for line in f:lines() do
     local k, v = line:match("^([%w_]+)=(.*)$")
+    if k == "cgroups" then k = "cgroups_list" end
     if k then st[k] = unesc(v) end
   end
   f:close()
   st.pid = math.tointeger(tonumber(st.pid))
   st.start = math.tointeger(tonumber(st.start))
   st.created = math.tointeger(tonumber(st.created))
+  st.cgroups = {}
+  for d in (st.cgroups_list or ""):gmatch("[^\n]+") do st.cgroups[#st.cgroups + 1] = d end
   st.ns = {}
   for kind, ino in (st.namespaces or ""):gmatch("(%w+):(%d+)") do st.ns[kind] = math.tointeger(tonumber(ino)) end
   st.dir = dir
@@ -213,8 +216,91 @@ function M.attach(name)
   return core.attach(st.pid, st.start, st.dir .. "/status")
 end
 
---- Run argv inside a running detached sandbox (like nsenter): its
--- namespaces are entered through a pidfd (user first, pid through a fork).
+-- ---------------------------------------------------------------- exec
+
+-- Plan keys that make the sandbox (namespaces, mounts, maps, cgroup, stdio,
+-- supervision): `isol exec` enters them instead of making them again.
+-- Every other key of the sandbox's final plan describes the command's
+-- process (caps, identity, no_new_privs, new_session, session_keyring and
+-- whatever a concern adds later: rlimits, seccomp...) and is recorded for
+-- exec, so that an exec'd command gets exactly what the sandbox's got.
+M.EXEC_SKIP = {
+  argv = true, env = true, file = true, cwd = true, stdin = true, stdout = true, stderr = true,
+  keep_fds = true, namespaces = true, uid_map = true, gid_map = true, setgroups_deny = true,
+  hostname = true, domainname = true, time = true, fs = true, net = true,
+  die_with_parent = true, init = true, supervise = true, detach = true, status_fd = true,
+  cgroup_fd = true, cgroup_procs = true, join_pidfd = true, join_namespaces = true,
+  timeout_ms = true,
+}
+
+-- Lua source for plain data (strings, numbers, booleans, tables of them);
+-- nil, what for anything else (userdata, functions).
+local function serialize(v, path)
+  local t = type(v)
+  if t == "string" or t == "number" or t == "boolean" then return string.format("%q", v) end
+  if t ~= "table" then return nil, string.format("%s is a %s", path, t) end
+  local keys = {}
+  for k in pairs(v) do
+    if type(k) ~= "string" and math.type(k) ~= "integer" then
+      return nil, string.format("%s has a %s key", path, type(k))
+    end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys, function(a, b)
+    if type(a) == type(b) then return a < b end
+    return type(a) == "number"
+  end)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local s, why = serialize(v[k], path .. "." .. tostring(k))
+    if not s then return nil, why end
+    parts[#parts + 1] = "[" .. string.format("%q", k) .. "]=" .. s
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+-- The command-process part of a final plan, as Lua source (the fields
+-- that cannot be recorded are listed in a field `unrecordable`).
+local function exec_plan_source(plan)
+  local rec, bad = {}, {}
+  for k, v in pairs(plan) do
+    if not M.EXEC_SKIP[k] then
+      if serialize(v, k) then rec[k] = v
+      else bad[#bad + 1] = k end
+    end
+  end
+  table.sort(bad)
+  if #bad > 0 then rec.unrecordable = table.concat(bad, ", ") end
+  return "return " .. assert(serialize(rec, "plan")) .. "\n"
+end
+
+local function read_exec_plan(dir, name)
+  local f = io.open(dir .. "/exec.plan", "r")
+  if not f then
+    return nil, string.format("sandbox %s has no recorded plan (started by an older isol?): cannot exec "
+      .. "with its capabilities and limits", name), E.ENOENT
+  end
+  local text = f:read("a")
+  f:close()
+  local chunk = load(text, "=" .. dir .. "/exec.plan", "t", {})
+  local ok, rec = pcall(chunk or error)
+  if not chunk or not ok or type(rec) ~= "table" then
+    return nil, string.format("%s/exec.plan: unreadable", dir), E.EINVAL
+  end
+  if rec.unrecordable then
+    return nil, string.format("sandbox %s: plan field(s) %s could not be recorded: exec cannot give its "
+      .. "command the same restrictions", name, rec.unrecordable), E.ENOTSUP
+  end
+  return rec
+end
+
+--- Run argv inside a running detached sandbox, as docker exec does: the
+-- command enters every namespace of the sandbox (setns through a pidfd,
+-- user first; its pid namespace through a fork), every cgroup it has (on
+-- v1 every hierarchy), and gets what the sandbox's command got: the
+-- recorded plan fields (capabilities, identity, no_new_privs, session,
+-- keyring, and rlimits or a seccomp filter when the recipe has them).
+-- Refused (nil, message, errno) when any of these cannot be joined.
 -- opts: env, cwd, stdin, stdout, stderr (as for spawn).
 -- @return Process (a child of the caller), or nil, message, errno
 function M.exec(name, argv, opts)
@@ -230,6 +316,20 @@ function M.exec(name, argv, opts)
   if st.state ~= "running" then
     return nil, string.format("sandbox %s is not running (%s)", name, st.state), ESRCH
   end
+  local plan
+  plan, msg, code = read_exec_plan(st.dir, name)
+  if not plan then return nil, msg, code end
+  -- every cgroup directory, checked now: a group that is gone cannot be joined
+  local procs = {}
+  for _, d in ipairs(st.cgroups) do
+    local f = io.open(d .. "/cgroup.procs", "r")
+    if not f then
+      return nil, string.format("sandbox %s: its cgroup %s is gone: cannot exec inside its limits", name, d),
+        ENOENT
+    end
+    f:close()
+    procs[#procs + 1] = d .. "/cgroup.procs"
+  end
   local target
   target, msg, code = core.attach(st.pid, st.start)
   if not target then return nil, msg, code end
@@ -239,11 +339,11 @@ function M.exec(name, argv, opts)
     local theirs = core.ns_inode(st.pid, k.procname)
     if theirs and theirs ~= core.ns_inode(0, k.procname) then join[#join + 1] = k.name end
   end
-  local plan = { argv = util.copy_list(argv), join_pidfd = target:pidfd(), join_namespaces = join,
-    env = opts.env and recipe.make_env(false, nil, opts.env) or nil,
-    cwd = opts.cwd, stdin = opts.stdin, stdout = opts.stdout, stderr = opts.stderr }
-  if #join == 0 then plan.join_pidfd = nil; plan.join_namespaces = nil end
-  if st.cgroup and st.cgroup ~= "" then plan.cgroup_procs = { st.cgroup .. "/cgroup.procs" } end
+  plan.argv = util.copy_list(argv)
+  plan.env = opts.env and recipe.make_env(false, nil, opts.env) or nil
+  plan.cwd, plan.stdin, plan.stdout, plan.stderr = opts.cwd, opts.stdin, opts.stdout, opts.stderr
+  if #join > 0 then plan.join_pidfd, plan.join_namespaces = target:pidfd(), join end
+  if #procs > 0 then plan.cgroup_procs = procs end
   local p
   p, msg, code = core.spawn(plan)
   target:close()
@@ -273,6 +373,7 @@ function M.plan_step(_, plan, ctx)
   if not sfd then return nil, msg, code end
   ctx.finally[#ctx.finally + 1] = function() core.close_fd(sfd) end
   ctx.name, ctx.dir = name, dir
+  ctx.plan = plan -- the final plan (later steps fill it too), recorded for exec after the spawn
   plan.detach = true
   plan.die_with_parent = false
   plan.supervise = true
@@ -313,8 +414,19 @@ function M.after_spawn_step(box, p, ctx)
     g:close()
     if not ok then return nil, msg, code end
   end
+  local f, msg, code = io.open(dir .. "/exec.plan", "w")
+  if not f then return nil, msg, code end
+  local ok
+  ok, msg, code = f:write(exec_plan_source(ctx.plan))
+  f:close()
+  if not ok then return nil, msg, code end
+  local g = box.cgroup
   return write_state(dir, {
     name = ctx.name, pid = p:pid(), start = ps and ps.start or 0, created = os.time(),
+    -- every directory of its cgroup (v1: one per hierarchy), for exec,
+    -- kill and ps
+    cgroups = g and table.concat(g:dirs(), "\n") or "", cgroup_version = g and g:version() or "",
+    description = box.recipe.description or "",
     namespaces = table.concat(nss, ","),
     -- the cgroup concern sets box.cgroup_path (a directory) when it made one
     cgroup = box.cgroup_path or "",
