@@ -1,6 +1,7 @@
 -- Concerns together: a detached sandbox with cgroup limits keeps running in
--- its cgroup after the script that started it exits; killing it and the
--- cgroup gc leave nothing behind.
+-- its cgroup after the script that started it exits; `isol kill` leaves no
+-- cgroup behind (every hierarchy), its logs until `isol rm`; `isol exec`
+-- runs inside every cgroup and namespace of it, with its capabilities.
 local h = require "support.helpers"
 
 describe("detached sandbox with limits #root", function()
@@ -31,20 +32,29 @@ describe("detached sandbox with limits #root", function()
       local st = assert(isol.detached.get("integ"))
       print(st.state)
       assert(isol.detached.kill("integ"))
-      -- SIGKILL removed the entry
-      local gone, _, code = isol.detached.get("integ")
-      assert(gone == nil and code == isol.core.errno.ESRCH, "entry still there after kill")
+      -- the entry stays (killed), with its logs, until rm
+      local after = assert(isol.detached.get("integ"))
+      print("after", after.state, after.status.signal)
     ]])
     assert(ok, out)
     assert.matches("running", out)
-    -- empty now, and the gc removes the group (its creator is gone)
-    local gc = h.sh("bin/isol cgroup gc 2>&1")
-    assert.is_nil(h.read(cgpath .. "/cgroup.procs"), "cgroup still there after gc: " .. gc)
+    assert.matches("after\texited\tSIGKILL", out)
+    -- kill removed every hierarchy's group of it: no gc needed
+    local left = h.sh("find /sys/fs/cgroup -type d -name " .. cgpath:match("[^/]+$") .. " 2>/dev/null")
+    assert.are.equal("", left)
+    -- the name is not silently reused while the entry exists
+    local rf = state .. "-recipe.lua"
+    h.sh("echo 'return { namespaces = { \"pid\" } }' > " .. rf)
+    out = h.sh("ISOL_STATE_DIR=" .. state .. " bin/isol run -d --name integ " .. rf .. " /bin/true 2>&1; echo rc=$?")
+    os.remove(rf)
+    assert.matches("integ exists %(exited%): isol rm integ first", out)
+    assert.matches("rc=0", (h.sh("ISOL_STATE_DIR=" .. state .. " bin/isol rm integ; echo rc=$?")))
+    assert.matches("no sandbox named integ", (h.sh("ISOL_STATE_DIR=" .. state .. " bin/isol logs integ 2>&1")))
   end)
 end)
 
 describe("isol exec joins everything of the sandbox #root", function()
-  local state, cap_name
+  local state
   local function bg(src)
     return h.lua([[
       local isol = require "isol"
@@ -61,6 +71,7 @@ describe("isol exec joins everything of the sandbox #root", function()
   it("every cgroup (limits hold), every namespace, the same capabilities", function()
     local out, ok = bg([[
       local box = isol.sandbox { namespaces = { "pid", "mount", "uts", "ipc" }, hostname = "ej",
+        description = "exec join spec",
         caps = { keep = { "CHOWN", "KILL" } },
         limits = { memory = { max = "64M", swap = 0 }, pids = { max = 32 } } }
       local p = assert(box:spawn { "/bin/sleep", "300", detach = true, name = "execjoin" })
@@ -99,5 +110,15 @@ describe("isol exec joins everything of the sandbox #root", function()
       end
     end
     assert.is_true(n >= 2, theirs)
+    -- isol ps: its memory and CPU use, from its cgroups; --json for programs
+    local ps = h.sh("ISOL_STATE_DIR=" .. state .. " bin/isol ps")
+    assert.matches("execjoin%s+running%s+" .. init .. "%s+%d+s%s+[%d.]+[BKMG]%s+[%d.]+s%s+exec join spec", ps)
+    local rows = require("cjson").decode((h.sh("ISOL_STATE_DIR=" .. state .. " bin/isol ps --json")))
+    assert.are.equal(1, #rows)
+    assert.are.equal("execjoin", rows[1].name)
+    assert.are.equal(tonumber(init), rows[1].pid)
+    assert.is_true(rows[1].memory > 0)
+    assert.is_true(rows[1].cpu_us >= 0)
+    assert.are.equal("exec join spec", rows[1].description)
   end)
 end)

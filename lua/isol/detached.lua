@@ -14,6 +14,7 @@ local core = require "isol.core"
 local recipe = require "isol.recipe"
 local util = require "isol.util"
 local kill = require "isol.kill"
+local cgroup_sandbox = require "isol.cgroup_sandbox"
 
 local E = core.errno
 local ESRCH, EEXIST, ENOENT = E.ESRCH, E.EEXIST, E.ENOENT
@@ -72,18 +73,18 @@ end
 local function read_state(dir)
   local f = io.open(dir .. "/state", "r")
   if not f then return nil end
-  local st = {}
+  local st, raw = {}, {}
   for line in f:lines() do
     local k, v = line:match("^([%w_]+)=(.*)$")
-    if k == "cgroups" then k = "cgroups_list" end
-    if k then st[k] = unesc(v) end
+    if k then raw[k] = unesc(v); st[k] = raw[k] end
   end
   f:close()
+  st.raw = raw -- what write_state takes back
   st.pid = math.tointeger(tonumber(st.pid))
   st.start = math.tointeger(tonumber(st.start))
   st.created = math.tointeger(tonumber(st.created))
   st.cgroups = {}
-  for d in (st.cgroups_list or ""):gmatch("[^\n]+") do st.cgroups[#st.cgroups + 1] = d end
+  for d in (raw.cgroups or ""):gmatch("[^\n]+") do st.cgroups[#st.cgroups + 1] = d end
   st.ns = {}
   for kind, ino in (st.namespaces or ""):gmatch("(%w+):(%d+)") do st.ns[kind] = math.tointeger(tonumber(ino)) end
   st.dir = dir
@@ -96,17 +97,48 @@ local function remove_dir(dir)
   return os.remove(dir)
 end
 
--- "running" | "exited" (status known) | "stale" (gone without a status:
--- killed, or its pid now names another process)
+-- "running" | "exited" (status known; `isol kill` records its SIGKILL) |
+-- "stale" (gone without a status: killed from outside, or its pid now
+-- names another process)
 local function entry_state(st)
+  if st.killed then
+    st.status = { signal = "SIGKILL", killed = true }
+    return "exited"
+  end
   if st.pid and core.proc_alive(st.pid, st.start) then return "running" end
   st.status = core.read_status(st.dir .. "/status")
   if st.status then return "exited" end
   return "stale"
 end
 
---- Claim a name: create its directory (atomically). A stale entry of the
--- same name is removed first; a running one is an error (EEXIST).
+-- An entry that no longer runs keeps its logs (until `isol rm`), not its
+-- runtime state: its cgroups (and whatever an exec left in them) are ended
+-- and the recorded plan removed. One with auto-remove (`run -d --rm`) goes
+-- entirely. Returns true when the entry is gone.
+local function reap(st, extra)
+  if #st.cgroups > 0 then
+    local ok, msg, code = cgroup_sandbox.end_dirs(st.cgroups)
+    if not ok then return nil, msg, code end
+  end
+  os.remove(st.dir .. "/exec.plan")
+  if st.raw.rm == "1" then
+    remove_dir(st.dir)
+    return "removed"
+  end
+  if #st.cgroups > 0 or extra then
+    st.raw.cgroups = ""
+    for k, v in pairs(extra or {}) do st.raw[k] = v end
+    local ok, msg, code = write_state(st.dir, st.raw)
+    if not ok then return nil, msg, code end
+    st.cgroups = {}
+  end
+  return true
+end
+
+--- Claim a name: create its directory (atomically). An entry of the same
+-- name that still exists is an error (EEXIST), whether it runs or not: its
+-- logs are not replaced silently (`isol rm NAME` first); only an
+-- auto-remove entry that has ended is removed.
 local function claim(name)
   local dir, msg, code = M.dir(name)
   if not dir then return nil, msg, code end
@@ -119,9 +151,16 @@ local function claim(name)
   ok, msg, code = core.mkdir(dir, tonumber("700", 8))
   if not ok and code == EEXIST then
     local st = read_state(dir)
-    if st and entry_state(st) == "running" then
+    local state = st and entry_state(st)
+    if state == "running" then
       return nil, string.format("sandbox %s is already running (pid %d)", name, st.pid), EEXIST
     end
+    if st and st.raw.rm ~= "1" then
+      return nil, string.format("%s exists (%s): isol rm %s first", name, state, name), EEXIST
+    end
+    -- an ended auto-remove entry, or a directory without state (a spawn
+    -- that failed half-way)
+    if st then reap(st) end
     remove_dir(dir)
     ok, msg, code = core.mkdir(dir, tonumber("700", 8))
   end
@@ -140,6 +179,10 @@ function M.get(name)
   st.name = st.name or name
   st.state = entry_state(st)
   if st.state == "running" and st.created then st.uptime = os.time() - st.created end
+  if st.created then st.age = os.time() - st.created end
+  if st.state ~= "running" and reap(st) == "removed" then
+    return nil, string.format("no sandbox named %s (see `isol ps`)", name), ESRCH
+  end
   return st
 end
 
@@ -158,29 +201,50 @@ function M.list()
   return out
 end
 
---- Remove an entry that is no longer running. Returns true, or nil, msg, errno.
+--- Remove an entry that is no longer running (`isol rm`): its logs, its
+-- state and anything left of its cgroups. Returns true, or nil, msg, errno.
 function M.remove(name)
   local st, msg, code = M.get(name)
   if not st then return nil, msg, code end
   if st.state == "running" then
     return nil, string.format("sandbox %s is running (pid %d): kill it first", name, st.pid), E.EBUSY
   end
+  st.raw.rm = "1"
+  local ok
+  ok, msg, code = reap(st)
+  if not ok then return nil, msg, code end
   remove_dir(st.dir)
   return true
 end
 
+--- Remove entry `name` as soon as it ends (`isol run -d --rm`): right away
+-- when it already has, else when any isol command next finds it ended
+-- (ps, logs, kill, a new run of the same name). Returns true, or nil, msg, errno.
+function M.auto_remove(name)
+  local st, msg, code = M.get(name)
+  if not st then return nil, msg, code end
+  st.raw.rm = "1"
+  local ok
+  ok, msg, code = write_state(st.dir, st.raw)
+  if not ok then return nil, msg, code end
+  M.get(name) -- ended meanwhile: removed now
+  return true
+end
+
 --- Signal a detached sandbox. SIGKILL (default) ends every process of it,
--- waits until they are gone and removes the entry; other signals go to its
--- init, which forwards them to the command.
+-- waits until they are gone and removes its cgroups (every hierarchy) and
+-- runtime state: the entry stays, "exited" (killed), with its logs, until
+-- `isol rm` (or at once with auto-remove). Other signals go to its init,
+-- which forwards them to the command.
 -- @return the entry's state table (before), or nil, message, errno
 function M.kill(name, sig)
   sig = kill.check_sig(sig)
   local st, msg, code = M.get(name)
   if not st then return nil, msg, code end
   if st.state ~= "running" then
-    remove_dir(st.dir)
-    return nil, string.format("sandbox %s is not running (%s%s); entry removed", name, st.state,
-      st.status and (st.status.code and (", exit " .. st.status.code) or (", " .. st.status.signal)) or ""), ESRCH
+    return nil, string.format("sandbox %s is not running (%s%s); `isol rm %s` removes it", name, st.state,
+      st.status and (st.status.code and (", exit " .. st.status.code) or (", " .. st.status.signal)) or "",
+      name), ESRCH
   end
   local p
   p, msg, code = core.attach(st.pid, st.start, st.dir .. "/status")
@@ -194,7 +258,9 @@ function M.kill(name, sig)
     ok, msg, code = kill.kill_tree(p, { pid = st.pid, pidns = st.ns.pid, supervised = st.init == "1", ns = ns })
     p:close()
     if not ok then return nil, msg, code end
-    remove_dir(st.dir)
+    -- exec'd processes live in its cgroups too: they end with them
+    ok, msg, code = reap(st, { killed = "1" })
+    if not ok then return nil, msg, code end
   else
     local ok
     ok, msg, code = p:kill(sig)
