@@ -163,12 +163,15 @@ isol.security = security -- caps, session keyring, unprivileged root map
 recipe.extend, recipe.merge, recipe.replace = recipe_merge.extend, recipe_merge.merge, recipe_merge.replace
 recipe.explain, recipe.cgroup_version = explain.explain, explain.cgroup_version
 
---- Run a command under every combination of limits (see `isol.sweep`);
--- loaded on first use, so that `isol run` does not pay for it.
--- @param spec {recipe=, command=, vary=, runs=, ...}
-function isol.sweep(spec)
-  return require("isol.sweep").sweep(spec)
-end
+--- Run a command under every combination of limits: `isol.sweep(spec)`;
+-- `isol.sweep.find_min{...}` bisects to the smallest value of one field at
+-- which the command succeeds (see `isol.sweep`). Loaded on first use, so
+-- that `isol run` does not pay for it.
+-- @table isol.sweep
+isol.sweep = setmetatable({}, {
+  __call = function(_, spec) return require("isol.sweep").sweep(spec) end,
+  __index = function(_, k) return require("isol.sweep")[k] end,
+})
 
 --- Signal number for a name ("SIGTERM", "term") or number; raises if unknown.
 isol.signum = core.signum
