@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../image.h"
+#include "../image_freeze.h"
 #include "binding.h"
 
 #define IMAGE_MT "isol.Image"
@@ -317,7 +318,8 @@ static int m_checkpoint(lua_State *L)
 	int threads = (int)luaL_optinteger(L, 7, ncpu > 0 ? ncpu : 1);
 	struct isol_ckpt_stats st;
 	uint64_t trimmed = 0;
-	int format, r;
+	struct isol_image_users users;
+	int format, r, frozen;
 	isol_error err;
 
 	if (strcmp(fmt, "gzip") == 0)
@@ -326,7 +328,20 @@ static int m_checkpoint(lua_State *L)
 		format = ISOL_CKPT_ZSTD;
 	else
 		return luaL_argerror(L, 3, "expected \"gzip\" or \"zstd\"");
-	if (do_trim && !im->readonly) {
+	/* In use (mounted through a loop device, by a sandbox or anyone): trim
+	 * through that mount (a second mount of the same filesystem would
+	 * corrupt it) and freeze it while the file is read. */
+	if (isol_image_users_find(im->path, &users, &err) < 0)
+		return isol_lua_fail(L, &err);
+	if (users.n > 0) {
+		r = do_trim && !im->readonly ? isol_image_users_trim(&users, &trimmed, &err) : 0;
+		if (r == -EOPNOTSUPP || r == -ENOTTY)
+			do_trim = 0;
+		else if (r < 0 || (r = isol_image_users_freeze(&users, &err)) < 0) {
+			isol_image_users_release(&users);
+			return isol_lua_fail(L, &err);
+		}
+	} else if (do_trim && !im->readonly) {
 		int temp = im->loop_fd < 0;
 		if (attach(im, 0, &err) < 0)
 			return isol_lua_fail(L, &err);
@@ -344,6 +359,8 @@ static int m_checkpoint(lua_State *L)
 	}
 	lua_settop(L, 7);
 	r = isol_image_checkpoint(im->path, dest, format, level, threads, progress_cb, &pc, &st, &err);
+	frozen = users.n;
+	isol_image_users_release(&users);
 	if (pc.failed)
 		return lua_error(L);
 	if (r < 0)
@@ -351,6 +368,8 @@ static int m_checkpoint(lua_State *L)
 	st.trimmed = trimmed;
 	st.trim_done = do_trim && !im->readonly;
 	push_stats(L, &st);
+	lua_pushinteger(L, frozen);
+	lua_setfield(L, -2, "frozen");
 	return 1;
 }
 
