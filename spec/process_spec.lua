@@ -454,6 +454,29 @@ print("not reached")
     assert_clean(snap)
   end)
 
+  it("exec gets the sandbox's environment and working directory", function()
+    local snap = leak.snapshot()
+    do
+      local box <close> = isol.sandbox { namespaces = { "pid", "mount" }, clear_env = true,
+        env = { FOO = "bar" }, cwd = "/tmp" }
+      local p = assert(box:spawn { "sleep", "300", detach = true, name = "spec-env" })
+      local e = assert(isol.exec("spec-env", { "/bin/sh", "-c", "echo FOO=$FOO HOME=$HOME X=$X; pwd" },
+        { stdout = "pipe" }))
+      assert.are.equal("FOO=bar HOME= X=\n/tmp\n", (e:communicate()))
+      e:wait()
+      e:close()
+      e = assert(isol.exec("spec-env", { "/bin/sh", "-c", "echo FOO=$FOO X=$X; pwd" },
+        { stdout = "pipe", env = { X = "y", FOO = false }, cwd = "/" }))
+      assert.are.equal("FOO= X=y\n/\n", (e:communicate()))
+      e:wait()
+      e:close()
+      assert(isol.detached.kill("spec-env"))
+      p:close()
+    end
+    assert(isol.detached.remove("spec-env"))
+    assert_clean(snap)
+  end)
+
   it("exec refuses what it cannot join, with the reason", function()
     local snap = leak.snapshot()
     do

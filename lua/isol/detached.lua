@@ -289,9 +289,10 @@ end
 -- Every other key of the sandbox's final plan describes the command's
 -- process (caps, identity, no_new_privs, new_session, session_keyring and
 -- whatever a concern adds later: rlimits, seccomp...) and is recorded for
--- exec, so that an exec'd command gets exactly what the sandbox's got.
+-- exec, so that an exec'd command gets exactly what the sandbox's got;
+-- env and cwd are recorded as its defaults.
 M.EXEC_SKIP = {
-  argv = true, env = true, file = true, cwd = true, stdin = true, stdout = true, stderr = true,
+  argv = true, file = true, stdin = true, stdout = true, stderr = true,
   keep_fds = true, namespaces = true, uid_map = true, gid_map = true, setgroups_deny = true,
   hostname = true, domainname = true, time = true, fs = true, net = true,
   die_with_parent = true, init = true, supervise = true, detach = true, status_fd = true,
@@ -329,6 +330,8 @@ end
 -- that cannot be recorded are listed in a field `unrecordable`).
 local function exec_plan_source(plan)
   local rec, bad = {}, {}
+  -- the environment the command got (nil in the plan: the caller's, now)
+  if plan.env == nil then rec.env = core.environ() end
   for k, v in pairs(plan) do
     if not M.EXEC_SKIP[k] then
       if serialize(v, k) then rec[k] = v
@@ -365,9 +368,11 @@ end
 -- user first; its pid namespace through a fork), every cgroup it has (on
 -- v1 every hierarchy), and gets what the sandbox's command got: the
 -- recorded plan fields (capabilities, identity, no_new_privs, session,
--- keyring, and rlimits or a seccomp filter when the recipe has them).
+-- keyring, and rlimits or a seccomp filter when the recipe has them), its
+-- environment and working directory.
 -- Refused (nil, message, errno) when any of these cannot be joined.
--- opts: env, cwd, stdin, stdout, stderr (as for spawn).
+-- opts: env (added to the sandbox's; false removes a variable), cwd,
+-- stdin, stdout, stderr (as for spawn).
 -- @return Process (a child of the caller), or nil, message, errno
 function M.exec(name, argv, opts)
   check_name(name)
@@ -406,8 +411,17 @@ function M.exec(name, argv, opts)
     if theirs and theirs ~= core.ns_inode(0, k.procname) then join[#join + 1] = k.name end
   end
   plan.argv = util.copy_list(argv)
-  plan.env = opts.env and recipe.make_env(false, nil, opts.env) or nil
-  plan.cwd, plan.stdin, plan.stdout, plan.stderr = opts.cwd, opts.stdin, opts.stdout, opts.stderr
+  if opts.env then
+    -- the sandbox command's environment, with opts.env on top (false removes)
+    local base = {}
+    for _, e in ipairs(plan.env or {}) do
+      local k, v = e:match("^([^=]*)=(.*)$")
+      if k then base[k] = v end
+    end
+    plan.env = recipe.make_env(true, base, opts.env)
+  end
+  plan.cwd = opts.cwd or plan.cwd
+  plan.stdin, plan.stdout, plan.stderr = opts.stdin, opts.stdout, opts.stderr
   if #join > 0 then plan.join_pidfd, plan.join_namespaces = target:pidfd(), join end
   if #procs > 0 then plan.cgroup_procs = procs end
   local p
