@@ -390,7 +390,7 @@ describe("isol.sweep.find_min #root", function()
       field = "limits.memory.max", range = { "4M", "1G" },
       command = { "/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=20M", "count=1" },
       on_probe = function() seen = seen + 1 end }
-    assert.is_true(v > 20 * 1024 * 1024 and v < 32 * 1024 * 1024, "answer: " .. tostring(v))
+    assert.is_true(v > 20 * 1024 * 1024 and v < 64 * 1024 * 1024, "answer: " .. tostring(v))
     check_answer(v, probes, math.max(4096, v // 100))
     assert.are.equal(#probes, seen)
     assert.are.equal("oom", probes[2].outcome) -- 4M

@@ -305,7 +305,7 @@ static void push_stats(lua_State *L, const struct isol_ckpt_stats *st)
 	lua_setfield(L, -2, "trim");
 }
 
-/* img:checkpoint_raw(dest, format, level, trim, progress, threads) -> stats
+/* img:checkpoint_raw(dest, format, level, trim, progress, threads, replace) -> stats
  * (options parsed in Lua: lua/isol/image.lua) */
 static int m_checkpoint(lua_State *L)
 {
@@ -316,6 +316,7 @@ static int m_checkpoint(lua_State *L)
 	struct progress_ctx pc = { L, lua_isfunction(L, 6) ? 6 : 0, 0 };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int threads = (int)luaL_optinteger(L, 7, ncpu > 0 ? ncpu : 1);
+	int replace = lua_toboolean(L, 8);
 	struct isol_ckpt_stats st;
 	uint64_t trimmed = 0;
 	struct isol_image_users users;
@@ -357,8 +358,8 @@ static int m_checkpoint(lua_State *L)
 		else if (r < 0)
 			return isol_lua_fail(L, &err);
 	}
-	lua_settop(L, 7);
-	r = isol_image_checkpoint(im->path, dest, format, level, threads, progress_cb, &pc, &st, &err);
+	lua_settop(L, 8);
+	r = isol_image_checkpoint(im->path, dest, replace, format, level, threads, progress_cb, &pc, &st, &err);
 	frozen = users.n;
 	isol_image_users_release(&users);
 	if (pc.failed)
@@ -373,18 +374,19 @@ static int m_checkpoint(lua_State *L)
 	return 1;
 }
 
-/* core.image_restore(src, dest, progress) -> stats */
+/* core.image_restore(src, dest, progress, replace) -> stats */
 static int l_restore(lua_State *L)
 {
 	const char *src = luaL_checkstring(L, 1);
 	const char *dest = luaL_checkstring(L, 2);
 	struct progress_ctx pc = { L, lua_isfunction(L, 3) ? 3 : 0, 0 };
+	int replace = lua_toboolean(L, 4);
 	struct isol_ckpt_stats st;
 	isol_error err;
 	int r;
 
-	lua_settop(L, 3);
-	r = isol_image_restore(src, dest, progress_cb, &pc, &st, &err);
+	lua_settop(L, 4);
+	r = isol_image_restore(src, dest, replace, progress_cb, &pc, &st, &err);
 	if (pc.failed)
 		return lua_error(L);
 	if (r < 0)

@@ -105,7 +105,8 @@ function M.restore(src, dest, opts)
   util.check_keys("image.restore", opts, { progress = true, open = true, fs = true, force = true })
   local free, fmsg, fcode = refuse_existing(dest, opts.force, "image.restore")
   if not free then return nil, fmsg, fcode end
-  local st, msg, code = core.image_restore(src, dest, check_progress("image.restore.progress", opts.progress))
+  local st, msg, code = core.image_restore(src, dest, check_progress("image.restore.progress", opts.progress),
+    opts.force or false)
   if not st then return nil, msg, code end
   if opts.open then return core.image_open(dest, opts.fs) end
   return st
@@ -177,7 +178,7 @@ function methods:checkpoint(dest, opts)
   local free, fmsg, fcode = refuse_existing(dest, opts.force, "image:checkpoint")
   if not free then return nil, fmsg, fcode end
   return self:checkpoint_raw(dest, format, opts.level, opts.trim ~= false,
-    check_progress("image:checkpoint.progress", opts.progress), opts.threads)
+    check_progress("image:checkpoint.progress", opts.progress), opts.threads, opts.force or false)
 end
 
 --- A progress callback drawing a bar on stderr when it is a terminal (else
