@@ -290,7 +290,10 @@ end
 -- process (caps, identity, no_new_privs, new_session, session_keyring and
 -- whatever a concern adds later: rlimits, seccomp...) and is recorded for
 -- exec, so that an exec'd command gets exactly what the sandbox's got;
--- env and cwd are recorded as its defaults.
+-- env and cwd are recorded as its defaults. Keys that hold file
+-- descriptors (named *_fd, *_fds) mean nothing in another process and are
+-- never recorded. A concern that adds a key describing how the sandbox is
+-- made (not its command's process) adds it here.
 M.EXEC_SKIP = {
   argv = true, file = true, stdin = true, stdout = true, stderr = true,
   keep_fds = true, namespaces = true, uid_map = true, gid_map = true, setgroups_deny = true,
@@ -333,7 +336,7 @@ local function exec_plan_source(plan)
   -- the environment the command got (nil in the plan: the caller's, now)
   if plan.env == nil then rec.env = core.environ() end
   for k, v in pairs(plan) do
-    if not M.EXEC_SKIP[k] then
+    if not M.EXEC_SKIP[k] and not (type(k) == "string" and k:match("_fds?$")) then
       if serialize(v, k) then rec[k] = v
       else bad[#bad + 1] = k end
     end
