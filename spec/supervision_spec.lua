@@ -56,40 +56,46 @@ local function attack(f)
     "sleep 0.3; echo ok > %s.ready; exec sleep 301", f, f, f) }
 end
 
+-- Spawn argv in a sandbox made from r, wait for `f`.ready, take the pids to
+-- watch (watch(p) -> list), close the sandbox: nothing of them may survive.
+-- Returns how many of them lived before the close.
+local function close_ends_all(r, argv, f, watch)
+  local snap = leak.snapshot()
+  local pids, before
+  do
+    local box <close> = isol.sandbox(r)
+    local p = assert(box:spawn(argv))
+    assert.truthy(wait_for(function() return io.open(f .. ".ready") end))
+    pids = watch(p)
+    before = #survivors(pids)
+  end
+  assert.are.same({}, survivors(pids))
+  leak.assert_clean(snap)
+  return before
+end
+
 describe("box:close() ends a sandbox whose command killed its init #root", function()
   it("without a pid namespace, through its cgroup", function()
-    local snap = leak.snapshot()
     local f = tmpfile("cg")
-    local pids
-    do
-      local box <close> = isol.sandbox { namespaces = { "mount" }, limits = { pids = { max = 64 } } }
-      local p = assert(box:spawn(attack(f)))
-      assert.truthy(wait_for(function() return io.open(f .. ".ready") end))
-      pids = read_pids(f)
-      assert.are.equal(2, #pids)
-      -- the init is dead: the command's kill reached it
-      assert.truthy(wait_for(function() return p:poll() end))
-      pids[#pids + 1] = p:pid()
-      assert.are.equal(2, #survivors(pids))
-    end
-    assert.are.same({}, survivors(pids))
-    leak.assert_clean(snap)
+    local before = close_ends_all({ namespaces = { "mount" }, limits = { pids = { max = 64 } } }, attack(f), f,
+      function(p)
+        local pids = read_pids(f)
+        assert.are.equal(2, #pids)
+        -- the init is dead: the command's kill reached it
+        assert.truthy(wait_for(function() return p:poll() end))
+        pids[#pids + 1] = p:pid()
+        return pids
+      end)
+    assert.are.equal(2, before) -- the command and its escapee
   end)
 
   it("with a pid namespace: PID 1 cannot be killed from inside, and takes everything with it", function()
-    local snap = leak.snapshot()
     local f = tmpfile("pidns")
-    local pids
-    do
-      local box <close> = isol.sandbox { namespaces = { "pid", "mount" } }
-      local p = assert(box:spawn(attack(f)))
-      assert.truthy(wait_for(function() return io.open(f .. ".ready") end))
+    local before = close_ends_all({ namespaces = { "pid", "mount" } }, attack(f), f, function(p)
       assert.is_false(p:poll()) -- kill -9 1 from inside is ignored
-      pids = assert(isol.pidns.pids(p:pid()))
-      assert.is_true(#pids >= 3, "processes: " .. #pids)
-    end
-    assert.are.same({}, survivors(pids))
-    leak.assert_clean(snap)
+      return assert(isol.pidns.pids(p:pid()))
+    end)
+    assert.is_true(before >= 3, "processes: " .. before)
   end)
 end)
 
@@ -165,19 +171,15 @@ describe("combinations isol cannot supervise are refused #root", function()
   end)
 
   it("init = false, not dying with the caller, with a cgroup: close() ends a setsid escapee", function()
-    local snap = leak.snapshot()
     local f = tmpfile("nodwp")
-    local pids
-    do
-      local box <close> = isol.sandbox { init = false, die_with_parent = false, limits = { pids = { max = 64 } } }
-      local p = assert(box:spawn { "/bin/sh", "-c", string.format(
-        "( setsid sh -c 'echo $$ >> %s; exec sleep 300' & ); sleep 0.2; echo ok > %s.ready; exec sleep 301", f, f) })
-      assert.truthy(wait_for(function() return io.open(f .. ".ready") end))
-      pids = read_pids(f)
-      pids[#pids + 1] = p:pid()
-      assert.are.equal(2, #survivors(pids))
-    end
-    assert.are.same({}, survivors(pids))
-    leak.assert_clean(snap)
+    local before = close_ends_all({ init = false, die_with_parent = false, limits = { pids = { max = 64 } } },
+      { "/bin/sh", "-c", string.format("( setsid sh -c 'echo $$ >> %s; exec sleep 300' & ); sleep 0.2; " ..
+        "echo ok > %s.ready; exec sleep 301", f, f) }, f,
+      function(p)
+        local pids = read_pids(f)
+        pids[#pids + 1] = p:pid()
+        return pids
+      end)
+    assert.are.equal(2, before)
   end)
 end)
