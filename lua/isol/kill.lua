@@ -213,8 +213,9 @@ end
 local info = setmetatable({}, { __mode = "k" })
 
 --- plan step: isol's init supervises without a pid namespace too; the
--- combinations where nothing could end a setsid grandchild are refused
--- (raise, naming the fields: see the module's notes).
+-- combinations where nothing could end a setsid grandchild are refused:
+-- the spawn fails (nil, message naming the fields, EINVAL) and nothing is
+-- started (see the module's notes). Detached spawns always have an init.
 function M.plan_step(box, plan, ctx)
   local r = box.recipe
   if recipe.has_ns(r, "pid") then return true end
@@ -222,12 +223,12 @@ function M.plan_step(box, plan, ctx)
     plan.supervise = true
   elseif not ctx.detach then
     if r.die_with_parent ~= false then
-      util.fail("init", 'init = false without a "pid" namespace: a setsid grandchild of the command would '
+      return nil, 'init: init = false without a "pid" namespace: a setsid grandchild of the command would '
         .. "outlive the caller (die_with_parent reaches the command only): add \"pid\" to namespaces, "
-        .. "or drop init = false")
+        .. "or drop init = false", E.EINVAL
     elseif not box.cgroup then
-      util.fail("init", 'init = false without a "pid" namespace or a cgroup: isol cannot find a setsid '
-        .. 'escapee after the command ends: add "pid" to namespaces or a limit')
+      return nil, 'init: init = false without a "pid" namespace or a cgroup: isol cannot find a setsid '
+        .. 'escapee after the command ends: add "pid" to namespaces or a limit', E.EINVAL
     end
   end
   return true
