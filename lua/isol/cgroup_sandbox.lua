@@ -23,6 +23,9 @@ recipe.define("cgroup", {
   check = function(v, path) return cgroup.check_cgroup(v, path) end,
 })
 
+--- validate step: map the limits on this host's cgroups now, so that a
+-- recipe the host cannot express fails at isol.sandbox() naming the field
+-- (controllers present, CPUs online). Nothing is created here.
 -- limits.net shapes a veth (isol.net): on its own it needs no cgroup
 local function needs_cgroup(l)
   if not l then return false end
@@ -31,9 +34,6 @@ local function needs_cgroup(l)
   return false
 end
 
---- validate step: map the limits on this host's cgroups now, so that a
--- recipe the host cannot express fails at isol.sandbox() naming the field
--- (controllers present, CPUs online). Nothing is created here.
 function M.validate_step(box)
   local r = box.recipe
   if needs_cgroup(r.limits) or r.cgroup then box.cgroup_plan = cgroup.plan(r.limits, r.cgroup, "limits") end
