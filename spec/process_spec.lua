@@ -477,6 +477,30 @@ print("not reached")
     assert_clean(snap)
   end)
 
+  it("exec gets the sandbox's seccomp filter and rlimits (isol.policy)", function()
+    if not core.seccomp_compile then
+      pending("needs isol.policy (seccomp, rlimits), merged separately")
+      return
+    end
+    local snap = leak.snapshot()
+    do
+      local box <close> = isol.sandbox { namespaces = { "pid", "mount" },
+        seccomp = { deny = { "mkdir", "mkdirat" } }, rlimits = { nofile = 64 } }
+      local p = assert(box:spawn { "sleep", "300", detach = true, name = "spec-policy" })
+      local e = assert(isol.exec("spec-policy", { "/bin/sh", "-c",
+        "ulimit -n; d=/tmp/isol-exec-sc-$$; mkdir $d 2>&1 && rmdir $d; echo rc=$?" }, { stdout = "pipe" }))
+      local out = e:communicate()
+      e:wait()
+      e:close()
+      assert.matches("^64\n", out)
+      assert.matches("Operation not permitted\nrc=1", out)
+      assert(isol.detached.kill("spec-policy"))
+      p:close()
+    end
+    assert(isol.detached.remove("spec-policy"))
+    assert_clean(snap)
+  end)
+
   it("exec refuses what it cannot join, with the reason", function()
     local snap = leak.snapshot()
     do

@@ -303,6 +303,17 @@ M.EXEC_SKIP = {
   timeout_ms = true,
 }
 
+-- Plan keys whose final value is a compiled object (a userdata the
+-- sandbox's own plan hook made from the pure plan's data): exec records the
+-- data and rebuilds the object with this function (closed after the spawn
+-- when it has a close method). A concern whose plan key holds such an
+-- object adds it here.
+M.EXEC_REBUILD = {}
+if core.seccomp_compile then
+  -- isol.policy: the filter compiled from the recipe's seccomp options
+  M.EXEC_REBUILD.seccomp = function(opts) return core.seccomp_compile(opts) end
+end
+
 -- Lua source for plain data (strings, numbers, booleans, tables of them);
 -- nil, what for anything else (userdata, functions).
 local function serialize(v, path)
@@ -330,14 +341,19 @@ local function serialize(v, path)
 end
 
 -- The command-process part of a final plan, as Lua source (the fields
--- that cannot be recorded are listed in a field `unrecordable`).
-local function exec_plan_source(plan)
+-- that cannot be recorded are listed in a field `unrecordable`; those to
+-- rebuild, with their pure values, in a table `rebuild`). `pure`: the
+-- plan's values before the later plan steps (a shallow copy).
+local function exec_plan_source(plan, pure)
   local rec, bad = {}, {}
   -- the environment the command got (nil in the plan: the caller's, now)
   if plan.env == nil then rec.env = core.environ() end
   for k, v in pairs(plan) do
     if not M.EXEC_SKIP[k] and not (type(k) == "string" and k:match("_fds?$")) then
       if serialize(v, k) then rec[k] = v
+      elseif M.EXEC_REBUILD[k] and serialize(pure[k], k) then
+        rec.rebuild = rec.rebuild or {}
+        rec.rebuild[k] = pure[k]
       else bad[#bad + 1] = k end
     end
   end
@@ -413,6 +429,22 @@ function M.exec(name, argv, opts)
     local theirs = core.ns_inode(st.pid, k.procname)
     if theirs and theirs ~= core.ns_inode(0, k.procname) then join[#join + 1] = k.name end
   end
+  -- compiled objects (a seccomp filter...), rebuilt from the recorded data
+  local built = {}
+  for k, v in pairs(plan.rebuild or {}) do
+    local fn = M.EXEC_REBUILD[k]
+    local obj
+    if fn then obj, msg, code = fn(v) end
+    if not obj then
+      target:close()
+      for _, o in pairs(built) do if o.close then o:close() end end
+      return nil, string.format("sandbox %s: cannot rebuild its plan field %s for exec: %s", name, k,
+        tostring(msg or "no builder in this isol")), code or E.ENOTSUP
+    end
+    built[k] = obj
+    plan[k] = obj
+  end
+  plan.rebuild = nil
   plan.argv = util.copy_list(argv)
   if opts.env then
     -- the sandbox command's environment, with opts.env on top (false removes)
@@ -430,6 +462,7 @@ function M.exec(name, argv, opts)
   local p
   p, msg, code = core.spawn(plan)
   target:close()
+  for _, o in pairs(built) do if o.close then o:close() end end
   if not p then return nil, msg, code end
   return p
 end
@@ -456,7 +489,11 @@ function M.plan_step(_, plan, ctx)
   if not sfd then return nil, msg, code end
   ctx.finally[#ctx.finally + 1] = function() core.close_fd(sfd) end
   ctx.name, ctx.dir = name, dir
-  ctx.plan = plan -- the final plan (later steps fill it too), recorded for exec after the spawn
+  -- the final plan (later steps fill it too) is recorded for exec after the
+  -- spawn; the values as they are now, for the keys later steps compile
+  ctx.plan = plan
+  ctx.pure_plan = {}
+  for k, v in pairs(plan) do ctx.pure_plan[k] = v end
   plan.detach = true
   plan.die_with_parent = false
   plan.supervise = true
@@ -500,7 +537,7 @@ function M.after_spawn_step(box, p, ctx)
   local f, msg, code = io.open(dir .. "/exec.plan", "w")
   if not f then return nil, msg, code end
   local ok
-  ok, msg, code = f:write(exec_plan_source(ctx.plan))
+  ok, msg, code = f:write(exec_plan_source(ctx.plan, ctx.pure_plan))
   f:close()
   if not ok then return nil, msg, code end
   local g = box.cgroup
