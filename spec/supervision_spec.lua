@@ -47,13 +47,14 @@ local function tmpfile(tag)
   return string.format("%s/%s-%d", tmp, tag, n)
 end
 
--- The attack: kill the supervisor, then leave a setsid escapee (a double
--- fork: re-parented away from the command) that records its pid; the
--- command itself records its own and waits.
+-- The attack: leave a setsid escapee (a double fork: re-parented away from
+-- the command), kill the supervisor, then leave another; each records its
+-- pid, and so does the command. (Where the command dies with its init, it
+-- gets no further than the kill: the first escapee is the test then.)
 local function attack(f)
-  return { "/bin/sh", "-c", string.format(
-    "echo $$ >> %s; kill -9 $PPID; ( setsid sh -c 'echo $$ >> %s; exec sleep 300' & ); " ..
-    "sleep 0.3; echo ok > %s.ready; exec sleep 301", f, f, f) }
+  local esc = string.format("( setsid sh -c 'echo $$ >> %s; exec sleep 300' & ); ", f)
+  return { "/bin/sh", "-c", string.format("echo $$ >> %s; %s sleep 0.2; echo ok > %s.ready; kill -9 $PPID; %s" ..
+    "exec sleep 301", f, esc, f, esc) }
 end
 
 -- Spawn argv in a sandbox made from r, wait for `f`.ready, take the pids to
@@ -79,14 +80,15 @@ describe("box:close() ends a sandbox whose command killed its init #root", funct
     local f = tmpfile("cg")
     local before = close_ends_all({ namespaces = { "mount" }, limits = { pids = { max = 64 } } }, attack(f), f,
       function(p)
-        local pids = read_pids(f)
-        assert.are.equal(2, #pids)
         -- the init is dead: the command's kill reached it
         assert.truthy(wait_for(function() return p:poll() end))
+        sleep(0.3) -- (time for the second escapee, where the command survives)
+        local pids = read_pids(f)
+        assert.is_true(#pids >= 2, "pids: " .. #pids)
         pids[#pids + 1] = p:pid()
         return pids
       end)
-    assert.are.equal(2, before) -- the command and its escapee
+    assert.is_true(before >= 1, "no escapee ran") -- the escapees (and the command, if it outlived its init)
   end)
 
   it("with a pid namespace: PID 1 cannot be killed from inside, and takes everything with it", function()
