@@ -336,9 +336,11 @@ static int m_checkpoint(lua_State *L)
 		return isol_lua_fail(L, &err);
 	if (users.n > 0) {
 		r = do_trim && !im->readonly ? isol_image_users_trim(&users, &trimmed, &err) : 0;
-		if (r == -EOPNOTSUPP || r == -ENOTTY)
+		if (r == -EOPNOTSUPP || r == -ENOTTY) { /* no FITRIM there: still frozen */
 			do_trim = 0;
-		else if (r < 0 || (r = isol_image_users_freeze(&users, &err)) < 0) {
+			r = 0;
+		}
+		if (r < 0 || (r = isol_image_users_freeze(&users, &err)) < 0) {
 			isol_image_users_release(&users);
 			return isol_lua_fail(L, &err);
 		}
