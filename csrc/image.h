@@ -72,23 +72,26 @@ int isol_image_chown(const char *dev, const char *fstype, long uid, long gid, is
  * discarded, which the loop driver turns into holes in the backing file. */
 int isol_image_trim(const char *dev, const char *fstype, uint64_t *trimmed, isol_error *err);
 
-/* Compress the image file at `image` into `dest` (replaced if it exists).
+/* Compress the image file at `image` into `dest`. An existing dest is
+ * replaced when `replace` is nonzero, else kept (EEXIST, checked when the
+ * finished file is linked into place: no race with a file made meanwhile).
  * Only data extents are read; holes and zero runs cost a few bytes each.
  * `level` < 0: the format's default. `threads` > 1 compresses blocks in
  * parallel (still one standard gzip member per data run / zstd frames).
  * The caller trims first (see above). */
-int isol_image_checkpoint(const char *image, const char *dest, int format, int level, int threads,
+int isol_image_checkpoint(const char *image, const char *dest, int replace, int format, int level, int threads,
 			  isol_progress_fn progress, void *ctx, struct isol_ckpt_stats *st,
 			  isol_error *err);
 
 /* Decompress a checkpoint (gzip or zstd, detected from its magic) into a
- * sparse file `dest` (replaced if it exists). Zero runs written by
+ * sparse file `dest` (an existing one replaced only with `replace`, as for
+ * isol_image_checkpoint). Zero runs written by
  * isol_image_checkpoint carry a hint in their gzip header (extra subfield
  * "IZ": zero count, member length) and are skipped without inflating; the
  * hint is trusted, so a crafted file could make this differ from gunzip's
  * output (restore is meant for isol's own checkpoints; any plain gzip or
  * zstd file restores exactly). */
-int isol_image_restore(const char *src, const char *dest, isol_progress_fn progress, void *ctx,
+int isol_image_restore(const char *src, const char *dest, int replace, isol_progress_fn progress, void *ctx,
 		       struct isol_ckpt_stats *st, isol_error *err);
 
 #endif

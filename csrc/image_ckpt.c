@@ -58,7 +58,9 @@ static void out_abort(struct outfile *o)
 		unlink(o->tmpname);
 }
 
-static int out_commit(struct outfile *o, const char *dest, isol_error *err)
+/* Link the finished file into place: replacing dest, or (replace = 0) only
+ * where nothing exists (link(2) fails with EEXIST atomically). */
+static int out_commit(struct outfile *o, const char *dest, int replace, isol_error *err)
 {
 	char proc[64], tmp[PATH_MAX];
 	int r = 0;
@@ -69,16 +71,25 @@ static int out_commit(struct outfile *o, const char *dest, isol_error *err)
 		return r;
 	}
 	if (o->tmpname[0]) {
-		if (rename(o->tmpname, dest) < 0) {
-			r = isol_fail(err, errno, "rename to %s", dest);
+		if (replace ? rename(o->tmpname, dest) < 0 : link(o->tmpname, dest) < 0) {
+			r = isol_fail(err, errno, "%s %s", replace ? "rename to" : "create", dest);
 			out_abort(o);
 			return r;
 		}
+		if (!replace)
+			unlink(o->tmpname);
 		close(o->fd);
 		o->fd = -1;
 		return 0;
 	}
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", o->fd);
+	if (!replace) {
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, dest, AT_SYMLINK_FOLLOW) < 0)
+			r = isol_fail(err, errno, "create %s", dest);
+		close(o->fd);
+		o->fd = -1;
+		return r;
+	}
 	snprintf(tmp, sizeof tmp, "%s.isol-tmp-%d", dest, (int)getpid());
 	unlink(tmp);
 	if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0) {
@@ -464,7 +475,7 @@ static int w_zeros(struct writer *w, uint64_t n, isol_error *err)
 	return r;
 }
 
-int isol_image_checkpoint(const char *image, const char *dest, int format, int level, int threads,
+int isol_image_checkpoint(const char *image, const char *dest, int replace, int format, int level, int threads,
 			  isol_progress_fn progress, void *ctx, struct isol_ckpt_stats *st,
 			  isol_error *err)
 {
@@ -616,7 +627,7 @@ int isol_image_checkpoint(const char *image, const char *dest, int format, int l
 			goto out;
 	}
 	st->out = w.out;
-	r = out_commit(&o, dest, err);
+	r = out_commit(&o, dest, replace, err);
 	if (r == 0 && progress)
 		progress(ctx, size, size);
 out:
@@ -678,7 +689,7 @@ static int sparse_write(int fd, const unsigned char *p, size_t n, uint64_t *off,
 	return 0;
 }
 
-int isol_image_restore(const char *src, const char *dest, isol_progress_fn progress, void *ctx,
+int isol_image_restore(const char *src, const char *dest, int replace, isol_progress_fn progress, void *ctx,
 		       struct isol_ckpt_stats *st, isol_error *err)
 {
 	struct outfile o = { .fd = -1 };
@@ -825,7 +836,7 @@ int isol_image_restore(const char *src, const char *dest, isol_progress_fn progr
 	if (fstat(o.fd, &sb) == 0)
 		st->alloc = (uint64_t)sb.st_blocks * 512;
 	st->data = st->alloc;
-	r = out_commit(&o, dest, err);
+	r = out_commit(&o, dest, replace, err);
 	if (r == 0 && progress)
 		progress(ctx, total, total);
 out:

@@ -3,8 +3,10 @@
 -- (also the ones forked while the kill runs).
 local isol = require "isol"
 
--- init = false: the command itself leads the new session (setsid).
-local box <close> = isol.sandbox { init = false }
+-- init = false: the command itself leads the new session (setsid), as PID 1
+-- of its pid namespace (init = false without one is refused: a setsid
+-- grandchild could outlive the script).
+local box <close> = isol.sandbox { namespaces = { "pid" }, init = false }
 local p = assert(box:spawn { "/bin/sh", "-c", "for i in 1 2 3 4 5; do sleep 30 & done; wait" })
 os.execute("sleep 0.2")
 

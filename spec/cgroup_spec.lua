@@ -653,7 +653,7 @@ describe("cgroup (" .. B .. " backend) #root", function()
       -- init = false: the shell is the group's only process (on v2 a
       -- supervising init left in D would keep D from enabling controllers)
       local box = sandbox { limits = { pids = { max = 100 } }, cgroup = { owner = { uid = 65534, gid = 65534 } },
-        init = false }
+        init = false, die_with_parent = false }
       local p = assert(box:spawn { "/bin/true" })
       p:wait(); p:close()
       local dir = box.cgroup:path("pids")

@@ -152,13 +152,15 @@ describe("image #root", function()
     assert.matches("lost%+found", out)
     box:close()
     local st2, out2 = in_image(img, "cat /data/hello")
+    assert(st2, out2)
     assert.equals(0, st2.code)
     assert.equals("rooted\n", out2)
   end)
 
   it("command line: isol image create / checkpoint / restore / info", function()
     local out = sh_ok("bin/isol image create " .. dir .. "/c.img --size 16M --owner 7:8")
-    assert.matches("isol.Image", out)
+    assert.matches("^" .. dir:gsub("%p", "%%%0") .. "/c%.img: new ext4 image, 16%.00 MiB %(sparse: [%d.]+ MiB " ..
+      "allocated%), root owned by 7:8\n$", out)
     out = sh_ok("bin/isol image checkpoint " .. dir .. "/c.img " .. dir .. "/c.zst")
     assert.matches("16.00 MiB image", out)
     sh_ok("zstd -q -t " .. dir .. "/c.zst")
@@ -172,6 +174,60 @@ describe("image #root", function()
     local msg, ok = h.sh("bin/isol image checkpoint " .. dir .. "/missing " .. dir .. "/x.gz 2>&1")
     assert.is_falsy(ok)
     assert.matches("open image .*/missing: No such file or directory", msg)
+    -- existing destinations are kept without --force, as create keeps one
+    local before = h.read(dir .. "/c.zst")
+    msg, ok = h.sh("bin/isol image checkpoint " .. dir .. "/d.img " .. dir .. "/c.zst 2>&1")
+    assert.is_falsy(ok)
+    assert.matches("c%.zst: File exists %(%-%-force overwrites it%)", msg)
+    assert.are.equal(before, h.read(dir .. "/c.zst"))
+    msg, ok = h.sh("bin/isol image restore " .. dir .. "/c.zst " .. dir .. "/d.img 2>&1")
+    assert.is_falsy(ok)
+    assert.matches("d%.img: File exists %(%-%-force overwrites it%)", msg)
+    -- the core keeps it too, when the finished file is linked into place
+    local none, cmsg, ccode = isol.core.image_restore(dir .. "/c.zst", dir .. "/d.img")
+    assert.is_nil(none)
+    assert.matches("create .*/d%.img: File exists", cmsg)
+    assert.are.equal(17, ccode)
+    sh_ok("bin/isol image checkpoint --force " .. dir .. "/d.img " .. dir .. "/c.zst")
+    sh_ok("bin/isol image restore " .. dir .. "/c.zst " .. dir .. "/d.img --force")
+    -- a dangling symlink counts as existing (the write would follow it)
+    sh_ok("ln -s " .. dir .. "/nowhere " .. dir .. "/link.gz")
+    local st2, m2, code = img:checkpoint(dir .. "/link.gz")
+    assert.is_nil(st2)
+    assert.matches("link%.gz: File exists %(force = true overwrites it%)", m2)
+    assert.are.equal(17, code)
+    assert.is_nil(h.read(dir .. "/nowhere"))
+  end)
+
+  it("checkpoint of an image a running sandbox writes to is consistent (frozen while read)", function()
+    local img <close> = assert(isol.image.create(dir .. "/live.img", { size = "32M" }))
+    local box <close> = isol.sandbox { namespaces = { "mount", "pid" },
+      root = isol.recipes.host_readonly { mounts = { { type = "image", image = img, target = "/data" } } } }
+    -- the data stays in the sandbox's page cache: nothing syncs it
+    local p <close> = assert(box:spawn { "/bin/sh", "-c", "head -c 3000000 /dev/urandom > /data/f && " ..
+      "md5sum /data/f > /data/sum && echo ok && exec sleep 300", env = { LD_PRELOAD = false }, stdout = "pipe" })
+    assert.are.equal("ok\n", p:read(3), "the sandbox did not write")
+    local other <close> = assert(isol.image.open(dir .. "/live.img"))
+    local st = assert(other:checkpoint(dir .. "/live.zst"))
+    assert.are.equal(1, st.frozen)
+    -- the sandbox still runs, and still writes: the filesystem was thawed
+    assert.is_false(p:poll())
+    local copy <close> = assert(isol.image.restore(dir .. "/live.zst", dir .. "/copy.img", { open = true }))
+    local cst, out, err = in_image(copy, "cd /data && md5sum -c sum")
+    assert.are.equal(0, cst.code, (out or "") .. (err or ""))
+    assert.matches("f: OK", out)
+    -- when it cannot be frozen (here: someone else froze it), it is refused, naming the mount
+    local mnt = "/proc/" .. p:pid() .. "/root/data"
+    finally(function() os.execute("fsfreeze -u " .. mnt .. " 2>/dev/null") end)
+    sh_ok("fsfreeze -f " .. mnt)
+    local none, msg = other:checkpoint(dir .. "/frozen.zst", { trim = false })
+    sh_ok("fsfreeze -u " .. mnt)
+    assert.is_nil(none)
+    assert.matches("^image in use: /dev/loop%d+ is mounted read%-write at /data %(seen by pid %d+%) and FIFREEZE " ..
+      "failed %(Device or resource busy%), already frozen by someone else: stop what uses it %(isol kill%) or mount " ..
+      "it read%-only, then checkpoint$", msg)
+    assert.is_nil(h.read(dir .. "/frozen.zst"))
+    box:kill()
   end)
 
   describe("faults", function()

@@ -157,8 +157,9 @@ describe("isol.session #root", function()
   it("kills 200 processes of a session, a fork loop included: 0 survivors, 0 zombies", function()
     local snap = leak.snapshot()
     local f = tmpfile("sid")
-    -- init = false and no pid namespace: the command itself leads the session.
-    local box <close> = isol.sandbox { init = false }
+    -- init = false: the command itself leads the session (without a pid
+    -- namespace that needs a cgroup and die_with_parent = false: kill.lua).
+    local box <close> = isol.sandbox { init = false, die_with_parent = false, limits = { pids = { max = 4096 } } }
     local script = workload(f)
     script[3] = script[3]:gsub("for i in %$%(seq 20%).-\n", "for i in $(seq 40); do sleep 300 & echo $! >> $F; done\n")
     local p = assert(box:spawn(script))
@@ -351,7 +352,7 @@ print("not reached")
     assert.are.equal("running", st.state)
     assert.matches("^mnt:%d+,pid:%d+,uts:%d+$", st.namespaces)
     local ps = cli("ps")
-    assert.matches("spec%-bg%s+%d+%s+running", ps)
+    assert.matches("spec%-bg%s+running%s+%d+", ps)
     assert.truthy(wait_for(function() return cli("logs spec-bg"):match("hello from bg") end))
     assert.matches("oops", cli("logs --stderr spec-bg"))
     assert.matches("^bg\nrc=0", cli("exec spec-bg -- hostname"))
@@ -366,6 +367,12 @@ print("not reached")
     assert.truthy(a:wait().ended)
     a:close()
     assert.is_false(core.proc_alive(st.pid))
+    -- killed: its runtime state is gone, its logs stay until rm
+    local after = assert(isol.detached.get("spec-bg"))
+    assert.are.equal("exited", after.state)
+    assert.matches("spec%-bg%s+killed", cli("ps -a"))
+    assert.matches("hello from bg", cli("logs spec-bg"))
+    assert.matches("rc=0", cli("rm spec-bg"))
     local none, _, code = isol.detached.get("spec-bg")
     assert.is_nil(none)
     assert.are.equal(ESRCH, code)
@@ -387,12 +394,42 @@ print("not reached")
     assert.are.equal(5, isol.detached.get("spec-exit").status.code)
     assert.are.equal("stale", isol.detached.get("spec-stale").state)
     local ps = cli("ps -a")
-    assert.matches("spec%-exit%s+%d+%s+exited 5", ps)
-    assert.matches("spec%-stale%s+%d+%s+stale", ps)
-    -- the stale entry was shown once and cleaned
+    assert.matches("spec%-exit%s+exited 5", ps)
+    assert.matches("spec%-stale%s+stale", ps)
+    -- neither name is reused silently: their logs would go
+    local box <close> = isol.sandbox { namespaces = { "pid" } }
+    local none, msg = box:spawn { "true", detach = true, name = "spec-exit" }
+    assert.is_nil(none)
+    assert.matches("spec%-exit exists %(exited%): isol rm spec%-exit first", msg)
+    assert.matches("not running %(exited, exit 5%); `isol rm spec%-exit` removes it\nrc=1", cli("kill spec-exit"))
+    assert.matches("rc=0", cli("rm spec-exit spec-stale"))
     assert.is_nil(isol.detached.get("spec-stale"))
-    assert.matches("not running %(exited, exit 5%); entry removed\nrc=1", cli("kill spec-exit"))
     assert.is_nil(isol.detached.get("spec-exit"))
+    assert.matches("no sandbox named spec%-exit.*rc=1", cli("rm spec-exit"))
+    assert_clean(snap)
+  end)
+
+  it("auto-remove (run -d --rm) drops the entry once it has ended; rm -f kills first", function()
+    local snap = leak.snapshot()
+    do
+      local box <close> = isol.sandbox { namespaces = { "pid" } }
+      local p = assert(box:spawn { "/bin/sh", "-c", "cat >/dev/null", detach = true, name = "spec-autorm",
+        stdin = "pipe" })
+      assert(isol.detached.auto_remove("spec-autorm"))
+      assert.are.equal("running", isol.detached.get("spec-autorm").state)
+      p:close_stdin()
+      assert.are.equal(0, p:wait().code)
+      assert.is_nil(isol.detached.get("spec-autorm"))
+      -- an ended entry is removed at once
+      local q = assert(box:spawn { "true", detach = true, name = "spec-autorm2" })
+      q:wait()
+      assert(isol.detached.auto_remove("spec-autorm2"))
+      assert.is_nil(isol.detached.get("spec-autorm2"))
+      assert(box:spawn { "sleep", "300", detach = true, name = "spec-rmf" })
+      assert.matches("spec%-rmf is running.*kill it first.*rc=1", cli("rm spec-rmf"))
+      assert.matches("rc=0", cli("rm -f spec-rmf"))
+      assert.is_nil(isol.detached.get("spec-rmf"))
+    end
     assert_clean(snap)
   end)
 
@@ -413,7 +450,85 @@ print("not reached")
     assert.matches("rc=0", cli("kill spec-run TERM"))
     assert.truthy(wait_for(function() return not core.proc_alive(st.pid) end))
     assert.matches("rc=1", cli("kill spec-run"))
+    assert.matches("rc=0", cli("rm spec-run"))
     assert_clean(snap)
+  end)
+
+  it("exec gets the sandbox's environment and working directory", function()
+    local snap = leak.snapshot()
+    do
+      local box <close> = isol.sandbox { namespaces = { "pid", "mount" }, clear_env = true,
+        env = { FOO = "bar" }, cwd = "/tmp" }
+      local p = assert(box:spawn { "sleep", "300", detach = true, name = "spec-env" })
+      local e = assert(isol.exec("spec-env", { "/bin/sh", "-c", "echo FOO=$FOO HOME=$HOME X=$X; pwd" },
+        { stdout = "pipe" }))
+      assert.are.equal("FOO=bar HOME= X=\n/tmp\n", (e:communicate()))
+      e:wait()
+      e:close()
+      e = assert(isol.exec("spec-env", { "/bin/sh", "-c", "echo FOO=$FOO X=$X; pwd" },
+        { stdout = "pipe", env = { X = "y", FOO = false }, cwd = "/" }))
+      assert.are.equal("FOO= X=y\n/\n", (e:communicate()))
+      e:wait()
+      e:close()
+      assert(isol.detached.kill("spec-env"))
+      p:close()
+    end
+    assert(isol.detached.remove("spec-env"))
+    assert_clean(snap)
+  end)
+
+  it("exec gets the sandbox's seccomp filter and rlimits (isol.policy)", function()
+    if not core.seccomp_compile then
+      pending("needs isol.policy (seccomp, rlimits), merged separately")
+      return
+    end
+    local snap = leak.snapshot()
+    do
+      local box <close> = isol.sandbox { namespaces = { "pid", "mount" },
+        seccomp = { deny = { "mkdir", "mkdirat" } }, rlimits = { nofile = 64 } }
+      local p = assert(box:spawn { "sleep", "300", detach = true, name = "spec-policy" })
+      local e = assert(isol.exec("spec-policy", { "/bin/sh", "-c",
+        "ulimit -n; d=/tmp/isol-exec-sc-$$; mkdir $d 2>&1 && rmdir $d; echo rc=$?" }, { stdout = "pipe" }))
+      local out = e:communicate()
+      e:wait()
+      e:close()
+      assert.matches("^64\n", out)
+      assert.matches("Operation not permitted\nrc=1", out)
+      assert(isol.detached.kill("spec-policy"))
+      p:close()
+    end
+    assert(isol.detached.remove("spec-policy"))
+    assert_clean(snap)
+  end)
+
+  it("exec refuses what it cannot join, with the reason", function()
+    local snap = leak.snapshot()
+    do
+      local box <close> = isol.sandbox { namespaces = { "pid", "mount" }, caps = "none" }
+      local p = assert(box:spawn { "sleep", "300", detach = true, name = "spec-nojoin" })
+      -- the command's capabilities are what exec gets too
+      local e = assert(isol.exec("spec-nojoin", { "/bin/sh", "-c", "grep CapEff /proc/self/status" },
+        { stdout = "pipe" }))
+      assert.matches("CapEff:%s*0+\n", (e:communicate()))
+      e:wait()
+      e:close()
+      local st = assert(isol.detached.get("spec-nojoin"))
+      os.remove(st.dir .. "/exec.plan")
+      local none, msg = isol.exec("spec-nojoin", { "true" })
+      assert.is_nil(none)
+      assert.matches("spec%-nojoin has no recorded plan", msg)
+      assert(isol.detached.kill("spec-nojoin"))
+      p:close()
+    end
+    isol.detached.remove("spec-nojoin")
+    assert_clean(snap)
+  end)
+
+  it("ps without a state directory says so", function()
+    local out, ok = h.lua('os.exit(require("isol.cli").main({ "ps" }))',
+      "setpriv --reuid=65534 --regid=65534 --clear-groups env -u XDG_RUNTIME_DIR -u ISOL_STATE_DIR")
+    assert.is_false(not not ok)
+    assert.matches("ps: no state directory: set XDG_RUNTIME_DIR or ISOL_STATE_DIR", out)
   end)
 
   it("reject bad input with clear errors", function()
@@ -436,10 +551,11 @@ print("not reached")
 end)
 
 describe("closing an un-waited sandbox #root", function()
-  -- (with init = false and no namespace at all, an escapee cannot be told
-  -- from any host process: not covered, by design)
+  -- (init = false without a pid namespace is refused unless the sandbox
+  -- has a cgroup and does not die with its caller: spec/supervision_spec.lua)
   for _, r in ipairs { { "pid ns", { namespaces = { "pid" } } }, { "no pid ns", {} },
-    { "mount ns, init = false", { init = false, namespaces = { "mount" } } } } do
+    { "mount ns, init = false, a cgroup", { init = false, namespaces = { "mount" }, die_with_parent = false,
+      limits = { pids = { max = 100 } } } } } do
     it("kills its whole tree, escapees included (" .. r[1] .. ")", function()
       local snap = leak.snapshot()
       local f = tmpfile("close")

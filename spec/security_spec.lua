@@ -345,6 +345,7 @@ end]], with_probe(c[2]), c[1])
       local r = isol.recipes.untrusted()
       r.namespaces = { "user", "mount", "uts", "ipc", "net", "cgroup" }
       r.init = false
+      r.die_with_parent = false -- (init = false without a pid namespace: kill.lua)
       r.root = isol.recipes.host_readonly { proc = false } -- a proc mount needs its pid namespace
       local ok, st, out = pcall(run, r, "kill -9 " .. victim:pid() .. " 2>&1; echo rc=$?")
       victim:kill("SIGKILL")

@@ -357,3 +357,80 @@ describe("isol sweep (CLI)", function()
     assert_clean(snap)
   end)
 end)
+
+describe("isol.sweep.find_min #root", function()
+  -- the probe list shows the answer: it passed, and the probe just below
+  -- (within the precision) failed
+  local function check_answer(v, probes, precision)
+    local at, below
+    for _, p in ipairs(probes) do
+      if p.value == v then at = p end
+      if p.value < v and p.value >= v - precision and not p.ok then below = p end
+    end
+    assert.truthy(at and at.ok, "no passing probe at the answer")
+    assert.truthy(below, "no failing probe within " .. precision .. " below " .. v)
+  end
+
+  it("finds the smallest pids.max (an integer) at which the command succeeds", function()
+    local snap = leak.snapshot()
+    local v, probes = isol.sweep.find_min { recipe = { namespaces = { "pid" } }, field = "limits.pids.max",
+      range = { 1, 64 }, runs = 2,
+      command = { "/bin/sh", "-c", "sleep 0.05 & sleep 0.05 & sleep 0.05 & wait" } }
+    -- init, the shell and its three sleeps
+    assert.are.equal(5, v)
+    check_answer(v, probes, 1)
+    for _, p in ipairs(probes) do assert.are.equal(2, p.runs) end
+    assert_clean(snap)
+  end)
+
+  it("finds the smallest memory.max (a size) for a 20 MB buffer, to 1%", function()
+    local snap = leak.snapshot()
+    local seen = 0
+    local v, probes = isol.sweep.find_min { recipe = { limits = { memory = { swap = 0 } } },
+      field = "limits.memory.max", range = { "4M", "1G" },
+      command = { "/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=20M", "count=1" },
+      on_probe = function() seen = seen + 1 end }
+    assert.is_true(v > 20 * 1024 * 1024 and v < 64 * 1024 * 1024, "answer: " .. tostring(v))
+    check_answer(v, probes, math.max(4096, v // 100))
+    assert.are.equal(#probes, seen)
+    assert.are.equal("oom", probes[2].outcome) -- 4M
+    assert_clean(snap)
+  end)
+
+  it("says when even the top of the range fails, and rejects bad specs naming the field", function()
+    local v, msg = isol.sweep.find_min { recipe = {}, field = "limits.pids.max", range = { 1, 3 },
+      command = { "/bin/sh", "-c", "exit 3" } }
+    assert.is_nil(v)
+    assert.matches("the command fails even with limits%.pids%.max=3 %(exit 3%)", msg)
+    assert.has_error(function()
+      isol.sweep.find_min { recipe = {}, field = "limits.pids.max", range = { 8, 2 }, command = { "true" } }
+    end, "find_min.range: expected 0 <= lo < hi, got 8..2")
+    assert.has_error(function()
+      isol.sweep.find_min { recipe = {}, field = "limits.memory.max", range = { "4M", "lots" }, command = { "true" } }
+    end, 'find_min.range[2]: expected an integer or a size like "4M", got "lots"')
+    assert.has_error(function()
+      isol.sweep.find_min { recipe = {}, field = "limits..max", range = { 1, 2 }, command = { "true" } }
+    end)
+    -- every value is validated as a recipe before anything runs
+    assert.has_error(function()
+      isol.sweep.find_min { recipe = {}, field = "limits.pids.max", range = { 1, 2 }, command = { "true" }, runs = 0 }
+    end, "sweep.runs: expected an integer >= 1, got 0")
+  end)
+
+  it("isol sweep --find-min prints each probe and the answer", function()
+    local out = h.sh("bin/isol sweep --find-min limits.pids.max --range 1..32 -- /bin/sh -c 'sleep 0.05 & wait' 2>&1;"
+      .. " echo rc=$?")
+    assert.matches("probe 1: limits%.pids%.max=32: ok %(1/1 runs ok%)\n", out)
+    assert.matches("probe 2: limits%.pids%.max=1: fails %(0/1 runs ok%)", out)
+    -- init, the shell, its sleep (no pid namespace: isol's init supervises)
+    assert.matches("smallest limits%.pids%.max at which the command succeeds: 3\nrc=0", out)
+    out = h.sh("bin/isol sweep --find-min limits.memory.max --range 4M..8M -- /bin/dd if=/dev/zero of=/dev/null"
+      .. " bs=20M count=1 2>&1; echo rc=$?")
+    assert.matches("probe 1: limits%.memory%.max=8%.0M %(8388608%): fails %(0/1 runs ok%): oom", out)
+    assert.matches("the command fails even with limits%.memory%.max=8%.0M %(oom%)\nrc=1", out)
+    assert.matches("%-%-find%-min and %-%-range go together.*rc=2",
+      (h.sh("bin/isol sweep --find-min limits.pids.max -- true 2>&1; echo rc=$?")))
+    assert.matches("%-%-range: expected LO%.%.HI",
+      (h.sh("bin/isol sweep --find-min limits.pids.max --range 5 -- true 2>&1; echo rc=$?")))
+  end)
+end)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../image.h"
+#include "../image_freeze.h"
 #include "../mount.h"
 #include "aux.h"
 #include "binding.h"
@@ -316,7 +317,7 @@ static void push_stats(lua_State *L, const struct isol_ckpt_stats *st)
 	lua_setfield(L, -2, "trim");
 }
 
-/* img:checkpoint_raw(dest, format, level, trim, progress, threads) -> stats
+/* img:checkpoint_raw(dest, format, level, trim, progress, threads, replace) -> stats
  * (options parsed in Lua: lua/isol/image.lua) */
 static int m_checkpoint(lua_State *L)
 {
@@ -327,9 +328,11 @@ static int m_checkpoint(lua_State *L)
 	struct progress_ctx pc = { L, lua_isfunction(L, 6) ? 6 : 0, 0 };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int threads = (int)isol_lua_optrange(L, 7, ncpu > 0 ? ncpu : 1, 1, 1024);
+	int replace = lua_toboolean(L, 8);
 	struct isol_ckpt_stats st;
 	uint64_t trimmed = 0;
-	int format, r;
+	struct isol_image_users users;
+	int format, r, frozen;
 	isol_error err;
 
 	if (strcmp(fmt, "gzip") == 0)
@@ -338,7 +341,22 @@ static int m_checkpoint(lua_State *L)
 		format = ISOL_CKPT_ZSTD;
 	else
 		return luaL_argerror(L, 3, "expected \"gzip\" or \"zstd\"");
-	if (do_trim && !im->readonly) {
+	/* In use (mounted through a loop device, by a sandbox or anyone): trim
+	 * through that mount (a second mount of the same filesystem would
+	 * corrupt it) and freeze it while the file is read. */
+	if (isol_image_users_find(im->path, &users, &err) < 0)
+		return isol_lua_fail(L, &err);
+	if (users.n > 0) {
+		r = do_trim && !im->readonly ? isol_image_users_trim(&users, &trimmed, &err) : 0;
+		if (r == -EOPNOTSUPP || r == -ENOTTY) { /* no FITRIM there: still frozen */
+			do_trim = 0;
+			r = 0;
+		}
+		if (r < 0 || (r = isol_image_users_freeze(&users, &err)) < 0) {
+			isol_image_users_release(&users);
+			return isol_lua_fail(L, &err);
+		}
+	} else if (do_trim && !im->readonly) {
 		r = trim(im, &trimmed, &err);
 		/* a filesystem without FITRIM: still only data extents are read */
 		if (r == -EOPNOTSUPP || r == -ENOTTY)
@@ -346,8 +364,10 @@ static int m_checkpoint(lua_State *L)
 		else if (r < 0)
 			return isol_lua_fail(L, &err);
 	}
-	lua_settop(L, 7);
-	r = isol_image_checkpoint(im->path, dest, format, level, threads, progress_cb, &pc, &st, &err);
+	lua_settop(L, 8);
+	r = isol_image_checkpoint(im->path, dest, replace, format, level, threads, progress_cb, &pc, &st, &err);
+	frozen = users.n;
+	isol_image_users_release(&users);
 	if (pc.failed)
 		return lua_error(L);
 	if (r < 0)
@@ -355,21 +375,24 @@ static int m_checkpoint(lua_State *L)
 	st.trimmed = trimmed;
 	st.trim_done = do_trim && !im->readonly;
 	push_stats(L, &st);
+	lua_pushinteger(L, frozen);
+	lua_setfield(L, -2, "frozen");
 	return 1;
 }
 
-/* core.image_restore(src, dest, progress) -> stats */
+/* core.image_restore(src, dest, progress, replace) -> stats */
 static int l_restore(lua_State *L)
 {
 	const char *src = isol_lua_checkpath(L, 1);
 	const char *dest = isol_lua_checkpath(L, 2);
 	struct progress_ctx pc = { L, lua_isfunction(L, 3) ? 3 : 0, 0 };
+	int replace = lua_toboolean(L, 4);
 	struct isol_ckpt_stats st;
 	isol_error err;
 	int r;
 
-	lua_settop(L, 3);
-	r = isol_image_restore(src, dest, progress_cb, &pc, &st, &err);
+	lua_settop(L, 4);
+	r = isol_image_restore(src, dest, replace, progress_cb, &pc, &st, &err);
 	if (pc.failed)
 		return lua_error(L);
 	if (r < 0)

@@ -125,6 +125,73 @@ function M.close_step(box)
   return true
 end
 
+-- ------------------------------------------------------------ recorded groups
+-- A detached sandbox's cgroup outlives the isol.Cgroup handle that made it:
+-- its directories (one per v1 hierarchy, or one v2 directory) are recorded
+-- in its state and ended from there by `isol kill` / `isol rm`.
+
+local function procs_of(dirs)
+  local pids = {}
+  for _, d in ipairs(dirs) do
+    local f = io.open(d .. "/cgroup.procs", "r")
+    if f then
+      for l in f:lines() do pids[#pids + 1] = math.tointeger(tonumber(l)) end
+      f:close()
+    end
+  end
+  return pids
+end
+
+--- Kill every process in the recorded directories `dirs` (v2: cgroup.kill;
+-- else each listed process and its descendants through pidfds, until the
+-- groups stay empty), then remove the directories (sub-groups included).
+-- Directories already gone are fine.
+-- @return true, or nil, message, errno (the first failure; every directory is tried)
+function M.end_dirs(dirs)
+  for _, d in ipairs(dirs) do
+    local f = io.open(d .. "/cgroup.kill", "w")
+    if f then f:write("1"); f:close() end
+  end
+  for _ = 1, 100 do
+    local pids = procs_of(dirs)
+    if #pids == 0 then break end
+    for i = 1, #pids, 256 do
+      core.proc_kill({ roots = table.move(pids, i, math.min(i + 255, #pids), 1, {}) }, "SIGKILL", 2000)
+    end
+  end
+  local fmsg, fcode
+  for _, d in ipairs(dirs) do
+    local f = io.open(d .. "/cgroup.procs", "r")
+    if f then
+      f:close()
+      local ok, msg, code = core.cgroup_rmdir_tree(d, 2000)
+      if not ok and not fmsg then fmsg, fcode = msg, code end
+    end
+  end
+  if fmsg then return nil, fmsg, fcode end
+  return true
+end
+
+--- Usage of recorded directories: { memory = bytes, cpu_us = microseconds }
+-- (a field is nil where the group has no such counter).
+function M.usage_of(dirs)
+  local u = {}
+  local function num(path, pat)
+    local f = io.open(path, "r")
+    if not f then return nil end
+    local t = f:read("a")
+    f:close()
+    return math.tointeger(tonumber(t:match(pat or "^%s*(%d+)")))
+  end
+  for _, d in ipairs(dirs) do
+    u.memory = u.memory or num(d .. "/memory.current") or num(d .. "/memory.usage_in_bytes")
+    local us = num(d .. "/cpu.stat", "usage_usec (%d+)")
+    local ns = num(d .. "/cpuacct.usage")
+    u.cpu_us = u.cpu_us or us or (ns and ns // 1000)
+  end
+  return u
+end
+
 --- Sandbox methods (added by isol.lua through Sandbox.method).
 M.methods = {}
 

@@ -3,7 +3,7 @@
 -- @module isol.cli
 local M = {}
 
-M.commands = { "run", "check", "ps", "kill", "logs", "exec", "cgroup", "sweep", "image", "export" }
+M.commands = { "run", "check", "ps", "kill", "rm", "logs", "exec", "cgroup", "sweep", "image", "export" }
 
 local function load_cmd(name)
   local ok, mod = pcall(require, "isol.cli." .. name)

@@ -21,6 +21,19 @@ local fail, show, check_type = util.fail, util.show, util.check_type
 local M = {}
 local methods = core.image_methods
 
+-- An existing destination is kept unless `force` (as create keeps one).
+local function refuse_existing(dest, force, path)
+  if force ~= nil then check_type(path .. ".force", force, "boolean") end
+  if force then return true end
+  local f, _, code = io.open(dest, "r")
+  if f then f:close() end
+  -- (a dangling symlink counts: the write would follow it)
+  if f or code ~= core.errno.ENOENT or core.readlink(dest) then
+    return nil, string.format("%s: File exists (force = true overwrites it)", dest), core.errno.EEXIST
+  end
+  return true
+end
+
 local function check_progress(path, v)
   if v ~= nil and type(v) ~= "function" then
     fail(path, "expected a function(done, total), got %s", show(v))
@@ -82,14 +95,18 @@ end
 -- @param src the checkpoint file
 -- @param dest the image file to write
 -- @param opts `progress` = fn(done, total) (return false to cancel), `open`
---   (return an Image instead of the stats)
+--   (return an Image instead of the stats), `force` (overwrite an existing
+--   dest; without it an existing file is an error, EEXIST)
 -- @return stats {size=, allocated=, out=} (or an Image with opts.open), or nil, msg, errno
 function M.restore(src, dest, opts)
   check_type("image.restore: source", src, "string")
   check_type("image.restore: destination", dest, "string")
   opts = opts or {}
-  util.check_keys("image.restore", opts, { progress = true, open = true, fs = true })
-  local st, msg, code = core.image_restore(src, dest, check_progress("image.restore.progress", opts.progress))
+  util.check_keys("image.restore", opts, { progress = true, open = true, fs = true, force = true })
+  local free, fmsg, fcode = refuse_existing(dest, opts.force, "image.restore")
+  if not free then return nil, fmsg, fcode end
+  local st, msg, code = core.image_restore(src, dest, check_progress("image.restore.progress", opts.progress),
+    opts.force or false)
   if not st then return nil, msg, code end
   if opts.open then return core.image_open(dest, opts.fs) end
   return st
@@ -125,19 +142,27 @@ function methods:mount(target, opts)
 end
 
 --- Write a compressed checkpoint of the image that `gunzip` / `zstd -d`
--- turn back into the image file. Free blocks are discarded first (FITRIM
--- through a detached mount: they become holes), then only data extents are
--- read and compressed. Do not write to the image meanwhile.
+-- turn back into the image file. Free blocks are discarded first (FITRIM:
+-- they become holes), then only data extents are read and compressed.
+-- An image in use (mounted through a loop device, by a running sandbox or
+-- anyone, in any mount namespace) is trimmed through that mount and its
+-- filesystem frozen (FIFREEZE: dirty data written, writers wait) while
+-- it is read, then thawed: the copy is consistent. When it cannot be
+-- frozen (not root, already frozen) the checkpoint is refused, naming the
+-- mount. (A process killed while the filesystem is frozen leaves it
+-- frozen: `fsfreeze -u MOUNTPOINT` thaws it.)
 -- @param dest the checkpoint file to write
 -- @param opts `format` ("gzip" default, or "zstd"; from dest's suffix
 --   .zst/.gz when absent), `level`, `trim` (default true), `progress` = fn(done, total),
---   `threads` (compression threads, default: the online CPUs; 1 = sequential)
--- @return stats {size=, data=, out=, trimmed=}, or nil, msg, errno
+--   `threads` (compression threads, default: the online CPUs; 1 = sequential),
+--   `force` (overwrite an existing dest; without it that is an error, EEXIST)
+-- @return stats {size=, data=, out=, trimmed=, frozen= (filesystems frozen
+--   while reading)}, or nil, msg, errno
 function methods:checkpoint(dest, opts)
   check_type("image:checkpoint: destination", dest, "string")
   opts = opts or {}
   util.check_keys("image:checkpoint", opts, { format = true, level = true, trim = true, progress = true,
-    threads = true })
+    threads = true, force = true })
   local format = opts.format
   if format == nil then format = dest:match("%.zst$") and "zstd" or "gzip" end
   if format ~= "gzip" and format ~= "zstd" then
@@ -150,8 +175,10 @@ function methods:checkpoint(dest, opts)
   if opts.threads ~= nil and (math.type(opts.threads) ~= "integer" or opts.threads < 1) then
     fail("image:checkpoint.threads", "expected an integer >= 1, got %s", show(opts.threads))
   end
+  local free, fmsg, fcode = refuse_existing(dest, opts.force, "image:checkpoint")
+  if not free then return nil, fmsg, fcode end
   return self:checkpoint_raw(dest, format, opts.level, opts.trim ~= false,
-    check_progress("image:checkpoint.progress", opts.progress), opts.threads)
+    check_progress("image:checkpoint.progress", opts.progress), opts.threads, opts.force or false)
 end
 
 --- A progress callback drawing a bar on stderr when it is a terminal (else

@@ -19,6 +19,29 @@
 -- subreaper) unless the recipe says `init = false`: escapees (double fork +
 -- setsid) are re-parented to it, so they stay findable and die with the
 -- sandbox.
+--
+-- What holds, against a command that tries to outlive its sandbox (issue
+-- 10.5; spec/supervision_spec.lua shows each case):
+--   * with a "pid" namespace (init or not): everything. No process can
+--     leave a pid namespace, its PID 1 cannot be killed from inside, and
+--     when PID 1 dies (box:close(), or the caller's death through
+--     die_with_parent) the kernel kills every other process of it.
+--   * without one, with a cgroup (limits or cgroup): box:close() and
+--     box:kill() end everything, through the group (cgroup.kill on v2,
+--     freeze + kill on v1), also after the command killed its init
+--     (`kill -9 $PPID`) and left a setsid escapee. The caller's death ends
+--     the sandbox through isol's init, while it lives: a command that kills
+--     its init first leaves escapees when the caller then dies (nothing in
+--     the kernel kills a cgroup on a process's death).
+--   * without either: escapees are found through the init's tree and the
+--     sandbox's own namespaces; a command that kills its init and moves an
+--     escapee into namespaces of its own (unshare -U...) is not found.
+-- So code you do not trust gets a pid namespace (every recipe meant for it
+-- has one). Refused, because not even a plain `setsid` is contained:
+--   * init = false without a pid namespace while dying with its parent (a
+--     setsid grandchild has no supervisor: PDEATHSIG reaches the command
+--     only), and init = false without a pid namespace or a cgroup (close()
+--     cannot find such a grandchild). Detached spawns always have an init.
 -- @module isol.kill
 local core = require "isol.core"
 local recipe = require "isol.recipe"
@@ -189,10 +212,24 @@ end
 -- Per process handle: what box:kill needs even after the root has died.
 local info = setmetatable({}, { __mode = "k" })
 
---- plan step: isol's init supervises without a pid namespace too.
-function M.plan_step(box, plan)
-  if not recipe.has_ns(box.recipe, "pid") and box.recipe.init ~= false then
+--- plan step: isol's init supervises without a pid namespace too; the
+-- combinations where nothing could end a setsid grandchild are refused:
+-- the spawn fails (nil, message naming the fields, EINVAL) and nothing is
+-- started (see the module's notes). Detached spawns always have an init.
+function M.plan_step(box, plan, ctx)
+  local r = box.recipe
+  if recipe.has_ns(r, "pid") then return true end
+  if r.init ~= false then
     plan.supervise = true
+  elseif not ctx.detach then
+    if r.die_with_parent ~= false then
+      return nil, 'init: init = false without a "pid" namespace: a setsid grandchild of the command would '
+        .. "outlive the caller (die_with_parent reaches the command only): add \"pid\" to namespaces, "
+        .. "or drop init = false", E.EINVAL
+    elseif not box.cgroup then
+      return nil, 'init: init = false without a "pid" namespace or a cgroup: isol cannot find a setsid '
+        .. 'escapee after the command ends: add "pid" to namespaces or a limit', E.EINVAL
+    end
   end
   return true
 end

@@ -248,12 +248,21 @@ end
 
 -- One filter per sandbox, compiled when it is prepared, closed with it.
 
+-- compiled filter -> the options it was compiled from (detached sandboxes
+-- record those, to give `isol exec` the same filter)
+local OPTIONS = setmetatable({}, { __mode = "k" })
+
+--- The options a compiled filter of this module was made from (nil for
+-- anything else).
+function M.options_of(f) return OPTIONS[f] end
+
 --- prepare step: compile the recipe's seccomp filter once for the sandbox.
 function M.prepare_step(box)
   local opts = box.recipe.seccomp
   if not opts or box.seccomp then return true end
   local f, msg, code = core.seccomp_compile(opts)
   if not f then return nil, "seccomp: " .. tostring(msg), code end
+  OPTIONS[f] = opts
   box.seccomp = f
   return true
 end
@@ -276,6 +285,7 @@ function M.plan_step(box, plan)
       local msg, code
       tty_filter, msg, code = core.seccomp_compile { profile = "none" }
       if not tty_filter then return nil, "seccomp (terminal filter): " .. tostring(msg), code end
+      OPTIONS[tty_filter] = { profile = "none" }
     end
     plan.seccomp = tty_filter
   end

@@ -347,7 +347,9 @@ flag("new_session", "setsid(): no controlling terminal, closes TIOCSTI (default 
 flag("die_with_parent", "the sandbox dies with the calling process (default true)")
 flag("no_new_privs", "PR_SET_NO_NEW_PRIVS (default true)")
 flag("init", "isol's init supervises the command (default true): PID 1 with a pid namespace, "
-  .. "otherwise a child subreaper that keeps escapees findable; false execs the command directly")
+  .. "otherwise a child subreaper that keeps escapees findable; false execs the command directly "
+  .. "(without a pid namespace only with a cgroup and die_with_parent = false: nothing else ends a setsid "
+  .. "grandchild). Only a pid namespace contains a command that kills its supervisor (isol.kill)")
 
 M.define("cwd", {
   doc = "working directory inside",

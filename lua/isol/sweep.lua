@@ -376,6 +376,111 @@ function M.merge(list)
   return require("isol.sweep_shard").merge(list)
 end
 
+-- ------------------------------------------------------------ find_min
+
+local FIND_KEYS = { recipe = true, command = true, field = true, range = true, runs = true, timeout = true,
+  precision = true, stdout = true, stderr = true, on_probe = true }
+
+-- A range bound: a size ("4M", "1G": then the field takes bytes) or a plain
+-- integer (pids.max, an rlimit). Returns the number and whether it is a size.
+local function bound(v, where)
+  if math.type(v) == "integer" then return v, false end
+  if type(v) == "string" and v:match("^%s*%d+%s*$") then return math.tointeger(tonumber(v)), false end
+  if type(v) == "string" then
+    local ok, n = pcall(util.parse_size, where, v)
+    if ok and n then return n, true end
+  end
+  util.fail(where, 'expected an integer or a size like "4M", got %s', util.show(v))
+end
+
+--- Bisect to the smallest value of one recipe field at which the command
+-- succeeds (exit 0 in every one of `runs` runs), e.g. the memory a program
+-- needs. Assumes success is monotonic in the value (more never hurts).
+--
+--     local v, probes = isol.sweep.find_min { recipe = {...}, command = {...},
+--       field = "limits.memory.max", range = { "4M", "1G" }, runs = 3 }
+--
+-- The spec: `recipe`, `command`, `runs`, `timeout`, `stdout`, `stderr` as
+-- for isol.sweep; `field` (a path); `range = { lo, hi }`, sizes ("4M") or
+-- integers (pids.max, rlimits); `precision`: stop when the interval is at
+-- most this wide (default 1 for integers; for sizes 1% of the value found,
+-- at least 4K); `on_probe(probe)`: called after each probe.
+-- @return the value (an integer: bytes for sizes), or nil and a message
+--   when even `hi` fails or a probe could not run at all; then the list of
+--   probes, in order: { value=, ok=, passed=, runs=, outcome=, error=, results= }
+--   (results: the isol.sweep results of that probe). Raises on a bad spec.
+function M.find_min(spec)
+  util.check_type("find_min", spec, "table")
+  util.check_keys("find_min", spec, FIND_KEYS)
+  M.parse_path(spec.field, "find_min.field")
+  util.check_type("find_min.range", spec.range, "table")
+  if #spec.range ~= 2 then util.fail("find_min.range", "expected { lo, hi }") end
+  local lo, lsize = bound(spec.range[1], "find_min.range[1]")
+  local hi, hsize = bound(spec.range[2], "find_min.range[2]")
+  local size = lsize or hsize
+  if lo < 0 or hi <= lo then
+    util.fail("find_min.range", "expected 0 <= lo < hi, got %s..%s", util.show(spec.range[1]), util.show(spec.range[2]))
+  end
+  local precision = spec.precision
+  if precision ~= nil then
+    precision = select(1, bound(precision, "find_min.precision"))
+    if precision < 1 then util.fail("find_min.precision", "expected at least 1, got %s", util.show(spec.precision)) end
+  end
+  if spec.on_probe ~= nil then util.check_type("find_min.on_probe", spec.on_probe, "function") end
+  local base = { recipe = spec.recipe, command = spec.command, runs = spec.runs, timeout = spec.timeout,
+    stdout = spec.stdout, stderr = spec.stderr }
+  -- the whole spec is checked (and both bounds validated) before any run
+  for _, v in ipairs { lo, hi } do
+    local s = {}
+    for k, x in pairs(base) do s[k] = x end
+    s.vary = { { spec.field, { v } } }
+    M.check(s)
+  end
+
+  local probes = {}
+  local function probe(v)
+    local s = {}
+    for k, x in pairs(base) do s[k] = x end
+    s.vary = { { spec.field, { v } } }
+    local res = M.sweep(s)
+    local passed, first_err = 0, nil
+    local outcome
+    for _, row in ipairs(res) do
+      if row.code == 0 and not row.error and not row.timeout then passed = passed + 1 end
+      first_err = first_err or row.error
+      if M.outcome(row) ~= "ok" then outcome = outcome or M.outcome(row) end
+    end
+    local p = { value = v, ok = passed == #res and #res > 0, passed = passed, runs = #res,
+      outcome = outcome or "ok", error = first_err, results = res }
+    probes[#probes + 1] = p
+    if spec.on_probe then spec.on_probe(p) end
+    return p, res.interrupted
+  end
+  -- A run that cannot start counts as a failure of its probe (too few
+  -- pids to fork the command is one); at `hi` its error is the answer.
+  local p, intr = probe(hi)
+  if intr then return nil, "interrupted by " .. intr, probes end
+  if not p.ok then
+    return nil, string.format("the command fails even with %s=%s (%s)", spec.field,
+      size and results.human_bytes(hi) or tostring(hi), p.error or p.outcome), probes
+  end
+  p, intr = probe(lo)
+  if intr then return nil, "interrupted by " .. intr, probes end
+  if p.ok then return lo, probes end
+  -- invariant: lo fails, hi succeeds
+  while true do
+    local width = precision or (size and math.max(4096, hi // 100) or 1)
+    if hi - lo <= width then break end
+    local mid = lo + (hi - lo) // 2
+    if size then mid = math.max(lo + 1, mid - mid % 4096) end -- whole pages
+    if mid >= hi then break end
+    p, intr = probe(mid)
+    if intr then return nil, "interrupted by " .. intr, probes end
+    if p.ok then hi = mid else lo = mid end
+  end
+  return hi, probes
+end
+
 -- Install into the isol module: isol.sweep(spec).
 return setmetatable(M, {
   __call = function(_, isol)

@@ -56,6 +56,7 @@ local function human_bytes(b)
   if i == 1 then return string.format("%d%s", b, units[i]) end
   return string.format("%.1f%s", b, units[i])
 end
+M.human_bytes = human_bytes
 
 --- Outcome word of a row: "ok", "exit N", "SIGKILL", "oom", "timeout", "interrupted", "error".
 function M.outcome(row)

@@ -6,9 +6,13 @@ local M = {
   usage = [==[
 usage: isol exec NAME [--] CMD [ARGS...]
 
-Runs CMD in the namespaces of sandbox NAME (entered with setns through a
-pidfd, user namespace first; in its pid namespace through a fork), like
-nsenter, and exits with CMD's status.]==],
+Runs CMD inside sandbox NAME, as `docker exec` does: in every namespace of
+it (entered with setns through a pidfd, user namespace first; in its pid
+namespace through a fork), in every cgroup of it (on cgroup v1 every
+hierarchy: its memory, pids... limits hold for CMD too), with what its
+command got: capabilities, identity, no_new_privs, rlimits and seccomp
+filter, environment and working directory. Refused, with the reason, when
+any of these cannot be joined. Exits with CMD's status.]==],
 }
 
 function M.run(args)

@@ -6,15 +6,20 @@ local M = {
   summary = "create, checkpoint and restore filesystem images",
   usage = [==[
 usage: isol image create PATH --size SIZE [--fs ext4] [--owner UID:GID]
-       isol image checkpoint IMAGE DEST [--format gzip|zstd] [--level N] [--no-trim]
-       isol image restore SRC DEST
+       isol image checkpoint IMAGE DEST [--format gzip|zstd] [--level N] [--no-trim] [--force]
+       isol image restore SRC DEST [--force]
        isol image info IMAGE
 
 create      a sparse image file and mkfs.<fs> on it (the file must not exist)
 checkpoint  discard free blocks (FITRIM), then compress only the data extents;
-            DEST is readable by gunzip / zstd -d (format from .zst/.gz if not given)
+            DEST is readable by gunzip / zstd -d (format from .zst/.gz if not given).
+            An image a running sandbox has mounted is frozen (FIFREEZE) while
+            it is read, so the copy is consistent; when that is not possible
+            the checkpoint is refused, naming the mount
 restore     decompress a checkpoint into a sparse image file
 info        size, allocated bytes and filesystem type
+
+checkpoint and restore keep an existing DEST unless --force is given.
 
 A progress bar is drawn on stderr when it is a terminal.]==],
 }
@@ -73,27 +78,38 @@ function M.run(args)
     end
     local img, msg = isol.image.create(pos[1], { size = o.size, fs = o.fs, owner = owner })
     if not img then return cli.die(msg) end
-    print(tostring(img))
+    local size, alloc = sizes(img:path())
+    print(string.format("%s: new %s image, %s (sparse: %s allocated)%s", img:path(), img:fstype(),
+      size and mib(size) or o.size, alloc and mib(alloc) or "?",
+      owner and string.format(", root owned by %d:%d", owner.uid, owner.gid) or ""))
     img:close()
     return 0
   elseif sub == "checkpoint" then
-    local pos, o = opts_of(args, { format = "value", level = "value", ["no-trim"] = "flag" })
+    local pos, o = opts_of(args, { format = "value", level = "value", ["no-trim"] = "flag", force = "flag" })
     if #pos ~= 2 then return cli.die("image checkpoint: IMAGE and DEST are required", 2) end
     local img, msg = isol.image.open(pos[1])
     if not img then return cli.die(msg) end
     local st
     st, msg = img:checkpoint(pos[2], { format = o.format, level = o.level and math.tointeger(tonumber(o.level)),
-      trim = not o["no-trim"], progress = isol.image.progress_bar("checkpoint") })
+      trim = not o["no-trim"], force = o.force, progress = isol.image.progress_bar("checkpoint") })
     img:close()
-    if not st then return cli.die(msg) end
-    print(string.format("%s: %s image, %s of data, %s written (trimmed %s)", pos[2], mib(st.size),
-      mib(st.data), mib(st.out), mib(st.trimmed)))
+    if not st then
+      if msg:match("File exists") then msg = msg:gsub("force = true", "--force") end
+      return cli.die(msg)
+    end
+    print(string.format("%s: %s image, %s of data, %s written (trimmed %s)%s", pos[2], mib(st.size),
+      mib(st.data), mib(st.out), mib(st.trimmed),
+      st.frozen > 0 and string.format("; in use: %d mounted filesystem(s) frozen while read", st.frozen) or ""))
     return 0
   elseif sub == "restore" then
-    local pos = opts_of(args, {})
+    local pos, o = opts_of(args, { force = "flag" })
     if #pos ~= 2 then return cli.die("image restore: SRC and DEST are required", 2) end
-    local st, msg = isol.image.restore(pos[1], pos[2], { progress = isol.image.progress_bar("restore") })
-    if not st then return cli.die(msg) end
+    local st, msg = isol.image.restore(pos[1], pos[2], { force = o.force,
+      progress = isol.image.progress_bar("restore") })
+    if not st then
+      if msg:match("File exists") then msg = msg:gsub("force = true", "--force") end
+      return cli.die(msg)
+    end
     print(string.format("%s: %s image, %s allocated", pos[2], mib(st.size), mib(st.allocated)))
     return 0
   elseif sub == "info" then

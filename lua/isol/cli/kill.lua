@@ -8,10 +8,13 @@ usage: isol kill NAME [SIGNAL]
 
 With SIGKILL (the default) every process of sandbox NAME dies (its pid
 namespace's init is killed, or its process tree and namespaces are scanned
-until empty); isol waits until none is left and removes the entry.
+until empty, and whatever is in its cgroups, `isol exec` commands
+included); isol waits until none is left and removes its cgroups (every
+hierarchy) and runtime state. Its logs stay readable (`isol logs NAME`,
+`isol ps -a` shows it "killed") until `isol rm NAME`.
 Other signals (TERM, HUP, ...) go to its init, which forwards them to the
 command; the sandbox ends when the command does.
-An entry whose process is already gone is removed (exit status 1).]==],
+An entry that has already ended is left as it is (exit status 1).]==],
 }
 
 function M.run(args)

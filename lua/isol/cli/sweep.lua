@@ -6,6 +6,7 @@ local M = {
   usage = [==[
 usage: isol sweep [options] FILE.lua [-- CMD [ARGS...]]
        isol sweep --merge SHARD.json... [--csv F] [--json F] [--plot F.svg]
+       isol sweep --find-min PATH --range LO..HI [options] [FILE.lua] -- CMD [ARGS...]
 
 FILE.lua returns a sweep spec (or a function returning one, called with
 the words after --): { recipe = {...}, command = {...}, vary = { ["limits.memory.max"] =
@@ -25,7 +26,21 @@ A run isol cannot start (a missing command, a cgroup it may not create)
 shows in the table's error column, with each distinct message once under
 "errors:"; when no run could start at all, the exit status is 1.
 
+--find-min PATH bisects to the smallest value of PATH within LO..HI at which
+the command succeeds (exit 0 in each of --runs runs), printing each probe:
+
+  isol sweep --find-min limits.memory.max --range 4M..1G --runs 3 -- python3 x.py
+
+Sizes (4M..1G: bytes) and plain integers (limits.pids.max, 1..256) both
+work. FILE.lua is optional there (a recipe, or a spec giving recipe and
+command; default: no namespaces, only the limit). It assumes more never
+hurts; exit status 1 when even HI fails.
+
 options:
+  --find-min PATH   bisect PATH (see above); needs --range
+  --range LO..HI    the interval --find-min searches
+  --precision N     stop when the interval is at most N wide (sizes: "64K";
+                    default: 1 for integers, 1% of the value for sizes)
   --vary PATH=V1,V2,...  add an axis (repeatable); values that read as
                     integers or true/false become those, others stay strings
   --runs N          override the spec's runs
@@ -161,6 +176,35 @@ local function merge(opts)
   return output(res, opts)
 end
 
+-- `--find-min`: bisect, one line per probe on stdout, the answer last.
+function M.find_min(s, opts)
+  if s.vary then return cli.die("sweep: --find-min searches one field: drop --vary and the spec's vary", 2) end
+  if not s.command and not (s.recipe and s.recipe.command) then
+    return cli.die("sweep: --find-min: no command (give it after --)", 2)
+  end
+  local human = require("isol.sweep_results").human_bytes
+  local size
+  local function show(v) return size and string.format("%s (%d)", human(v), v) or tostring(v) end
+  local n = 0
+  local ok, v, probes = pcall(require("isol.sweep").find_min, {
+    recipe = s.recipe, command = s.command, runs = s.runs, timeout = s.timeout, stdout = s.stdout,
+    stderr = s.stderr, field = opts.find_min, range = opts.range,
+    precision = opts.precision and (math.tointeger(tonumber(opts.precision)) or opts.precision),
+    on_probe = function(p)
+      n = n + 1
+      if size == nil then size = type(opts.range[1]) == "string" or type(opts.range[2]) == "string" end
+      print(string.format("probe %d: %s=%s: %s (%d/%d runs ok)%s", n, opts.find_min, show(p.value),
+        p.ok and "ok" or "fails", p.passed, p.runs,
+        (not p.ok) and (": " .. (p.error or p.outcome)) or ""))
+      io.stdout:flush()
+    end,
+  })
+  if not ok then return cli.die("sweep: " .. tostring(v), 2) end
+  if not v then return cli.die("sweep: " .. tostring(probes), 1) end
+  print(string.format("smallest %s at which the command succeeds: %s", opts.find_min, show(v)))
+  return 0
+end
+
 function M.run(args)
   local opts = { vary = {} }
   local file
@@ -169,7 +213,18 @@ function M.run(args)
   while i <= #args do
     local a = args[i]
     local used, uerr = extra_option(args, i, opts)
-    if a == "--runs" or a == "--timeout" or a == "--csv" or a == "--json" then
+    if a == "--find-min" or a == "--range" or a == "--precision" then
+      local v = args[i + 1]
+      if not v then return cli.die("sweep: " .. a .. " needs a value", 2) end
+      if a == "--range" then
+        local lo, hi = v:match("^([^.]+)%.%.([^.]+)$")
+        if not lo then return cli.die("sweep: --range: expected LO..HI (e.g. 4M..1G or 1..256), got " .. v, 2) end
+        opts.range = { math.tointeger(tonumber(lo)) or lo, math.tointeger(tonumber(hi)) or hi }
+      else
+        opts[a == "--find-min" and "find_min" or "precision"] = v
+      end
+      i = i + 1
+    elseif a == "--runs" or a == "--timeout" or a == "--csv" or a == "--json" then
       local v = args[i + 1]
       if not v then return cli.die("sweep: " .. a .. " needs a value", 2) end
       if a == "--runs" then
@@ -220,14 +275,21 @@ function M.run(args)
     if file then table.insert(opts.merge, 1, file) end
     return merge(opts)
   end
-  if not file then return cli.die("sweep: no spec file (see `isol sweep --help`)", 2) end
+  if (opts.find_min ~= nil) ~= (opts.range ~= nil) then
+    return cli.die("sweep: --find-min and --range go together (see `isol sweep --help`)", 2)
+  end
+  if opts.precision and not opts.find_min then return cli.die("sweep: --precision needs --find-min", 2) end
+  if not file and not opts.find_min then return cli.die("sweep: no spec file (see `isol sweep --help`)", 2) end
 
   local isol = require "isol"
   local core = isol.core
-  local chunk, lerr = loadfile(file)
-  if not chunk then return cli.die(lerr, 1) end
-  local spec = chunk(table.unpack(rest))
-  if type(spec) == "function" then spec = spec(table.unpack(rest)) end
+  local spec = {}
+  if file then
+    local chunk, lerr = loadfile(file)
+    if not chunk then return cli.die(lerr, 1) end
+    spec = chunk(table.unpack(rest))
+    if type(spec) == "function" then spec = spec(table.unpack(rest)) end
+  end
   if type(spec) ~= "table" then
     return cli.die(string.format("%s: expected the file to return a sweep spec or a recipe table, got %s", file,
       type(spec)), 1)
@@ -259,6 +321,7 @@ function M.run(args)
   if opts.timeout then s.timeout = opts.timeout end
   if opts.output then s.stdout, s.stderr = "inherit", "inherit" end
   if opts.shard then s.shard = opts.shard end
+  if opts.find_min then return M.find_min(s, opts) end
 
   local tty = core.isatty(2)
   local err = io.stderr
