@@ -127,6 +127,20 @@ function M.run()
     end
     row("mkfs." .. fs, found, "")
   end
+  -- networking: what net = {...} can use here
+  print("network:")
+  local function on_path(name)
+    for dir in (os.getenv("PATH") or "/usr/bin:/bin"):gmatch("[^:]+") do
+      if isol.core.lstat(dir .. "/" .. name) then return dir .. "/" .. name end
+    end
+  end
+  local privileged = isol.core.ns_privileged()
+  row("veth (net.veth)", privileged, privileged and "you may create veth pairs here (CAP_NET_ADMIN)"
+    or "needs root (CAP_NET_ADMIN in the host's network namespace): use net.outbound")
+  local slirp = on_path("slirp4netns")
+  row("slirp4netns (net.outbound)", slirp ~= nil, slirp or "not installed (Debian slirp4netns)")
+  local pasta = on_path("pasta")
+  row("pasta", pasta ~= nil, (pasta or "not installed") .. " (isol does not drive pasta yet: net.outbound is slirp4netns)")
   -- policy: syscall filters, Landlock, resource limits
   print("policy:")
   local scv, scok = core.seccomp_version()
