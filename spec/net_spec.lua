@@ -172,6 +172,42 @@ describe("net #root", function()
     assert.truthy(out:find("LEFT\t0 0", 1, true), out)
   end)
 
+  it("the veth and its qdisc go when the supervising script is SIGKILLed", function()
+    local dir = h.sh("mktemp -d /tmp/isol-net-spec.XXXXXX"):gsub("%s+$", "")
+    local script = dir .. "/victim.lua"
+    local f = assert(io.open(script, "w"))
+    f:write("package.path=", string.format("%q", h.root .. "/lua/?.lua;" .. h.root .. "/lua/?/init.lua;"), "..package.path\n",
+      "package.cpath=", string.format("%q", (os.getenv("ISOL_CPATH") or (h.root .. "/build/?.so")) .. ";"), "..package.cpath\n", [==[
+      local isol = require 'isol'
+      local box = isol.sandbox { namespaces = { 'net', 'pid' },
+        net = { veth = { host = 'isolspec9', address = '10.91.0.2/24', host_address = '10.91.0.1/24' } },
+        limits = { net = { rate = '1mbit' } } }
+      local p = assert(box:spawn { '/bin/sleep', '30' })
+      io.stdout:write(isol.core.getpid(), ' ', p:pid(), '\n'); io.stdout:flush()
+      os.execute('sleep 30')
+    ]==])
+    f:close()
+    local out = in_fresh_net(string.format([==[
+      local f = io.popen("%s %s")
+      local line = f:read("l")
+      local lua_pid, box_pid = line:match("(%%d+) (%%d+)")
+      local g = io.popen("ip -o link show isolspec9 2>&1; tc qdisc show dev isolspec9 2>&1"); print("BEFORE", g:read("a")); g:close()
+      os.execute("kill -9 " .. lua_pid)
+      local gone
+      for _ = 1, 50 do
+        local q = io.popen("ip -o link show isolspec9 2>&1"); local t = q:read("a"); q:close()
+        if t:find("does not exist", 1, true) then gone = true break end
+        os.execute("sleep 0.1")
+      end
+      print("GONE", tostring(gone))
+      f:close()
+    ]==], h.lua_bin, script))
+    os.remove(script)
+    os.remove(dir)
+    assert.truthy(out:find("BEFORE\t%d+: isolspec9") and out:find("tbf", 1, true), out)
+    assert.truthy(out:find("GONE\ttrue", 1, true), out)
+  end)
+
   it("bad fields name the field and the value", function()
     local function err(r)
       local ok, e = pcall(isol.sandbox, r)
