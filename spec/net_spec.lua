@@ -6,6 +6,8 @@
 -- fresh namespace, loopback brought up there), which plays "the host": the
 -- veth's host end, the listener and slirp4netns all live in it. Listeners and
 -- clients have short timeouts; nothing reaches an address outside.
+-- (The scenarios embed shell and Python one-liners: long lines.)
+-- luacheck: no max line length
 local h = require "support.helpers"
 local isol = require "isol"
 

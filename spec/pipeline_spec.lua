@@ -13,7 +13,8 @@ describe("Sandbox pipeline", function()
     assert.same({
       "validate:user", "validate:cgroup",
       "prepare:cgroup", "prepare:policy",
-      "plan:user", "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:net", "plan:policy", "plan:cgroup",
+      "plan:user", "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:net", "plan:policy",
+      "plan:cgroup",
       "after_spawn:process", "after_spawn:detached", "after_spawn:cgroup",
       "wait:cgroup",
       "kill:process", "kill:cgroup",

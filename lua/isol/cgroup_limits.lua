@@ -232,7 +232,8 @@ function M.check_limits(v, path)
       end
       raw[#raw + 1] = { k, tostring(math.type(x) == "float" and string.format("%.17g", x) or x), ctrl = ctrl }
     else
-      fail(path .. "." .. k, "unknown limit (known: cpu, cpuset, memory, pids, io, devices, net, or \"controller.file\")")
+      fail(path .. "." .. k,
+        "unknown limit (known: cpu, cpuset, memory, pids, io, devices, net, or \"controller.file\")")
     end
   end
   table.sort(raw, function(a, b) return a[1] < b[1] end)

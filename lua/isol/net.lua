@@ -93,7 +93,9 @@ function M.parse_loss(v, path)
   local x
   if type(v) == "number" then x = v
   elseif type(v) == "string" and v:match("^%d+%.?%d*%%$") then x = tonumber(v:sub(1, -2)) / 100 end
-  if not x or x ~= x or x < 0 or x > 1 then fail(path, 'expected a loss like "1%%" or a number in 0..1, got %s', show(v)) end
+  if not x or x ~= x or x < 0 or x > 1 then
+    fail(path, 'expected a loss like "1%%" or a number in 0..1, got %s', show(v))
+  end
   return x
 end
 
@@ -120,7 +122,8 @@ local function parse_port(s, path)
 end
 
 recipe.define("net", {
-  doc = 'network of a new "net" namespace: {loopback=true, veth={host=, name=, address=, host_address=, gateway=}, outbound="slirp4netns"}',
+  doc = 'network of a new "net" namespace: {loopback=true, veth={host=, name=, address=, host_address=, '
+    .. 'gateway=}, outbound="slirp4netns"}',
   check = function(v, path, r)
     util.check_type(path, v, "table")
     util.check_keys(path, v, { loopback = true, veth = true, outbound = true })

@@ -140,7 +140,8 @@ function M.run()
   local slirp = on_path("slirp4netns")
   row("slirp4netns (net.outbound)", slirp ~= nil, slirp or "not installed (Debian slirp4netns)")
   local pasta = on_path("pasta")
-  row("pasta", pasta ~= nil, (pasta or "not installed") .. " (isol does not drive pasta yet: net.outbound is slirp4netns)")
+  row("pasta", pasta ~= nil,
+    (pasta or "not installed") .. " (isol does not drive pasta yet: net.outbound is slirp4netns)")
   -- policy: syscall filters, Landlock, resource limits
   print("policy:")
   local scv, scok = core.seccomp_version()
