@@ -185,13 +185,18 @@ function M.find_min(s, opts)
   local human = require("isol.sweep_results").human_bytes
   local size
   local function show(v) return size and string.format("%s (%d)", human(v), v) or tostring(v) end
-  local n = 0
+  local n, seen = 0, {}
+  if opts.plot then
+    local found, msg = require("isol.sweep_plot").find_gnuplot()
+    if not found then return cli.die(msg, 1) end
+  end
   local ok, v, probes = pcall(require("isol.sweep").find_min, {
     recipe = s.recipe, command = s.command, runs = s.runs, timeout = s.timeout, stdout = s.stdout,
     stderr = s.stderr, field = opts.find_min, range = opts.range,
     precision = opts.precision and (math.tointeger(tonumber(opts.precision)) or opts.precision),
     on_probe = function(p)
       n = n + 1
+      seen[n] = p
       if size == nil then size = type(opts.range[1]) == "string" or type(opts.range[2]) == "string" end
       print(string.format("probe %d: %s=%s: %s (%d/%d runs ok)%s", n, opts.find_min, show(p.value),
         p.ok and "ok" or "fails", p.passed, p.runs,
@@ -200,9 +205,15 @@ function M.find_min(s, opts)
     end,
   })
   if not ok then return cli.die("sweep: " .. tostring(v), 2) end
+  local code = 0
+  if opts.plot and #seen > 0 then -- the probes, in the order tried
+    local pok, perr = require("isol.sweep_plot").probes(opts.plot, seen,
+      { axis = opts.find_min, title = "find-min " .. opts.find_min })
+    if not pok then cli.die(perr, 1) code = 1 end
+  end
   if not v then return cli.die("sweep: " .. tostring(probes), 1) end
   print(string.format("smallest %s at which the command succeeds: %s", opts.find_min, show(v)))
-  return 0
+  return code
 end
 
 function M.run(args)
