@@ -1,5 +1,8 @@
 --- `isol run [--dry-run] RECIPE.lua [-- CMD ARGS]`
 local cli = require "isol.cli"
+local core = require "isol.core"
+
+local forwarded, wait_forwarding
 
 local M = {
   summary = "run a command in a sandbox made from a recipe file",
@@ -19,6 +22,32 @@ options:
   --name NAME       the detached sandbox's name (default: generated)
   -h, --help        this text]==],
 }
+
+-- The signals `isol run` passes on to the sandbox's first process (isol's
+-- init forwards them to the command). A sandbox that shares our process
+-- group (new_session = false, no -t) gets the terminal's INT, QUIT and
+-- WINCH from the kernel itself: forwarding them too would deliver twice.
+local ALL = { "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH" }
+local NOT_TTY = { "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2" }
+forwarded = function(r)
+  if r.new_session == false then return NOT_TTY end
+  return ALL
+end
+
+-- Wait for p, forwarding every caught signal to it (p:kill, through its
+-- pidfd): poll the pidfd and the catcher's signalfd together.
+wait_forwarding = function(p, catcher)
+  local pfd, cfd = p:pidfd(), catcher:fd()
+  while pfd do
+    local ready, msg, code = core.poll({ pfd, cfd })
+    if not ready then return nil, msg, code end
+    if ready[cfd] then
+      for sig in catcher.read, catcher do p:kill(sig) end
+    end
+    if ready[pfd] then break end
+  end
+  return p:wait()
+end
 
 function M.run(args)
   local dry, detach, name = false, false, nil
@@ -66,9 +95,12 @@ function M.run(args)
     print(string.format("%s %d", got, p:pid()))
     return 0
   end
+  -- Caught before the spawn: a signal that arrives meanwhile stays pending
+  -- and is forwarded once the process exists (the child unblocks them).
+  local catcher <close> = assert(core.sigcatch(forwarded(box.recipe)))
   local p, msg = box:spawn(cmd)
   if not p then return cli.die(msg, 127) end
-  local st, werr = p:wait()
+  local st, werr = wait_forwarding(p, catcher)
   if not st then return cli.die(werr, 1) end
   return cli.exit_code(st)
 end

@@ -1,0 +1,133 @@
+-- `isol run` as a supervisor: signals, terminals, exit status, status JSON
+-- and recipes from the command line, for both launchers (bin/isol, the Lua
+-- script, and build/bin/isol, the native launcher). Terminal behaviour is
+-- driven through a pseudo-terminal the spec makes (python3's pty module).
+local h = require "support.helpers"
+
+-- A pty driver: runs argv on a new pty, plays the steps (expect TEXT
+-- [timeout], send TEXT, sleep S, winsize ROWS COLS), then prints everything
+-- the pty showed and "<<rc=N ok=BOOL>>".
+local DRIVER = [[
+import os, pty, sys, json, time, select, struct, fcntl, termios
+steps = json.loads(sys.argv[1]); argv = sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+buf = b""
+def read_until(pat, timeout):
+    global buf
+    end = time.time() + timeout
+    while pat.encode() not in buf:
+        left = end - time.time()
+        if left <= 0: return False
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            try: d = os.read(fd, 4096)
+            except OSError: return False
+            if not d: return False
+            buf += d
+    return True
+ok = True
+for st in steps:
+    if st[0] == "expect":
+        if not read_until(st[1], st[2] if len(st) > 2 else 10): ok = False; break
+    elif st[0] == "send": os.write(fd, st[1].encode())
+    elif st[0] == "sleep": time.sleep(st[1])
+    elif st[0] == "winsize":
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", st[1], st[2], 0, 0))
+while True:
+    r, _, _ = select.select([fd], [], [], 10)
+    if not r: break
+    try: d = os.read(fd, 4096)
+    except OSError: break
+    if not d: break
+    buf += d
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(buf.decode("utf-8", "replace"))
+sys.stdout.write("\n<<rc=%d ok=%s>>\n" % (os.waitstatus_to_exitcode(status), ok))
+]]
+
+local tmpdir
+local function tmpfile(name, src)
+  local path = tmpdir .. "/" .. name
+  local f = assert(io.open(path, "w"))
+  f:write(src)
+  f:close()
+  return path
+end
+
+-- JSON for the driver's steps (strings and numbers only).
+local function json(steps)
+  local out = {}
+  for i, st in ipairs(steps) do
+    local parts = {}
+    for j, v in ipairs(st) do
+      if type(v) == "number" then parts[j] = tostring(v)
+      else parts[j] = '"' .. v:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"' end
+    end
+    out[i] = "[" .. table.concat(parts, ",") .. "]"
+  end
+  return "[" .. table.concat(out, ",") .. "]"
+end
+
+-- Run a shell command line on a pty; returns the output and the exit status.
+local function on_pty(steps, cmdline)
+  local out = h.sh(string.format("python3 %s %s /bin/sh -c %s 2>&1", h.shq(tmpdir .. "/drive.py"),
+    h.shq(json(steps)), h.shq(cmdline)))
+  local rc, ok = out:match("<<rc=(%-?%d+) ok=(%a+)>>\n$")
+  assert(rc, "pty driver failed: " .. out)
+  return out, tonumber(rc), ok == "True"
+end
+
+local SIGNALS = { TERM = 15, HUP = 1, INT = 2, QUIT = 3, USR1 = 10, USR2 = 12, WINCH = 28 }
+
+setup(function()
+  tmpdir = h.sh("mktemp -d /tmp/isol-run-spec.XXXXXX"):gsub("%s+$", "")
+  tmpfile("drive.py", DRIVER)
+  tmpfile("pid.lua", 'return { namespaces = { "pid" } }')
+end)
+teardown(function() h.sh("rm -rf " .. h.shq(tmpdir)) end)
+
+for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
+  describe(exe .. " run #root", function()
+    it("forwards TERM, HUP, INT, QUIT, USR1, USR2 and WINCH to the command: its trap runs", function()
+      for name in pairs(SIGNALS) do
+        local out, _, code = h.sh(string.format(
+          "%s run %s/pid.lua -- /bin/sh -c 'trap \"echo got %s; exit 42\" %s; echo ready; "
+          .. "while :; do sleep 0.02; done' > %s/out 2>&1 & pid=$!; "
+          .. "for i in $(seq 200); do grep -q ready %s/out 2>/dev/null && break; sleep 0.02; done; "
+          .. "kill -%s $pid; wait $pid; echo \"rc=$?\"; cat %s/out",
+          exe, tmpdir, name, name, tmpdir, tmpdir, name, tmpdir))
+        assert.is_nil(code and code ~= 0 and code or nil, out)
+        assert.matches("rc=42\n", out, 1, true)
+        assert.matches("got " .. name, out)
+      end
+    end)
+
+    it("exits 128+N when the forwarded signal N killed the command", function()
+      for _, name in ipairs { "TERM", "HUP", "USR1" } do
+        local out = h.sh(string.format(
+          "%s run %s/pid.lua -- /bin/sh -c 'echo ready; while :; do sleep 0.02; done' > %s/out 2>&1 & pid=$!; "
+          .. "for i in $(seq 200); do grep -q ready %s/out 2>/dev/null && break; sleep 0.02; done; "
+          .. "kill -%s $pid; wait $pid; echo \"rc=$?\"", exe, tmpdir, tmpdir, tmpdir, name))
+        assert.are.equal("rc=" .. (128 + SIGNALS[name]) .. "\n", out)
+      end
+    end)
+
+    it("Ctrl-C on the caller's terminal reaches the command at once", function()
+      local out, rc, ok = on_pty({ { "expect", "ready" }, { "send", "\3" } }, string.format(
+        "exec %s run %s/pid.lua -- /bin/sh -c 'trap \"echo got INT; exit 3\" INT; echo ready; sleep 20 & wait'",
+        exe, tmpdir))
+      assert(ok, out)
+      assert.matches("got INT", out)
+      assert.are.equal(3, rc, out)
+      -- no trap: the command dies of SIGINT, isol exits 130
+      local t0 = os.time()
+      out, rc, ok = on_pty({ { "expect", "ready" }, { "send", "\3" } }, string.format(
+        "exec %s run %s/pid.lua -- /bin/sh -c 'echo ready; exec sleep 20'", exe, tmpdir))
+      assert(ok, out)
+      assert.are.equal(130, rc, out)
+      assert.is_true(os.time() - t0 < 10, "Ctrl-C waited for the command to end")
+    end)
+  end)
+end
