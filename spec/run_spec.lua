@@ -129,5 +129,61 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       assert.are.equal(130, rc, out)
       assert.is_true(os.time() - t0 < 10, "Ctrl-C waited for the command to end")
     end)
+
+    it("exits with the command's code, 125/126/127 for isol's own failures", function()
+      local noexec = tmpfile("noexec.sh", "#!/bin/sh\necho ran\n")
+      local cases = {
+        { "/bin/sh -c 'exit 9'", 9, nil },
+        { "/bin/sh -c 'kill -SEGV $$'", 128 + 11, nil },
+        { "/nonexistent/cmd", 127, "exec /nonexistent/cmd: not found" },
+        { "no-such-command-anywhere", 127, "not found in PATH" },
+        { h.shq(noexec), 126, "Permission denied" },
+        { "/tmp", 126, "exec /tmp" },
+      }
+      for _, c in ipairs(cases) do
+        local out, _, code = h.sh(string.format("%s run %s/pid.lua -- %s 2>&1", exe, tmpdir, c[1]))
+        assert.are.equal(c[2], code, c[1] .. ": " .. out)
+        if c[3] then assert.matches(c[3], out, 1, true) end
+      end
+      -- setup failures: a bad recipe, a mount that cannot be made
+      local bad = tmpfile("bad.lua", 'return { namespaces = { "mount" }, '
+        .. 'mounts = { { type = "bind", source = "/nonexistent/src", target = "/mnt" } } }')
+      local out, _, code = h.sh(string.format("%s run %s -- /bin/true 2>&1", exe, bad))
+      assert.are.equal(125, code, out)
+      assert.matches("/nonexistent/src", out, 1, true)
+    end)
+
+    it("says so when the OOM killer ended the command, naming the limit", function()
+      local r = tmpfile("oom.lua", 'return { namespaces = { "pid" }, limits = { memory = { max = "32M", swap = 0 } } }')
+      local out, _, code = h.sh(string.format("%s run %s -- /bin/sh -c "
+        .. "'x=$(head -c 200000000 /dev/zero | tr \\\\0 x); echo survived' 2>&1", exe, r))
+      assert.are.equal(137, code, out)
+      assert.matches("isol: killed by the OOM killer (memory.max 32M)\n", out, 1, true)
+      assert.is_nil(out:find("survived", 1, true))
+    end)
   end)
 end
+
+describe("isol run's exit status", function()
+  local run = require "isol.cli.run"
+  local isol = require "isol"
+
+  it("is 124 after the recipe's timeout, 128+N for a signal, the code otherwise", function()
+    local r = isol.sandbox({}).recipe
+    local old = io.stderr
+    io.stderr = { write = function() end } -- luacheck: ignore
+    local t = run.report({ signal = "SIGKILL", signo = 9, timeout = true }, r)
+    io.stderr = old -- luacheck: ignore
+    assert.are.equal(124, t)
+    assert.are.equal(128 + 9, run.report({ signal = "SIGKILL", signo = 9 }, r))
+    assert.are.equal(3, run.report({ code = 3 }, r))
+  end)
+
+  it("tells exec failures (126, 127) from setup failures (125)", function()
+    local E = isol.core.errno
+    assert.are.equal(127, run.spawn_failure_code("exec x: not found in PATH", E.ENOENT))
+    assert.are.equal(126, run.spawn_failure_code("exec /x: Permission denied", E.EACCES))
+    assert.are.equal(125, run.spawn_failure_code("mount tmpfs on /tmp: Operation not permitted", E.EPERM))
+    assert.are.equal(125, run.spawn_failure_code("bind /x on /y: source does not exist", E.ENOENT))
+  end)
+end)

@@ -60,7 +60,8 @@ function M.main(argv)
     if type(e) == "string" and os.getenv("ISOL_DEBUG") then return debug.traceback(e, 2) end
     return e
   end, args)
-  if not ok then return M.die(tostring(code), 1) end
+  -- a command may name its own status for raised errors (run: 125)
+  if not ok then return M.die(tostring(code), mod.error_code or 1) end
   return code or 0
 end
 

@@ -1,6 +1,9 @@
 --- `isol run [--dry-run] RECIPE.lua [-- CMD ARGS]`
 local cli = require "isol.cli"
 local core = require "isol.core"
+local recipe = require "isol.recipe"
+
+local E = core.errno
 
 local forwarded, wait_forwarding
 
@@ -9,8 +12,14 @@ local M = {
   usage = [==[
 usage: isol run [options] RECIPE.lua [-- CMD [ARGS...]]
 
-Runs CMD (or the recipe's `command`) in a sandbox built from RECIPE.lua and
-exits with its status (128+N when killed by signal N).
+Runs CMD (or the recipe's `command`) in a sandbox built from RECIPE.lua.
+TERM, HUP, INT (Ctrl-C), QUIT, USR1, USR2 and WINCH sent to isol reach the
+command.
+
+Exit status: the command's own; 128+N when signal N killed it; 124 when the
+recipe's timeout expired; 125 when isol could not set the sandbox up (a bad
+recipe, a mount or cgroup that failed); 126 when the command was found but
+cannot be executed; 127 when it was not found. An OOM kill is said on stderr.
 
 RECIPE.lua returns a recipe table, or a function returning one (called with
 the arguments after --), or nothing: then it is a script that did its own work.
@@ -47,6 +56,50 @@ wait_forwarding = function(p, catcher)
     if ready[pfd] then break end
   end
   return p:wait()
+end
+
+-- isol's own failures, as container CLIs have them: 125 isol could not set
+-- the sandbox up, 126 the command was found but cannot be executed, 127 it
+-- was not found; 124 the recipe's timeout expired.
+local SETUP_FAILED, CANNOT_EXEC, NOT_FOUND, TIMED_OUT = 125, 126, 127, 124
+M.error_code = SETUP_FAILED -- errors raised by run (a bad recipe): cli.main
+
+--- Exit status for a failed spawn (message and errno from box:spawn):
+-- the exec step's failures are 127 (not found) or 126, the rest 125.
+function M.spawn_failure_code(msg, errno)
+  if type(msg) == "string" and msg:match("^exec ") then
+    if errno == E.ENOENT or errno == E.ENOTDIR then return NOT_FOUND end
+    return CANNOT_EXEC
+  end
+  return SETUP_FAILED
+end
+
+-- "64M" as the recipe wrote it, else bytes in the largest whole unit.
+local function show_size(v)
+  if type(v) == "string" then return v end
+  if math.type(v) ~= "integer" then return tostring(v) end
+  for _, u in ipairs { { "G", 1 << 30 }, { "M", 1 << 20 }, { "K", 1 << 10 } } do
+    if v >= u[2] and v % u[2] == 0 then return (v // u[2]) .. u[1] end
+  end
+  return tostring(v)
+end
+
+--- The exit status of `isol run` for the command's status st (after saying
+-- on stderr why isol itself ended it): the command's code, 128+N for signal
+-- N, 124 after the recipe's timeout; an OOM kill names the memory limit.
+function M.report(st, r)
+  local src = recipe.source(r)
+  if st.timeout then
+    local t = src.timeout
+    io.stderr:write("isol: timed out", t and string.format(" (timeout %s)", tostring(t)) or "", "\n")
+    return TIMED_OUT
+  end
+  if st.oom then
+    local mem = type(src.limits) == "table" and type(src.limits.memory) == "table" and src.limits.memory.max
+    io.stderr:write("isol: killed by the OOM killer",
+      mem and string.format(" (memory.max %s)", show_size(mem)) or "", "\n")
+  end
+  return cli.exit_code(st)
 end
 
 function M.run(args)
@@ -98,11 +151,11 @@ function M.run(args)
   -- Caught before the spawn: a signal that arrives meanwhile stays pending
   -- and is forwarded once the process exists (the child unblocks them).
   local catcher <close> = assert(core.sigcatch(forwarded(box.recipe)))
-  local p, msg = box:spawn(cmd)
-  if not p then return cli.die(msg, 127) end
+  local p, msg, code = box:spawn(cmd)
+  if not p then return cli.die(msg, M.spawn_failure_code(msg, code)) end
   local st, werr = wait_forwarding(p, catcher)
-  if not st then return cli.die(werr, 1) end
-  return cli.exit_code(st)
+  if not st then return cli.die(werr, SETUP_FAILED) end
+  return M.report(st, box.recipe)
 end
 
 return M
