@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -181,6 +182,20 @@ static int child_exec(const struct isol_plan *plan, isol_error *err)
 	return isol_fail(err, e, "exec %s", file);
 }
 
+/* plan->ctty: the terminal on fd 0 becomes the controlling terminal of the
+ * process that execs the command, leader of a session of its own, so that
+ * an interactive shell gets job control. Runs after the stdio step. */
+static int child_ctty(const struct isol_plan *plan, isol_error *err)
+{
+	if (!plan->ctty)
+		return 0;
+	if (getsid(0) != getpid() && setsid() < 0)
+		return isol_fail(err, errno, "setsid for the terminal");
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		return isol_fail(err, errno, "make fd 0 the controlling terminal (TIOCSCTTY)");
+	return 0;
+}
+
 struct command_ctx {
 	const struct isol_plan *plan;
 	int err_fd;
@@ -196,6 +211,8 @@ static int command_main(void *p)
 	isol_error_clear(&err);
 	if (c->plan->new_session)
 		setsid(); /* the command leads its own session, like without init */
+	if (child_ctty(c->plan, &err) < 0)
+		child_die(c->err_fd, &err);
 	child_exec(c->plan, &err);
 	child_die(c->err_fd, &err);
 }
@@ -260,6 +277,9 @@ child_main(const struct isol_plan *plan, int sync_fd, int err_fd, int parent_pid
 	if (plan->cwd && chdir(plan->cwd) < 0)
 		isol_fail(&err, errno, "chdir %s", plan->cwd), child_die(err_fd, &err);
 	if (child_stdio(plan, &err) < 0 || child_fds(plan, &err) < 0)
+		child_die(err_fd, &err);
+	/* under an init, the command takes the terminal (command_main) */
+	if (!supervise && child_ctty(plan, &err) < 0)
 		child_die(err_fd, &err);
 	if (plan->keyring && isol_keyring_child_apply(plan->keyring, &err) < 0)
 		child_die(err_fd, &err);

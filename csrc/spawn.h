@@ -63,6 +63,12 @@ struct isol_plan {
 	unsigned no_new_privs : 1;    /* PR_SET_NO_NEW_PRIVS */
 	unsigned init : 1;            /* with CLONE_NEWPID: isol's init is PID 1 */
 
+	unsigned ctty : 1;            /* fd 0 (a terminal, e.g. a pty slave) becomes the
+	                                 command's controlling terminal: the process
+	                                 that execs the command leads a new session
+	                                 (setsid) and takes it (TIOCSCTTY); under an
+	                                 init, the command does, not the init */
+
 	unsigned supervise : 1;       /* isol's init supervises even without a pid
 	                                 namespace (a child subreaper: escapees stay
 	                                 in its tree and die with the sandbox) */

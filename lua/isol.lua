@@ -21,6 +21,7 @@ local recipe_merge = require "isol.recipe_merge"
 local explain = require "isol.explain"
 local security = require "isol.security"
 local net = require "isol.net"
+local tty = require "isol.tty"
 
 local isol = {
   _VERSION = "isol " .. core._VERSION,
@@ -49,6 +50,7 @@ local PLAN_KEYS = {
   cgroup_fd = "integer", cgroup_procs = "table", status_fd = "integer",
   join_pidfd = "integer", join_namespaces = "table",
   caps = "table", session_keyring = "string", identity = "table", net = "table",
+  ctty = "boolean",
 }
 isol.PLAN_KEYS = PLAN_KEYS
 
@@ -131,10 +133,12 @@ Sandbox.step("plan", "process", kill.plan_step)
 Sandbox.step("plan", "detached", detached.plan_step)
 Sandbox.step("plan", "security", security.plan_step)
 Sandbox.step("plan", "net", net.plan_step)
+Sandbox.step("plan", "tty", tty.plan_step)
 Sandbox.step("plan", "cgroup", cgroup_sandbox.plan_step)
 Sandbox.step("after_spawn", "process", kill.after_spawn_step)
 Sandbox.step("after_spawn", "detached", detached.after_spawn_step)
 Sandbox.step("after_spawn", "cgroup", cgroup_sandbox.after_spawn_step)
+Sandbox.step("after_spawn", "tty", tty.after_spawn_step)
 Sandbox.step("wait", "cgroup", cgroup_sandbox.wait_step)
 Sandbox.step("kill", "process", kill.kill_step)
 Sandbox.step("kill", "cgroup", cgroup_sandbox.kill_step)
@@ -160,6 +164,7 @@ isol.attach = detached.attach
 isol.exec = detached.exec
 cgroup.install(isol) -- isol.cgroup
 isol.security = security -- caps, session keyring, unprivileged root map
+isol.tty = tty -- the tty field, the relay of `isol run -t`
 recipe.extend, recipe.merge, recipe.replace = recipe_merge.extend, recipe_merge.merge, recipe_merge.replace
 recipe.explain, recipe.cgroup_version = explain.explain, explain.cgroup_version
 

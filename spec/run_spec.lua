@@ -42,7 +42,11 @@ while True:
     except OSError: break
     if not d: break
     buf += d
-_, status = os.waitpid(pid, 0)
+r = os.waitpid(pid, os.WNOHANG)
+if r == (0, 0):
+    if not ok: os.kill(pid, 9)
+    r = os.waitpid(pid, 0)
+status = r[1]
 sys.stdout.write(buf.decode("utf-8", "replace"))
 sys.stdout.write("\n<<rc=%d ok=%s>>\n" % (os.waitstatus_to_exitcode(status), ok))
 ]]
@@ -93,11 +97,11 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
     it("forwards TERM, HUP, INT, QUIT, USR1, USR2 and WINCH to the command: its trap runs", function()
       for name in pairs(SIGNALS) do
         local out, _, code = h.sh(string.format(
-          "%s run %s/pid.lua -- /bin/sh -c 'trap \"echo got %s; exit 42\" %s; echo ready; "
+          "rm -f %s/out; %s run %s/pid.lua -- /bin/sh -c 'trap \"echo got %s; exit 42\" %s; echo ready; "
           .. "while :; do sleep 0.02; done' > %s/out 2>&1 & pid=$!; "
           .. "for i in $(seq 200); do grep -q ready %s/out 2>/dev/null && break; sleep 0.02; done; "
           .. "kill -%s $pid; wait $pid; echo \"rc=$?\"; cat %s/out",
-          exe, tmpdir, name, name, tmpdir, tmpdir, name, tmpdir))
+          tmpdir, exe, tmpdir, name, name, tmpdir, tmpdir, name, tmpdir))
         assert.is_nil(code and code ~= 0 and code or nil, out)
         assert.matches("rc=42\n", out, 1, true)
         assert.matches("got " .. name, out)
@@ -107,9 +111,9 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
     it("exits 128+N when the forwarded signal N killed the command", function()
       for _, name in ipairs { "TERM", "HUP", "USR1" } do
         local out = h.sh(string.format(
-          "%s run %s/pid.lua -- /bin/sh -c 'echo ready; while :; do sleep 0.02; done' > %s/out 2>&1 & pid=$!; "
+          "rm -f %s/out; %s run %s/pid.lua -- /bin/sh -c 'echo ready; while :; do sleep 0.02; done' > %s/out 2>&1 & pid=$!; "
           .. "for i in $(seq 200); do grep -q ready %s/out 2>/dev/null && break; sleep 0.02; done; "
-          .. "kill -%s $pid; wait $pid; echo \"rc=$?\"", exe, tmpdir, tmpdir, tmpdir, name))
+          .. "kill -%s $pid; wait $pid; echo \"rc=$?\"", tmpdir, exe, tmpdir, tmpdir, tmpdir, name))
         assert.are.equal("rc=" .. (128 + SIGNALS[name]) .. "\n", out)
       end
     end)
@@ -128,6 +132,68 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       assert(ok, out)
       assert.are.equal(130, rc, out)
       assert.is_true(os.time() - t0 < 10, "Ctrl-C waited for the command to end")
+    end)
+
+    it("-t: an interactive sh -i gets job control on a new terminal", function()
+      local out, rc, ok = on_pty({
+        -- (the job says when it runs: dash's child ignores TERM until then)
+        { "expect", "# " }, { "send", "sh -c 'echo job${x}started; exec sleep 30' &\n" },
+        { "expect", "jobstarted" }, { "send", "jobs\n" }, { "expect", "Running" },
+        { "send", "kill %1; wait %1; echo status=$?\n" }, { "expect", "status=143" },
+        { "send", "tty; exit 5\n" },
+      }, string.format("exec %s run -t %s/pid.lua -- sh -i", exe, tmpdir))
+      assert(ok, out)
+      assert.are.equal(5, rc, out)
+      assert.is_nil(out:find("job control turned off", 1, true), out)
+      assert.matches("[1] + Running", out, 1, true)
+      -- the command's terminal is a new one, not the driver's
+      local mine = h.sh("python3 -c 'import os; print(os.ttyname(0))' < /dev/null 2>/dev/null")
+      assert.matches("\n/dev/pts/%d+\r?\n", out)
+      assert.is_nil(mine:match("/dev/pts/%d+") and out:find(mine:match("/dev/pts/%d+") .. "\r", 1, true))
+    end)
+
+    it("-t: the window size follows the caller's; the terminal mode is restored", function()
+      local out, rc, ok = on_pty({
+        { "winsize", 30, 90 }, { "expect", "ready" }, { "winsize", 40, 100 }, { "expect", "40 100" },
+        { "send", "\3" }, { "expect", "mode kept" },
+      }, string.format("stty -g > %s/before; %s run -t %s/pid.lua -- /bin/sh -c "
+        .. "'echo start $(stty size); trap \"stty size\" WINCH; echo ready; while :; do sleep 0.05; done'; "
+        .. "echo rc=$?; stty -g | cmp -s - %s/before && echo mode kept", tmpdir, exe, tmpdir, tmpdir))
+      assert(ok, out)
+      assert.matches("start 30 90", out, 1, true)
+      assert.matches("rc=130", out, 1, true)
+      assert.are.equal(0, rc, out)
+    end)
+
+    it("-t: TIOCSTI inside pushes into the sandbox's terminal, never the caller's", function()
+      if h.read("/proc/sys/dev/tty/legacy_tiocsti") == "0\n" then
+        print("skipped: TIOCSTI is disabled on this kernel (dev.tty.legacy_tiocsti = 0)")
+        return
+      end
+      local inject = [[import fcntl, termios
+for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
+      local shared = tmpfile("shared.lua", 'return { namespaces = { "pid" }, new_session = false }')
+      local function outer_read(args)
+        local out, _, ok = on_pty({ { "expect", "outer read" } }, string.format(
+          "exec bash -c %s", h.shq(string.format("%s run %s -- python3 -c %s; read -t 2 line; "
+            .. "echo \"outer read: [$line]\"", exe, args, h.shq(inject)))))
+        assert(ok, out)
+        return out:match("outer read: %[(.-)%]")
+      end
+      assert.are.equal("", outer_read("-t " .. tmpdir .. "/pid.lua"))
+      -- the control: on the caller's own terminal, the injection works
+      assert.are.equal("echo INJECTED", outer_read(shared))
+    end)
+
+    it("-t with a pipe as input; tty = true in a recipe does the same", function()
+      local r = tmpfile("tty.lua", 'return { namespaces = { "pid" }, tty = true }')
+      for _, args in ipairs { "-t " .. tmpdir .. "/pid.lua", r } do
+        local out, ok = h.sh(string.format("printf 'one\\ntwo\\n' | %s run %s -- "
+          .. "/bin/sh -c 'test -t 0 && echo on a tty; cat; echo done' 2>&1", exe, args))
+        assert(ok, out)
+        assert.matches("on a tty", out, 1, true)
+        assert.matches("one\r\ntwo\r\n.*done", out)
+      end
     end)
 
     it("exits with the command's code, 125/126/127 for isol's own failures", function()

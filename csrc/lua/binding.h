@@ -64,4 +64,6 @@ void isol_lua_open_wait(lua_State *L);
 struct isol_net_plan;
 int isol_lua_read_net(lua_State *L, int idx, struct isol_net_plan *p);
 void isol_lua_open_net(lua_State *L);
+/* l_pty.c: pseudo-terminals, raw mode, window sizes, the relay pump. */
+void isol_lua_open_pty(lua_State *L);
 #endif

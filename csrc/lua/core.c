@@ -136,5 +136,6 @@ int luaopen_isol_core(lua_State *L)
 	{ void isol_lua_open_errno(lua_State *); isol_lua_open_errno(L); } /* l_errno.c */
 	isol_lua_open_caps(L);
 	isol_lua_open_net(L);
+	isol_lua_open_pty(L);
 	return 1;
 }

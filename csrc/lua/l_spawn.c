@@ -716,6 +716,7 @@ static int l_spawn(lua_State *L)
 	plan.init = (unsigned)isol_lua_optbool(L, 1, "plan", "init", 1);
 	plan.cgroup_fd = (int)isol_lua_optint(L, 1, "plan", "cgroup_fd", -1);
 	plan.supervise = (unsigned)isol_lua_optbool(L, 1, "plan", "supervise", 0);
+	plan.ctty = (unsigned)isol_lua_optbool(L, 1, "plan", "ctty", 0);
 	plan.status_fd = (int)isol_lua_optint(L, 1, "plan", "status_fd", -1);
 	detach = isol_lua_optbool(L, 1, "plan", "detach", 0);
 	plan.join_pidfd = (int)isol_lua_optint(L, 1, "plan", "join_pidfd", -1);

@@ -26,6 +26,9 @@ the arguments after --), or nothing: then it is a script that did its own work.
 
 options:
   -n, --dry-run     print the validated plan instead of running it
+  -t, --tty         run the command on a new pseudo-terminal that isol relays
+                    (job control in interactive shells; also `tty = true`
+                    in the recipe)
   -d, --detach      start it in the background and exit (see `isol ps`,
                     `isol logs`, `isol kill`); it survives this shell
   --name NAME       the detached sandbox's name (default: generated)
@@ -103,7 +106,7 @@ function M.report(st, r)
 end
 
 function M.run(args)
-  local dry, detach, name = false, false, nil
+  local dry, detach, name, tty = false, false, nil, false
   local file
   local cmd = {}
   local i = 1
@@ -114,6 +117,8 @@ function M.run(args)
       break
     elseif a == "-n" or a == "--dry-run" then
       dry = true
+    elseif a == "-t" or a == "--tty" then
+      tty = true
     elseif a == "-d" or a == "--detach" then
       detach = true
     elseif a == "--name" then
@@ -134,6 +139,7 @@ function M.run(args)
   local isol = require "isol"
   local r = cli.load_recipe(file, table.unpack(cmd))
   if r == nil then return 0 end
+  if tty then r = isol.recipe.extend(r, { tty = true }) end
   local box <close> = isol.sandbox(r)
   if #cmd == 0 then cmd = nil end
   if dry then
@@ -153,7 +159,9 @@ function M.run(args)
   local catcher <close> = assert(core.sigcatch(forwarded(box.recipe)))
   local p, msg, code = box:spawn(cmd)
   if not p then return cli.die(msg, M.spawn_failure_code(msg, code)) end
-  local st, werr = wait_forwarding(p, catcher)
+  local st, werr
+  if p.pty then st, werr = require("isol.tty").relay(p, catcher)
+  else st, werr = wait_forwarding(p, catcher) end
   if not st then return cli.die(werr, SETUP_FAILED) end
   return M.report(st, box.recipe)
 end
