@@ -196,6 +196,58 @@ for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
       end
     end)
 
+    it("takes recipes from isol.recipes by name, with parameters; --dry-run shows the same plan", function()
+      local file = tmpfile("u.lua", 'return require("isol").recipes.untrusted { memory = "64M", pids = 32 }')
+      local a, ok1 = h.sh(string.format("%s run -n -r untrusted:memory=64M,pids=32 -- /bin/true 2>&1", exe))
+      local b, ok2 = h.sh(string.format("%s run -n %s -- /bin/true 2>&1", exe, file))
+      assert(ok1 and ok2, a .. b)
+      assert.are.equal(b, a)
+      assert.matches("pids.max = 32", a, 1, true)
+      assert.matches("67108864", a, 1, true)
+      -- and it runs
+      local out, ok = h.sh(string.format("%s run -r untrusted -- /bin/sh -c 'hostname; id -u' 2>&1", exe))
+      assert(ok, out)
+      assert.matches("^untrusted\n", out)
+      out, _, code = h.sh(string.format("%s run -r no_such_recipe -- true 2>&1", exe))
+      assert.are.equal(125, code)
+      assert.matches('no recipe "no_such_recipe" in isol.recipes', out, 1, true)
+      out, _, code = h.sh(string.format("%s run -r untrusted:bogus=1 -- true 2>&1", exe))
+      assert.are.equal(125, code)
+      assert.matches("untrusted.bogus: unknown field", out, 1, true)
+    end)
+
+    it("maps quick flags onto recipe fields, alone or over a recipe file", function()
+      local src = tmpdir .. "/src"
+      h.sh("mkdir -p " .. src .. " && echo hello > " .. src .. "/f")
+      local out, ok = h.sh(string.format("%s run --ns pid --hostname qbox --net --ro-bind %s /mnt "
+        .. "--tmpfs /srv:1M --env QUICK=yes -- /bin/sh -c "
+        .. "'hostname; cat /mnt/f; touch /mnt/g 2>/dev/null || echo ro; touch /srv/x && echo srv ok; "
+        .. "echo $QUICK; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d \" \"; echo pid $$' 2>&1", exe, src))
+      assert(ok, out)
+      assert.are.equal("qbox\nhello\nro\nsrv ok\nyes\nlo\npid 2\n", out)
+      -- over a file: the flag wins; a .lua word after the options is the recipe
+      local f = tmpfile("base.lua", 'return { namespaces = { "uts" }, hostname = "fromfile" }')
+      out, ok = h.sh(string.format("%s run --hostname flag %s hostname 2>&1", exe, f))
+      assert(ok, out)
+      assert.are.equal("flag\n", out)
+      -- limits from flags
+      out = h.sh(string.format("%s run -n --memory 32M --pids 7 --cpu 50 -- true 2>&1", exe))
+      assert.matches("33554432", out, 1, true)
+      assert.matches("= 7 ", out, 1, true)
+      assert.matches("50000", out, 1, true)
+      -- a bad value is named by the recipe check
+      out, _, code = h.sh(string.format("%s run --memory lots -- true 2>&1", exe))
+      assert.are.equal(125, code)
+      assert.matches('limits.memory.max: expected size like "32M"', out, 1, true)
+    end)
+
+    it("reads the recipe from stdin with -", function()
+      local out, ok = h.sh(string.format("echo 'return { namespaces = { \"uts\" }, hostname = \"piped\" }' "
+        .. "| %s run - -- hostname 2>&1", exe))
+      assert(ok, out)
+      assert.are.equal("piped\n", out)
+    end)
+
     it("exits with the command's code, 125/126/127 for isol's own failures", function()
       local noexec = tmpfile("noexec.sh", "#!/bin/sh\necho ran\n")
       local cases = {

@@ -10,9 +10,21 @@ local forwarded, wait_forwarding
 local M = {
   summary = "run a command in a sandbox made from a recipe file",
   usage = [==[
-usage: isol run [options] RECIPE.lua [-- CMD [ARGS...]]
+usage: isol run [options] [RECIPE.lua [ARGS...]] [-- CMD [ARGS...]]
 
-Runs CMD (or the recipe's `command`) in a sandbox built from RECIPE.lua.
+Runs CMD (or the recipe's `command`) in a sandbox built from a recipe:
+RECIPE.lua (`-` reads it from stdin), recipes of isol.recipes (-r), quick
+flags, or all of these; they are merged with isol.recipe.extend in this
+order: the -r recipes, then RECIPE.lua, then the flags (each in the order
+given). Options come before RECIPE.lua: the words after it are not options.
+
+RECIPE.lua returns a recipe table, or a function returning one, or nothing
+(then it is a script that did its own work). A function gets the words
+between RECIPE.lua and `--`; the words after `--` are the command:
+  isol run build.lua release -- make -j2
+Without `--`, the words after a table recipe are the command
+(`isol run r.lua ls -la`), those after a function recipe its arguments.
+
 TERM, HUP, INT (Ctrl-C), QUIT, USR1, USR2 and WINCH sent to isol reach the
 command.
 
@@ -21,18 +33,37 @@ recipe's timeout expired; 125 when isol could not set the sandbox up (a bad
 recipe, a mount or cgroup that failed); 126 when the command was found but
 cannot be executed; 127 when it was not found. An OOM kill is said on stderr.
 
-RECIPE.lua returns a recipe table, or a function returning one (called with
-the arguments after --), or nothing: then it is a script that did its own work.
-
 options:
+  -r, --recipe NAME[:K=V,...]  a recipe of isol.recipes, with parameters
+                    (numbers where numeric): -r untrusted:memory=64M,pids=32
   -n, --dry-run     print the validated plan instead of running it
   -t, --tty         run the command on a new pseudo-terminal that isol relays
                     (job control in interactive shells; also `tty = true`
                     in the recipe)
+  --status-json FILE|-   when the command ends, write one JSON object (pid,
+                    namespaces, cgroups, status, oom, timeout, times, memory
+                    peak, description) to FILE or stdout
+  --status-fd N     the same JSON object to file descriptor N
   -d, --detach      start it in the background and exit (see `isol ps`,
                     `isol logs`, `isol kill`); it survives this shell
   --name NAME       the detached sandbox's name (default: generated)
-  -h, --help        this text]==],
+  -h, --help        this text
+
+quick flags (recipe fields):
+  --ns LIST         namespaces = {LIST} (comma-separated: pid,mount,uts...)
+  --hostname H      hostname = H (adds the uts namespace)
+  --memory SIZE     limits.memory.max = SIZE (64M, 1G)
+  --cpu PCT         limits.cpu.quota = "PCT%" (of one CPU)
+  --pids N          limits.pids.max = N
+  --ro-bind SRC DST, --bind SRC DST   a (read-only) bind mount (adds mount)
+  --tmpfs DST[:SIZE]  a tmpfs at DST (adds mount)
+  --env K=V         env.K = V
+  --net             a new network namespace (loopback only)
+
+examples:
+  isol run -r untrusted -- python3 x.py
+  isol run --hostname box --memory 64M --ns pid,mount -- sh
+  isol run -r minimal --ro-bind ./src /src -t -- sh -i]==],
 }
 
 -- The signals `isol run` passes on to the sandbox's first process (isol's
@@ -105,52 +136,205 @@ function M.report(st, r)
   return cli.exit_code(st)
 end
 
-function M.run(args)
-  local dry, detach, name, tty = false, false, nil, false
-  local file
-  local cmd = {}
+-- ------------------------------------------------------------ the command line
+
+-- Options that take values (how many) and the recipe fragment each quick
+-- flag stands for; fragments are applied with isol.recipe.extend.
+local VALUES = { ["--name"] = 1, ["-r"] = 1, ["--recipe"] = 1, ["--ns"] = 1, ["--hostname"] = 1,
+  ["--memory"] = 1, ["--cpu"] = 1, ["--pids"] = 1, ["--ro-bind"] = 2, ["--bind"] = 2, ["--tmpfs"] = 1,
+  ["--env"] = 1, ["--status-json"] = 1, ["--status-fd"] = 1 }
+local SWITCHES = { ["-n"] = "dry", ["--dry-run"] = "dry", ["-d"] = "detach", ["--detach"] = "detach",
+  ["-t"] = "tty", ["--tty"] = "tty", ["--net"] = "net" }
+
+local function split(s, sep)
+  local out = {}
+  for part in (s .. sep):gmatch("(.-)" .. sep) do out[#out + 1] = part end
+  return out
+end
+
+-- "64" -> 64, "0.5" -> 0.5, "true"/"false" -> booleans, else the string
+local function scalar(v)
+  if v == "true" then return true elseif v == "false" then return false end
+  local n = tonumber(v)
+  if n and v:match("^[%d.+-]") then return math.tointeger(n) or n end
+  return v
+end
+
+--- `-r NAME[:k=v,...]`: recipe NAME of isol.recipes with those parameters.
+function M.named_recipe(spec)
+  local name, params = spec:match("^([^:]*):(.*)$")
+  name = name or spec
+  local p = {}
+  if params and params ~= "" then
+    for _, kv in ipairs(split(params, ",")) do
+      local k, v = kv:match("^([%w_]+)=(.*)$")
+      if not k then error(string.format("-r %s: expected NAME:key=value,..., got %q", spec, kv), 0) end
+      p[k] = scalar(v)
+    end
+  end
+  local isol = require "isol"
+  local r = name:match("^[%w_]+$") and name ~= "init" and isol.recipes[name]
+  if r == nil then error(string.format("-r: no recipe %q in isol.recipes", name), 0) end
+  if type(r) == "function" then return r(p) end
+  if next(p) then error(string.format("-r %s: recipe %q takes no parameters", spec, name), 0) end
+  return r
+end
+
+-- The recipe fragment of one quick flag (values checked by the recipe's
+-- own validation once everything is merged).
+local function fragment(opt, v1, v2)
+  if opt == "--ns" then return { namespaces = split(v1, ",") }
+  elseif opt == "--hostname" then return { namespaces = { "uts" }, hostname = v1 }
+  elseif opt == "--memory" then return { limits = { memory = { max = scalar(v1) } } }
+  elseif opt == "--cpu" then
+    return { limits = { cpu = { quota = v1:match("%%$") and v1 or (v1 .. "%") } } }
+  elseif opt == "--pids" then return { limits = { pids = { max = scalar(v1) } } }
+  elseif opt == "--ro-bind" or opt == "--bind" then
+    return { namespaces = { "mount" }, mounts = { { type = "bind", source = v1, target = v2,
+      readonly = opt == "--ro-bind" or nil } } }
+  elseif opt == "--tmpfs" then
+    local dst, size = v1:match("^(.-):(%d+%a*)$")
+    return { namespaces = { "mount" }, mounts = { { type = "tmpfs", target = dst or v1, size = size } } }
+  elseif opt == "--env" then
+    local k, v = v1:match("^([^=]+)=(.*)$")
+    if not k then error(string.format("--env: expected NAME=VALUE, got %q", v1), 0) end
+    return { env = { [k] = v } }
+  elseif opt == "--net" then return { namespaces = { "net" } }
+  elseif opt == "--tty" then return { tty = true }
+  end
+end
+
+--- Parse `isol run`'s arguments: a table {dry=, detach=, name=, named={},
+-- flags={}, file=, recipe_args=, cmd=, words=, status_json=, status_fd=},
+-- or nil, message (a usage error).
+function M.parse(args)
+  local o = { named = {}, flags = {} }
   local i = 1
+  local function rest(from, to)
+    local out = {}
+    for j = from, to or #args do out[#out + 1] = args[j] end
+    return out
+  end
   while i <= #args do
     local a = args[i]
+    local opt, inline = a:match("^(%-%-[%w-]+)=(.*)$")
+    opt = opt or a
     if a == "--" then
-      for j = i + 1, #args do cmd[#cmd + 1] = args[j] end
-      break
-    elseif a == "-n" or a == "--dry-run" then
-      dry = true
-    elseif a == "-t" or a == "--tty" then
-      tty = true
-    elseif a == "-d" or a == "--detach" then
-      detach = true
-    elseif a == "--name" then
-      i = i + 1
-      name = args[i]
-      if not name then return cli.die("run: --name needs a value", 2) end
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return cli.die("run: unknown option " .. a .. " (see `isol run --help`)", 2)
-    elseif not file then
-      file = a
+      o.cmd = rest(i + 1)
+      return o
+    elseif SWITCHES[opt] and not inline then
+      local what = SWITCHES[opt]
+      if what == "net" then o.flags[#o.flags + 1] = fragment("--net")
+      elseif what == "tty" then o.flags[#o.flags + 1] = fragment("--tty")
+      else o[what] = true end
+    elseif VALUES[opt] then
+      local vals = {}
+      if inline then vals[1] = inline end
+      while #vals < VALUES[opt] do
+        i = i + 1
+        if args[i] == nil then return nil, string.format("%s needs %d value(s)", opt, VALUES[opt]) end
+        vals[#vals + 1] = args[i]
+      end
+      if opt == "--name" then o.name = vals[1]
+      elseif opt == "-r" or opt == "--recipe" then o.named[#o.named + 1] = vals[1]
+      elseif opt == "--status-json" then o.status_json = vals[1]
+      elseif opt == "--status-fd" then
+        o.status_fd = math.tointeger(tonumber(vals[1]))
+        if not o.status_fd or o.status_fd < 0 then return nil, "--status-fd: expected an fd number, got " .. vals[1] end
+      else o.flags[#o.flags + 1] = fragment(opt, vals[1], vals[2]) end
+    elseif a ~= "-" and a:sub(1, 1) == "-" then
+      local known = {}
+      for k in pairs(VALUES) do known[#known + 1] = k end
+      for k in pairs(SWITCHES) do known[#known + 1] = k end
+      table.sort(known)
+      local near = cli.did_you_mean(opt, known)
+      return nil, "unknown option " .. a .. (near and string.format(' (did you mean "%s"?)', near) or "")
+    elseif a == "-" or a:match("%.lua$") or (#o.named == 0 and #o.flags == 0) then
+      -- the recipe file; option parsing stops here
+      o.file = a
+      for j = i + 1, #args do
+        if args[j] == "--" then
+          o.recipe_args, o.cmd = rest(i + 1, j - 1), rest(j + 1)
+          return o
+        end
+      end
+      o.words = rest(i + 1)
+      return o
     else
-      cmd[#cmd + 1] = a
+      -- -r or flags gave the recipe: this is the command
+      o.cmd = rest(i)
+      return o
     end
     i = i + 1
   end
-  if not file then return cli.die("run: no recipe file (see `isol run --help`)", 2) end
-  if name and not detach then return cli.die("run: --name goes with -d", 2) end
+  return o
+end
+
+-- Load the recipe file (or stdin for "-"): a table, a function called with
+-- `args`, or nothing (a script that did its own work). Returns the recipe
+-- (or nil) and whether the file made it from a function.
+local function load_file(path, args)
+  local chunk, err
+  if path == "-" then chunk, err = load(io.stdin:read("a") or "", "=stdin", "t")
+  else chunk, err = loadfile(path) end
+  if not chunk then error(err, 0) end
+  local r = chunk(table.unpack(args))
+  local from_function = type(r) == "function"
+  if from_function then r = r(table.unpack(args)) end
+  if r ~= nil and type(r) ~= "table" then
+    error(string.format("%s: expected the file to return a recipe table or a function, got %s",
+      path == "-" and "stdin" or path, type(r)), 0)
+  end
+  return r, from_function
+end
+
+-- The recipe the command line describes: -r recipes, then the file, then the
+-- quick flags, each in command-line order, merged with isol.recipe.extend.
+-- Returns the recipe and the command (nil: the recipe's), or nothing when
+-- the file was a script that did its own work.
+local function build(o)
   local isol = require "isol"
-  local r = cli.load_recipe(file, table.unpack(cmd))
+  local parts = {}
+  for _, spec in ipairs(o.named) do parts[#parts + 1] = M.named_recipe(spec) end
+  local cmd = o.cmd
+  if o.file then
+    local r, from_function = load_file(o.file, o.recipe_args or o.words or {})
+    if r == nil then return nil end
+    if o.words and #o.words > 0 then
+      -- without --: a function's arguments, else the command
+      if not from_function then cmd = o.words end
+    elseif o.recipe_args and #o.recipe_args > 0 and not from_function then
+      error(string.format("%s returns a table: it takes no arguments (before --: %s)", o.file,
+        table.concat(o.recipe_args, " ")), 0)
+    end
+    parts[#parts + 1] = r
+  end
+  for _, f in ipairs(o.flags) do parts[#parts + 1] = f end
+  if #parts == 0 then parts[1] = {} end
+  if cmd and #cmd == 0 then cmd = nil end
+  return isol.recipe.extend(table.unpack(parts)), cmd
+end
+
+function M.run(args)
+  local o, perr = M.parse(args)
+  if not o then return cli.die("run: " .. perr .. " (see `isol run --help`)", 2) end
+  if not o.file and #o.named == 0 and #o.flags == 0 then
+    return cli.die("run: no recipe: give a recipe file, -r NAME or a flag (see `isol run --help`)", 2)
+  end
+  if o.name and not o.detach then return cli.die("run: --name goes with -d", 2) end
+  local isol = require "isol"
+  local r, cmd = build(o)
   if r == nil then return 0 end
-  if tty then r = isol.recipe.extend(r, { tty = true }) end
   local box <close> = isol.sandbox(r)
-  if #cmd == 0 then cmd = nil end
-  if dry then
+  if o.dry then
     io.stdout:write(isol.recipe.explain(box.recipe, cmd))
     return 0
   end
-  if detach then
-    local c = { detach = true, name = name, recipe_source = file }
+  if o.detach then
+    local c = { detach = true, name = o.name, recipe_source = o.file ~= "-" and o.file or nil }
     for k, v in ipairs(cmd or {}) do c[k] = v end
-    local p, got = box:spawn(c)
-    if not p then return cli.die(got, 127) end
+    local p, got, code = box:spawn(c)
+    if not p then return cli.die(got, M.spawn_failure_code(got, code)) end
     print(string.format("%s %d", got, p:pid()))
     return 0
   end
