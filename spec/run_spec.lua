@@ -248,6 +248,47 @@ for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
       assert.are.equal("piped\n", out)
     end)
 
+    it("--status-json FILE|- and --status-fd N write one JSON object when the command ends", function()
+      local cjson = require "cjson"
+      local r = tmpfile("st.lua", 'return { description = "status spec", namespaces = { "pid", "uts", "mount" }, '
+        .. 'limits = { memory = { max = "32M", swap = 0 } } }')
+      local file = tmpdir .. "/status.json"
+      local out, _, code = h.sh(string.format("%s run --status-json %s %s -- /bin/sh -c "
+        .. "'sleep 0.2; x=$(head -c 100000000 /dev/zero | tr \\\\0 x)' 2>/dev/null", exe, file, r))
+      assert.are.equal(137, code, out)
+      local text = h.read(file)
+      assert.is_not_nil(text, "no status file")
+      local rec = cjson.decode(text)
+      assert.is_true(rec.pid > 1)
+      assert.is_true(rec.oom)
+      assert.is_false(rec.timeout)
+      assert.are.same({ signal = "SIGKILL", signo = 9 }, rec.status)
+      assert.are.equal(137, rec.exit_code)
+      assert.are.equal("status spec", rec.description)
+      for _, ns in ipairs { "pid", "uts", "mnt" } do
+        local ino = math.tointeger(rec.namespaces[ns])
+        assert.is_true(ino and ino > 0, ns)
+        assert.are_not.equal(math.tointeger(tonumber((h.sh("stat -Lc %i /proc/self/ns/" .. ns)))), ino)
+      end
+      assert.is_nil(rec.namespaces.net) -- shared with the caller: not listed
+      local mem
+      for _, d in ipairs(rec.cgroups) do if d:find("/memory/", 1, true) or not d:find("/cgroup/%a+/") then mem = d end end
+      assert.is_not_nil(mem, table.concat(rec.cgroups, " "))
+      assert.is_true(rec.memory_peak > 16 * 1024 * 1024, tostring(rec.memory_peak))
+      assert.is_true(rec.wall_s >= 0.2 and rec.wall_s < 60, tostring(rec.wall_s))
+      assert.is_true(rec.cpu.user_s + rec.cpu.system_s > 0)
+      -- stdout, and an fd; the command's own output comes first
+      out, _, code = h.sh(string.format("%s run --status-json - --status-fd 7 --ns pid -- /bin/sh -c 'echo out; exit 3' "
+        .. "7>%s/fd.json", exe, tmpdir))
+      assert.are.equal(3, code)
+      local line = out:match("^out\n(%{.*%})\n$")
+      assert.is_not_nil(line, out)
+      rec = cjson.decode(line)
+      assert.are.same({ code = 3 }, rec.status)
+      assert.is_false(rec.oom)
+      assert.are.same(rec.status, cjson.decode(h.read(tmpdir .. "/fd.json")).status)
+    end)
+
     it("exits with the command's code, 125/126/127 for isol's own failures", function()
       local noexec = tmpfile("noexec.sh", "#!/bin/sh\necho ran\n")
       local cases = {

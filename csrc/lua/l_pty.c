@@ -13,6 +13,7 @@
  * core.tty_winsize(fd) -> rows, cols, or nil, msg, errno.
  * core.fd_pump(from, to) -> bytes moved (0: end of input), false when
  *     nothing was ready, or nil, msg, errno.
+ * core.fd_write(fd, s) -> true (all of s written), or nil, msg, errno.
  */
 #include "binding.h"
 
@@ -241,11 +242,24 @@ static int l_fd_pump(lua_State *L)
 	return 1;
 }
 
+static int l_fd_write(lua_State *L)
+{
+	int fd = check_fd(L, 1);
+	size_t len;
+	const char *s = luaL_checklstring(L, 2, &len);
+	isol_error err;
+
+	if (isol_fd_write_all(fd, s, len, &err) < 0)
+		return isol_lua_fail(L, &err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 void isol_lua_open_pty(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "pty_open", l_pty_open }, { "tty_raw", l_tty_raw }, { "tty_winsize", l_tty_winsize },
-		{ "fd_pump", l_fd_pump },   { NULL, NULL },
+		{ "pty_open", l_pty_open }, { "tty_raw", l_tty_raw },   { "tty_winsize", l_tty_winsize },
+		{ "fd_pump", l_fd_pump },   { "fd_write", l_fd_write }, { NULL, NULL },
 	};
 	static const luaL_Reg pty_methods[] = {
 		{ "master", pty_master },

@@ -135,6 +135,65 @@ function M.report(st, r)
   end
   return cli.exit_code(st)
 end
+M.exit_code_of = function(st)
+  if st.timeout then return TIMED_OUT end
+  return cli.exit_code(st)
+end
+
+-- ------------------------------------------------------------ --status-json
+
+--- The status record `--status-json` writes when the command ends: what an
+-- orchestrator or CI system reads. `info` = {pid=, namespaces=, started=}
+-- taken at the spawn; st the command's status.
+function M.status_record(box, p, st, info)
+  local rec = {
+    pid = info.pid,
+    namespaces = info.namespaces, -- procname -> inode, those not shared with isol
+    cgroups = {},
+    status = st.code ~= nil and { code = st.code } or { signal = st.signal, signo = st.signo },
+    exit_code = M.exit_code_of(st),
+    oom = st.oom == true,
+    timeout = st.timeout == true,
+    wall_s = core.now() - info.started,
+    description = box.recipe.description,
+  }
+  local ru = p:rusage()
+  if ru then
+    rec.cpu = { user_s = ru.utime, system_s = ru.stime }
+    rec.maxrss_kb = ru.maxrss_kb
+  end
+  if box.cgroup then
+    for i, d in ipairs(box.cgroup:dirs() or {}) do rec.cgroups[i] = d end
+    local stats = box:stats()
+    if stats then
+      rec.memory_peak = stats.memory and stats.memory.peak
+      if stats.cpu and stats.cpu.usage_us then rec.cpu = rec.cpu or {}; rec.cpu.cgroup_usage_s = stats.cpu.usage_us / 1e6 end
+      rec.pids_peak = stats.pids and stats.pids.peak
+    end
+  end
+  return rec
+end
+
+-- Write the record as one line of JSON to FILE, "-" (stdout) or an fd.
+local function write_status(o, rec)
+  local cjson = require "cjson"
+  if next(rec.namespaces) == nil then rec.namespaces = cjson.empty_array end
+  if #rec.cgroups == 0 then rec.cgroups = cjson.empty_array end
+  local text = cjson.encode(rec) .. "\n"
+  if o.status_fd then
+    local ok, msg = core.fd_write(o.status_fd, text)
+    if not ok then io.stderr:write("isol: --status-fd ", o.status_fd, ": ", msg, "\n") end
+  end
+  if o.status_json == "-" then
+    io.stdout:write(text)
+    io.stdout:flush()
+  elseif o.status_json then
+    local f, msg = io.open(o.status_json, "w")
+    if not f then io.stderr:write("isol: --status-json: ", msg, "\n"); return end
+    f:write(text)
+    f:close()
+  end
+end
 
 -- ------------------------------------------------------------ the command line
 
@@ -341,12 +400,20 @@ function M.run(args)
   -- Caught before the spawn: a signal that arrives meanwhile stays pending
   -- and is forwarded once the process exists (the child unblocks them).
   local catcher <close> = assert(core.sigcatch(forwarded(box.recipe)))
+  local started = core.now()
   local p, msg, code = box:spawn(cmd)
   if not p then return cli.die(msg, M.spawn_failure_code(msg, code)) end
+  local info
+  if o.status_json or o.status_fd then
+    -- while the sandbox's first process surely lives
+    info = { pid = p:pid(), started = started,
+      namespaces = require("isol.kill").ns_inodes(p:pid(), box.recipe.namespaces) }
+  end
   local st, werr
   if p.pty then st, werr = require("isol.tty").relay(p, catcher)
   else st, werr = wait_forwarding(p, catcher) end
   if not st then return cli.die(werr, SETUP_FAILED) end
+  if info then write_status(o, M.status_record(box, p, st, info)) end
   return M.report(st, box.recipe)
 end
 
