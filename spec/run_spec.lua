@@ -289,6 +289,18 @@ for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
       assert.are.same(rec.status, cjson.decode(h.read(tmpdir .. "/fd.json")).status)
     end)
 
+    it("runs the demo: both hostnames, a new read-only root, the 32M cap and its OOM", function()
+      local out, ok = h.sh(exe .. " run examples/demo.lua 2>&1")
+      assert(ok, out)
+      local host = h.read("/proc/sys/kernel/hostname"):gsub("%s+$", "")
+      assert.matches("hostname: isol-demo   (the host's: " .. host .. ")", out, 1, true)
+      assert.matches("root: bin dev etc ", out, 1, true)
+      assert.matches("every one made for this sandbox: / /dev /proc /tmp /usr and", out, 1, true)
+      assert.matches("Read-only file system", out, 1, true)
+      assert.matches("killed (status 137: SIGKILL from the OOM killer)", out, 1, true)
+      assert.is_nil(out:find("no limit", 1, true))
+    end)
+
     it("exits with the command's code, 125/126/127 for isol's own failures", function()
       local noexec = tmpfile("noexec.sh", "#!/bin/sh\necho ran\n")
       local cases = {
