@@ -3,6 +3,7 @@
 -- script, and build/bin/isol, the native launcher). Terminal behaviour is
 -- driven through a pseudo-terminal the spec makes (python3's pty module).
 local h = require "support.helpers"
+local leak = require "support.leak"
 
 -- A pty driver: runs argv on a new pty, plays the steps (expect TEXT
 -- [timeout], send TEXT, sleep S, winsize ROWS COLS), then prints everything
@@ -94,6 +95,10 @@ teardown(function() h.sh("rm -rf " .. h.shq(tmpdir)) end)
 
 for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
   describe(exe .. " run #root", function()
+    local snap
+    before_each(function() snap = leak.snapshot { dirs = { tmpdir } } end)
+    after_each(function() leak.assert_clean(snap) end)
+
     it("forwards TERM, HUP, INT, QUIT, USR1, USR2 and WINCH to the command: its trap runs", function()
       for name in pairs(SIGNALS) do
         local out, _, code = h.sh(string.format(
@@ -141,15 +146,17 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
         { "expect", "jobstarted" }, { "send", "jobs\n" }, { "expect", "Running" },
         { "send", "kill %1; wait %1; echo status=$?\n" }, { "expect", "status=143" },
         { "send", "tty; exit 5\n" },
-      }, string.format("exec %s run -t %s/pid.lua -- sh -i", exe, tmpdir))
+      }, string.format("echo outer $(tty); exec %s run -t %s/pid.lua -- sh -i", exe, tmpdir))
       assert(ok, out)
       assert.are.equal(5, rc, out)
       assert.is_nil(out:find("job control turned off", 1, true), out)
       assert.matches("[1] + Running", out, 1, true)
-      -- the command's terminal is a new one, not the driver's
-      local mine = h.sh("python3 -c 'import os; print(os.ttyname(0))' < /dev/null 2>/dev/null")
-      assert.matches("\n/dev/pts/%d+\r?\n", out)
-      assert.is_nil(mine:match("/dev/pts/%d+") and out:find(mine:match("/dev/pts/%d+") .. "\r", 1, true))
+      -- the command's terminal is a new one, not the caller's
+      local outer = out:match("outer (/dev/pts/%d+)")
+      local inner = out:match("tty; exit 5.-(/dev/pts/%d+)")
+      assert.is_not_nil(outer, out)
+      assert.is_not_nil(inner, out)
+      assert.are_not.equal(outer, inner)
     end)
 
     it("-t: the window size follows the caller's; the terminal mode is restored", function()
@@ -277,6 +284,7 @@ for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
       assert.is_true(rec.memory_peak > 16 * 1024 * 1024, tostring(rec.memory_peak))
       assert.is_true(rec.wall_s >= 0.2 and rec.wall_s < 60, tostring(rec.wall_s))
       assert.is_true(rec.cpu.user_s + rec.cpu.system_s > 0)
+      for _, d in ipairs(rec.cgroups) do assert.is_nil(h.read(d .. "/cgroup.procs"), "left behind: " .. d) end
       -- stdout, and an fd; the command's own output comes first
       out, _, code = h.sh(string.format("%s run --status-json - --status-fd 7 --ns pid -- /bin/sh -c 'echo out; exit 3' "
         .. "7>%s/fd.json", exe, tmpdir))
