@@ -122,8 +122,9 @@ end
 -- them; `isol.recipe.explain` prints them). Within a phase the order below
 -- is the order of the calls:
 --   plan: images are attached before anything refers to them; supervise,
---     then detach (which forces supervision and stdio); the cgroup last,
---     so its OOM count is taken right before the spawn.
+--     then detach (which forces supervision and stdio); tty after detach
+--     (it refuses a detached spawn) and after whatever set stdio; the
+--     cgroup last, so its OOM count is taken right before the spawn.
 --   kill, close: the process trees first (a pid namespace dies with its
 --     init), then the cgroup ends and deletes what is left in it.
 Sandbox.step("validate", "cgroup", cgroup_sandbox.validate_step)

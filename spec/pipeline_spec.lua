@@ -13,8 +13,8 @@ describe("Sandbox pipeline", function()
     assert.same({
       "validate:cgroup",
       "prepare:cgroup",
-      "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:net", "plan:cgroup",
-      "after_spawn:process", "after_spawn:detached", "after_spawn:cgroup",
+      "plan:fs", "plan:process", "plan:detached", "plan:security", "plan:net", "plan:tty", "plan:cgroup",
+      "after_spawn:process", "after_spawn:detached", "after_spawn:cgroup", "after_spawn:tty",
       "wait:cgroup",
       "kill:process", "kill:cgroup",
       "close:process", "close:cgroup", "close:net",
