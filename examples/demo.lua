@@ -32,7 +32,9 @@ for d in /proc/[0-9]*; do echo "  ${d#/proc/} $(cat $d/comm 2>/dev/null)"; done
 echo "network interfaces: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\n' ' ')"
 echo "namespaces:"; for n in user pid mnt uts ipc net cgroup; do echo "  $n -> $(readlink /proc/self/ns/$n)"; done
 echo "root: $(ls / | tr '\n' ' ')"
-echo "  $(wc -l < /proc/self/mountinfo) mounts, every one made for this sandbox: $(cut -d' ' -f5 /proc/self/mountinfo | grep -v '^/.*/' | sort | tr '\n' ' ')and files under /etc, /dev, /proc"
+top=$(cut -d' ' -f5 /proc/self/mountinfo | grep -v '^/.*/' | sort | tr '\n' ' ')
+n=$(wc -l < /proc/self/mountinfo)
+echo "  $n mounts, every one made for this sandbox: ${top}and files under /etc, /dev, /proc"
 echo "  writing to /usr: $(touch /usr/isol-demo 2>&1 || true)"
 echo "memory: capped at 32M; allocating 64M in a child process..."
 /bin/sh -c 'x=$(head -c 67108864 /dev/zero | tr "\0" x); echo "  allocated ${#x} bytes (no limit?)"' 2>/dev/null

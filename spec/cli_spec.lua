@@ -38,6 +38,7 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       out, ok = h.sh(exe .. " run " .. recipe('return { namespaces = { "pid" } }') .. " ls -la /dev/null 2>&1")
       assert(ok, out)
       assert.matches("^crw", out)
+      local _, code
       out, _, code = h.sh(exe .. " run " .. recipe('return { namespaces = { "pid" } }') .. " a -- true 2>&1")
       assert.are.equal(125, code)
       assert.matches("takes no arguments", out, 1, true)
@@ -63,7 +64,7 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       assert.matches("-- CMD", a, 1, true)
       local out = h.sh(exe .. " --help")
       assert.matches("--version", out, 1, true)
-      local _, _, code
+      local _, code
       out, _, code = h.sh(exe .. " rnu 2>&1")
       assert.are.equal(2, code)
       assert.matches('unknown command "rnu"; did you mean "run"?', out, 1, true)

@@ -116,7 +116,8 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
     it("exits 128+N when the forwarded signal N killed the command", function()
       for _, name in ipairs { "TERM", "HUP", "USR1" } do
         local out = h.sh(string.format(
-          "rm -f %s/out; %s run %s/pid.lua -- /bin/sh -c 'echo ready; while :; do sleep 0.02; done' > %s/out 2>&1 & pid=$!; "
+          "rm -f %s/out; %s run %s/pid.lua -- /bin/sh -c 'echo ready; while :; do sleep 0.02; done' "
+          .. "> %s/out 2>&1 & pid=$!; "
           .. "for i in $(seq 200); do grep -q ready %s/out 2>/dev/null && break; sleep 0.02; done; "
           .. "kill -%s $pid; wait $pid; echo \"rc=$?\"", tmpdir, exe, tmpdir, tmpdir, tmpdir, name))
         assert.are.equal("rc=" .. (128 + SIGNALS[name]) .. "\n", out)
@@ -215,6 +216,7 @@ for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
       local out, ok = h.sh(string.format("%s run -r untrusted -- /bin/sh -c 'hostname; id -u' 2>&1", exe))
       assert(ok, out)
       assert.matches("^untrusted\n", out)
+      local _, code
       out, _, code = h.sh(string.format("%s run -r no_such_recipe -- true 2>&1", exe))
       assert.are.equal(125, code)
       assert.matches('no recipe "no_such_recipe" in isol.recipes', out, 1, true)
@@ -243,6 +245,7 @@ for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
       assert.matches("= 7 ", out, 1, true)
       assert.matches("50000", out, 1, true)
       -- a bad value is named by the recipe check
+      local _, code
       out, _, code = h.sh(string.format("%s run --memory lots -- true 2>&1", exe))
       assert.are.equal(125, code)
       assert.matches('limits.memory.max: expected size like "32M"', out, 1, true)
@@ -279,14 +282,17 @@ for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
       end
       assert.is_nil(rec.namespaces.net) -- shared with the caller: not listed
       local mem
-      for _, d in ipairs(rec.cgroups) do if d:find("/memory/", 1, true) or not d:find("/cgroup/%a+/") then mem = d end end
+      for _, d in ipairs(rec.cgroups) do
+        if d:find("/memory/", 1, true) or not d:find("/cgroup/%a+/") then mem = d end
+      end
       assert.is_not_nil(mem, table.concat(rec.cgroups, " "))
       assert.is_true(rec.memory_peak > 16 * 1024 * 1024, tostring(rec.memory_peak))
       assert.is_true(rec.wall_s >= 0.2 and rec.wall_s < 60, tostring(rec.wall_s))
       assert.is_true(rec.cpu.user_s + rec.cpu.system_s > 0)
       for _, d in ipairs(rec.cgroups) do assert.is_nil(h.read(d .. "/cgroup.procs"), "left behind: " .. d) end
       -- stdout, and an fd; the command's own output comes first
-      out, _, code = h.sh(string.format("%s run --status-json - --status-fd 7 --ns pid -- /bin/sh -c 'echo out; exit 3' "
+      out, _, code = h.sh(string.format("%s run --status-json - --status-fd 7 --ns pid -- "
+        .. "/bin/sh -c 'echo out; exit 3' "
         .. "7>%s/fd.json", exe, tmpdir))
       assert.are.equal(3, code)
       local line = out:match("^out\n(%{.*%})\n$")

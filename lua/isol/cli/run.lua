@@ -167,7 +167,10 @@ function M.status_record(box, p, st, info)
     local stats = box:stats()
     if stats then
       rec.memory_peak = stats.memory and stats.memory.peak
-      if stats.cpu and stats.cpu.usage_us then rec.cpu = rec.cpu or {}; rec.cpu.cgroup_usage_s = stats.cpu.usage_us / 1e6 end
+      if stats.cpu and stats.cpu.usage_us then
+        rec.cpu = rec.cpu or {}
+        rec.cpu.cgroup_usage_s = stats.cpu.usage_us / 1e6
+      end
       rec.pids_peak = stats.pids and stats.pids.peak
     end
   end
