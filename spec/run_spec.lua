@@ -173,6 +173,16 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       assert.are.equal(0, rc, out)
     end)
 
+    it("-t: a reader of the output that goes away hangs the pty up; the terminal mode is restored", function()
+      local out, rc, ok = on_pty({ { "expect", "mode kept" } }, string.format("exec bash -c %s",
+        h.shq(string.format("stty -g > %s/before; %s run -t %s/pid.lua -- yes | head -2; "
+          .. "echo isol=${PIPESTATUS[0]}; stty -g | cmp -s - %s/before && echo mode kept",
+          tmpdir, exe, tmpdir, tmpdir))))
+      assert(ok, out)
+      assert.are.equal(0, rc, out)
+      assert.matches("isol=129", out, 1, true) -- yes died of the hangup (SIGHUP)
+    end)
+
     it("-t: TIOCSTI inside pushes into the sandbox's terminal, never the caller's", function()
       if h.read("/proc/sys/dev/tty/legacy_tiocsti") == "0\n" then
         print("skipped: TIOCSTI is disabled on this kernel (dev.tty.legacy_tiocsti = 0)")

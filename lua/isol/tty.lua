@@ -59,7 +59,8 @@ end
 -- runs, restored on return, also on error) and p.pty until p ends; the
 -- window size follows the caller's. Caught signals (catcher, optional)
 -- are forwarded to p, but SIGWINCH, which resizes the pty instead (the
--- kernel then signals the command's foreground process group).
+-- kernel then signals the command's foreground process group), and
+-- SIGPIPE: when our output goes away the pty is hung up.
 -- @return the status p:wait() returns
 function M.relay(p, catcher)
   local pty = p.pty
@@ -81,7 +82,13 @@ function M.relay(p, catcher)
     if not ready then return nil, msg, code end
     if out_open and ready[master] then
       local n = core.fd_pump(master, 1)
-      if n == 0 or n == nil then out_open = false end
+      if n == 0 then out_open, in_open = false, false -- the sandbox closed it
+      elseif n == nil then
+        -- our output is gone (EPIPE): hang the terminal up, as a closed
+        -- terminal window would (the command's session gets SIGHUP)
+        pty:close()
+        out_open, in_open = false, false
+      end
     end
     if in_open and ready[0] then
       local n = core.fd_pump(0, master)
@@ -93,7 +100,9 @@ function M.relay(p, catcher)
     end
     if cfd and ready[cfd] then
       for sig in catcher.read, catcher do
-        if sig == "SIGWINCH" then resize() else p:kill(sig) end
+        if sig == "SIGWINCH" then
+          if out_open then resize() end
+        elseif sig ~= "SIGPIPE" then p:kill(sig) end
       end
     end
     if ready[pfd] then
@@ -106,6 +115,7 @@ function M.relay(p, catcher)
     end
   end
   if mode then mode:restore() end
+  pty:close()
   return p:wait()
 end
 

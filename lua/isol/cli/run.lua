@@ -72,7 +72,12 @@ examples:
 -- WINCH from the kernel itself: forwarding them too would deliver twice.
 local ALL = { "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH" }
 local NOT_TTY = { "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2" }
+-- With a terminal to relay, SIGPIPE is caught too (and not forwarded): a
+-- reader of our output that went away must not end isol with the caller's
+-- terminal left in raw mode (isol.tty.relay hangs the pty up instead).
+local RELAY = { "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGPIPE" }
 forwarded = function(r)
+  if r.tty then return RELAY end
   if r.new_session == false then return NOT_TTY end
   return ALL
 end
