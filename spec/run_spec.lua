@@ -382,3 +382,88 @@ describe("isol run's exit status", function()
     assert.are.equal(125, run.spawn_failure_code("bind /x on /y: source does not exist", E.ENOENT))
   end)
 end)
+
+describe("pseudo-terminals (isol.core) #root", function()
+  local core = require "isol.core"
+  local isol = require "isol"
+  local snap
+  before_each(function() snap = leak.snapshot {} end)
+  after_each(function() leak.assert_clean(snap) end)
+
+  it("opens a pair with a window size, and closes idempotently", function()
+    local pty <close> = assert(core.pty_open { rows = 33, cols = 77 })
+    local m, sl = pty:master(), pty:slave()
+    assert.is_true(m >= 3 and sl >= 3)
+    assert.is_true(core.isatty(sl))
+    assert.are.same({ 33, 77 }, { core.tty_winsize(sl) })
+    assert.is_true(pty:set_winsize(40, 100))
+    assert.are.same({ 40, 100 }, { pty:winsize() })
+    -- the master is non-blocking: nothing to read yet
+    assert.is_false(core.fd_pump(m, sl))
+    pty:close_slave()
+    assert.is_nil(pty:slave())
+    pty:close()
+    pty:close()
+    assert.is_nil(pty:master())
+    assert.has_error(function() pty:write("x") end, "pty is closed")
+    assert.matches("isol.Pty %(closed%)", tostring(pty))
+  end)
+
+  it("checks what Lua passes before the kernel sees it", function()
+    assert.has_error(function() core.pty_open { rows = 70000 } end, "pty_open.rows: expected 0 to 65535, got 70000")
+    assert.has_error(function() core.pty_open { cols = "wide" } end)
+    local pty <close> = assert(core.pty_open())
+    assert.has_error(function() pty:set_winsize(-1, 10) end, "rows: expected 0 to 65535, got -1")
+    assert.has_error(function() core.fd_pump(-1, 1) end)
+    assert.has_error(function() core.fd_write(2 ^ 40, "x") end)
+    local mode, msg, code = core.tty_raw(1 << 30)
+    assert.is_nil(mode)
+    assert.are.equal(core.errno.EBADF, code, msg)
+    assert.matches("tcgetattr fd 1073741824", msg, 1, true)
+  end)
+
+  it("raw mode is restored by restore, __close or __gc", function()
+    local pty <close> = assert(core.pty_open())
+    local sl = pty:slave()
+    local before = h.sh(string.format("stty -g < /proc/%d/fd/%d", core.getpid(), sl))
+    do
+      local raw <close> = assert(core.tty_raw(sl))
+      assert.matches("isol.TerminalMode", tostring(raw))
+      assert.are_not.equal(before, h.sh(string.format("stty -g < /proc/%d/fd/%d", core.getpid(), sl)))
+    end
+    assert.are.equal(before, h.sh(string.format("stty -g < /proc/%d/fd/%d", core.getpid(), sl)))
+    local mode = assert(core.tty_raw(sl))
+    assert.is_true(mode:restore())
+    assert.is_nil(mode:restore()) -- idempotent
+  end)
+
+  it("plan.ctty needs a terminal on fd 0: a clear error, nothing left", function()
+    local p, msg = isol.spawn { argv = { "/bin/true" }, ctty = true, stdin = "null", init = false }
+    assert.is_nil(p)
+    assert.matches("make fd 0 the controlling terminal (TIOCSCTTY)", msg, 1, true)
+    assert.has_error(function() isol.spawn { argv = { "/bin/true" }, ctty = "yes" } end)
+  end)
+
+  it("a sandbox with tty = true gives its process the pty; output comes through the master", function()
+    local box <close> = isol.sandbox { namespaces = { "pid" }, tty = true }
+    local p <close> = assert(box:spawn { "/bin/sh", "-c", "test -t 0 && test -t 1 && tty >/dev/null && echo tty" })
+    assert.are.equal("isol.Pty", getmetatable(p.pty).__name)
+    local st = p:wait()
+    assert.are.same({ code = 0 }, st)
+    local bytes = 0
+    while true do
+      local n = core.fd_pump(p.pty:master(), 2) -- to stderr: "tty\r\n"
+      if not n or n == 0 then break end
+      bytes = bytes + n
+    end
+    assert.are.equal(5, bytes)
+    p.pty:close()
+    assert.has_error(function() isol.sandbox { tty = "yes" } end, "tty: expected boolean, got string \"yes\"")
+    local d = isol.sandbox { namespaces = { "pid" }, tty = true }
+    local dp, dmsg = d:spawn { "/bin/true", detach = true, name = "tty-spec-refused" }
+    d:close()
+    assert.is_nil(dp)
+    assert.matches("a detached sandbox has no terminal", dmsg, 1, true)
+  end)
+end)
+
