@@ -311,6 +311,12 @@ for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
       assert.are.same({ code = 3 }, rec.status)
       assert.is_false(rec.oom)
       assert.are.same(rec.status, cjson.decode(h.read(tmpdir .. "/fd.json")).status)
+      -- a command that cannot start: the error and isol's status
+      out, _, code = h.sh(string.format("%s run --status-json - --ns pid -- /nonexistent/x 2>/dev/null", exe))
+      assert.are.equal(127, code)
+      rec = cjson.decode(out)
+      assert.are.equal(127, rec.exit_code)
+      assert.matches("exec /nonexistent/x: not found", rec.error, 1, true)
     end)
 
     it("runs the demo: both hostnames, a new read-only root, the 32M cap and its OOM", function()

@@ -28,6 +28,14 @@ Without `--`, the words after a table recipe are the command
 TERM, HUP, INT (Ctrl-C), QUIT, USR1, USR2 and WINCH sent to isol reach the
 command.
 
+Terminals: by default the command shares the caller's terminal for its
+stdio but runs in a session of its own (new_session), so it can neither
+take the terminal nor push input into it (TIOCSTI), and an interactive
+shell has no job control. -t gives it a new terminal of its own that isol
+relays: job control works and the caller's terminal stays out of reach.
+`new_session = false` in the recipe shares the caller's session instead
+(job control on the caller's terminal, and its risks).
+
 Exit status: the command's own; 128+N when signal N killed it; 124 when the
 recipe's timeout expired; 125 when isol could not set the sandbox up (a bad
 recipe, a mount or cgroup that failed); 126 when the command was found but
@@ -41,8 +49,9 @@ options:
                     (job control in interactive shells; also `tty = true`
                     in the recipe)
   --status-json FILE|-   when the command ends, write one JSON object (pid,
-                    namespaces, cgroups, status, oom, timeout, times, memory
-                    peak, description) to FILE or stdout
+                    namespaces, cgroups, status, exit_code, oom, timeout,
+                    times, memory peak, description) to FILE or stdout; when
+                    it could not start: {error=, exit_code=}
   --status-fd N     the same JSON object to file descriptor N
   -d, --detach      start it in the background and exit (see `isol ps`,
                     `isol logs`, `isol kill`); it survives this shell
@@ -410,7 +419,14 @@ function M.run(args)
   local catcher <close> = assert(core.sigcatch(forwarded(box.recipe)))
   local started = core.now()
   local p, msg, code = box:spawn(cmd)
-  if not p then return cli.die(msg, M.spawn_failure_code(msg, code)) end
+  if not p then
+    local status = M.spawn_failure_code(msg, code)
+    if o.status_json or o.status_fd then
+      write_status(o, { error = msg, exit_code = status, namespaces = {}, cgroups = {},
+        description = box.recipe.description })
+    end
+    return cli.die(msg, status)
+  end
   local info
   if o.status_json or o.status_fd then
     -- while the sandbox's first process surely lives
