@@ -255,6 +255,21 @@ static int l_fd_write(lua_State *L)
 	return 1;
 }
 
+/* A userdata type: methods as __index, one idempotent close for __gc and
+ * __close (liolib style). */
+static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close_fn)
+{
+	if (luaL_newmetatable(L, name)) {
+		lua_newtable(L);
+		luaL_setfuncs(L, methods, 0);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, close_fn);
+		lua_setfield(L, -2, "__gc");
+		lua_pushcfunction(L, close_fn);
+		lua_setfield(L, -2, "__close");
+	}
+}
+
 void isol_lua_open_pty(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
@@ -271,28 +286,16 @@ void isol_lua_open_pty(lua_State *L)
 		{ "close", pty_close },
 		{ NULL, NULL },
 	};
+	static const luaL_Reg mode_methods[] = {
+		{ "restore", mode_restore },
+		{ NULL, NULL },
+	};
 
-	if (luaL_newmetatable(L, PTY_MT)) {
-		luaL_newlib(L, pty_methods);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, pty_close);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, pty_close);
-		lua_setfield(L, -2, "__close");
-		lua_pushcfunction(L, pty_tostring);
-		lua_setfield(L, -2, "__tostring");
-	}
+	new_type(L, PTY_MT, pty_methods, pty_close);
+	lua_pushcfunction(L, pty_tostring);
+	lua_setfield(L, -2, "__tostring");
 	lua_pop(L, 1);
-	if (luaL_newmetatable(L, MODE_MT)) {
-		lua_createtable(L, 0, 1);
-		lua_pushcfunction(L, mode_restore);
-		lua_setfield(L, -2, "restore");
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, mode_gc);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, mode_gc);
-		lua_setfield(L, -2, "__close");
-	}
+	new_type(L, MODE_MT, mode_methods, mode_gc);
 	lua_pop(L, 1);
 	luaL_setfuncs(L, fns, 0);
 }
