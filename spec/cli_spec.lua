@@ -71,6 +71,9 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       out, _, code = h.sh(exe .. " run --memroy 1M -- true 2>&1")
       assert.are.equal(2, code)
       assert.matches('unknown option --memroy (did you mean "--memory"?)', out, 1, true)
+      out, _, code = h.sh(exe .. " check extra 2>&1")
+      assert.are.equal(2, code)
+      assert.matches("check: takes no arguments, got extra", out, 1, true)
     end)
 
     it("checks the kernel", function()

@@ -22,7 +22,10 @@ local function row(name, ok, detail)
   print(string.format("  %-26s %-4s %s", name, ok and "yes" or "no", detail or ""))
 end
 
-function M.run()
+function M.run(args)
+  if args and args[1] then
+    return require("isol.cli").die("check: takes no arguments, got " .. args[1] .. " (see `isol check --help`)", 2)
+  end
   local isol = require "isol"
   local core = isol.core
   local uid = core.ids()
