@@ -229,7 +229,10 @@ for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
       local _, code
       out, _, code = h.sh(string.format("%s run -r no_such_recipe -- true 2>&1", exe))
       assert.are.equal(125, code)
-      assert.matches('no recipe "no_such_recipe" in isol.recipes', out, 1, true)
+      assert.matches('no recipe "no_such_recipe" in isol.recipes (known: ', out, 1, true)
+      assert.matches("untrusted", out, 1, true)
+      out = h.sh(string.format("cd / && %s/%s run -r untrustd -- true 2>&1", h.root, exe))
+      assert.matches('did you mean "untrusted"?', out, 1, true)
       out, _, code = h.sh(string.format("%s run -r untrusted:bogus=1 -- true 2>&1", exe))
       assert.are.equal(125, code)
       assert.matches("untrusted.bogus: unknown field", out, 1, true)

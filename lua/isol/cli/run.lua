@@ -236,6 +236,30 @@ local function scalar(v)
   return v
 end
 
+--- The recipes of isol.recipes, one per module file next to its init.lua.
+-- (where the recipes are: the loaded module's file when its name is
+-- absolute, else Lua's path, else the source tree of the native launcher)
+function M.recipe_names()
+  local dirs = {}
+  local src = debug.getinfo(require("isol.recipes.minimal"), "S").source
+  dirs[1] = src:match("^@(/.*)/[^/]*$")
+  dirs[#dirs + 1] = (package.searchpath("isol.recipes.minimal", package.path) or ""):match("^(.*)/[^/]*$")
+  local exe = core.readlink("/proc/self/exe")
+  dirs[#dirs + 1] = exe and exe:match("^(.*)/bin/[^/]*$") and exe:match("^(.*)/bin/[^/]*$") .. "/../lua/isol/recipes"
+  for _, dir in pairs(dirs) do
+    local names = {}
+    for _, f in ipairs(core.listdir(dir) or {}) do
+      local n = f:match("^([%w_]+)%.lua$")
+      if n and n ~= "init" then names[#names + 1] = n end
+    end
+    if #names > 0 then
+      table.sort(names)
+      return names
+    end
+  end
+  return {}
+end
+
 --- `-r NAME[:k=v,...]`: recipe NAME of isol.recipes with those parameters.
 function M.named_recipe(spec)
   local name, params = spec:match("^([^:]*):(.*)$")
@@ -250,7 +274,12 @@ function M.named_recipe(spec)
   end
   local isol = require "isol"
   local r = name:match("^[%w_]+$") and name ~= "init" and isol.recipes[name]
-  if r == nil then error(string.format("-r: no recipe %q in isol.recipes", name), 0) end
+  if not r then
+    local known = M.recipe_names()
+    local near = cli.did_you_mean(name, known)
+    error(string.format("-r: no recipe %q in isol.recipes%s (known: %s)", name,
+      near and string.format('; did you mean "%s"?', near) or "", table.concat(known, ", ")), 0)
+  end
   if type(r) == "function" then return r(p) end
   if next(p) then error(string.format("-r %s: recipe %q takes no parameters", spec, name), 0) end
   return r
