@@ -100,22 +100,44 @@ int isol_fd_write_all(int fd, const char *buf, size_t len, isol_error *err)
 	return 0;
 }
 
-ssize_t isol_fd_pump(int from, int to, isol_error *err)
+ssize_t isol_fd_write_some(int fd, const char *buf, size_t len, isol_error *err)
 {
-	char buf[65536];
-	ssize_t n;
-	int r;
+	ssize_t w;
 
 	do
-		n = read(from, buf, sizeof buf);
+		w = write(fd, buf, len);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) {
+		if (errno == EAGAIN)
+			return 0;
+		return isol_fail(err, errno, "write fd %d", fd);
+	}
+	return w;
+}
+
+ssize_t isol_fd_read(int fd, char *buf, size_t len, isol_error *err)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN)
 			return -EAGAIN;
 		if (errno == EIO)
 			return 0; /* a master whose slave side is gone */
-		return isol_fail(err, errno, "read fd %d", from);
+		return isol_fail(err, errno, "read fd %d", fd);
 	}
+	return n;
+}
+
+ssize_t isol_fd_pump(int from, int to, isol_error *err)
+{
+	char buf[65536];
+	ssize_t n = isol_fd_read(from, buf, sizeof buf, err);
+	int r;
+
 	if (n > 0 && (r = isol_fd_write_all(to, buf, (size_t)n, err)) < 0)
 		return r;
 	return n;

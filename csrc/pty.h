@@ -40,6 +40,16 @@ int isol_tty_set_winsize(int fd, const struct winsize *ws, isol_error *err);
  * Returns 0 or -errno. */
 int isol_fd_write_all(int fd, const char *buf, size_t len, isol_error *err);
 
+/* Write what fd takes now of buf (a non-blocking fd, e.g. a pty master
+ * whose input queue may be full). Returns the bytes written, 0 when none
+ * fit (EAGAIN), or -errno. */
+ssize_t isol_fd_write_some(int fd, const char *buf, size_t len, isol_error *err);
+
+/* One read of at most len bytes. Returns the bytes read; 0 at end of input
+ * (EOF, or EIO: a master whose slave side is gone); -EAGAIN when nothing
+ * was ready; other -errno with err filled. */
+ssize_t isol_fd_read(int fd, char *buf, size_t len, isol_error *err);
+
 /* Move what can be read from `from` now (one read, at most 64 KiB) to `to`,
  * writing all of it (waiting for `to` when it is non-blocking and full).
  * Returns the number of bytes moved; 0 at end of input (EOF, or EIO: a

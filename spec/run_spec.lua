@@ -212,6 +212,12 @@ for c in b"echo INJECTED\n": fcntl.ioctl(0, termios.TIOCSTI, bytes([c]))]]
         assert.matches("on a tty", out, 1, true)
         assert.matches("one\r\ntwo\r\n.*done", out)
       end
+      -- more input than the pty holds, to a command that reads it late while
+      -- the echo fills the other direction: relayed, no deadlock
+      local out, ok = h.sh(string.format("seq 1 60000 | timeout -s KILL 60 %s run -t %s/pid.lua -- "
+        .. "/bin/sh -c 'sleep 1; wc -l | sed s/^/lines=/' 2>&1 | tail -c 200", exe, tmpdir))
+      assert(ok, out)
+      assert.matches("lines=60000", out, 1, true)
     end)
 
     it("takes recipes from isol.recipes by name, with parameters; --dry-run shows the same plan", function()
@@ -409,6 +415,17 @@ describe("pseudo-terminals (isol.core) #root", function()
     assert.are.same({ 40, 100 }, { pty:winsize() })
     -- the master is non-blocking: nothing to read yet
     assert.is_false(core.fd_pump(m, sl))
+    assert.is_false(core.fd_read(m))
+    -- input the command does not read fills the pty: write_some takes less,
+    -- then nothing, instead of blocking
+    local n, total = 1, 0
+    while n > 0 and total < 1 << 20 do
+      n = pty:write_some(string.rep("x", 4096))
+      total = total + n
+    end
+    assert.are.equal(0, n)
+    assert.is_true(total > 0 and total < 1 << 20)
+    assert.matches("^x+", core.fd_read(m, 100)) -- the echo
     pty:close_slave()
     assert.is_nil(pty:slave())
     pty:close()

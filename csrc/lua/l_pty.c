@@ -6,7 +6,8 @@
  * core.pty_open([{rows=, cols=}]) -> isol.Pty, or nil, msg, errno
  *     pty:master(), pty:slave() -> fd (nil once closed); pty:close_slave();
  *     pty:set_winsize(rows, cols); pty:winsize() -> rows, cols;
- *     pty:write(s) (to the master: the command's input); pty:close()
+ *     pty:write(s) (to the master: the command's input), pty:write_some(s)
+ *     -> bytes taken now (0: its input queue is full); pty:close()
  *     (idempotent: __gc, __close).
  * core.tty_raw(fd) -> isol.TerminalMode (the settings it replaced), or nil,
  *     msg, errno (ENOTTY); mode:restore() (idempotent: __gc, __close).
@@ -14,6 +15,8 @@
  * core.fd_pump(from, to) -> bytes moved (0: end of input), false when
  *     nothing was ready, or nil, msg, errno.
  * core.fd_write(fd, s) -> true (all of s written), or nil, msg, errno.
+ * core.fd_read(fd [, max]) -> string ("" at end of input), false when
+ *     nothing was ready, or nil, msg, errno.
  */
 #include "binding.h"
 
@@ -144,6 +147,25 @@ static int pty_write(lua_State *L)
 	return 1;
 }
 
+/* pty:write_some(s) -> bytes the pty took now (0 when its input queue is
+ * full): the relay keeps the rest instead of blocking. */
+static int pty_write_some(lua_State *L)
+{
+	struct isol_pty *p = check_pty(L);
+	size_t len;
+	const char *s = luaL_checklstring(L, 2, &len);
+	isol_error err;
+	ssize_t n;
+
+	if (p->master < 0)
+		return luaL_error(L, "pty is closed");
+	n = isol_fd_write_some(p->master, s, len, &err);
+	if (n < 0)
+		return isol_lua_fail(L, &err);
+	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
 static int pty_tostring(lua_State *L)
 {
 	struct isol_pty *p = check_pty(L);
@@ -242,6 +264,31 @@ static int l_fd_pump(lua_State *L)
 	return 1;
 }
 
+/* core.fd_read(fd [, max]) -> string ("" at end of input), false when
+ * nothing was ready, or nil, msg, errno. */
+static int l_fd_read(lua_State *L)
+{
+	int fd = check_fd(L, 1);
+	lua_Integer max = luaL_optinteger(L, 2, 65536);
+	isol_error err;
+	luaL_Buffer b;
+	char *buf;
+	ssize_t n;
+
+	if (max < 1 || max > 1048576)
+		return luaL_argerror(L, 2, "expected 1 to 1048576 bytes");
+	buf = luaL_buffinitsize(L, &b, (size_t)max);
+	n = isol_fd_read(fd, buf, (size_t)max, &err);
+	if (n == -EAGAIN) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	if (n < 0)
+		return isol_lua_fail(L, &err);
+	luaL_pushresultsize(&b, (size_t)n);
+	return 1;
+}
+
 static int l_fd_write(lua_State *L)
 {
 	int fd = check_fd(L, 1);
@@ -273,8 +320,13 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lu
 void isol_lua_open_pty(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "pty_open", l_pty_open }, { "tty_raw", l_tty_raw },   { "tty_winsize", l_tty_winsize },
-		{ "fd_pump", l_fd_pump },   { "fd_write", l_fd_write }, { NULL, NULL },
+		{ "pty_open", l_pty_open },
+		{ "tty_raw", l_tty_raw },
+		{ "tty_winsize", l_tty_winsize },
+		{ "fd_pump", l_fd_pump },
+		{ "fd_write", l_fd_write },
+		{ "fd_read", l_fd_read },
+		{ NULL, NULL },
 	};
 	static const luaL_Reg pty_methods[] = {
 		{ "master", pty_master },
@@ -283,6 +335,7 @@ void isol_lua_open_pty(lua_State *L)
 		{ "set_winsize", pty_set_winsize },
 		{ "winsize", pty_winsize },
 		{ "write", pty_write },
+		{ "write_some", pty_write_some },
 		{ "close", pty_close },
 		{ NULL, NULL },
 	};

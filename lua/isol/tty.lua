@@ -73,30 +73,41 @@ function M.relay(p, catcher)
     if rows then pty:set_winsize(rows, cols) end
   end
   local in_open, out_open = true, true
+  -- input read but not yet taken by the pty (its queue is full while the
+  -- command does not read): kept here, never blocking the relay, so that
+  -- its output is still drained and signals still handled meanwhile
+  local pending, last_nl = "", true
   while pfd do
     local fds = { pfd }
     if cfd then fds[#fds + 1] = cfd end
     if out_open then fds[#fds + 1] = master end
-    if in_open then fds[#fds + 1] = 0 end
-    local ready, msg, code = core.poll(fds)
+    if in_open and pending == "" then fds[#fds + 1] = 0 end
+    local ready, msg, code = core.poll(fds, pending ~= "" and 0.02 or -1)
     if not ready then return nil, msg, code end
     if out_open and ready[master] then
       local n = core.fd_pump(master, 1)
-      if n == 0 then out_open, in_open = false, false -- the sandbox closed it
+      if n == 0 then out_open, in_open, pending = false, false, "" -- the sandbox closed it
       elseif n == nil then
         -- our output is gone (EPIPE): hang the terminal up, as a closed
         -- terminal window would (the command's session gets SIGHUP)
         pty:close()
-        out_open, in_open = false, false
+        out_open, in_open, pending = false, false, ""
       end
     end
-    if in_open and ready[0] then
-      local n = core.fd_pump(0, master)
-      if n == 0 or n == nil then
+    if in_open and pending == "" and ready[0] then
+      local got = core.fd_read(0)
+      if got == "" or got == nil then
         in_open = false
-        -- a pipe ran dry: end of file for a reader in canonical mode
-        if not tty_in then pty:write("\4") end
+        -- a pipe ran dry: end of file for a reader in canonical mode (a
+        -- first ^D after an unfinished line only hands that line over)
+        if not tty_in then pending = last_nl and "\4" or "\4\4" end
+      elseif got then
+        pending, last_nl = got, got:sub(-1) == "\n"
       end
+    end
+    if out_open and pending ~= "" then
+      local n = pty:write_some(pending)
+      if n then pending = pending:sub(n + 1) else pending = "" end
     end
     if cfd and ready[cfd] then
       for sig in catcher.read, catcher do
