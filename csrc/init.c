@@ -106,7 +106,7 @@ int isol_init_memfd(isol_error *err)
 
 char **isol_init_argv(const struct isol_init_opts *o, isol_error *err)
 {
-	char opts[9][LANDLOCK_SLOT];
+	char opts[10][LANDLOCK_SLOT];
 	size_t nenv = 0, nargv = 0, nopt = 0, bytes = 0, nptr;
 	char **argv, *s;
 
@@ -120,6 +120,8 @@ char **isol_init_argv(const struct isol_init_opts *o, isol_error *err)
 		snprintf(opts[nopt++], LANDLOCK_SLOT, "-S");
 	if (o->new_root)
 		snprintf(opts[nopt++], LANDLOCK_SLOT, "-R");
+	if (o->ctty)
+		snprintf(opts[nopt++], LANDLOCK_SLOT, "-T");
 	if (o->status_fd >= 0)
 		snprintf(opts[nopt++], LANDLOCK_SLOT, "-s%d", o->status_fd);
 	if (o->parent_pidfd >= 0)

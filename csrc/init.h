@@ -60,6 +60,7 @@ int isol_init_memfd(isol_error *err);
 
 struct isol_init_opts {
 	int pidns, new_session, new_root;
+	int ctty;                                        /* fd 0 becomes the command's controlling tty */
 	int status_fd, parent_pidfd, err_fd, proc_dirfd; /* -1: none */
 	int timeout_ms;                                  /* 0: none */
 	const char *file;

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -175,6 +176,20 @@ static int child_exec(const struct isol_plan *plan, isol_error *err)
 	return isol_fail(err, -r, "exec %s", tried);
 }
 
+/* plan->ctty: the terminal on fd 0 becomes the controlling terminal of the
+ * process that execs the command, leader of a session of its own, so that
+ * an interactive shell gets job control. Runs after the stdio step. */
+static int child_ctty(const struct isol_plan *plan, isol_error *err)
+{
+	if (!plan->ctty)
+		return 0;
+	if (getsid(0) != getpid() && setsid() < 0)
+		return isol_fail(err, errno, "setsid for the terminal");
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		return isol_fail(err, errno, "make fd 0 the controlling terminal (TIOCSCTTY)");
+	return 0;
+}
+
 /* The steps, in order. Each failure goes to the parent through the error
  * pipe (child_die). Concerns added between "fds" and "no_new_privs" (see
  * COMMON.md: keyring, rlimits, landlock, caps) add one line each. */
@@ -240,6 +255,9 @@ static void child_main(const struct child_ctx *c)
 	if (plan->cwd && chdir(plan->cwd) < 0)
 		isol_fail(&err, errno, "chdir %s", plan->cwd), child_die(err_fd, &err);
 	if (child_stdio(plan, &err) < 0 || child_fds(plan, &err) < 0)
+		child_die(err_fd, &err);
+	/* under an init, the command takes the terminal (isol-init -T) */
+	if (!c->supervise && child_ctty(plan, &err) < 0)
 		child_die(err_fd, &err);
 	if (plan->keyring && isol_keyring_child_apply(plan->keyring, &err) < 0)
 		child_die(err_fd, &err);
@@ -335,6 +353,7 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 		c.init = (struct isol_init_opts){
 			.pidns = pidns,
 			.new_session = plan->new_session,
+			.ctty = plan->ctty,
 			.new_root = plan->fs && isol_fs_has_new_root(plan->fs),
 			.status_fd = plan->status_fd >= 0 ? plan->status_fd : status_p[1],
 			.parent_pidfd = parent_pidfd,

@@ -79,6 +79,12 @@ struct isol_plan {
 	 * clock and the status says timeout (isol_wait.timeout). Needs init. */
 	int timeout_ms;
 
+	unsigned ctty : 1;            /* fd 0 (a terminal, e.g. a pty slave) becomes the
+	                                 command's controlling terminal: the process
+	                                 that execs the command leads a new session
+	                                 (setsid) and takes it (TIOCSCTTY); under an
+	                                 init, the command does, not the init */
+
 	unsigned supervise : 1;       /* isol's init supervises even without a pid
 	                                 namespace (a child subreaper: escapees stay
 	                                 in its tree and die with the sandbox) */

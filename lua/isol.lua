@@ -24,6 +24,7 @@ local net = require "isol.net"
 local policy = require "isol.policy"
 local rootless = require "isol.rootless"
 local userns = require "isol.userns"
+local tty = require "isol.tty"
 
 local isol = {
   _VERSION = "isol " .. core._VERSION,
@@ -54,6 +55,7 @@ local PLAN_KEYS = {
   join_pidfd = "integer", join_namespaces = "table",
   caps = "table", session_keyring = "string", identity = "table", net = "table",
   seccomp = "userdata", rlimits = "table", landlock = "table", timeout_ms = "integer",
+  ctty = "boolean",
 }
 isol.PLAN_KEYS = PLAN_KEYS
 
@@ -139,8 +141,9 @@ end
 -- is the order of the calls:
 --   plan: user first (the automatic user namespace, or why it cannot be);
 --     images are attached before anything refers to them; supervise,
---     then detach (which forces supervision and stdio); the cgroup last,
---     so its OOM count is taken right before the spawn.
+--     then detach (which forces supervision and stdio); tty after detach
+--     (it refuses a detached spawn) and after whatever set stdio; the
+--     cgroup last, so its OOM count is taken right before the spawn.
 --   kill, close: the process trees first (a pid namespace dies with its
 --     init), then the cgroup ends and deletes what is left in it.
 Sandbox.step("validate", "user", rootless.validate_step)
@@ -154,10 +157,12 @@ Sandbox.step("plan", "detached", detached.plan_step)
 Sandbox.step("plan", "security", security.plan_step)
 Sandbox.step("plan", "net", net.plan_step)
 Sandbox.step("plan", "policy", policy.plan_step)
+Sandbox.step("plan", "tty", tty.plan_step)
 Sandbox.step("plan", "cgroup", cgroup_sandbox.plan_step)
 Sandbox.step("after_spawn", "process", kill.after_spawn_step)
 Sandbox.step("after_spawn", "detached", detached.after_spawn_step)
 Sandbox.step("after_spawn", "cgroup", cgroup_sandbox.after_spawn_step)
+Sandbox.step("after_spawn", "tty", tty.after_spawn_step)
 Sandbox.step("wait", "cgroup", cgroup_sandbox.wait_step)
 Sandbox.step("kill", "process", kill.kill_step)
 Sandbox.step("kill", "cgroup", cgroup_sandbox.kill_step)
@@ -187,6 +192,7 @@ isol.attach = detached.attach
 isol.exec = detached.exec
 cgroup.install(isol) -- isol.cgroup
 isol.security = security -- caps, session keyring, unprivileged root map
+isol.tty = tty -- the tty field, the relay of `isol run -t`
 recipe.extend, recipe.merge, recipe.replace = recipe_merge.extend, recipe_merge.merge, recipe_merge.replace
 recipe.explain, recipe.cgroup_version = explain.explain, explain.cgroup_version
 

@@ -23,12 +23,25 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       assert.are.equal(128 + 15, code)
     end)
 
-    it("runs a recipe with arguments after --", function()
+    it("gives a recipe function the words before --, the command those after", function()
       local r = recipe('return function(...) return { namespaces = { "uts" }, '
-        .. 'hostname = "cli-" .. select("#", ...) } end')
-      local out, ok = h.sh(exe .. " run " .. r .. " -- hostname 2>&1")
+        .. 'hostname = "cli-" .. select("#", ...) .. "-" .. table.concat({ ... }, "-"), '
+        .. 'command = { "hostname" } } end')
+      local out, ok = h.sh(exe .. " run " .. r .. " a b -- hostname 2>&1")
       assert(ok, out)
-      assert.are.equal("cli-1\n", out)
+      assert.are.equal("cli-2-a-b\n", out)
+      -- without --: the words are the function's, the command the recipe's
+      out, ok = h.sh(exe .. " run " .. r .. " x 2>&1")
+      assert(ok, out)
+      assert.are.equal("cli-1-x\n", out)
+      -- a table recipe takes the words as the command, options included
+      out, ok = h.sh(exe .. " run " .. recipe('return { namespaces = { "pid" } }') .. " ls -la /dev/null 2>&1")
+      assert(ok, out)
+      assert.matches("^crw", out)
+      local _, code
+      out, _, code = h.sh(exe .. " run " .. recipe('return { namespaces = { "pid" } }') .. " a -- true 2>&1")
+      assert.are.equal(125, code)
+      assert.matches("takes no arguments", out, 1, true)
     end)
 
     it("reports usage errors and bad recipes clearly", function()
@@ -36,11 +49,31 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       assert.are.equal(2, code)
       assert.matches('unknown command "frobnicate"', out)
       out, _, code = h.sh(exe .. " run " .. recipe('return { namespaces = { "netw" } }') .. " -- true 2>&1")
-      assert.are.equal(1, code)
+      assert.are.equal(125, code) -- isol's own failure, not the command's
       assert.matches('namespaces%[1%]: unknown namespace "netw"', out)
       out, _, code = h.sh(exe .. " run " .. recipe('return {}') .. " -- /nonexistent 2>&1")
       assert.are.equal(127, code)
       assert.matches("exec /nonexistent: not found", out)
+    end)
+
+    it("helps: `help run` is `run --help`, --version is listed, typos get a suggestion", function()
+      local a, ok1 = h.sh(exe .. " help run")
+      local b, ok2 = h.sh(exe .. " run --help")
+      assert(ok1 and ok2)
+      assert.are.equal(b, a)
+      assert.matches("-- CMD", a, 1, true)
+      local out = h.sh(exe .. " --help")
+      assert.matches("--version", out, 1, true)
+      local _, code
+      out, _, code = h.sh(exe .. " rnu 2>&1")
+      assert.are.equal(2, code)
+      assert.matches('unknown command "rnu"; did you mean "run"?', out, 1, true)
+      out, _, code = h.sh(exe .. " run --memroy 1M -- true 2>&1")
+      assert.are.equal(2, code)
+      assert.matches('unknown option --memroy (did you mean "--memory"?)', out, 1, true)
+      out, _, code = h.sh(exe .. " check extra 2>&1")
+      assert.are.equal(2, code)
+      assert.matches("check: takes no arguments, got extra", out, 1, true)
     end)
 
     it("checks the kernel", function()

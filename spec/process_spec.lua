@@ -446,7 +446,7 @@ print("not reached")
     assert.are.equal(recipe, st.recipe)
     assert.truthy(exists(st.dir .. "/recipe.lua"))
     -- a second one with the same name is refused while the first runs
-    assert.matches("already running.*rc=127", cli("run -d --name spec-run " .. recipe))
+    assert.matches("already running.*rc=125", cli("run -d --name spec-run " .. recipe))
     assert.matches("rc=0", cli("kill spec-run TERM"))
     assert.truthy(wait_for(function() return not core.proc_alive(st.pid) end))
     assert.matches("rc=1", cli("kill spec-run"))

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -59,13 +60,13 @@
 #endif
 
 static struct {
-	int pidns, new_session, new_root;
+	int pidns, new_session, new_root, ctty;
 	int status_fd, parent_fd, err_fd, proc_fd, landlock_fd;
 	long timeout_ms;
 	const char *file;
 	char **argv, **envp;
 	char *cmd_lo, *cmd_hi; /* the command's strings in our argv area */
-} opt = { 0, 0, 0, -1, -1, -1, -1, -1, 0, NULL, NULL, NULL, NULL, NULL };
+} opt = { 0, 0, 0, 0, -1, -1, -1, -1, -1, 0, NULL, NULL, NULL, NULL, NULL };
 
 static pid_t cmd = -1;
 static int cmd_status, cmd_done;
@@ -112,6 +113,7 @@ static void parse(int argc, char **argv)
 		case 'n': opt.pidns = 1; break;
 		case 'S': opt.new_session = 1; break;
 		case 'R': opt.new_root = 1; break;
+		case 'T': opt.ctty = 1; break;
 		case 's': opt.status_fd = (int)num(a + 2); break;
 		case 'p': opt.parent_fd = (int)num(a + 2); break;
 		case 'e': opt.err_fd = (int)num(a + 2); break;
@@ -161,8 +163,12 @@ static void command(const sigset_t *mask, int init_pidfd)
 	const char *tried;
 	int r;
 
-	if (opt.new_session && setsid() < 0)
+	if ((opt.new_session || opt.ctty) && setsid() < 0)
 		die(errno, "setsid", NULL);
+	/* -T: the terminal on fd 0 becomes the command's controlling terminal
+	 * (an interactive shell gets job control); the init never takes it. */
+	if (opt.ctty && ioctl(0, TIOCSCTTY, 0) < 0)
+		die(errno, "make fd 0 the controlling terminal (TIOCSCTTY)", NULL);
 	/* The command dies with its init: no orphan outlives a killed sandbox. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		die(errno, "prctl PDEATHSIG", NULL);

@@ -44,4 +44,6 @@ void isol_lua_open_file(lua_State *L);
  * raises naming the field on a bad value. */
 struct isol_fs_plan;
 const struct isol_fs_plan *isol_lua_check_fs_plan(lua_State *L, int idx);
+/* l_pty.c: pseudo-terminals, raw mode, window sizes, the relay pump. */
+void isol_lua_open_pty(lua_State *L);
 #endif

@@ -27,5 +27,6 @@ int luaopen_isol_core(lua_State *L)
 	isol_lua_open_net(L);
 	isol_lua_open_policy(L);
 	isol_lua_open_file(L);
+	isol_lua_open_pty(L);
 	return 1;
 }

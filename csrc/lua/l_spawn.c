@@ -293,6 +293,7 @@ static int l_spawn(lua_State *L)
 	plan.supervise = (unsigned)isol_lua_optbool(L, 1, "plan", "supervise", 0);
 	plan.status_fd = (int)isol_lua_optint_in(L, 1, "plan", "status_fd", -1, -1, ISOL_INT_MAX);
 	plan.timeout_ms = (int)isol_lua_optint_in(L, 1, "plan", "timeout_ms", 0, 0, ISOL_INT_MAX);
+	plan.ctty = (unsigned)isol_lua_optbool(L, 1, "plan", "ctty", 0);
 	detach = isol_lua_optbool(L, 1, "plan", "detach", 0);
 	plan.join_pidfd = (int)isol_lua_optint_in(L, 1, "plan", "join_pidfd", -1, -1, ISOL_INT_MAX);
 	lua_getfield(L, 1, "join_namespaces");

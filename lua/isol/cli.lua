@@ -20,7 +20,33 @@ local function usage(out)
     local mod = load_cmd(name)
     if mod then out:write(string.format("  %-8s %s\n", name, mod.summary)) end
   end
-  out:write("\n`isol COMMAND --help` describes each command.\n")
+  out:write("\n`isol COMMAND --help` (or `isol help COMMAND`) describes each command;\n"
+    .. "`isol --version` prints the version.\n")
+end
+
+-- Levenshtein distance, for "did you mean".
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- The known name closest to `word` (at most 2 edits away), or nil.
+function M.did_you_mean(word, names)
+  local best, bd = nil, 3
+  for _, n in ipairs(names) do
+    local d = distance(word, n)
+    if d < bd then best, bd = n, d end
+  end
+  return best
 end
 
 --- Print to stderr and return exit status 2 (usage) or 1.
@@ -40,6 +66,10 @@ function M.main(argv)
   local args = {}
   for i = 1, #argv do args[i] = argv[i] end
   local name = table.remove(args, 1)
+  if name == "help" and args[1] then
+    -- `isol help run` = `isol run --help`
+    name, args = args[1], { "--help" }
+  end
   if not name or name == "-h" or name == "--help" or name == "help" then
     usage(name and io.stdout or io.stderr)
     return name and 0 or 2
@@ -50,7 +80,9 @@ function M.main(argv)
   end
   local mod = load_cmd(name)
   if not mod then
-    return M.die(string.format("unknown command %q (see `isol --help`)", name), 2)
+    local near = M.did_you_mean(name, M.commands)
+    return M.die(string.format("unknown command %q%s (see `isol --help`)", name,
+      near and string.format('; did you mean "%s"?', near) or ""), 2)
   end
   if args[1] == "-h" or args[1] == "--help" then
     io.stdout:write(mod.usage, "\n")
@@ -60,7 +92,8 @@ function M.main(argv)
     if type(e) == "string" and os.getenv("ISOL_DEBUG") then return debug.traceback(e, 2) end
     return e
   end, args)
-  if not ok then return M.die(tostring(code), 1) end
+  -- a command may name its own status for raised errors (run: 125)
+  if not ok then return M.die(tostring(code), mod.error_code or 1) end
   return code or 0
 end
 

@@ -69,7 +69,10 @@ function M.writable_rows(v1, v2, uid)
   end
 end
 
-function M.run()
+function M.run(args)
+  if args and args[1] then
+    return require("isol.cli").die("check: takes no arguments, got " .. args[1] .. " (see `isol check --help`)", 2)
+  end
   local isol = require "isol"
   local core = isol.core
   local uid = core.ids()

@@ -72,8 +72,13 @@ return setmetatable(M, {
   __index = function(t, name)
     if type(name) ~= "string" or not name:match("^[%w_]+$") then return nil end
     local mod = "isol.recipes." .. name
-    if not package.searchpath(mod, package.path) then return nil end
-    local v = require(mod)
+    -- require, not package.searchpath: the native launcher finds isol's
+    -- modules through a searcher of its own, not package.path
+    local ok, v = pcall(require, mod)
+    if not ok then
+      if tostring(v):find("module '" .. mod .. "' not found", 1, true) then return nil end
+      error(v, 0)
+    end
     rawset(t, name, v)
     return v
   end,
