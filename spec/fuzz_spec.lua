@@ -66,8 +66,12 @@ end
 local function run_batch(seed, targets)
   local cmd = string.format("%stimeout -s KILL %d unshare -fp --kill-child --mount-proc -muin sh -c %s 2>&1",
     lua_env(), LIMIT, h.shq(string.format(
-      "mount -t tmpfs fz /tmp && mount -t tmpfs fz /run && mkdir -p %s && cd %s && exec %s %s run %d %d %s %s",
-      SCRATCH, SCRATCH, h.lua_bin, h.shq(driver), seed, CALLS, SCRATCH, table.concat(targets, " "))))
+      -- the checkout may sit under /tmp (a CI clone): kept visible at its
+      -- own path, bound back over the fresh tmpfs
+      "mount --bind %s /mnt && mount -t tmpfs fz /tmp && mount -t tmpfs fz /run && mkdir -p %s && "
+        .. "mount --bind /mnt %s && mkdir -p %s && cd %s && exec %s %s run %d %d %s %s",
+      h.shq(h.root), h.shq(h.root), h.shq(h.root), SCRATCH, SCRATCH, h.lua_bin, h.shq(driver), seed, CALLS, SCRATCH,
+      table.concat(targets, " "))))
   local out, _, code = h.sh(cmd)
   local problems = {}
   if code ~= 0 or not out:find("\nEND", 1, true) then

@@ -56,6 +56,7 @@ options:
   -d, --detach      start it in the background and exit (see `isol ps`,
                     `isol logs`, `isol kill`); it survives this shell
   --name NAME       the detached sandbox's name (default: generated)
+  --rm              with -d: remove its entry and logs once it has ended
   -h, --help        this text
 
 quick flags (recipe fields):
@@ -220,7 +221,7 @@ local VALUES = { ["--name"] = 1, ["-r"] = 1, ["--recipe"] = 1, ["--ns"] = 1, ["-
   ["--memory"] = 1, ["--cpu"] = 1, ["--pids"] = 1, ["--ro-bind"] = 2, ["--bind"] = 2, ["--tmpfs"] = 1,
   ["--env"] = 1, ["--status-json"] = 1, ["--status-fd"] = 1 }
 local SWITCHES = { ["-n"] = "dry", ["--dry-run"] = "dry", ["-d"] = "detach", ["--detach"] = "detach",
-  ["-t"] = "tty", ["--tty"] = "tty", ["--net"] = "net" }
+  ["-t"] = "tty", ["--tty"] = "tty", ["--net"] = "net", ["--rm"] = "rm" }
 
 local function split(s, sep)
   local out = {}
@@ -427,6 +428,7 @@ function M.run(args)
     return cli.die("run: no recipe: give a recipe file, -r NAME or a flag (see `isol run --help`)", 2)
   end
   if o.name and not o.detach then return cli.die("run: --name goes with -d", 2) end
+  if o.rm and not o.detach then return cli.die("run: --rm goes with -d", 2) end
   local isol = require "isol"
   local r, cmd = build(o)
   if r == nil then return 0 end
@@ -440,6 +442,12 @@ function M.run(args)
     for k, v in ipairs(cmd or {}) do c[k] = v end
     local p, got, code = box:spawn(c)
     if not p then return cli.die(got, M.spawn_failure_code(got, code)) end
+    -- --rm: the entry and its logs go once it ends (now, or when an isol
+    -- command next finds it ended)
+    if o.rm then
+      local ok, msg = isol.detached.auto_remove(got)
+      if not ok then return cli.die("run: --rm: " .. tostring(msg), 125) end
+    end
     print(string.format("%s %d", got, p:pid()))
     return 0
   end
