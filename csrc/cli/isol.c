@@ -10,6 +10,8 @@
  * with line information) only when that bytecode is at least as new as its
  * source, else from the source itself; core.so comes from <b>. Otherwise
  * Lua's usual LUA_PATH/LUA_CPATH apply (an installed isol).
+ * Built with ISOL_STATIC_CORE (see the Makefile), the core is linked in and
+ * preloaded as isol.core.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -110,6 +112,11 @@ static void use_build_tree(lua_State *L)
 	}
 }
 
+#ifdef ISOL_STATIC_CORE
+/* The core linked into this executable (Makefile: CLI_LINK). */
+int luaopen_isol_core(lua_State *L);
+#endif
+
 static int run(lua_State *L)
 {
 	int argc = (int)lua_tointeger(L, 1);
@@ -117,6 +124,16 @@ static int run(lua_State *L)
 
 	luaL_openlibs(L);
 	use_build_tree(L);
+#ifdef ISOL_STATIC_CORE
+	/* require "isol.core" finds it without a dlopen, unless ISOL_CPATH
+	 * names another build of it (e.g. the ASan one) */
+	if (!getenv("ISOL_CPATH")) {
+		luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+		lua_pushcfunction(L, luaopen_isol_core);
+		lua_setfield(L, -2, "isol.core");
+		lua_pop(L, 1);
+	}
+#endif
 	/* arg, as the stand-alone interpreter builds it for a script */
 	lua_createtable(L, argc, 1);
 	for (int i = 0; i < argc; i++) {
