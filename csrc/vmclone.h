@@ -29,7 +29,8 @@ struct isol_vm_stack {
 	size_t size;
 };
 
-/* 1 when this build can run a child on its own stack (x86_64, aarch64). */
+/* 1 when this build can run a child on its own stack (x86_64, aarch64;
+ * not in AddressSanitizer builds: see vmclone.c). */
 int isol_vmclone_supported(void);
 
 /* mmap a stack (with a guard page). Returns 0 or -errno. */
