@@ -9,11 +9,25 @@
 #include <unistd.h>
 
 /* Set only in cloned children (their own copy of this variable). */
-static int defer_strerror;
+/* Per thread: a CLONE_VM child (vmclone.h) runs on its parent thread's TLS
+ * while that thread waits, and the parent restores the value afterwards
+ * (isol_error_deferring / isol_error_set_deferring). initial-exec: no
+ * __tls_get_addr (which may allocate) in the child. */
+static __thread int defer_strerror __attribute__((tls_model("initial-exec")));
 
 void isol_error_defer_strerror(void)
 {
 	defer_strerror = 1;
+}
+
+int isol_error_deferring(void)
+{
+	return defer_strerror;
+}
+
+void isol_error_set_deferring(int on)
+{
+	defer_strerror = on;
 }
 
 static void append_strerror(isol_error *err)

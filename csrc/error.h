@@ -45,9 +45,14 @@ int isol_failx(isol_error *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* In a process copied from the host by clone (no exec yet): from now on,
- * isol_fail defers strerror to whoever receives the error. Process-wide;
- * never call it in the host process itself. */
+ * isol_fail defers strerror to whoever receives the error. Per thread (a
+ * CLONE_VM child shares its parent thread's: that parent saves the value
+ * with isol_error_deferring() before the clone and puts it back with
+ * isol_error_set_deferring() once the child has exec'd or exited); never
+ * call it in the host process itself. */
 void isol_error_defer_strerror(void);
+int isol_error_deferring(void);
+void isol_error_set_deferring(int on);
 
 /* Parent side, on an isol_error received from a child: append the pending
  * ": <strerror>" (no-op otherwise, and in a process that deferred its own

@@ -30,6 +30,7 @@
 #include "pidfd.h"
 #include "rlimits.h"
 #include "seccomp.h"
+#include "vmclone.h"
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -66,6 +67,7 @@ struct child_ctx {
 	const struct isol_plan *plan;
 	int sync_fd, err_fd, parent_pidfd;
 	int supervise;
+	int close_fds[3];          /* the parent's ends of the pipes (-1: none) */
 	int init_memfd;            /* supervise: the init's executable */
 	char **init_argv;          /* supervise: its command line */
 	struct isol_init_opts init; /* supervise: the fds named in it */
@@ -202,12 +204,19 @@ static void child_main(const struct child_ctx *c)
 	isol_error err;
 	char go;
 
-	isol_error_defer_strerror();
-	isol_error_clear(&err);
-	/* Wait until the parent has written the id maps (and attached cgroups). */
-	if (read(c->sync_fd, &go, 1) != 1)
+	/* Wait until the parent has written the id maps (and attached cgroups).
+	 * Until "go", nothing here writes memory but this stack: with CLONE_VM
+	 * the parent thread runs meanwhile (vmclone.h). Hence raw syscalls:
+	 * glibc's read and close are cancellation points that flip a bit of
+	 * the calling thread's descriptor, and set errno on failure. */
+	for (int i = 0; i < 3; i++)
+		if (c->close_fds[i] >= 0)
+			syscall(SYS_close, c->close_fds[i]);
+	if (syscall(SYS_read, c->sync_fd, &go, 1) != 1)
 		_exit(127);
 	close(c->sync_fd);
+	isol_error_defer_strerror();
+	isol_error_clear(&err);
 	/* v1 cgroups are joined by pid after clone: the cgroup namespace is made
 	 * now, so that its root is the sandbox's cgroup (see late_cgroupns). */
 	if (late_cgroupns(plan) && unshare(CLONE_NEWCGROUP) < 0)
@@ -281,6 +290,11 @@ static void child_main(const struct child_ctx *c)
 	child_die(err_fd, &err);
 }
 
+static int child_entry(void *arg)
+{
+	child_main(arg);
+}
+
 static void close_pair(int p[2])
 {
 	if (p[0] >= 0)
@@ -290,7 +304,7 @@ static void close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
-int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error *err)
+static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol_error *err)
 {
 	int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 };
 	isol_cleanup_fd int parent_pidfd = -1;
@@ -303,6 +317,13 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 	pid_t ppid = getpid(), pid;
 	isol_error cerr;
 	ssize_t n;
+	/* The child shares this process's memory (CLONE_VM, vmclone.h) unless
+	 * it must setns into a user namespace (refused to shared memory) or
+	 * this architecture has no entry for it: then a copy-on-write clone,
+	 * whose cost grows with the host's size. */
+	int vm = isol_vmclone_supported() && plan->join_pidfd < 0, blocked = 0;
+	int deferring = isol_error_deferring();
+	struct isol_vm_stack stack = { NULL, 0 };
 
 	out->pid = -1;
 	out->pidfd = out->status_fd = -1;
@@ -342,10 +363,16 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 		goto fail;
 	}
 
+	if (vm && (r = isol_vm_stack_alloc(&stack, err)) < 0)
+		goto fail;
+
 	memset(&c, 0, sizeof c);
 	c.plan = plan;
 	c.sync_fd = sync_p[0];
 	c.err_fd = err_p[1];
+	c.close_fds[0] = sync_p[1];
+	c.close_fds[1] = err_p[0];
+	c.close_fds[2] = status_p[0];
 	c.parent_pidfd = parent_pidfd;
 	c.supervise = supervise;
 	if (supervise) {
@@ -386,13 +413,12 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 	 * across clone3; the child resets dispositions before unblocking. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
-	if (pid == 0) {
-		close(sync_p[1]);
-		close(err_p[0]);
-		if (status_p[0] >= 0)
-			close(status_p[0]);
-		child_main(&c);
+	if (vm) {
+		pid = isol_clone3_vm(&args, &stack, child_entry, &c);
+	} else {
+		pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+		if (pid == 0)
+			child_main(&c);
 	}
 	r = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -422,16 +448,27 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 		if (r < 0)
 			goto kill_child;
 	}
+	/* From "go" until the child has exec'd or exited, a CLONE_VM child
+	 * runs on this thread's memory (errno, the TLS): this thread only
+	 * waits on the error pipe, and no signal handler runs in it (the way
+	 * posix_spawn blocks signals across its vfork). */
+	if (vm) {
+		pthread_sigmask(SIG_SETMASK, &all, NULL);
+		blocked = 1;
+	}
 	if (write(sync_p[1], "g", 1) != 1) {
 		r = isol_fail(err, errno, "release child");
 		goto kill_child;
 	}
 	close(sync_p[1]), sync_p[1] = -1;
 
-	/* EOF: exec happened. A whole isol_error: a step failed. */
+	/* EOF: exec happened (the kernel switches the memory before it closes
+	 * CLOEXEC fds, and an exit releases it before the fds too). A whole
+	 * isol_error: a step failed. */
 	do
 		n = read(err_p[0], &cerr, sizeof cerr);
 	while (n < 0 && errno == EINTR);
+	isol_error_set_deferring(deferring); /* the child may have set it (vm) */
 	close(err_p[0]), err_p[0] = -1;
 	if (n == (ssize_t)sizeof cerr) {
 		cerr.msg[sizeof cerr.msg - 1] = '\0';
@@ -443,6 +480,9 @@ int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error 
 	}
 
 	isol_init_argv_free(init_argv);
+	isol_vm_stack_free(&stack);
+	if (blocked)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	out->pid = pid;
 	out->pidfd = pidfd;
 	out->status_fd = status_p[0];
@@ -458,9 +498,26 @@ reap_child : {
 	isol_net_helper_stop(&out->net);
 }
 fail:
+	/* (the child, if any, is reaped: its stack is free) */
+	isol_error_set_deferring(deferring);
+	isol_vm_stack_free(&stack);
+	if (blocked)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	isol_init_argv_free(init_argv);
 	close_pair(sync_p);
 	close_pair(err_p);
 	close_pair(status_p);
+	return r;
+}
+
+int isol_spawn(const struct isol_plan *plan, struct isol_child *out, isol_error *err)
+{
+	int cancel_state, r;
+
+	/* This thread's frame holds what the child reads: it must not be
+	 * cancelled under it (posix_spawn does the same). */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+	r = spawn_plan(plan, out, err);
+	pthread_setcancelstate(cancel_state, NULL);
 	return r;
 }

@@ -1,7 +1,8 @@
 /*
  * The spawn pipeline: one call executes a whole validated plan.
  *
- *   parent                               child (clone3, CLONE_PIDFD | ns flags)
+ *   parent                               child (clone3, CLONE_VM on a stack of
+ *                                        its own | CLONE_PIDFD | ns flags)
  *   ------                               -----
  *   pipes, pidfd of self                 wait for "go" on the sync pipe
  *   clone3 ───────────────────────────▶  (blocked)
@@ -19,6 +20,11 @@
  *   read error pipe  ◀── isol_error ───  any failure: write {errno, context}, _exit
  *   EOF = exec succeeded                 execve (error pipe is CLOEXEC)
  *
+ * The child shares the host's memory (vmclone.h) the way posix_spawn's
+ * does, so its cost does not grow with the host's size; from "go" until the
+ * exec (or the child's exit) the spawning thread waits on the error pipe
+ * with every signal blocked. `isol exec` into a user namespace (setns is
+ * refused to shared memory) takes a copy-on-write clone instead.
  * The parent blocks every signal around clone3 (no host handler runs in the
  * child). Between clone and exec the child runs no Lua, allocates nothing,
  * takes no locks and calls no strerror (the parent appends it: error.h): it

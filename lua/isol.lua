@@ -14,11 +14,15 @@ local util = require "isol.util"
 local fs = require "isol.fs"
 local mount = require "isol.mount"
 local kill = require "isol.kill"
-local detached = require "isol.detached"
 local cgroup = require "isol.cgroup"
 local cgroup_sandbox = require "isol.cgroup_sandbox"
-local recipe_merge = require "isol.recipe_merge"
 local explain = require "isol.explain"
+-- Loaded on first use (`isol run` of an ordinary recipe never needs them):
+-- isol.detached (detached sandboxes), isol.recipe_merge (recipe.extend...),
+-- isol.recipes, isol.oci, isol.sweep. Their steps below are thin.
+local function lazy(module, fn)
+  return function(...) return require(module)[fn](...) end
+end
 local security = require "isol.security"
 local net = require "isol.net"
 local policy = require "isol.policy"
@@ -153,14 +157,20 @@ Sandbox.step("prepare", "policy", policy.prepare_step)
 Sandbox.step("plan", "user", rootless.plan_step)
 Sandbox.step("plan", "fs", fs.plan_step)
 Sandbox.step("plan", "process", kill.plan_step)
-Sandbox.step("plan", "detached", detached.plan_step)
+Sandbox.step("plan", "detached", function(box, plan, ctx)
+  if not ctx.detach then return true end
+  return require("isol.detached").plan_step(box, plan, ctx)
+end)
 Sandbox.step("plan", "security", security.plan_step)
 Sandbox.step("plan", "net", net.plan_step)
 Sandbox.step("plan", "policy", policy.plan_step)
 Sandbox.step("plan", "tty", tty.plan_step)
 Sandbox.step("plan", "cgroup", cgroup_sandbox.plan_step)
 Sandbox.step("after_spawn", "process", kill.after_spawn_step)
-Sandbox.step("after_spawn", "detached", detached.after_spawn_step)
+Sandbox.step("after_spawn", "detached", function(box, p, ctx)
+  if not ctx.detach then return true end
+  return require("isol.detached").after_spawn_step(box, p, ctx)
+end)
 Sandbox.step("after_spawn", "cgroup", cgroup_sandbox.after_spawn_step)
 Sandbox.step("after_spawn", "tty", tty.after_spawn_step)
 Sandbox.step("wait", "cgroup", cgroup_sandbox.wait_step)
@@ -175,9 +185,9 @@ for name, fn in pairs(cgroup_sandbox.methods) do Sandbox.method(name, "cgroup", 
 
 -- The concerns' public parts.
 fs.install(isol) -- isol.mount, isol.fs, isol.image
--- isol.recipes (the recipe library) is loaded on first use.
--- isol.recipes (the recipe library) and isol.oci (OCI bundles) load on first use.
-local LAZY = { recipes = "isol.recipes", oci = "isol.oci" }
+-- isol.recipes (the recipe library), isol.oci (OCI bundles) and
+-- isol.detached load on first use.
+local LAZY = { recipes = "isol.recipes", oci = "isol.oci", detached = "isol.detached" }
 setmetatable(isol, { __index = function(t, k)
   if LAZY[k] then
     local r = require(LAZY[k])
@@ -187,13 +197,14 @@ setmetatable(isol, { __index = function(t, k)
 end })
 isol.session = kill.session
 isol.pidns = kill.pidns
-isol.detached = detached
-isol.attach = detached.attach
-isol.exec = detached.exec
+isol.attach = lazy("isol.detached", "attach")
+isol.exec = lazy("isol.detached", "exec")
 cgroup.install(isol) -- isol.cgroup
 isol.security = security -- caps, session keyring, unprivileged root map
 isol.tty = tty -- the tty field, the relay of `isol run -t`
-recipe.extend, recipe.merge, recipe.replace = recipe_merge.extend, recipe_merge.merge, recipe_merge.replace
+recipe.extend = lazy("isol.recipe_merge", "extend")
+recipe.merge = lazy("isol.recipe_merge", "merge")
+recipe.replace = lazy("isol.recipe_merge", "replace")
 recipe.explain, recipe.cgroup_version = explain.explain, explain.cgroup_version
 
 --- Run a command under every combination of limits: `isol.sweep{...}`

@@ -1,9 +1,14 @@
 /* Raw-syscall floor for the spawn benchmark: clone3 into
  * user+mnt+pid+uts+ipc+net, parent writes uid/gid maps, releases the child
  * over a pipe, the child execs /bin/true, the parent reaps through the pidfd.
- * Usage: floor N  -> runs N spawns, prints the median ns per spawn. */
+ * Usage: floor N [-i INIT]  -> runs N spawns, prints the median ns per spawn.
+ * With -i, INIT (a static program: floor_init.c) is copied once into a
+ * sealed memfd and the child execs it with /bin/true as its command (the
+ * floor of a spawn with an init as PID 1, as isol's default). */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -39,6 +44,29 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int init_fd = -1;
+
+static void load_init(const char *path)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+
+	init_fd = memfd_create("floor-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (in < 0 || init_fd < 0) {
+		perror(path);
+		exit(1);
+	}
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(init_fd, buf, (size_t)n) != n)
+			exit(1);
+	close(in);
+	if (fcntl(init_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		perror("seal");
+		exit(1);
+	}
+}
+
 static void one(void)
 {
 	struct clone_args args;
@@ -64,6 +92,11 @@ static void one(void)
 		close(p[1]);
 		if (read(p[0], &c, 1) != 1)
 			_exit(1);
+		if (init_fd >= 0) {
+			char *iargv[] = { "init", "/bin/true", NULL }, *noenv[] = { NULL };
+			syscall(SYS_execveat, init_fd, "", iargv, noenv, AT_EMPTY_PATH);
+			_exit(127);
+		}
 		char *argv[] = { "/bin/true", NULL };
 		execve(argv[0], argv, environ);
 		_exit(127);
@@ -90,6 +123,8 @@ static void one(void)
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 1;
+	if (argc > 3 && strcmp(argv[2], "-i") == 0)
+		load_init(argv[3]);
 	long long *t = calloc((size_t)n, sizeof *t);
 
 	for (int i = 0; i < n; i++) {

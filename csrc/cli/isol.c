@@ -14,6 +14,8 @@
  * then from <exe>/../share/lua/5.4 and <exe>/../lib/lua/5.4 (the layout of
  * `make install` and of a luarocks tree, wherever it was moved), then Lua's
  * usual LUA_PATH/LUA_CPATH: no environment is needed.
+ * Built with ISOL_STATIC_CORE (see the Makefile), the core is linked in and
+ * preloaded as isol.core.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -159,6 +161,11 @@ static void use_install_dirs(lua_State *L)
 	use_dirs(L, share, lib);
 }
 
+#ifdef ISOL_STATIC_CORE
+/* The core linked into this executable (Makefile: CLI_LINK). */
+int luaopen_isol_core(lua_State *L);
+#endif
+
 static int run(lua_State *L)
 {
 	int argc = (int)lua_tointeger(L, 1);
@@ -167,6 +174,16 @@ static int run(lua_State *L)
 	luaL_openlibs(L);
 	if (!use_build_tree(L))
 		use_install_dirs(L);
+#ifdef ISOL_STATIC_CORE
+	/* require "isol.core" finds it without a dlopen, unless ISOL_CPATH
+	 * names another build of it (e.g. the ASan one) */
+	if (!getenv("ISOL_CPATH")) {
+		luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+		lua_pushcfunction(L, luaopen_isol_core);
+		lua_setfield(L, -2, "isol.core");
+		lua_pop(L, 1);
+	}
+#endif
 	/* arg, as the stand-alone interpreter builds it for a script */
 	lua_createtable(L, argc, 1);
 	for (int i = 0; i < argc; i++) {
