@@ -76,7 +76,7 @@ int isol_caps_check(const struct isol_caps *c, isol_error *err)
 		return isol_failx(err, EINVAL, "caps: inheritable set is not within the bounding set");
 	if (c->ambient & ~(c->permitted & c->inheritable))
 		return isol_failx(err, EINVAL,
-		                  "caps: ambient set is not within the permitted and inheritable sets");
+				  "caps: ambient set is not within the permitted and inheritable sets");
 	return 0;
 }
 
@@ -84,13 +84,13 @@ int isol_caps_check(const struct isol_caps *c, isol_error *err)
 
 static int caps_get(struct __user_cap_data_struct d[2])
 {
-	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	return (int)syscall(SYS_capget, &h, d);
 }
 
 static int caps_set(uint64_t prm, uint64_t eff, uint64_t inh)
 {
-	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
 
 	d[0].permitted = (uint32_t)prm, d[1].permitted = (uint32_t)(prm >> 32);

@@ -192,8 +192,7 @@ static int find_dir(const struct isol_cgroup *cg, const char *file, const char *
 				*out = cg->dirs[i];
 				return 0;
 			}
-	return isol_failx(err, ENODEV, "cgroup file \"%s\": the group has no \"%s\" controller", file,
-			  ctrl);
+	return isol_failx(err, ENODEV, "cgroup file \"%s\": the group has no \"%s\" controller", file, ctrl);
 }
 
 const char *isol_cg_dir_for(const struct isol_cgroup *cg, const char *file, isol_error *err)
@@ -211,8 +210,7 @@ int isol_cg_set(const struct isol_cgroup *cg, const char *file, const char *valu
 	return r < 0 ? r : isol_write_at(dir, file, value, err);
 }
 
-ssize_t isol_cg_get(const struct isol_cgroup *cg, const char *file, char *buf, size_t len,
-		    isol_error *err)
+ssize_t isol_cg_get(const struct isol_cgroup *cg, const char *file, char *buf, size_t len, isol_error *err)
 {
 	char path[ISOL_CG_PATH + 64];
 	const char *dir;
@@ -284,8 +282,8 @@ static int refuse_self(const struct isol_cgroup *cg, const char *what, isol_erro
 	if (!isol_cg_holds(cg, me))
 		return 0;
 	return isol_failx(err, EDEADLK,
-			  "%s %s: the group holds the calling process (pid %d); refusing to %s it",
-			  what, cg->dirs[0], (int)me, what);
+			  "%s %s: the group holds the calling process (pid %d); refusing to %s it", what,
+			  cg->dirs[0], (int)me, what);
 }
 
 int isol_cg_freeze(const struct isol_cgroup *cg, int frozen, isol_error *err)
@@ -389,8 +387,7 @@ int isol_cg_delete(struct isol_cgroup *cg, int timeout_ms, isol_error *err)
 	 * and let rmdir report EBUSY with the path). */
 	isol_cgu_now_ts(&t0);
 	/* (v1: the group itself; processes in sub-groups make rmdir retry) */
-	for (long us = 50; backend(cg)->populated(cg) &&
-			   isol_cgu_elapsed_ms(&t0) < timeout_ms;
+	for (long us = 50; backend(cg)->populated(cg) && isol_cgu_elapsed_ms(&t0) < timeout_ms;
 	     us = us < 20000 ? us * 2 : us)
 		isol_cgu_sleep_us(us);
 	if (cg->fd >= 0) {
@@ -420,7 +417,8 @@ int64_t isol_cg_oom_kills(const struct isol_cgroup *cg)
 
 	if (!d)
 		return -1;
-	if (isol_cgu_read_in(d, cg->version == 2 ? "memory.events" : "memory.oom_control", buf, sizeof buf) < 0)
+	if (isol_cgu_read_in(d, cg->version == 2 ? "memory.events" : "memory.oom_control", buf, sizeof buf) <
+	    0)
 		return -1;
 	return isol_cgu_kv(buf, "oom_kill");
 }
@@ -455,8 +453,8 @@ int isol_cg_remove_dir(const char *dir, int kill_procs, int timeout_ms, isol_err
 	if ((r = on_cgroupfs(dir, err)) < 0)
 		return r == -ENOENT ? 0 : r;
 	if (dir_holds(dir, getpid()))
-		return isol_failx(err, EDEADLK, "remove %s: the group holds the calling process (pid %d)", dir,
-				  (int)getpid());
+		return isol_failx(err, EDEADLK, "remove %s: the group holds the calling process (pid %d)",
+				  dir, (int)getpid());
 	if (kill_procs) {
 		/* v2: cgroup.kill takes the subtree at once; else SIGKILL each
 		 * listed pid until none is left (no freezer: the group may not
@@ -505,7 +503,8 @@ int isol_cg_find(const char *prefix, int maxdepth, int (*fn)(const char *dir, vo
 	int r;
 
 	if (!*prefix || strchr(prefix, '/'))
-		return isol_failx(err, EINVAL, "cgroup name prefix \"%s\": expected a non-empty name", prefix);
+		return isol_failx(err, EINVAL, "cgroup name prefix \"%s\": expected a non-empty name",
+				  prefix);
 	if ((r = isol_cg_layout(&lay, 0, err)) < 0)
 		return r;
 	for (int i = 0; i < lay->n; i++)

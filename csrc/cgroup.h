@@ -110,9 +110,9 @@ struct isol_cgroup {
 	int ndirs;
 	char *dirs[ISOL_CG_MAXDIRS]; /* owned; full paths of the directories made */
 	unsigned ctrls[ISOL_CG_MAXDIRS];
-	int fd;        /* v2: O_DIRECTORY fd (CLONE_INTO_CGROUP, BPF attach); else -1 */
-	int freezer;   /* v1: index of the freezer dir, or -1 */
-	int external;  /* made by another backend: undo leaves the dirs */
+	int fd;       /* v2: O_DIRECTORY fd (CLONE_INTO_CGROUP, BPF attach); else -1 */
+	int freezer;  /* v1: index of the freezer dir, or -1 */
+	int external; /* made by another backend: undo leaves the dirs */
 };
 
 /* Start a handle in the closed state (liolib style): free/delete are no-ops. */
@@ -135,8 +135,7 @@ const char *isol_cg_dir_for(const struct isol_cgroup *cg, const char *file, isol
 int isol_cg_set(const struct isol_cgroup *cg, const char *file, const char *value, isol_error *err);
 /* Read a control file into buf (NUL-terminated, trailing newline kept).
  * Returns the length. */
-ssize_t isol_cg_get(const struct isol_cgroup *cg, const char *file, char *buf, size_t len,
-		    isol_error *err);
+ssize_t isol_cg_get(const struct isol_cgroup *cg, const char *file, char *buf, size_t len, isol_error *err);
 
 /* Move pid (all its threads) into every directory of the group. */
 int isol_cg_attach(const struct isol_cgroup *cg, pid_t pid, isol_error *err);

@@ -32,8 +32,8 @@ struct isol_cg_backend {
 extern const struct isol_cg_backend isol_cg_v1, isol_cg_v2;
 
 /* cgroup_util.c */
-int64_t isol_cgu_kv(const char *buf, const char *key);          /* "key N" / "key=N", or -1 */
-int64_t isol_cgu_read_int(const char *dir, const char *file);   /* "max" -> INT64_MAX, -1 */
+int64_t isol_cgu_kv(const char *buf, const char *key);        /* "key N" / "key=N", or -1 */
+int64_t isol_cgu_read_int(const char *dir, const char *file); /* "max" -> INT64_MAX, -1 */
 void isol_cgu_now_ts(struct timespec *t);
 long isol_cgu_elapsed_ms(const struct timespec *t0);
 void isol_cgu_sleep_us(long us);
@@ -45,7 +45,8 @@ int isol_cgu_add_dir(struct isol_cgroup *cg, const char *path, unsigned ctrls);
 int isol_cgu_mkdir(const struct isol_cg_spec *spec, const char *dir, isol_error *err);
 void isol_cgu_undo(struct isol_cgroup *cg); /* rmdir what was made, close cg */
 int isol_cgu_wait_frozen(const char *path, const char *key, int want, isol_error *err);
-int isol_cgu_walk_procs(const char *dir, int recurse, int (*fn)(pid_t pid, void *ud), void *ud, isol_error *err);
+int isol_cgu_walk_procs(const char *dir, int recurse, int (*fn)(pid_t pid, void *ud), void *ud,
+			isol_error *err);
 int isol_cgu_signal_procs(const char *dir, int sig, isol_error *err);
 int isol_cgu_count_procs(const char *dir, int recurse, isol_error *err);
 const char *isol_cgu_dir_with(const struct isol_cgroup *cg, int c);

@@ -85,8 +85,10 @@ static int full_name(const struct isol_lcg_spec *spec, unsigned mask, char *out,
 	int r;
 
 	if (!spec->name || !*spec->name || strstr(spec->name, "..") || spec->name[0] == '/')
-		return isol_failx(err, EINVAL, "libcgroup group name \"%s\": expected a relative path "
-				  "without \"..\"", spec->name ? spec->name : "");
+		return isol_failx(err, EINVAL,
+				  "libcgroup group name \"%s\": expected a relative path "
+				  "without \"..\"",
+				  spec->name ? spec->name : "");
 	if (!spec->ctrls)
 		return isol_failx(err, EINVAL, "libcgroup group %s: no controller given", spec->name);
 	if ((r = isol_cg_layout(&lay, 0, err)) < 0)
@@ -97,14 +99,14 @@ static int full_name(const struct isol_lcg_spec *spec, unsigned mask, char *out,
 			continue;
 		for (int h = 0; h < lay->n; h++) {
 			const struct isol_cg_hier *hh = &lay->h[h];
-			if (!(hh->ctrls & (1u << c)) ||
-			    (hh->version == 2 && lay->mode != ISOL_CG_MODE_V2))
+			if (!(hh->ctrls & (1u << c)) || (hh->version == 2 && lay->mode != ISOL_CG_MODE_V2))
 				continue;
 			found = 1;
 			if (self && strcmp(self, hh->self))
 				return isol_failx(err, EINVAL,
 						  "libcgroup: the caller's cgroup differs between the "
-						  "hierarchies asked for (%s vs %s)", self, hh->self);
+						  "hierarchies asked for (%s vs %s)",
+						  self, hh->self);
 			self = hh->self;
 		}
 		if (!found)
@@ -174,9 +176,10 @@ static int build(const struct isol_lcg_spec *spec, unsigned mask, int with_value
 				c = isol_cg_ctrl_lookup(ctrl);
 			}
 			if (c < 0 || !(spec->ctrls & (1u << c)))
-				return isol_failx(err, EINVAL,
-						  "libcgroup group %s: \"%s\" belongs to no controller of the group",
-						  spec->name, f);
+				return isol_failx(
+					err, EINVAL,
+					"libcgroup group %s: \"%s\" belongs to no controller of the group",
+					spec->name, f);
 		}
 	if (!(g = cgroup_new_cgroup(full)))
 		return isol_failx(err, ENOMEM, "cgroup_new_cgroup %s", full);
@@ -385,8 +388,10 @@ int isol_lcg_close(struct isol_cgroup *cg, const struct isol_lcg_spec *lspec, in
 		nanosleep(&ts, NULL);
 	}
 	if ((r = isol_cg_nprocs(cg, err)) != 0)
-		return r < 0 ? r : isol_failx(err, EBUSY, "delete %s: %d processes still in the group after %d ms",
-					      cg->dirs[0], r, timeout_ms);
+		return r < 0 ? r
+			     : isol_failx(err, EBUSY,
+					  "delete %s: %d processes still in the group after %d ms",
+					  cg->dirs[0], r, timeout_ms);
 	if ((r = isol_lcg_delete(lspec, err)) < 0)
 		return r;
 	isol_cg_free(cg);

@@ -34,8 +34,8 @@ struct isol_lcg_value {
 };
 
 struct isol_lcg_spec {
-	const char *name;   /* relative to the caller's cgroup; no "..", no NUL */
-	unsigned ctrls;     /* ISOL_CG_* bits (cgroup.h), at least one */
+	const char *name;                    /* relative to the caller's cgroup; no "..", no NUL */
+	unsigned ctrls;                      /* ISOL_CG_* bits (cgroup.h), at least one */
 	const struct isol_lcg_value *values; /* borrowed for the call */
 	size_t nvalues;
 	int ignore_ownership; /* cgroup_create_cgroup's second argument */
@@ -68,7 +68,8 @@ int isol_lcg_open(struct isol_cgroup *cg, const struct isol_lcg_spec *lspec, str
 /* Wait (up to timeout_ms) until the group is empty, delete it through
  * libcgroup (isol_lcg_delete), then release the handle. On failure the
  * handle stays open. */
-int isol_lcg_close(struct isol_cgroup *cg, const struct isol_lcg_spec *lspec, int timeout_ms, isol_error *err);
+int isol_lcg_close(struct isol_cgroup *cg, const struct isol_lcg_spec *lspec, int timeout_ms,
+		   isol_error *err);
 
 /* Mount point libcgroup sees for a controller (malloc'd into *out). */
 int isol_lcg_mount(const char *ctrl, char **out, isol_error *err);

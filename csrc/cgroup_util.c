@@ -16,8 +16,8 @@
 #include "fileio.h"
 
 static const char *const ctrl_v1[ISOL_CG_NCTRL] = {
-	"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
-	"pids", "hugetlb", "rdma", "misc", "net_cls", "net_prio", "perf_event",
+	"cpu",  "cpuacct", "cpuset", "memory", "devices", "freezer",  "blkio",
+	"pids", "hugetlb", "rdma",   "misc",   "net_cls", "net_prio", "perf_event",
 };
 
 const char *isol_cg_ctrl_name(int c, int version)
@@ -237,7 +237,8 @@ int isol_cgu_wait_frozen(const char *path, const char *key, int want, isol_error
  * sub-group's): fn(pid, ud) for each pid, stopping when it returns < 0.
  * Returns the number of pids for which fn returned > 0, or -errno when
  * dir's own list cannot be read. */
-int isol_cgu_walk_procs(const char *dir, int recurse, int (*fn)(pid_t pid, void *ud), void *ud, isol_error *err)
+int isol_cgu_walk_procs(const char *dir, int recurse, int (*fn)(pid_t pid, void *ud), void *ud,
+			isol_error *err)
 {
 	char path[ISOL_CG_PATH + 300];
 	int n = 0, stop = 0;

@@ -47,8 +47,8 @@ static int copy_cpuset(const char *parent, const char *dir, isol_error *err)
  * create groups), and the processes are tracked there as well. Skipped
  * where the unified tree is not ours to write (EACCES, EPERM, EROFS, a
  * relative parent missing there) and for groups made by libcgroup. */
-static int unified_dir(struct isol_cgroup *cg, const struct isol_cg_layout *lay, const struct isol_cg_spec *spec,
-		       isol_error *err)
+static int unified_dir(struct isol_cgroup *cg, const struct isol_cg_layout *lay,
+		       const struct isol_cg_spec *spec, isol_error *err)
 {
 	char parent[ISOL_CG_PATH], dir[ISOL_CG_PATH];
 	const struct isol_cg_hier *h;
@@ -74,8 +74,8 @@ static int unified_dir(struct isol_cgroup *cg, const struct isol_cg_layout *lay,
 	return 0;
 }
 
-static int v1_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay, const struct isol_cg_spec *spec,
-		     isol_error *err)
+static int v1_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay,
+		     const struct isol_cg_spec *spec, isol_error *err)
 {
 	char parent[ISOL_CG_PATH], dir[ISOL_CG_PATH];
 	int r;
@@ -156,13 +156,15 @@ static int v1_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol
 
 	(void)err;
 	if ((d = isol_cgu_dir_with(cg, ISOL_CG_CPUACCT))) {
-		int64_t u = isol_cgu_read_int(d, "cpuacct.usage"), us = isol_cgu_read_int(d, "cpuacct.usage_user"),
+		int64_t u = isol_cgu_read_int(d, "cpuacct.usage"),
+			us = isol_cgu_read_int(d, "cpuacct.usage_user"),
 			sy = isol_cgu_read_int(d, "cpuacct.usage_sys");
 		st->cpu_usage_us = u >= 0 ? u / 1000 : -1;
 		st->cpu_user_us = us >= 0 ? us / 1000 : -1;
 		st->cpu_system_us = sy >= 0 ? sy / 1000 : -1;
 	}
-	if ((d = isol_cgu_dir_with(cg, ISOL_CG_CPU)) && isol_cgu_read_in(d, "cpu.stat", buf, sizeof buf) >= 0) {
+	if ((d = isol_cgu_dir_with(cg, ISOL_CG_CPU)) &&
+	    isol_cgu_read_in(d, "cpu.stat", buf, sizeof buf) >= 0) {
 		st->cpu_nr_periods = isol_cgu_kv(buf, "nr_periods");
 		st->cpu_nr_throttled = isol_cgu_kv(buf, "nr_throttled");
 		int64_t t = isol_cgu_kv(buf, "throttled_time");

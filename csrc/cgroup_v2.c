@@ -37,7 +37,7 @@ static int v2_enable(const struct isol_cg_hier *h, const char *target, unsigned 
 	ol = strlen(own);
 	start = strncmp(dir, own, ol) == 0 && (dir[ol] == '/' || dir[ol] == '\0') ? ol : strlen(dir);
 	/* Walk levels: own, own/a, own/a/b ... target. */
-	for (size_t i = start; ; ) {
+	for (size_t i = start;;) {
 		char save = dir[i];
 		dir[i] = '\0';
 		snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
@@ -59,9 +59,11 @@ static int v2_enable(const struct isol_cg_hier *h, const char *target, unsigned 
 					close(fd);
 				dir[i] = save;
 				if (e == EBUSY)
-					return isol_failx(err, e,
+					return isol_failx(
+						err, e,
 						"enable %s in %s: %s (cgroup v2 no-internal-processes rule: "
-						"that cgroup has processes of its own; run from a cgroup whose "
+						"that cgroup has processes of its own; run from a cgroup "
+						"whose "
 						"processes live in a leaf, or set cgroup.parent)",
 						w, path, strerror(e));
 				return isol_fail(err, e, "enable %s in %s", w, path);
@@ -81,8 +83,7 @@ static int v2_enable(const struct isol_cg_hier *h, const char *target, unsigned 
  * non-root parent that holds processes can neither enable controllers for
  * its children (EBUSY) nor, once it has some enabled, host a child that a
  * process can join (it becomes a thread root: EOPNOTSUPP at clone). */
-static int v2_check_parent(const struct isol_cg_hier *h, const char *parent, unsigned want,
-			   isol_error *err)
+static int v2_check_parent(const struct isol_cg_hier *h, const char *parent, unsigned want, isol_error *err)
 {
 	char path[ISOL_CG_PATH + 32], buf[512];
 
@@ -95,9 +96,10 @@ static int v2_check_parent(const struct isol_cg_hier *h, const char *parent, uns
 	if (!want && (isol_read_file(path, buf, sizeof buf, NULL) <= 0 || buf[0] == '\n' || !buf[0]))
 		return 0; /* no controllers anywhere: a plain child is fine */
 	return isol_failx(err, EBUSY,
-		"cgroup v2: %s has processes of its own, so it cannot have child groups with "
-		"controllers (no-internal-processes rule); run isol from a leaf of a delegated "
-		"subtree, or set cgroup.parent to an empty group (e.g. \"/isol.slice\")", parent);
+			  "cgroup v2: %s has processes of its own, so it cannot have child groups with "
+			  "controllers (no-internal-processes rule); run isol from a leaf of a delegated "
+			  "subtree, or set cgroup.parent to an empty group (e.g. \"/isol.slice\")",
+			  parent);
 }
 
 /* v2: cgroup.events "populated" (zombies and sub-groups included). */
@@ -110,8 +112,8 @@ static int v2_populated(const struct isol_cgroup *cg)
 	return isol_cgu_kv(buf, "populated") > 0;
 }
 
-static int v2_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay, const struct isol_cg_spec *spec,
-		     isol_error *err)
+static int v2_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay,
+		     const struct isol_cg_spec *spec, isol_error *err)
 {
 	char parent[ISOL_CG_PATH], dir[ISOL_CG_PATH];
 	int r;
@@ -119,20 +121,19 @@ static int v2_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay, c
 	if (lay->unified < 0)
 		return isol_failx(err, ENODEV, "cgroup v2 is not mounted");
 	const struct isol_cg_hier *h = &lay->h[lay->unified];
-	unsigned want = spec->ctrls & ~((1u << ISOL_CG_CPUACCT) | (1u << ISOL_CG_FREEZER) |
-					(1u << ISOL_CG_DEVICES));
+	unsigned want =
+		spec->ctrls & ~((1u << ISOL_CG_CPUACCT) | (1u << ISOL_CG_FREEZER) | (1u << ISOL_CG_DEVICES));
 	unsigned miss = want & ~h->ctrls;
 	if (miss) {
 		int c = __builtin_ctz(miss);
 		return isol_failx(err, ENODEV,
-			"cgroup v2 controller \"%s\" is not available in %s%s (cgroup.controllers)",
-			isol_cg_ctrl_name(c, 2), h->mount, h->self);
+				  "cgroup v2 controller \"%s\" is not available in %s%s (cgroup.controllers)",
+				  isol_cg_ctrl_name(c, 2), h->mount, h->self);
 	}
 	if (isol_cgu_parent_dir(h, spec->parent, parent, sizeof parent) < 0 ||
 	    (size_t)snprintf(dir, sizeof dir, "%s/%s", parent, spec->name) >= sizeof dir)
 		return isol_failx(err, ENAMETOOLONG, "cgroup path too long");
-	if ((r = v2_check_parent(h, parent, want, err)) < 0 ||
-	    (r = v2_enable(h, parent, want, err)) < 0)
+	if ((r = v2_check_parent(h, parent, want, err)) < 0 || (r = v2_enable(h, parent, want, err)) < 0)
 		return r;
 	if ((r = isol_cgu_mkdir(spec, dir, err)) < 0)
 		return r;

@@ -25,8 +25,9 @@ int isol_dev_parse_rule(const char *s, struct isol_dev_rule *r, isol_error *err)
 	memset(r, 0, sizeof *r);
 	n = sscanf(s, " %c %15[0-9*]:%15[0-9*] %7s", &type, maj, min, acc);
 	if (n < 1 || (type != 'a' && type != 'c' && type != 'b') || (type != 'a' && n < 3))
-		return isol_failx(err, EINVAL,
-				  "device rule \"%s\": expected \"TYPE MAJOR:MINOR ACCESS\" like \"c 195:* rwm\"", s);
+		return isol_failx(
+			err, EINVAL,
+			"device rule \"%s\": expected \"TYPE MAJOR:MINOR ACCESS\" like \"c 195:* rwm\"", s);
 	r->type = type;
 	r->major = strcmp(maj, "*") ? atoi(maj) : -1;
 	r->minor = strcmp(min, "*") ? atoi(min) : -1;
@@ -39,8 +40,8 @@ int isol_dev_parse_rule(const char *s, struct isol_dev_rule *r, isol_error *err)
 		else if (*p == 'm')
 			r->access |= ISOL_DEV_M;
 		else
-			return isol_failx(err, EINVAL, "device rule \"%s\": access \"%s\" is not made of r, w, m",
-					  s, acc);
+			return isol_failx(err, EINVAL,
+					  "device rule \"%s\": access \"%s\" is not made of r, w, m", s, acc);
 	}
 	if (n < 4)
 		r->access = ISOL_DEV_ALL;
@@ -94,12 +95,14 @@ static const struct {
 	char type;
 	int major;
 } fixed[] = {
-	{ "/dev/nvidia0", 'c', 195 },   { "/dev/nvidiactl", 'c', 195 },
-	{ "/dev/dri/card0", 'c', 226 }, { "/dev/dri/renderD128", 'c', 226 },
+	{ "/dev/nvidia0", 'c', 195 },
+	{ "/dev/nvidiactl", 'c', 195 },
+	{ "/dev/dri/card0", 'c', 226 },
+	{ "/dev/dri/renderD128", 'c', 226 },
 };
 
-int isol_dev_resolve(const char *what, unsigned access, int allow, struct isol_dev_rule *out,
-		     size_t *n, size_t max, isol_error *err)
+int isol_dev_resolve(const char *what, unsigned access, int allow, struct isol_dev_rule *out, size_t *n,
+		     size_t max, isol_error *err)
 {
 	struct isol_dev_rule r;
 	struct stat st;
@@ -169,8 +172,8 @@ int isol_dev_resolve(const char *what, unsigned access, int allow, struct isol_d
 	return 0;
 }
 
-int isol_dev_apply_v1(const char *dir, int default_allow, const struct isol_dev_rule *rules,
-		      size_t n, isol_error *err)
+int isol_dev_apply_v1(const char *dir, int default_allow, const struct isol_dev_rule *rules, size_t n,
+		      isol_error *err)
 {
 	char buf[64];
 	int r;

@@ -24,10 +24,10 @@
 enum { ISOL_DEV_M = 1, ISOL_DEV_R = 2, ISOL_DEV_W = 4, ISOL_DEV_ALL = 7 };
 
 struct isol_dev_rule {
-	char type;         /* 'a' (all), 'c' or 'b' */
-	int major, minor;  /* -1: any */
-	unsigned access;   /* ISOL_DEV_* */
-	int allow;         /* 1 allow, 0 deny */
+	char type;        /* 'a' (all), 'c' or 'b' */
+	int major, minor; /* -1: any */
+	unsigned access;  /* ISOL_DEV_* */
+	int allow;        /* 1 allow, 0 deny */
 };
 
 /* Parse "c 195:* rwm" / "a" / "b 8:0 r". */
@@ -39,13 +39,13 @@ void isol_dev_format(const struct isol_dev_rule *r, char *buf, size_t len);
 /* Resolve a path, glob or rule string (access applies to paths and globs)
  * into at most max rules appended at out[*n]. ENOENT for a path that does
  * not exist, ENODEV for one that is not a device node, E2BIG when full. */
-int isol_dev_resolve(const char *what, unsigned access, int allow, struct isol_dev_rule *out,
-		     size_t *n, size_t max, isol_error *err);
+int isol_dev_resolve(const char *what, unsigned access, int allow, struct isol_dev_rule *out, size_t *n,
+		     size_t max, isol_error *err);
 
 /* Apply to a v1 devices cgroup directory: default allow -> "a" in
  * devices.allow then denies; default deny -> "a" in devices.deny, then the
  * allow rules, then the deny rules (v1 removes exactly matching entries). */
-int isol_dev_apply_v1(const char *dir, int default_allow, const struct isol_dev_rule *rules,
-		      size_t n, isol_error *err);
+int isol_dev_apply_v1(const char *dir, int default_allow, const struct isol_dev_rule *rules, size_t n,
+		      isol_error *err);
 
 #endif

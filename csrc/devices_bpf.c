@@ -11,8 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
+#define INSN(c, d, s, o, i)                                                                                  \
+	((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define LDX_W(d, s, o) INSN(BPF_LDX | BPF_W | BPF_MEM, d, s, o, 0)
 #define MOV32_REG(d, s) INSN(BPF_ALU | BPF_MOV | BPF_X, d, s, 0, 0)
 #define ALU32_IMM(op, d, i) INSN(BPF_ALU | (op) | BPF_K, d, 0, 0, i)
@@ -23,17 +23,17 @@
 #define MAX_INSNS 4096
 
 int isol_dev_bpf_build(struct bpf_insn *p, int max, int default_allow, const struct isol_dev_rule *rules,
-		      size_t n)
+		       size_t n)
 {
 	int k = 0;
 
 	/* r1 = ctx (struct bpf_cgroup_dev_ctx): access_type, major, minor. */
-	p[k++] = LDX_W(2, 1, 0);               /* r2 = access_type */
-	p[k++] = MOV32_REG(3, 2);              /* r3 = access_type */
+	p[k++] = LDX_W(2, 1, 0);                /* r2 = access_type */
+	p[k++] = MOV32_REG(3, 2);               /* r3 = access_type */
 	p[k++] = ALU32_IMM(BPF_AND, 2, 0xffff); /* r2 = device type */
 	p[k++] = ALU32_IMM(BPF_RSH, 3, 16);     /* r3 = requested access */
-	p[k++] = LDX_W(4, 1, 4);               /* r4 = major */
-	p[k++] = LDX_W(5, 1, 8);               /* r5 = minor */
+	p[k++] = LDX_W(4, 1, 4);                /* r4 = major */
+	p[k++] = LDX_W(5, 1, 8);                /* r5 = minor */
 	/* Deny rules first, then allow rules: the first match decides. */
 	for (int pass = 0; pass <= 1; pass++)
 		for (size_t i = 0; i < n; i++) {
@@ -45,7 +45,9 @@ int isol_dev_bpf_build(struct bpf_insn *p, int max, int default_allow, const str
 				return -E2BIG;
 			if (r->type != 'a') {
 				jumps[nj++] = k;
-				p[k++] = JMP_IMM(BPF_JNE, 2, r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0);
+				p[k++] =
+					JMP_IMM(BPF_JNE, 2,
+						r->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0);
 			}
 			if ((r->access & ISOL_DEV_ALL) != ISOL_DEV_ALL) {
 				p[k++] = MOV32_REG(1, 3);
@@ -79,8 +81,8 @@ int isol_dev_bpf_build(struct bpf_insn *p, int max, int default_allow, const str
 	return k;
 }
 
-int isol_dev_apply_v2(int cgroup_fd, int default_allow, const struct isol_dev_rule *rules,
-		      size_t n, isol_error *err)
+int isol_dev_apply_v2(int cgroup_fd, int default_allow, const struct isol_dev_rule *rules, size_t n,
+		      isol_error *err)
 {
 	/* The caller's buffer, sized for these rules (B10: no static buffer,
 	 * so concurrent lua_States or threads can apply programs at once). */
@@ -102,7 +104,7 @@ int isol_dev_apply_v2(int cgroup_fd, int default_allow, const struct isol_dev_ru
 	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
 	attr.insns = (uint64_t)(uintptr_t)prog;
 	attr.insn_cnt = (uint32_t)cnt;
-	attr.license = (uint64_t)(uintptr_t)"GPL";
+	attr.license = (uint64_t)(uintptr_t) "GPL";
 	/* no log buffer at first: the kernel refuses one with log_level 0
 	 * (EINVAL), and at level 1 a log longer than the buffer fails the load
 	 * (ENOSPC on Linux 6.1) */
@@ -123,8 +125,8 @@ int isol_dev_apply_v2(int cgroup_fd, int default_allow, const struct isol_dev_ru
 		int e = errno;
 		log[sizeof log - 1] = '\0';
 		if (log[0])
-			return isol_failx(err, e, "load BPF_CGROUP_DEVICE program (%d insns): %s: %.300s", cnt,
-					  strerror(e), log);
+			return isol_failx(err, e, "load BPF_CGROUP_DEVICE program (%d insns): %s: %.300s",
+					  cnt, strerror(e), log);
 		return isol_fail(err, e, "load BPF_CGROUP_DEVICE program (%d insns)", cnt);
 	}
 	memset(&attr, 0, sizeof attr);

@@ -19,7 +19,7 @@ int isol_dev_bpf_build(struct bpf_insn *p, int max, int default_allow, const str
  * wins, else the default), load it and attach it to the cgroup fd with
  * BPF_F_ALLOW_MULTI (a sub-group can only restrict further). The program
  * lives as long as the cgroup; the fd is closed. */
-int isol_dev_apply_v2(int cgroup_fd, int default_allow, const struct isol_dev_rule *rules,
-		      size_t n, isol_error *err);
+int isol_dev_apply_v2(int cgroup_fd, int default_allow, const struct isol_dev_rule *rules, size_t n,
+		      isol_error *err);
 
 #endif

@@ -26,9 +26,9 @@
 #define ISOL_ERRMSG_MAX 480
 
 typedef struct isol_error {
-	int code;                   /* positive errno */
-	char msg[ISOL_ERRMSG_MAX];  /* NUL-terminated, with context */
-	int strerror_pending;       /* msg still lacks ": <strerror(code)>" */
+	int code;                  /* positive errno */
+	char msg[ISOL_ERRMSG_MAX]; /* NUL-terminated, with context */
+	int strerror_pending;      /* msg still lacks ": <strerror(code)>" */
 } isol_error;
 
 /* Fill err with errnum and "<formatted context>: <strerror(errnum)>".
@@ -37,12 +37,10 @@ typedef struct isol_error {
  * is deferred (see above): then it only formats with vsnprintf, which glibc
  * does without allocating or locking for the formats used in the core
  * (%s %d %u %ld %x). */
-int isol_fail(isol_error *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int isol_fail(isol_error *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Like isol_fail, but the message is used as given (no ": strerror" suffix). */
-int isol_failx(isol_error *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int isol_failx(isol_error *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* In a process copied from the host by clone (no exec yet): from now on,
  * isol_fail defers strerror to whoever receives the error. Per thread (a

@@ -18,8 +18,7 @@ static const char *env_path(char *const *envp)
 	return "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
 }
 
-int isol_exec_path(const char *file, char *const argv[], char *const envp[], char *buf,
-		   const char **tried)
+int isol_exec_path(const char *file, char *const argv[], char *const envp[], char *buf, const char **tried)
 {
 	const char *p;
 	size_t flen = strlen(file);

@@ -14,7 +14,6 @@
  * but not executable anywhere), and *tried points to `file` or to
  * `buf` (the candidate that failed with another errno), buf having at
  * least 4096 bytes. */
-int isol_exec_path(const char *file, char *const argv[], char *const envp[], char *buf,
-		   const char **tried);
+int isol_exec_path(const char *file, char *const argv[], char *const envp[], char *buf, const char **tried);
 
 #endif

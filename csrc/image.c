@@ -86,8 +86,8 @@ static int run_capture(char *const argv[], char *out, size_t outlen, int *status
 	return 0;
 }
 
-int isol_image_create(const char *path, uint64_t size, const char *fstype,
-		      const char *const *extra, size_t nextra, isol_error *err)
+int isol_image_create(const char *path, uint64_t size, const char *fstype, const char *const *extra,
+		      size_t nextra, isol_error *err)
 {
 	char prog[64], out[400];
 	const char *argv[48];
@@ -119,8 +119,10 @@ int isol_image_create(const char *path, uint64_t size, const char *fstype,
 	argv[n] = NULL;
 	r = run_capture((char *const *)argv, out, sizeof out, &status, err);
 	if (r == -ENOENT) {
-		r = isol_failx(err, ENOENT, "%s: not installed (no such program in PATH; install the "
-				"package that provides it, e.g. e2fsprogs for ext4, xfsprogs for xfs)", prog);
+		r = isol_failx(err, ENOENT,
+			       "%s: not installed (no such program in PATH; install the "
+			       "package that provides it, e.g. e2fsprogs for ext4, xfsprogs for xfs)",
+			       prog);
 		goto fail;
 	}
 	if (r < 0)
@@ -132,8 +134,8 @@ int isol_image_create(const char *path, uint64_t size, const char *fstype,
 		char *last = strrchr(out, '\n');
 		r = isol_failx(err, EIO, "%s %s failed (%s %d)%s%s", prog, path,
 			       WIFEXITED(status) ? "exit" : "signal",
-			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-			       len ? ": " : "", last ? last + 1 : out);
+			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), len ? ": " : "",
+			       last ? last + 1 : out);
 		goto fail;
 	}
 	return 0;
@@ -255,8 +257,8 @@ static int mkdir_p(const char *path, isol_error *err)
 	return 0;
 }
 
-int isol_image_mount(const char *dev, const char *fstype, const char *target, int readonly,
-		     int sync, long uid, long gid, isol_error *err)
+int isol_image_mount(const char *dev, const char *fstype, const char *target, int readonly, int sync,
+		     long uid, long gid, isol_error *err)
 {
 	unsigned long flags = (readonly ? MS_RDONLY : 0) | (sync ? MS_SYNCHRONOUS : 0);
 	int r = mkdir_p(target, err);
@@ -336,4 +338,3 @@ int isol_image_trim(const char *dev, const char *fstype, uint64_t *trimmed, isol
 	close(mfd);
 	return r;
 }
-

@@ -47,8 +47,8 @@ struct isol_ckpt_stats {
  * On failure the file is removed; a missing mkfs is reported as
  * "mkfs.xfs: not installed (...)" with ENOENT; mkfs's own stderr ends the
  * message when it fails. */
-int isol_image_create(const char *path, uint64_t size, const char *fstype,
-		      const char *const *extra, size_t nextra, isol_error *err);
+int isol_image_create(const char *path, uint64_t size, const char *fstype, const char *const *extra,
+		      size_t nextra, isol_error *err);
 
 /* Detect the filesystem type of an image file (ext2/3/4 -> "ext4", xfs,
  * btrfs, vfat). ENOMEDIUM-style failure (EINVAL) when unknown. */
@@ -61,8 +61,8 @@ int isol_loop_attach(const char *path, int readonly, char *dev, size_t devlen, i
 
 /* mount(2) dev on target (created if missing) in the caller's namespace;
  * uid/gid >= 0: chown of the mount root afterwards. */
-int isol_image_mount(const char *dev, const char *fstype, const char *target, int readonly,
-		     int sync, long uid, long gid, isol_error *err);
+int isol_image_mount(const char *dev, const char *fstype, const char *target, int readonly, int sync,
+		     long uid, long gid, isol_error *err);
 
 /* chown the root directory of the filesystem on dev, through a detached
  * mount (nothing becomes visible). */
@@ -79,8 +79,8 @@ int isol_image_trim(const char *dev, const char *fstype, uint64_t *trimmed, isol
  * `level` < 0: the format's default. `threads` > 1 compresses blocks in
  * parallel (still one standard gzip member per data run / zstd frames).
  * The caller trims first (see above). */
-int isol_image_checkpoint(const char *image, const char *dest, int replace, int format, int level, int threads,
-			  isol_progress_fn progress, void *ctx, struct isol_ckpt_stats *st,
+int isol_image_checkpoint(const char *image, const char *dest, int replace, int format, int level,
+			  int threads, isol_progress_fn progress, void *ctx, struct isol_ckpt_stats *st,
 			  isol_error *err);
 
 /* Decompress a checkpoint (gzip or zstd, detected from its magic) into a

@@ -17,8 +17,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define CHUNK (1u << 20)           /* read/write unit */
-#define ZERO_MIN (64u << 10)       /* zero runs at least this long inside data are holes */
+#define CHUNK (1u << 20)     /* read/write unit */
+#define ZERO_MIN (64u << 10) /* zero runs at least this long inside data are holes */
 #define PROGRESS_STEP (32ull << 20)
 
 /* ------------------------------------------------------------ output file */
@@ -214,17 +214,17 @@ static void *pblock_run(void *arg)
 
 struct writer {
 	int format, level, fd;
-	int threads;                  /* > 1: parallel gzip */
+	int threads; /* > 1: parallel gzip */
 	unsigned char *pin[PMAX], *pout[PMAX];
-	size_t pcap, pfill;           /* pfill: bytes in pin[pcur] */
+	size_t pcap, pfill; /* pfill: bytes in pin[pcur] */
 	int pcur;
 	unsigned char pdict[PDICT];
 	size_t pdict_len;
 	uLong crc;
 	uint64_t isize;
-	int open;            /* a data member/frame is open */
-	uint64_t out;        /* bytes written */
-	unsigned char *obuf; /* compressed output buffer (CHUNK) */
+	int open;                   /* a data member/frame is open */
+	uint64_t out;               /* bytes written */
+	unsigned char *obuf;        /* compressed output buffer (CHUNK) */
 	const unsigned char *zeros; /* ZBIG zero bytes */
 	/* precomputed member/frame for ZBIG >> k zeros, k < ZLEVELS */
 	unsigned char *zmem[12];
@@ -475,8 +475,8 @@ static int w_zeros(struct writer *w, uint64_t n, isol_error *err)
 	return r;
 }
 
-int isol_image_checkpoint(const char *image, const char *dest, int replace, int format, int level, int threads,
-			  isol_progress_fn progress, void *ctx, struct isol_ckpt_stats *st,
+int isol_image_checkpoint(const char *image, const char *dest, int replace, int format, int level,
+			  int threads, isol_progress_fn progress, void *ctx, struct isol_ckpt_stats *st,
 			  isol_error *err)
 {
 	struct writer w;
@@ -812,8 +812,8 @@ int isol_image_restore(const char *src, const char *dest, int replace, isol_prog
 				zout = (ZSTD_outBuffer){ obuf, CHUNK, 0 };
 				size_t zr = ZSTD_decompressStream(dc, &zout, &zin);
 				if (ZSTD_isError(zr)) {
-					r = isol_failx(err, EINVAL, "checkpoint %s: corrupt zstd data (%s)", src,
-						       ZSTD_getErrorName(zr));
+					r = isol_failx(err, EINVAL, "checkpoint %s: corrupt zstd data (%s)",
+						       src, ZSTD_getErrorName(zr));
 					goto out;
 				}
 				ended = zr == 0;

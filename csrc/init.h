@@ -39,8 +39,8 @@
  * exits with ISOL_INIT_EXIT_OK. `status` comes first so that readers of a
  * plain int (detached sandboxes' status files) see the wait status. */
 struct isol_init_record {
-	int32_t status;  /* the command's waitpid() status */
-	uint32_t flags;  /* ISOL_INIT_MAGIC | ISOL_INIT_TIMEOUT... */
+	int32_t status; /* the command's waitpid() status */
+	uint32_t flags; /* ISOL_INIT_MAGIC | ISOL_INIT_TIMEOUT... */
 };
 #define ISOL_INIT_MAGIC 0x15010000u
 #define ISOL_INIT_MAGIC_MASK 0xffff0000u

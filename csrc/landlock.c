@@ -21,30 +21,30 @@
 
 #ifndef SYS_landlock_create_ruleset
 #define SYS_landlock_create_ruleset 444
-#define SYS_landlock_add_rule       445
-#define SYS_landlock_restrict_self  446
+#define SYS_landlock_add_rule 445
+#define SYS_landlock_restrict_self 446
 #endif
 
 #define LL_CREATE_RULESET_VERSION (1U << 0)
-#define LL_RULE_PATH_BENEATH      1
-#define LL_RULE_NET_PORT          2
+#define LL_RULE_PATH_BENEATH 1
+#define LL_RULE_NET_PORT 2
 
-#define FS_EXECUTE      (1ULL << 0)
-#define FS_WRITE_FILE   (1ULL << 1)
-#define FS_READ_FILE    (1ULL << 2)
-#define FS_READ_DIR     (1ULL << 3)
-#define FS_REMOVE_DIR   (1ULL << 4)
-#define FS_REMOVE_FILE  (1ULL << 5)
-#define FS_MAKE_CHAR    (1ULL << 6)
-#define FS_MAKE_DIR     (1ULL << 7)
-#define FS_MAKE_REG     (1ULL << 8)
-#define FS_MAKE_SOCK    (1ULL << 9)
-#define FS_MAKE_FIFO    (1ULL << 10)
-#define FS_MAKE_BLOCK   (1ULL << 11)
-#define FS_MAKE_SYM     (1ULL << 12)
-#define FS_REFER        (1ULL << 13)
-#define FS_TRUNCATE     (1ULL << 14)
-#define NET_BIND_TCP    (1ULL << 0)
+#define FS_EXECUTE (1ULL << 0)
+#define FS_WRITE_FILE (1ULL << 1)
+#define FS_READ_FILE (1ULL << 2)
+#define FS_READ_DIR (1ULL << 3)
+#define FS_REMOVE_DIR (1ULL << 4)
+#define FS_REMOVE_FILE (1ULL << 5)
+#define FS_MAKE_CHAR (1ULL << 6)
+#define FS_MAKE_DIR (1ULL << 7)
+#define FS_MAKE_REG (1ULL << 8)
+#define FS_MAKE_SOCK (1ULL << 9)
+#define FS_MAKE_FIFO (1ULL << 10)
+#define FS_MAKE_BLOCK (1ULL << 11)
+#define FS_MAKE_SYM (1ULL << 12)
+#define FS_REFER (1ULL << 13)
+#define FS_TRUNCATE (1ULL << 14)
+#define NET_BIND_TCP (1ULL << 0)
 #define NET_CONNECT_TCP (1ULL << 1)
 
 /* Rights that apply to a regular file (others only to directories). */
@@ -138,10 +138,10 @@ static int add_paths(int rs, const struct isol_landlock *ll, uint64_t handled, i
 static int add_ports(int rs, const struct isol_landlock *ll, isol_error *err)
 {
 	for (size_t i = 0; i < ll->nports; i++) {
-		struct ll_net_port np = {net_rights(ll->ports[i].groups), ll->ports[i].port};
+		struct ll_net_port np = { net_rights(ll->ports[i].groups), ll->ports[i].port };
 		if (syscall(SYS_landlock_add_rule, rs, LL_RULE_NET_PORT, &np, 0) < 0)
 			return isol_fail(err, errno, "landlock rule tcp port %u",
-			                 (unsigned)ll->ports[i].port);
+					 (unsigned)ll->ports[i].port);
 	}
 	return 0;
 }

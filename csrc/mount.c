@@ -19,17 +19,28 @@
 static const char *type_name(int type)
 {
 	switch (type) {
-	case ISOL_MNT_TMPFS: return "tmpfs";
-	case ISOL_MNT_BIND: return "bind";
-	case ISOL_MNT_PROC: return "proc";
-	case ISOL_MNT_DEV: return "dev";
-	case ISOL_MNT_MQUEUE: return "mqueue";
-	case ISOL_MNT_OVERLAY: return "overlay";
-	case ISOL_MNT_FS: return "fs";
-	case ISOL_MNT_REMOUNT: return "remount";
-	case ISOL_MNT_DIR: return "dir";
-	case ISOL_MNT_SYMLINK: return "symlink";
-	case ISOL_MNT_SYSFS: return "sysfs";
+	case ISOL_MNT_TMPFS:
+		return "tmpfs";
+	case ISOL_MNT_BIND:
+		return "bind";
+	case ISOL_MNT_PROC:
+		return "proc";
+	case ISOL_MNT_DEV:
+		return "dev";
+	case ISOL_MNT_MQUEUE:
+		return "mqueue";
+	case ISOL_MNT_OVERLAY:
+		return "overlay";
+	case ISOL_MNT_FS:
+		return "fs";
+	case ISOL_MNT_REMOUNT:
+		return "remount";
+	case ISOL_MNT_DIR:
+		return "dir";
+	case ISOL_MNT_SYMLINK:
+		return "symlink";
+	case ISOL_MNT_SYSFS:
+		return "sysfs";
 	}
 	return "?";
 }
@@ -61,8 +72,8 @@ static int fs_fail(isol_error *err, int fsfd, int e, const char *what, const cha
 
 /* A fresh, detached filesystem mount: fsopen + fsconfig + fsmount.
  * Returns the mount fd or -errno. */
-static int fs_new(const char *fstype, const char *source, const struct isol_mount_kv *opts,
-		  size_t nopts, unsigned attr, const char *what, const char *target, isol_error *err)
+static int fs_new(const char *fstype, const char *source, const struct isol_mount_kv *opts, size_t nopts,
+		  unsigned attr, const char *what, const char *target, isol_error *err)
 {
 	int fsfd, mfd, e;
 
@@ -70,16 +81,16 @@ static int fs_new(const char *fstype, const char *source, const struct isol_moun
 	if (fsfd < 0) {
 		e = errno;
 		if (e == ENODEV)
-			return isol_failx(err, e, "mount %s on %s: filesystem type %s is not supported by this kernel",
-					  what, target, fstype);
+			return isol_failx(
+				err, e, "mount %s on %s: filesystem type %s is not supported by this kernel",
+				what, target, fstype);
 		return isol_fail(err, e, "mount %s on %s: fsopen %s", what, target, fstype);
 	}
 	if (source && fsconfig(fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
 		goto fail;
 	for (size_t i = 0; i < nopts; i++) {
-		int r = opts[i].value
-			? fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].value, 0)
-			: fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i].key, NULL, 0);
+		int r = opts[i].value ? fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].value, 0)
+				      : fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i].key, NULL, 0);
 		if (r < 0)
 			goto fail;
 	}
@@ -135,16 +146,20 @@ static int bind_clone(const char *source, int rec, unsigned attr, int optional, 
 			if (optional && e == ENOENT)
 				return 0;
 			if (e == ELOOP)
-				return isol_failx(err, e, "bind %s on %s: the source path contains a symlink "
-						  "(refused: nofollow)", source, target);
+				return isol_failx(err, e,
+						  "bind %s on %s: the source path contains a symlink "
+						  "(refused: nofollow)",
+						  source, target);
 			if (e == ENOENT)
-				return isol_failx(err, e, "bind %s on %s: source does not exist", source, target);
+				return isol_failx(err, e, "bind %s on %s: source does not exist", source,
+						  target);
 			return isol_fail(err, e, "bind %s on %s: resolve source", source, target);
 		}
 		path = "";
 	}
-	fd = open_tree(at, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0) |
-				 (nofollow ? AT_EMPTY_PATH : 0));
+	fd = open_tree(at, path,
+		       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0) |
+			       (nofollow ? AT_EMPTY_PATH : 0));
 	e = errno;
 	if (at >= 0)
 		close(at);
@@ -197,15 +212,18 @@ static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
 		break;
 	case ISOL_MNT_PROC:
 		r = fs_new("proc", NULL, op->opts, op->nopts,
-			   op->attr_set | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "proc", t, err);
+			   op->attr_set | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "proc", t,
+			   err);
 		break;
 	case ISOL_MNT_SYSFS:
 		r = fs_new("sysfs", NULL, op->opts, op->nopts,
-			   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "sysfs", t, err);
+			   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+			   "sysfs", t, err);
 		break;
 	case ISOL_MNT_MQUEUE:
 		r = fs_new("mqueue", NULL, op->opts, op->nopts,
-			   op->attr_set | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "mqueue", t, err);
+			   op->attr_set | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "mqueue",
+			   t, err);
 		break;
 	case ISOL_MNT_OVERLAY:
 		r = fs_new("overlay", NULL, op->opts, op->nopts, op->attr_set, "overlay", t, err);
@@ -218,25 +236,29 @@ static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
 				  &fds[0], err);
 	case ISOL_MNT_DEV: {
 		static const struct isol_mount_kv dev_opts[] = { { "mode", "0755" }, { "size", "64k" } };
-		static const struct isol_mount_kv pts_opts[] = {
-			{ "newinstance", NULL }, { "ptmxmode", "0666" }, { "mode", "0620" } };
+		static const struct isol_mount_kv pts_opts[] = { { "newinstance", NULL },
+								 { "ptmxmode", "0666" },
+								 { "mode", "0620" } };
 		static const struct isol_mount_kv shm_opts[] = { { "mode", "1777" } };
 		unsigned a = op->attr_set & MOUNT_ATTR_RDONLY;
 
 		for (size_t i = 0; i < DEV_FDS; i++)
 			fds[i] = -1;
-		r = fs_new("tmpfs", NULL, dev_opts, 2, a | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "dev", t, err);
+		r = fs_new("tmpfs", NULL, dev_opts, 2, a | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "dev", t,
+			   err);
 		if (r < 0)
 			return r;
 		fds[0] = r;
 		for (size_t i = 0; i < DEV_NODES; i++) {
 			char src[32] = "/dev/";
 			strcat(src, dev_nodes[i]);
-			r = bind_clone(src, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 1, 0, t, &fds[1 + i], err);
+			r = bind_clone(src, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 1, 0, t, &fds[1 + i],
+				       err);
 			if (r < 0)
 				goto dev_fail;
 		}
-		r = fs_new("devpts", NULL, pts_opts, 3, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "devpts", t, err);
+		r = fs_new("devpts", NULL, pts_opts, 3, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "devpts", t,
+			   err);
 		if (r < 0)
 			goto dev_fail;
 		fds[1 + DEV_NODES] = r;
@@ -329,10 +351,12 @@ static int resolve(int rootfd, const char *path, int strict, int create, int fil
 		/* O_DIRECTORY|O_NOFOLLOW: a symlink (or a file) fails here and
 		 * component_fail says which. A file is fine only as the last. */
 		dirflag = last && file ? 0 : O_DIRECTORY;
-		next = fresh ? -1 : openat(cur, comp, O_PATH | O_CLOEXEC | dirflag | (strict ? O_NOFOLLOW : 0));
+		next = fresh ? -1
+			     : openat(cur, comp, O_PATH | O_CLOEXEC | dirflag | (strict ? O_NOFOLLOW : 0));
 		if (next < 0 && (fresh || errno == ENOENT) && create) {
 			if (last && file) {
-				int f = openat(cur, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+				int f = openat(cur, comp,
+					       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 				if (f < 0 && errno != EEXIST) {
 					fd = isol_fail(err, errno, "create mount target %s", path);
 					goto fail;
@@ -360,10 +384,11 @@ static int resolve(int rootfd, const char *path, int strict, int create, int fil
 			struct stat st;
 			if (fstat(cur, &st) == 0 && S_ISLNK(st.st_mode)) {
 				close(cur);
-				return isol_failx(err, ELOOP,
-						  "mount target %s: %s is a symlink (refused: targets are resolved "
-						  "inside the new root without following symlinks)",
-						  path, comp);
+				return isol_failx(
+					err, ELOOP,
+					"mount target %s: %s is a symlink (refused: targets are resolved "
+					"inside the new root without following symlinks)",
+					path, comp);
 			}
 		}
 	}
@@ -396,7 +421,7 @@ static int is_dir_fd(int fd)
 static int dev_fill(int *fds, const char *target, isol_error *err)
 {
 	static const char *const links[][2] = {
-		{ "fd", "/proc/self/fd" },     { "stdin", "/proc/self/fd/0" },
+		{ "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" },
 		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
 		{ "ptmx", "pts/ptmx" },
 	};
@@ -440,8 +465,8 @@ static int dev_fill(int *fds, const char *target, isol_error *err)
 static int mask_source(const char *target, isol_error *err)
 {
 	static const struct isol_mount_kv o[] = { { "mode", "0555" }, { "size", "4k" } };
-	int m = fs_new("tmpfs", NULL, o, 2, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-		       "mask", target, err);
+	int m = fs_new("tmpfs", NULL, o, 2, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, "mask",
+		       target, err);
 	int f;
 
 	if (m < 0)
@@ -523,7 +548,8 @@ static int harden(int mnt, int type, const char *target, isol_error *err)
 	if (src < 0)
 		return src;
 	hold = openat(mnt, "fs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (hold < 0 || move_mount(src, "", hold, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+	if (hold < 0 ||
+	    move_mount(src, "", hold, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
 		r = isol_fail(err, errno, "harden %s: attach the mask source", target);
 		goto out;
 	}
@@ -618,11 +644,11 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 		return isol_failx(err, E2BIG, "filesystem plan: more than %d steps", ISOL_FS_MAX_OPS);
 
 	/* 1. Propagation first, so nothing below can leak to the host. */
-	if (fs->propagation &&
-	    mount(NULL, "/", NULL, MS_REC | fs->propagation, NULL) < 0)
+	if (fs->propagation && mount(NULL, "/", NULL, MS_REC | fs->propagation, NULL) < 0)
 		return isol_fail(err, errno, "make / %s",
 				 fs->propagation == MS_PRIVATE ? "private"
-				 : fs->propagation == MS_SLAVE ? "slave" : "shared");
+				 : fs->propagation == MS_SLAVE ? "slave"
+							       : "shared");
 
 	/* 2. Every mount, detached, while host paths still mean the host. */
 	for (size_t i = 0; i < fs->nops; i++) {
@@ -642,12 +668,14 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 	if (fs->root_mode != ISOL_ROOT_NONE) {
 		static const struct isol_mount_kv root_opts[] = { { "mode", "0755" } };
 		static const struct isol_mount_op tmpfs_root = {
-			.type = ISOL_MNT_TMPFS, .target = "/", .opts = root_opts, .nopts = 1 };
+			.type = ISOL_MNT_TMPFS, .target = "/", .opts = root_opts, .nopts = 1
+		};
 		const struct isol_mount_op *ro = fs->root ? fs->root : &tmpfs_root;
 		int one[1] = { -1 };
 
 		if (ro->type != ISOL_MNT_TMPFS && ro->type != ISOL_MNT_BIND && ro->type != ISOL_MNT_FS) {
-			r = isol_failx(err, EINVAL, "root: cannot be made from a %s mount", type_name(ro->type));
+			r = isol_failx(err, EINVAL, "root: cannot be made from a %s mount",
+				       type_name(ro->type));
 			goto out;
 		}
 		/* The root is attached on /tmp before pivot_root: with shared
@@ -695,8 +723,7 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 
 	/* 5. The root change. */
 	if (fs->root_mode != ISOL_ROOT_NONE) {
-		if (fs->root_attr &&
-		    (r = set_attr(rootmnt, fs->root_attr, 0, 0, "root", "/", err)) < 0)
+		if (fs->root_attr && (r = set_attr(rootmnt, fs->root_attr, 0, 0, "root", "/", err)) < 0)
 			goto out;
 		if (fchdir(rootmnt) < 0) {
 			r = isol_fail(err, errno, "chdir into the new root");
@@ -747,7 +774,9 @@ int isol_mount_propagation(const char *path, unsigned long mode, int rec, isol_e
 {
 	if (mount(NULL, path, NULL, (rec ? MS_REC : 0) | mode, NULL) < 0)
 		return isol_fail(err, errno, "make %s %s", path,
-				 mode == MS_PRIVATE ? "private" : mode == MS_SLAVE ? "slave"
-				 : mode == MS_SHARED ? "shared" : "unbindable");
+				 mode == MS_PRIVATE  ? "private"
+				 : mode == MS_SLAVE  ? "slave"
+				 : mode == MS_SHARED ? "shared"
+						     : "unbindable");
 	return 0;
 }

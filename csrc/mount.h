@@ -61,9 +61,9 @@ enum isol_mount_type {
 /* ...and these are hidden: a file under a read-only empty file, a
  * directory under a read-only empty tmpfs (they expose host memory, keys,
  * kernel addresses and timing, or hardware state). */
-#define ISOL_PROC_MASKED                                                                        \
-	"kcore", "keys", "timer_list", "timer_stats", "sched_debug", "latency_stats", "acpi",   \
-		"scsi", "asound", "interrupts"
+#define ISOL_PROC_MASKED                                                                                     \
+	"kcore", "keys", "timer_list", "timer_stats", "sched_debug", "latency_stats", "acpi", "scsi",        \
+		"asound", "interrupts"
 /* Because part of that /proc is covered, the kernel refuses a further proc
  * mount from inside (it is not "fully visible"): `unshare -Urmpf
  * --mount-proc` in the sandbox fails, as in runc. */
@@ -80,14 +80,14 @@ struct isol_mount_op {
 	const char *fstype;               /* FS only */
 	const struct isol_mount_kv *opts; /* fsconfig options */
 	size_t nopts;
-	unsigned attr_set;                /* MOUNT_ATTR_RDONLY | NOSUID | NODEV | NOEXEC */
-	unsigned attr_clr;                /* REMOUNT: attrs to clear (e.g. RDONLY for rw) */
-	unsigned mode;                    /* DIR / created parents: 0755 default */
-	unsigned recursive : 1;           /* BIND: the whole subtree (rbind) */
-	unsigned optional : 1;            /* BIND: skip when the source does not exist */
-	unsigned file : 1;                /* BIND: create the target as a file (source is not a dir) */
-	unsigned unmasked : 1;            /* PROC: no read-only/masked paths (opt out) */
-	unsigned nofollow : 1;            /* BIND: refuse a source path with a symlink in it
+	unsigned attr_set;      /* MOUNT_ATTR_RDONLY | NOSUID | NODEV | NOEXEC */
+	unsigned attr_clr;      /* REMOUNT: attrs to clear (e.g. RDONLY for rw) */
+	unsigned mode;          /* DIR / created parents: 0755 default */
+	unsigned recursive : 1; /* BIND: the whole subtree (rbind) */
+	unsigned optional : 1;  /* BIND: skip when the source does not exist */
+	unsigned file : 1;      /* BIND: create the target as a file (source is not a dir) */
+	unsigned unmasked : 1;  /* PROC: no read-only/masked paths (opt out) */
+	unsigned nofollow : 1;  /* BIND: refuse a source path with a symlink in it
 	                                     (resolved with openat2 RESOLVE_NO_SYMLINKS) */
 };
 
@@ -97,10 +97,10 @@ enum isol_root_mode { ISOL_ROOT_NONE, ISOL_ROOT_PIVOT, ISOL_ROOT_CHROOT };
  * MS_SHARED (applied recursively to "/"). */
 struct isol_fs_plan {
 	unsigned long propagation;
-	int root_mode;                   /* enum isol_root_mode */
+	int root_mode;                    /* enum isol_root_mode */
 	const struct isol_mount_op *root; /* TMPFS, BIND (a host dir) or FS (an image);
 	                                     its target is ignored */
-	unsigned root_attr;              /* attrs set on the whole root at the end
+	unsigned root_attr;               /* attrs set on the whole root at the end
 	                                     (MOUNT_ATTR_RDONLY: a read-only root) */
 	const struct isol_mount_op *ops;
 	size_t nops;

@@ -222,8 +222,9 @@ static int ifindex(const char *name)
 
 static int link_up_index(int index)
 {
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = index,
-				 .ifi_flags = IFF_UP, .ifi_change = IFF_UP };
+	struct ifinfomsg ifi = {
+		.ifi_family = AF_UNSPEC, .ifi_index = index, .ifi_flags = IFF_UP, .ifi_change = IFF_UP
+	};
 	struct nlreq r;
 
 	nl_init(&r, RTM_NEWLINK, 0, &ifi, sizeof ifi);
@@ -260,7 +261,8 @@ static int addr_add(int index, const struct isol_net_addr *a)
 {
 	struct ifaddrmsg ifa = { .ifa_family = (unsigned char)a->family,
 				 .ifa_prefixlen = (unsigned char)a->prefix,
-				 .ifa_scope = RT_SCOPE_UNIVERSE, .ifa_index = (unsigned)index };
+				 .ifa_scope = RT_SCOPE_UNIVERSE,
+				 .ifa_index = (unsigned)index };
 	struct nlreq r;
 
 	nl_init(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof ifa);
@@ -276,8 +278,10 @@ static int addr_add(int index, const struct isol_net_addr *a)
 
 static int route_default(int index, const struct isol_net_addr *gw)
 {
-	struct rtmsg rt = { .rtm_family = (unsigned char)gw->family, .rtm_table = RT_TABLE_MAIN,
-			    .rtm_protocol = RTPROT_BOOT, .rtm_scope = RT_SCOPE_UNIVERSE,
+	struct rtmsg rt = { .rtm_family = (unsigned char)gw->family,
+			    .rtm_table = RT_TABLE_MAIN,
+			    .rtm_protocol = RTPROT_BOOT,
+			    .rtm_scope = RT_SCOPE_UNIVERSE,
 			    .rtm_type = RTN_UNICAST };
 	struct nlreq r;
 	uint32_t oif = (uint32_t)index;
@@ -290,8 +294,9 @@ static int route_default(int index, const struct isol_net_addr *gw)
 
 static int netem_set(int index, const struct isol_netem *ne)
 {
-	struct tcmsg tc = { .tcm_family = AF_UNSPEC, .tcm_ifindex = index,
-			    .tcm_handle = 0x10000, .tcm_parent = TC_H_ROOT };
+	struct tcmsg tc = {
+		.tcm_family = AF_UNSPEC, .tcm_ifindex = index, .tcm_handle = 0x10000, .tcm_parent = TC_H_ROOT
+	};
 	struct tc_netem_qopt q = { .limit = 1000, .loss = ne->loss };
 	struct nlreq r;
 
@@ -305,7 +310,8 @@ static int netem_set(int index, const struct isol_netem *ne)
 		nl_put(&r, TCA_NETEM_LATENCY64, &d, sizeof d);
 	}
 	if (ne->rate) {
-		struct tc_netem_rate rate = { .rate = ne->rate > UINT32_MAX ? UINT32_MAX : (uint32_t)ne->rate };
+		struct tc_netem_rate rate = { .rate = ne->rate > UINT32_MAX ? UINT32_MAX
+									    : (uint32_t)ne->rate };
 		nl_put(&r, TCA_NETEM_RATE, &rate, sizeof rate);
 		if (ne->rate > UINT32_MAX)
 			nl_put(&r, TCA_NETEM_RATE64, &ne->rate, sizeof ne->rate);
@@ -318,8 +324,9 @@ static int netem_set(int index, const struct isol_netem *ne)
  * has; netem is an optional module (delay, loss). */
 static int tbf_set(int index, uint64_t rate)
 {
-	struct tcmsg tc = { .tcm_family = AF_UNSPEC, .tcm_ifindex = index,
-			    .tcm_handle = 0x10000, .tcm_parent = TC_H_ROOT };
+	struct tcmsg tc = {
+		.tcm_family = AF_UNSPEC, .tcm_ifindex = index, .tcm_handle = 0x10000, .tcm_parent = TC_H_ROOT
+	};
 	struct tc_tbf_qopt q;
 	struct nlreq r;
 	/* burst: 10 ms of traffic, at least 64 KiB (above any MTU here);
@@ -358,7 +365,8 @@ static int shape_fail(isol_error *err, int r, const char *dev)
 	if (r == -EOPNOTSUPP)
 		return isol_failx(err, EOPNOTSUPP,
 				  "shape %s: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM), so "
-				  "delay and loss are unavailable; rate alone works", dev);
+				  "delay and loss are unavailable; rate alone works",
+				  dev);
 	return isol_fail(err, -r, "shape %s", dev);
 }
 
@@ -429,7 +437,8 @@ static int helper_ports(const struct isol_net_plan *p, const char *api, isol_err
 			return isol_fail(err, e, "slirp4netns API %s", api);
 		}
 		shutdown(fd, SHUT_WR);
-		while (got < (int)sizeof resp - 1 && (k = read(fd, resp + got, sizeof resp - 1 - (size_t)got)) > 0)
+		while (got < (int)sizeof resp - 1 &&
+		       (k = read(fd, resp + got, sizeof resp - 1 - (size_t)got)) > 0)
 			got += (int)k;
 		close(fd);
 		resp[got] = '\0';
@@ -440,8 +449,7 @@ static int helper_ports(const struct isol_net_plan *p, const char *api, isol_err
 	return 0;
 }
 
-static int helper_start(const struct isol_net_plan *p, pid_t pid, struct isol_net_state *st,
-			isol_error *err)
+static int helper_start(const struct isol_net_plan *p, pid_t pid, struct isol_net_state *st, isol_error *err)
 {
 	int ready[2] = { -1, -1 }, ex[2] = { -1, -1 }, r = 0;
 	char a_ready[32], a_exit[32], a_pid[32], a_userns[64], a_api[128];

@@ -30,36 +30,36 @@
 #define ISOL_IFNAMSIZ 16
 
 struct isol_net_addr {
-	int family;         /* AF_INET or AF_INET6; 0: none */
+	int family; /* AF_INET or AF_INET6; 0: none */
 	unsigned char bytes[16];
-	int prefix;         /* prefix length */
+	int prefix; /* prefix length */
 };
 
 /* netem parameters; all zero: no shaping. */
 struct isol_netem {
-	uint64_t rate;      /* bytes per second, 0: unlimited */
-	uint64_t delay_ns;  /* added latency */
-	uint32_t loss;      /* drop probability, 0..UINT32_MAX */
+	uint64_t rate;     /* bytes per second, 0: unlimited */
+	uint64_t delay_ns; /* added latency */
+	uint32_t loss;     /* drop probability, 0..UINT32_MAX */
 };
 
 enum isol_net_helper { ISOL_NET_HELPER_NONE, ISOL_NET_HELPER_SLIRP4NETNS, ISOL_NET_HELPER_PASTA };
 
 struct isol_net_port {
-	int proto;          /* IPPROTO_TCP or IPPROTO_UDP */
+	int proto; /* IPPROTO_TCP or IPPROTO_UDP */
 	uint16_t host, inside;
 };
 
 struct isol_net_plan {
-	unsigned loopback : 1;       /* bring lo up (a new net namespace only) */
+	unsigned loopback : 1; /* bring lo up (a new net namespace only) */
 	/* veth: host end `veth_host` in the caller's namespace, `veth_peer`
 	 * (default "eth0") in the sandbox's. veth_host[0] == 0: no veth. */
 	char veth_host[ISOL_IFNAMSIZ], veth_peer[ISOL_IFNAMSIZ];
 	struct isol_net_addr host_addr, addr;
-	unsigned gateway : 1;        /* default route inside via host_addr */
-	struct isol_netem netem;     /* applied on both ends of the veth */
+	unsigned gateway : 1;    /* default route inside via host_addr */
+	struct isol_netem netem; /* applied on both ends of the veth */
 	/* user-mode network helper for outbound traffic without privileges */
-	int helper;                  /* enum isol_net_helper */
-	const char *helper_path;     /* executable; NULL: searched in PATH */
+	int helper;              /* enum isol_net_helper */
+	const char *helper_path; /* executable; NULL: searched in PATH */
 	const struct isol_net_port *ports;
 	int nports;
 };

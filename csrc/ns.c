@@ -92,9 +92,8 @@ static void proc_path(char *out, pid_t pid, const char *file)
 	strcpy(out + n, file);
 }
 
-int isol_write_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid,
-		       const struct isol_idmap *gid, size_t ngid, int setgroups_deny,
-		       isol_error *err)
+int isol_write_id_maps(pid_t pid, const struct isol_idmap *uid, size_t nuid, const struct isol_idmap *gid,
+		       size_t ngid, int setgroups_deny, isol_error *err)
 {
 	char path[64], buf[1024];
 	int n, r;

@@ -86,5 +86,4 @@ int isol_setns_pidfd(int pidfd, int flags, isol_error *err);
 /* Inode of /proc/<pid>/ns/<procname> (pid 0 = self); 0 and err on failure. */
 uint64_t isol_ns_inode(pid_t pid, const char *procname, isol_error *err);
 
-
 #endif

@@ -22,17 +22,22 @@ static const struct {
 	const char *name;
 	int sig;
 } signals[] = {
-	{ "SIGHUP", SIGHUP },     { "SIGINT", SIGINT },       { "SIGQUIT", SIGQUIT },
-	{ "SIGILL", SIGILL },     { "SIGTRAP", SIGTRAP },     { "SIGABRT", SIGABRT },
-	{ "SIGBUS", SIGBUS },     { "SIGFPE", SIGFPE },       { "SIGKILL", SIGKILL },
-	{ "SIGUSR1", SIGUSR1 },   { "SIGSEGV", SIGSEGV },     { "SIGUSR2", SIGUSR2 },
-	{ "SIGPIPE", SIGPIPE },   { "SIGALRM", SIGALRM },     { "SIGTERM", SIGTERM },
-	{ "SIGSTKFLT", SIGSTKFLT }, { "SIGCHLD", SIGCHLD },   { "SIGCONT", SIGCONT },
-	{ "SIGSTOP", SIGSTOP },   { "SIGTSTP", SIGTSTP },     { "SIGTTIN", SIGTTIN },
-	{ "SIGTTOU", SIGTTOU },   { "SIGURG", SIGURG },       { "SIGXCPU", SIGXCPU },
-	{ "SIGXFSZ", SIGXFSZ },   { "SIGVTALRM", SIGVTALRM }, { "SIGPROF", SIGPROF },
-	{ "SIGWINCH", SIGWINCH }, { "SIGIO", SIGIO },         { "SIGPWR", SIGPWR },
-	{ "SIGSYS", SIGSYS },     { NULL, 0 },
+	{ "SIGHUP", SIGHUP },   { "SIGINT", SIGINT },
+	{ "SIGQUIT", SIGQUIT }, { "SIGILL", SIGILL },
+	{ "SIGTRAP", SIGTRAP }, { "SIGABRT", SIGABRT },
+	{ "SIGBUS", SIGBUS },   { "SIGFPE", SIGFPE },
+	{ "SIGKILL", SIGKILL }, { "SIGUSR1", SIGUSR1 },
+	{ "SIGSEGV", SIGSEGV }, { "SIGUSR2", SIGUSR2 },
+	{ "SIGPIPE", SIGPIPE }, { "SIGALRM", SIGALRM },
+	{ "SIGTERM", SIGTERM }, { "SIGSTKFLT", SIGSTKFLT },
+	{ "SIGCHLD", SIGCHLD }, { "SIGCONT", SIGCONT },
+	{ "SIGSTOP", SIGSTOP }, { "SIGTSTP", SIGTSTP },
+	{ "SIGTTIN", SIGTTIN }, { "SIGTTOU", SIGTTOU },
+	{ "SIGURG", SIGURG },   { "SIGXCPU", SIGXCPU },
+	{ "SIGXFSZ", SIGXFSZ }, { "SIGVTALRM", SIGVTALRM },
+	{ "SIGPROF", SIGPROF }, { "SIGWINCH", SIGWINCH },
+	{ "SIGIO", SIGIO },     { "SIGPWR", SIGPWR },
+	{ "SIGSYS", SIGSYS },   { NULL, 0 },
 };
 
 int isol_signal_number(const char *name)

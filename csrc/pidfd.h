@@ -22,11 +22,11 @@ int isol_pidfd_send_signal(int pidfd, int sig, isol_error *err);
 
 /* Result of waiting for a process. */
 struct isol_wait {
-	int exited;   /* 1: exited with code; 0: killed by signal */
-	int code;     /* exit code when exited */
-	int signal;   /* signal number when killed */
-	int core;     /* core dumped */
-	int timeout;  /* isol's init ended the sandbox at plan->timeout_ms */
+	int exited;          /* 1: exited with code; 0: killed by signal */
+	int code;            /* exit code when exited */
+	int signal;          /* signal number when killed */
+	int core;            /* core dumped */
+	int timeout;         /* isol's init ended the sandbox at plan->timeout_ms */
 	long maxrss_kb;      /* peak RSS of it and its reaped descendants */
 	double utime, stime; /* CPU seconds, likewise */
 };

@@ -185,8 +185,8 @@ static int select_stats(const struct isol_selector *sel, struct isol_procstat **
 
 	*out = NULL;
 	*nout = 0;
-	if (sel->nroots && sel->sid <= 0 && !sel->pidns && !sel->nns && access("/proc/self/task", F_OK) == 0 &&
-	    children_files()) {
+	if (sel->nroots && sel->sid <= 0 && !sel->pidns && !sel->nns &&
+	    access("/proc/self/task", F_OK) == 0 && children_files()) {
 		r = tree_walk(sel, &s);
 		if (r < 0 || s.err) {
 			free(s.all);
@@ -344,7 +344,7 @@ long isol_proc_kill(const struct isol_selector *sel, int sig, int timeout_ms, is
 	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
 	pid_t *seen = NULL; /* distinct processes met, sorted: the count returned */
 	size_t nseen = 0, cap = 0;
-	int *fds = NULL;    /* pidfds of this round's SIGKILLed processes */
+	int *fds = NULL; /* pidfds of this round's SIGKILLed processes */
 	long r = 0;
 
 	for (;;) {

@@ -14,20 +14,20 @@ static const struct {
 	const char *name;
 	int resource;
 } names[] = {
-        {"nofile", RLIMIT_NOFILE},
-        {"nproc", RLIMIT_NPROC},
-        {"core", RLIMIT_CORE},
-        {"cpu", RLIMIT_CPU},
-        {"as", RLIMIT_AS},
-        {"fsize", RLIMIT_FSIZE},
-        {"stack", RLIMIT_STACK},
-        {"memlock", RLIMIT_MEMLOCK},
-        {"msgqueue", RLIMIT_MSGQUEUE},
-        {"nice", RLIMIT_NICE},
-        {"rtprio", RLIMIT_RTPRIO},
-        {"data", RLIMIT_DATA},
-        {"sigpending", RLIMIT_SIGPENDING},
-        {"rttime", RLIMIT_RTTIME},
+	{ "nofile", RLIMIT_NOFILE },
+	{ "nproc", RLIMIT_NPROC },
+	{ "core", RLIMIT_CORE },
+	{ "cpu", RLIMIT_CPU },
+	{ "as", RLIMIT_AS },
+	{ "fsize", RLIMIT_FSIZE },
+	{ "stack", RLIMIT_STACK },
+	{ "memlock", RLIMIT_MEMLOCK },
+	{ "msgqueue", RLIMIT_MSGQUEUE },
+	{ "nice", RLIMIT_NICE },
+	{ "rtprio", RLIMIT_RTPRIO },
+	{ "data", RLIMIT_DATA },
+	{ "sigpending", RLIMIT_SIGPENDING },
+	{ "rttime", RLIMIT_RTTIME },
 };
 
 int isol_rlimit_resource(const char *name)
@@ -55,9 +55,9 @@ int isol_rlimits_child_apply(const struct isol_rlimits *rl, isol_error *err)
 		if (prlimit(0, (__rlimit_resource_t)r->resource, &r->lim, NULL) < 0) {
 			const char *n = isol_rlimit_name(r->resource);
 			return isol_fail(err, errno, "prlimit %s %lld/%lld", n ? n : "?",
-			                 r->lim.rlim_cur == RLIM_INFINITY ? -1LL : (long long)r->lim.rlim_cur,
-			                 r->lim.rlim_max == RLIM_INFINITY ? -1LL
-			                                                  : (long long)r->lim.rlim_max);
+					 r->lim.rlim_cur == RLIM_INFINITY ? -1LL : (long long)r->lim.rlim_cur,
+					 r->lim.rlim_max == RLIM_INFINITY ? -1LL
+									  : (long long)r->lim.rlim_max);
 		}
 	}
 	return 0;

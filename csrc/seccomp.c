@@ -163,14 +163,14 @@ static const char *const strict_allow[] = {
 /* strict: terminal queries and settings, non-blocking and close-on-exec
  * flags, bytes available; not TIOCSTI or TIOCLINUX (input injection). */
 static const unsigned long strict_ioctls[] = {
-        TCGETS,     TCSETS,     TCSETSW,  TCSETSF, TCFLSH,   TIOCGPGRP, TIOCSPGRP,
-        TIOCGWINSZ, TIOCSWINSZ, FIONREAD, FIONBIO, FIONCLEX, FIOCLEX,   FIOASYNC,
+	TCGETS,     TCSETS,     TCSETSW,  TCSETSF, TCFLSH,   TIOCGPGRP, TIOCSPGRP,
+	TIOCGWINSZ, TIOCSWINSZ, FIONREAD, FIONBIO, FIONCLEX, FIOCLEX,   FIOASYNC,
 };
 
 /* Namespace flags that clone(2) can carry (CLONE_NEWTIME shares its bit
  * with CSIGNAL there, so it is an unshare-only flag). */
 static const unsigned long clone_ns[] = {
-        CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWCGROUP,
+	CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWCGROUP,
 };
 
 static int in_list(const char *name, const char *const *list, size_t n)
@@ -196,7 +196,7 @@ struct sink {
 /* Emit one rule; a name this libseccomp lacks is skipped (the built-in
  * lists name calls of every architecture). */
 static int add(const struct sink *s, uint32_t action, const char *name, unsigned n,
-               const struct scmp_arg_cmp *cmp, isol_error *err)
+	       const struct scmp_arg_cmp *cmp, isol_error *err)
 {
 	struct isol_seccomp_rule r = { .action = action, .name = name, .n = n };
 
@@ -208,7 +208,7 @@ static int add(const struct sink *s, uint32_t action, const char *name, unsigned
 }
 
 static int add_list(const struct sink *s, uint32_t action, const char *const *names, size_t n,
-                    const struct isol_seccomp_opts *o, isol_error *err)
+		    const struct isol_seccomp_opts *o, isol_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (in_list(names[i], o->allow, o->nallow))
@@ -222,7 +222,7 @@ static int add_list(const struct sink *s, uint32_t action, const char *const *na
 /* Deny clone/unshare carrying any of `flags`: one rule per flag, since a
  * rule cannot test "any bit of a mask". */
 static int deny_ns_flags(const struct sink *s, uint32_t deny, const char *call, const unsigned long *flags,
-                         size_t n, isol_error *err)
+			 size_t n, isol_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, flags[i], flags[i]);
@@ -232,18 +232,19 @@ static int deny_ns_flags(const struct sink *s, uint32_t deny, const char *call, 
 	return 0;
 }
 
-static int build_rules(const struct sink *ctx, const struct isol_seccomp_opts *o, uint32_t deny, isol_error *err)
+static int build_rules(const struct sink *ctx, const struct isol_seccomp_opts *o, uint32_t deny,
+		       isol_error *err)
 {
 	int strict = o->profile == ISOL_SECCOMP_STRICT;
 	int dflt = o->profile == ISOL_SECCOMP_DEFAULT;
 	int guard_ns = dflt && !o->sys_admin;
-	unsigned long userns[] = {CLONE_NEWUSER};
-	unsigned long unshare_ns[] = {CLONE_NEWNS,  CLONE_NEWUTS,    CLONE_NEWIPC, CLONE_NEWNET,
-	                              CLONE_NEWPID, CLONE_NEWCGROUP, CLONE_NEWTIME};
+	unsigned long userns[] = { CLONE_NEWUSER };
+	unsigned long unshare_ns[] = { CLONE_NEWNS,  CLONE_NEWUTS,    CLONE_NEWIPC, CLONE_NEWNET,
+				       CLONE_NEWPID, CLONE_NEWCGROUP, CLONE_NEWTIME };
 
 	if (strict) {
 		unsigned long mask = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID |
-		                     CLONE_NEWCGROUP | CLONE_NEWUSER;
+				     CLONE_NEWCGROUP | CLONE_NEWUSER;
 		struct scmp_arg_cmp noflags = SCMP_A0(SCMP_CMP_MASKED_EQ, mask, 0);
 		for (size_t i = 0; i < sizeof strict_allow / sizeof *strict_allow; i++) {
 			const char *n = strict_allow[i];
@@ -272,8 +273,8 @@ static int build_rules(const struct sink *ctx, const struct isol_seccomp_opts *o
 	 * ioctl allow-list never has them). */
 	if (o->deny_tty && !strict && !in_list("ioctl", o->allow, o->nallow)) {
 		struct scmp_arg_cmp tty[2] = {
-		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCSTI),
-		        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCLINUX),
+			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCSTI),
+			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCLINUX),
 		};
 		for (int i = 0; i < 2; i++)
 			if (add(ctx, deny, "ioctl", 1, &tty[i], err) < 0)
@@ -303,7 +304,7 @@ static int build_rules(const struct sink *ctx, const struct isol_seccomp_opts *o
 			return -1;
 		if (!in_list("unshare", o->allow, o->nallow) &&
 		    deny_ns_flags(ctx, deny, "unshare", unshare_ns, sizeof unshare_ns / sizeof *unshare_ns,
-		                  err) < 0)
+				  err) < 0)
 			return -1;
 	}
 	if (!strict && !o->nested_userns) {
@@ -384,7 +385,7 @@ static int export_bpf(scmp_filter_ctx ctx, struct isol_seccomp *out, isol_error 
 	if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter) ||
 	    st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
 		return isol_failx(err, E2BIG, "seccomp: filter of %lld bytes (at most %d instructions)",
-		                  (long long)st.st_size, BPF_MAXINSNS);
+				  (long long)st.st_size, BPF_MAXINSNS);
 	buf = malloc((size_t)st.st_size);
 	if (!buf)
 		return isol_fail(err, ENOMEM, "seccomp: filter");
@@ -414,11 +415,11 @@ static int check_opts(const struct isol_seccomp_opts *o, isol_error *err)
 	for (size_t i = 0; i < o->nallow; i++)
 		if (!isol_seccomp_known(o->allow[i]))
 			return isol_failx(err, EINVAL, "seccomp.allow[%zu]: unknown syscall \"%s\"", i + 1,
-			                  o->allow[i]);
+					  o->allow[i]);
 	for (size_t i = 0; i < o->ndeny; i++)
 		if (!isol_seccomp_known(o->deny[i]))
 			return isol_failx(err, EINVAL, "seccomp.deny[%zu]: unknown syscall \"%s\"", i + 1,
-			                  o->deny[i]);
+					  o->deny[i]);
 	if (o->action == ISOL_SECCOMP_ERRNO && (o->errnum < 1 || o->errnum > 4095))
 		return isol_failx(err, EINVAL, "seccomp.errno: %d out of 1..4095", o->errnum);
 	return 0;
@@ -428,11 +429,11 @@ static uint32_t deny_action(const struct isol_seccomp_opts *o)
 {
 	return o->action == ISOL_SECCOMP_KILL  ? SCMP_ACT_KILL_PROCESS
 	       : o->action == ISOL_SECCOMP_LOG ? SCMP_ACT_LOG
-	                                       : SCMP_ACT_ERRNO((uint32_t)o->errnum);
+					       : SCMP_ACT_ERRNO((uint32_t)o->errnum);
 }
 
 int isol_seccomp_rules(const struct isol_seccomp_opts *o, uint32_t *dflt, isol_seccomp_sink fn, void *ctx,
-                       isol_error *err)
+		       isol_error *err)
 {
 	struct sink s = { fn, ctx };
 	uint32_t deny;

@@ -69,7 +69,7 @@ typedef int (*isol_seccomp_sink)(void *ctx, const struct isol_seccomp_rule *rule
  * default action in *dflt. Returns 0 or -errno (what fn returned, or a bad
  * option named in err). */
 int isol_seccomp_rules(const struct isol_seccomp_opts *opts, uint32_t *dflt, isol_seccomp_sink fn, void *ctx,
-                       isol_error *err);
+		       isol_error *err);
 
 /* Release the program (idempotent). */
 void isol_seccomp_free(struct isol_seccomp *f);

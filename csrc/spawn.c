@@ -67,9 +67,9 @@ struct child_ctx {
 	const struct isol_plan *plan;
 	int sync_fd, err_fd, parent_pidfd;
 	int supervise;
-	int close_fds[3];          /* the parent's ends of the pipes (-1: none) */
-	int init_memfd;            /* supervise: the init's executable */
-	char **init_argv;          /* supervise: its command line */
+	int close_fds[3];           /* the parent's ends of the pipes (-1: none) */
+	int init_memfd;             /* supervise: the init's executable */
+	char **init_argv;           /* supervise: its command line */
 	struct isol_init_opts init; /* supervise: the fds named in it */
 };
 

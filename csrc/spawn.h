@@ -40,9 +40,9 @@
 #include "net.h"
 #include "ns.h"
 
-struct isol_fs_plan; /* mount.h: mounts and the new root, built by the binding */
-struct isol_caps;    /* caps.h */
-struct isol_keyring; /* keyring.h */
+struct isol_fs_plan;  /* mount.h: mounts and the new root, built by the binding */
+struct isol_caps;     /* caps.h */
+struct isol_keyring;  /* keyring.h */
 struct isol_identity; /* identity.h */
 struct isol_net_plan; /* net.h: loopback, veth, user-mode helper */
 struct isol_rlimits;  /* rlimits.h */
@@ -85,13 +85,13 @@ struct isol_plan {
 	 * clock and the status says timeout (isol_wait.timeout). Needs init. */
 	int timeout_ms;
 
-	unsigned ctty : 1;            /* fd 0 (a terminal, e.g. a pty slave) becomes the
+	unsigned ctty : 1; /* fd 0 (a terminal, e.g. a pty slave) becomes the
 	                                 command's controlling terminal: the process
 	                                 that execs the command leads a new session
 	                                 (setsid) and takes it (TIOCSCTTY); under an
 	                                 init, the command does, not the init */
 
-	unsigned supervise : 1;       /* isol's init supervises even without a pid
+	unsigned supervise : 1; /* isol's init supervises even without a pid
 	                                 namespace (a child subreaper: escapees stay
 	                                 in its tree and die with the sandbox) */
 
@@ -106,11 +106,11 @@ struct isol_plan {
 	 * pipe back to the caller; out->status_fd is then -1. Not closed. */
 	int status_fd;
 
-	const struct isol_fs_plan *fs; /* NULL: no filesystem steps */
+	const struct isol_fs_plan *fs;        /* NULL: no filesystem steps */
 	const struct isol_identity *identity; /* NULL: keep the ids the child has */
-	const struct isol_keyring *keyring; /* NULL: none (keep the caller's session keyring) */
-	const struct isol_caps *caps;       /* NULL: none (capabilities unchanged) */
-	const struct isol_net_plan *net; /* NULL: no network steps (needs CLONE_NEWNET) */
+	const struct isol_keyring *keyring;   /* NULL: none (keep the caller's session keyring) */
+	const struct isol_caps *caps;         /* NULL: none (capabilities unchanged) */
+	const struct isol_net_plan *net;      /* NULL: no network steps (needs CLONE_NEWNET) */
 
 	const struct isol_rlimits *rlimits;   /* NULL: none */
 	const struct isol_landlock *landlock; /* NULL: none */
@@ -129,9 +129,9 @@ struct isol_plan {
 void isol_plan_init(struct isol_plan *plan);
 
 struct isol_child {
-	pid_t pid;      /* in the caller's pid namespace */
-	int pidfd;      /* owned by the caller; CLOEXEC */
-	int status_fd;  /* >= 0 when an init supervises: it writes the command's
+	pid_t pid;                 /* in the caller's pid namespace */
+	int pidfd;                 /* owned by the caller; CLOEXEC */
+	int status_fd;             /* >= 0 when an init supervises: it writes the command's
 	                   wait status (int) here before exiting; owned by caller */
 	struct isol_net_state net; /* a user-mode network helper, owned by the
 	                              caller: isol_net_helper_stop() */

@@ -110,17 +110,38 @@ static void parse(int argc, char **argv)
 		if (a[0] != '-' || !a[1])
 			die(EINVAL, "isol-init: bad option", a);
 		switch (a[1]) {
-		case 'n': opt.pidns = 1; break;
-		case 'S': opt.new_session = 1; break;
-		case 'R': opt.new_root = 1; break;
-		case 'T': opt.ctty = 1; break;
-		case 's': opt.status_fd = (int)num(a + 2); break;
-		case 'p': opt.parent_fd = (int)num(a + 2); break;
-		case 'e': opt.err_fd = (int)num(a + 2); break;
-		case 'r': opt.proc_fd = (int)num(a + 2); break;
-		case 'l': opt.landlock_fd = (int)num(a + 2); break;
-		case 't': opt.timeout_ms = num(a + 2); break;
-		default: die(EINVAL, "isol-init: bad option", a);
+		case 'n':
+			opt.pidns = 1;
+			break;
+		case 'S':
+			opt.new_session = 1;
+			break;
+		case 'R':
+			opt.new_root = 1;
+			break;
+		case 'T':
+			opt.ctty = 1;
+			break;
+		case 's':
+			opt.status_fd = (int)num(a + 2);
+			break;
+		case 'p':
+			opt.parent_fd = (int)num(a + 2);
+			break;
+		case 'e':
+			opt.err_fd = (int)num(a + 2);
+			break;
+		case 'r':
+			opt.proc_fd = (int)num(a + 2);
+			break;
+		case 'l':
+			opt.landlock_fd = (int)num(a + 2);
+			break;
+		case 't':
+			opt.timeout_ms = num(a + 2);
+			break;
+		default:
+			die(EINVAL, "isol-init: bad option", a);
 		}
 	}
 	if (i + 2 >= argc)
@@ -186,8 +207,7 @@ static void command(const sigset_t *mask, int init_pidfd)
 		memset(&e, 0, sizeof e);
 		e.code = ENOENT;
 		snprintf(e.msg, sizeof e.msg, "exec %s: not found%s%s", opt.file,
-			 strchr(opt.file, '/') ? "" : " in PATH",
-			 opt.new_root ? " inside the new root" : "");
+			 strchr(opt.file, '/') ? "" : " in PATH", opt.new_root ? " inside the new root" : "");
 		if (write(opt.err_fd, &e, sizeof e) < 0)
 			_exit(127);
 		_exit(127);

@@ -119,10 +119,12 @@ static const char *shown(lua_State *L, int idx)
 	return lua_pushfstring(L, "\"%s\"%s", lua_tostring(L, -1), len > 40 ? "..." : "");
 }
 
-static int int_error(lua_State *L, int idx, const char *what, const char *why, lua_Integer min, lua_Integer max)
+static int int_error(lua_State *L, int idx, const char *what, const char *why, lua_Integer min,
+		     lua_Integer max)
 {
 	const char *shown_value = shown(L, idx);
-	return luaL_error(L, "%s: %s [%I, %I], got %s", what, why, (LUAI_UACINT)min, (LUAI_UACINT)max, shown_value);
+	return luaL_error(L, "%s: %s [%I, %I], got %s", what, why, (LUAI_UACINT)min, (LUAI_UACINT)max,
+			  shown_value);
 }
 
 lua_Integer isol_lua_toint(lua_State *L, int idx, const char *what, lua_Integer min, lua_Integer max)
@@ -209,8 +211,8 @@ lua_Integer isol_lua_checkrange(lua_State *L, int arg, lua_Integer min, lua_Inte
 		if (lua_type(L, arg) != LUA_TNUMBER && lua_type(L, arg) != LUA_TSTRING)
 			luaL_checkinteger(L, arg); /* the standard message for a wrong type */
 		luaL_argerror(L, arg,
-			      lua_pushfstring(L, "%s [%I, %I], got %s", why, (LUAI_UACINT)min, (LUAI_UACINT)max,
-					      shown(L, arg)));
+			      lua_pushfstring(L, "%s [%I, %I], got %s", why, (LUAI_UACINT)min,
+					      (LUAI_UACINT)max, shown(L, arg)));
 	}
 	return v;
 }
@@ -263,7 +265,8 @@ size_t isol_lua_idmap(lua_State *L, int idx, const char *what, struct isol_idmap
 		return 0;
 	idx = lua_absindex(L, idx);
 	if (!lua_istable(L, idx))
-		luaL_error(L, "%s: expected a list of {inside, outside, count}, got %s", what, luaL_typename(L, idx));
+		luaL_error(L, "%s: expected a list of {inside, outside, count}, got %s", what,
+			   luaL_typename(L, idx));
 	n = lua_rawlen(L, idx);
 	if (n > max)
 		luaL_error(L, "%s: at most %d ranges", what, (int)max);

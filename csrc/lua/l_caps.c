@@ -18,7 +18,7 @@
 
 /* An integer field of the plan sub-table `what` at idx, within [min, max]. */
 static lua_Integer read_int(lua_State *L, int idx, const char *what, const char *field, lua_Integer min,
-                            lua_Integer max, const char *expected)
+			    lua_Integer max, const char *expected)
 {
 	lua_Integer v;
 	int isnum;
@@ -27,7 +27,7 @@ static lua_Integer read_int(lua_State *L, int idx, const char *what, const char 
 	v = lua_tointegerx(L, -1, &isnum);
 	if (!isnum || v < min || v > max)
 		luaL_error(L, "plan.%s.%s: expected %s, got %s", what, field, expected,
-		           luaL_tolstring(L, -1, NULL));
+			   luaL_tolstring(L, -1, NULL));
 	lua_pop(L, 1);
 	return v;
 }
@@ -127,10 +127,10 @@ static int l_cap_last(lua_State *L)
 void isol_lua_open_caps(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-	        {"cap_from_name", l_cap_from_name},
-	        {"cap_name", l_cap_name},
-	        {"cap_last", l_cap_last},
-	        {NULL, NULL},
+		{ "cap_from_name", l_cap_from_name },
+		{ "cap_name", l_cap_name },
+		{ "cap_last", l_cap_last },
+		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, fns, 0);
 }

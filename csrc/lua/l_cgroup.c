@@ -166,14 +166,16 @@ static int l_create(lua_State *L)
 	const char *backend = lua_isnil(L, -1) ? "direct" : plain_string(L, -1, "cgroup.backend");
 	int use_lcg = strcmp(backend, "libcgroup") == 0;
 	if (!use_lcg && strcmp(backend, "direct") != 0)
-		return luaL_error(L, "cgroup.backend: expected \"direct\" or \"libcgroup\", got \"%s\"", backend);
+		return luaL_error(L, "cgroup.backend: expected \"direct\" or \"libcgroup\", got \"%s\"",
+				  backend);
 	struct isol_lcg_value vals[MAX_LCG_VALUES];
 	struct isol_lcg_spec lspec;
 	memset(&lspec, 0, sizeof lspec);
 	lua_getfield(L, 1, "values");
 	if (!lua_isnil(L, -1)) {
 		if (!use_lcg)
-			return luaL_error(L, "cgroup.values: only with backend = \"libcgroup\" (set files with :set)");
+			return luaL_error(
+				L, "cgroup.values: only with backend = \"libcgroup\" (set files with :set)");
 		luaL_checktype(L, -1, LUA_TTABLE);
 		int vt = lua_gettop(L);
 		lua_Integer nv = (lua_Integer)lua_rawlen(L, vt);
@@ -205,15 +207,17 @@ static int l_create(lua_State *L)
 			return isol_lua_fail(L, &err);
 		v2 = spec.version ? spec.version == 2 : lay->mode == ISOL_CG_MODE_V2;
 		if (v2 && lay->mode != ISOL_CG_MODE_V2)
-			return luaL_error(L, "cgroup.backend: libcgroup 2.0.2 handles v2 only on a pure v2 host");
+			return luaL_error(
+				L, "cgroup.backend: libcgroup 2.0.2 handles v2 only on a pure v2 host");
 		/* v1: the freezer and cpuacct directories isol opens for kill,
 		 * freeze and stats are made by libcgroup too */
 		for (int i = 0; !v2 && i < lay->n; i++)
 			if (lay->h[i].version == 1)
-				extra |= lay->h[i].ctrls & ((1u << ISOL_CG_FREEZER) | (1u << ISOL_CG_CPUACCT));
+				extra |=
+					lay->h[i].ctrls & ((1u << ISOL_CG_FREEZER) | (1u << ISOL_CG_CPUACCT));
 		if (spec.parent && *spec.parent) {
-			if ((size_t)snprintf(c->lcg_name, sizeof c->lcg_name, "%s/%s", spec.parent, spec.name) >=
-			    sizeof c->lcg_name)
+			if ((size_t)snprintf(c->lcg_name, sizeof c->lcg_name, "%s/%s", spec.parent,
+					     spec.name) >= sizeof c->lcg_name)
 				return luaL_error(L, "cgroup.name: too long");
 		} else {
 			snprintf(c->lcg_name, sizeof c->lcg_name, "%s", spec.name);
@@ -267,10 +271,12 @@ static pid_t check_pid(lua_State *L, int arg, const char *name)
 	lua_Integer v = lua_tointegerx(L, arg, &isnum);
 
 	if (!isnum || v < 1 || v > 4194304) {
-		const char *shown = lua_type(L, arg) == LUA_TNUMBER ? lua_pushfstring(L, "%s", luaL_tolstring(L, arg, NULL))
-								       : luaL_typename(L, arg);
-		return (pid_t)luaL_argerror(L, arg, lua_pushfstring(L,
-			"%s: expected an integer from 1 to 4194304, got %s", name, shown));
+		const char *shown = lua_type(L, arg) == LUA_TNUMBER
+					    ? lua_pushfstring(L, "%s", luaL_tolstring(L, arg, NULL))
+					    : luaL_typename(L, arg);
+		return (pid_t)luaL_argerror(
+			L, arg,
+			lua_pushfstring(L, "%s: expected an integer from 1 to 4194304, got %s", name, shown));
 	}
 	return (pid_t)v;
 }
@@ -294,15 +300,19 @@ static int cg_attach(lua_State *L)
 	}
 	if (opts == 2 || lua_isnoneornil(L, 2)) {
 		if (!self)
-			return luaL_argerror(L, 2, "pid: expected an integer (or {self = true} to attach "
+			return luaL_argerror(L, 2,
+					     "pid: expected an integer (or {self = true} to attach "
 					     "the calling process)");
 		pid = me;
 	} else {
 		pid = check_pid(L, 2, "pid");
 	}
 	if (pid == me && !self)
-		return luaL_argerror(L, 2, lua_pushfstring(L, "pid %d is the calling process; pass "
-						      "{self = true} to move it into the group", (int)me));
+		return luaL_argerror(L, 2,
+				     lua_pushfstring(L,
+						     "pid %d is the calling process; pass "
+						     "{self = true} to move it into the group",
+						     (int)me));
 	if (c->lcg) {
 		struct isol_lcg_spec ls = lcg_of(c);
 		return ok_or_fail(L, isol_lcg_attach(&ls, pid, &err), &err);
@@ -323,8 +333,14 @@ static int do_freeze(lua_State *L, int on)
 	lua_pushboolean(L, 1);
 	return 1;
 }
-static int cg_freeze(lua_State *L) { return do_freeze(L, 1); }
-static int cg_thaw(lua_State *L) { return do_freeze(L, 0); }
+static int cg_freeze(lua_State *L)
+{
+	return do_freeze(L, 1);
+}
+static int cg_thaw(lua_State *L)
+{
+	return do_freeze(L, 0);
+}
 
 static int cg_kill(lua_State *L)
 {
@@ -445,8 +461,14 @@ static int push_dirs(lua_State *L, const char *suffix)
 	}
 	return 1;
 }
-static int cg_dirs(lua_State *L) { return push_dirs(L, ""); }
-static int cg_procs_files(lua_State *L) { return push_dirs(L, "/cgroup.procs"); }
+static int cg_dirs(lua_State *L)
+{
+	return push_dirs(L, "");
+}
+static int cg_procs_files(lua_State *L)
+{
+	return push_dirs(L, "/cgroup.procs");
+}
 
 /* cg:path([controller]) -> directory of that controller (or the first) */
 static int cg_path(lua_State *L)
@@ -485,7 +507,8 @@ static size_t read_rules(lua_State *L, int idx, struct isol_dev_rule *out, size_
 		else if (strncmp(s, "deny ", 5) == 0)
 			allow = 0, s += 5;
 		else
-			luaL_error(L, "devices rule %d: expected \"allow RULE\" or \"deny RULE\", got \"%s\"", (int)i, s);
+			luaL_error(L, "devices rule %d: expected \"allow RULE\" or \"deny RULE\", got \"%s\"",
+				   (int)i, s);
 		if (n >= max)
 			luaL_error(L, "devices: more than %d rules", (int)max);
 		if (isol_dev_parse_rule(s, &out[n], &err) < 0)
@@ -773,7 +796,6 @@ static int l_ecg_errno(lua_State *L)
 	return 1;
 }
 
-
 /* Read (name, {controllers}, {["ctrl.file"] = value}) at idx..idx+2 into
  * spec. Strings stay anchored: values are copied into a table left on the
  * stack (the caller's table could change under a metamethod). */
@@ -788,7 +810,8 @@ static void read_lcg_spec(lua_State *L, int idx, struct isol_lcg_spec *spec, str
 		int c = lua_type(L, -1) == LUA_TSTRING ? isol_cg_ctrl_lookup(lua_tostring(L, -1)) : -1;
 		if (c < 0)
 			luaL_error(L, "libcgroup controllers[%d]: unknown controller %s", (int)i,
-				   lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
+				   lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+								  : luaL_typename(L, -1));
 		spec->ctrls |= 1u << c;
 		lua_pop(L, 1);
 	}
@@ -857,20 +880,32 @@ static int l_lcg_attach(lua_State *L)
 void isol_lua_open_cgroup(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "set", cg_set },         { "get", cg_get },
-		{ "attach", cg_attach },   { "freeze", cg_freeze },
-		{ "thaw", cg_thaw },       { "kill", cg_kill },
-		{ "nprocs", cg_nprocs },   { "stats", cg_stats },
-		{ "oom_kills", cg_oom_kills }, { "fd", cg_fd },
-		{ "version", cg_version }, { "dirs", cg_dirs },
+		{ "set", cg_set },
+		{ "get", cg_get },
+		{ "attach", cg_attach },
+		{ "freeze", cg_freeze },
+		{ "thaw", cg_thaw },
+		{ "kill", cg_kill },
+		{ "nprocs", cg_nprocs },
+		{ "stats", cg_stats },
+		{ "oom_kills", cg_oom_kills },
+		{ "fd", cg_fd },
+		{ "version", cg_version },
+		{ "dirs", cg_dirs },
 		{ "backend", cg_backend },
-		{ "procs_files", cg_procs_files }, { "path", cg_path },
-		{ "devices", cg_devices }, { "delete", cg_delete },
-		{ "close", cg_close },    { "release", cg_release },
+		{ "procs_files", cg_procs_files },
+		{ "path", cg_path },
+		{ "devices", cg_devices },
+		{ "delete", cg_delete },
+		{ "close", cg_close },
+		{ "release", cg_release },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg meta[] = {
-		{ "__gc", cg_gc }, { "__close", cg_close_meta }, { "__tostring", cg_tostring }, { NULL, NULL },
+		{ "__gc", cg_gc },
+		{ "__close", cg_close_meta },
+		{ "__tostring", cg_tostring },
+		{ NULL, NULL },
 	};
 	static const luaL_Reg fns[] = {
 		{ "cgroup_layout", l_layout },

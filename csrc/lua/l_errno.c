@@ -19,76 +19,76 @@ void isol_lua_open_errno(lua_State *L)
 		E(EPERM)
 #endif
 #ifdef ENOENT
-		E(ENOENT)
+			E(ENOENT)
 #endif
 #ifdef ESRCH
-		E(ESRCH)
+				E(ESRCH)
 #endif
 #ifdef EINTR
-		E(EINTR)
+					E(EINTR)
 #endif
 #ifdef EIO
-		E(EIO)
+						E(EIO)
 #endif
 #ifdef E2BIG
-		E(E2BIG)
+							E(E2BIG)
 #endif
 #ifdef EBADF
-		E(EBADF)
+								E(EBADF)
 #endif
 #ifdef ECHILD
-		E(ECHILD)
+									E(ECHILD)
 #endif
 #ifdef EAGAIN
-		E(EAGAIN)
+										E(EAGAIN)
 #endif
 #ifdef ENOMEM
-		E(ENOMEM)
+											E(ENOMEM)
 #endif
 #ifdef EACCES
-		E(EACCES)
+												E(EACCES)
 #endif
 #ifdef EBUSY
-		E(EBUSY)
+													E(EBUSY)
 #endif
 #ifdef EEXIST
-		E(EEXIST)
+														E(EEXIST)
 #endif
 #ifdef ENODEV
-		E(ENODEV)
+															E(ENODEV)
 #endif
 #ifdef ENOTDIR
-		E(ENOTDIR)
+																E(ENOTDIR)
 #endif
 #ifdef EISDIR
-		E(EISDIR)
+																	E(EISDIR)
 #endif
 #ifdef EINVAL
-		E(EINVAL)
+																		E(EINVAL)
 #endif
 #ifdef ENOSPC
-		E(ENOSPC)
+																			E(ENOSPC)
 #endif
 #ifdef EROFS
-		E(EROFS)
+																				E(EROFS)
 #endif
 #ifdef ERANGE
-		E(ERANGE)
+																					E(ERANGE)
 #endif
 #ifdef ENOSYS
-		E(ENOSYS)
+																						E(ENOSYS)
 #endif
 #ifdef ENOTEMPTY
-		E(ENOTEMPTY)
+																							E(ENOTEMPTY)
 #endif
 #ifdef ENOTSUP
-		E(ENOTSUP)
+																								E(ENOTSUP)
 #endif
 #ifdef EOPNOTSUPP
-		E(EOPNOTSUPP)
+																									E(EOPNOTSUPP)
 #endif
 #ifdef ETIMEDOUT
-		E(ETIMEDOUT)
+																										E(ETIMEDOUT)
 #endif
 #undef E
 	};

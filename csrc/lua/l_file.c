@@ -37,8 +37,10 @@ static int l_lstat(lua_State *L)
 
 	if (lstat(path, &st) < 0)
 		return isol_lua_errno(L, errno, path);
-	lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" :
-			  S_ISLNK(st.st_mode) ? "link" : "other");
+	lua_pushstring(L, S_ISREG(st.st_mode)   ? "file"
+			  : S_ISDIR(st.st_mode) ? "dir"
+			  : S_ISLNK(st.st_mode) ? "link"
+						: "other");
 	return 1;
 }
 

@@ -324,7 +324,8 @@ static int m_checkpoint(lua_State *L)
 	image *im = open_image(L, 1);
 	const char *dest = isol_lua_checkpath(L, 2);
 	const char *fmt = isol_lua_optpath(L, 3, "gzip");
-	int level = (int)isol_lua_optrange(L, 4, -1, -1, 22), do_trim = lua_isnoneornil(L, 5) || lua_toboolean(L, 5);
+	int level = (int)isol_lua_optrange(L, 4, -1, -1, 22),
+	    do_trim = lua_isnoneornil(L, 5) || lua_toboolean(L, 5);
 	struct progress_ctx pc = { L, lua_isfunction(L, 6) ? 6 : 0, 0 };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int threads = (int)isol_lua_optrange(L, 7, ncpu > 0 ? ncpu : 1, 1, 1024);
@@ -365,7 +366,8 @@ static int m_checkpoint(lua_State *L)
 			return isol_lua_fail(L, &err);
 	}
 	lua_settop(L, 8);
-	r = isol_image_checkpoint(im->path, dest, replace, format, level, threads, progress_cb, &pc, &st, &err);
+	r = isol_image_checkpoint(im->path, dest, replace, format, level, threads, progress_cb, &pc, &st,
+				  &err);
 	frozen = users.n;
 	isol_image_users_release(&users);
 	if (pc.failed)
@@ -410,22 +412,32 @@ static int m_close(lua_State *L)
 static int m_tostring(lua_State *L)
 {
 	image *im = check_image(L, 1);
-	lua_pushfstring(L, "isol.Image (%s, %s%s%s%s)", im->path, im->fstype,
-			im->dev[0] ? ", " : "", im->dev, im->closed ? ", closed" : "");
+	lua_pushfstring(L, "isol.Image (%s, %s%s%s%s)", im->path, im->fstype, im->dev[0] ? ", " : "", im->dev,
+			im->closed ? ", closed" : "");
 	return 1;
 }
 
 void isol_lua_open_image(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "path", m_path },       { "fstype", m_fstype },     { "device", m_device },
-		{ "attached", m_attached }, { "mount_at", m_mount },  { "umount", m_umount },
-		{ "mountpoint", m_mountpoint }, { "chown", m_chown }, { "trim", m_trim },
-		{ "checkpoint_raw", m_checkpoint }, { "close", m_close },
+		{ "path", m_path },
+		{ "fstype", m_fstype },
+		{ "device", m_device },
+		{ "attached", m_attached },
+		{ "mount_at", m_mount },
+		{ "umount", m_umount },
+		{ "mountpoint", m_mountpoint },
+		{ "chown", m_chown },
+		{ "trim", m_trim },
+		{ "checkpoint_raw", m_checkpoint },
+		{ "close", m_close },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg meta[] = {
-		{ "__gc", m_close }, { "__close", m_close }, { "__tostring", m_tostring }, { NULL, NULL },
+		{ "__gc", m_close },
+		{ "__close", m_close },
+		{ "__tostring", m_tostring },
+		{ NULL, NULL },
 	};
 	static const luaL_Reg fns[] = {
 		{ "image_create", l_create },

@@ -22,11 +22,11 @@
 #include "aux.h"
 #include "binding.h"
 
-static const char *const type_names[] = { "tmpfs", "bind", "proc", "dev", "mqueue", "overlay",
-					  "fs", "remount", "dir", "symlink", "sysfs", NULL };
-static const int type_values[] = { ISOL_MNT_TMPFS, ISOL_MNT_BIND, ISOL_MNT_PROC, ISOL_MNT_DEV,
-				   ISOL_MNT_MQUEUE, ISOL_MNT_OVERLAY, ISOL_MNT_FS, ISOL_MNT_REMOUNT,
-				   ISOL_MNT_DIR, ISOL_MNT_SYMLINK, ISOL_MNT_SYSFS };
+static const char *const type_names[] = { "tmpfs", "bind",    "proc", "dev",     "mqueue", "overlay",
+					  "fs",    "remount", "dir",  "symlink", "sysfs",  NULL };
+static const int type_values[] = { ISOL_MNT_TMPFS,  ISOL_MNT_BIND,    ISOL_MNT_PROC, ISOL_MNT_DEV,
+				   ISOL_MNT_MQUEUE, ISOL_MNT_OVERLAY, ISOL_MNT_FS,   ISOL_MNT_REMOUNT,
+				   ISOL_MNT_DIR,    ISOL_MNT_SYMLINK, ISOL_MNT_SYSFS };
 
 /* Read the op table at idx into *op; kv points at ISOL_FS_MAX_OPTS free
  * option slots. need_target: an op of the list (the root's mount has none). */
@@ -55,7 +55,8 @@ static void read_op(lua_State *L, int idx, const char *what, struct isol_mount_o
 	op->fstype = isol_lua_optstring(L, idx, what, "fstype");
 	if (op->target && op->target[0] != '/')
 		luaL_error(L, "%s.target: expected an absolute path, got \"%s\"", what, op->target);
-	if ((op->type == ISOL_MNT_BIND || op->type == ISOL_MNT_FS || op->type == ISOL_MNT_SYMLINK) && !op->source)
+	if ((op->type == ISOL_MNT_BIND || op->type == ISOL_MNT_FS || op->type == ISOL_MNT_SYMLINK) &&
+	    !op->source)
 		luaL_error(L, "%s.source: required for %s", what, type);
 	if (op->type == ISOL_MNT_FS && !op->fstype)
 		luaL_error(L, "%s.fstype: required for fs", what);
@@ -169,7 +170,9 @@ const struct isol_fs_plan *isol_lua_check_fs_plan(lua_State *L, int idx)
 	else if (strcmp(prop, "unchanged") == 0)
 		plan->propagation = 0;
 	else
-		luaL_error(L, "plan.fs.propagation: expected \"private\", \"slave\", \"shared\" or \"unchanged\", got \"%s\"",
+		luaL_error(L,
+			   "plan.fs.propagation: expected \"private\", \"slave\", \"shared\" or "
+			   "\"unchanged\", got \"%s\"",
 			   prop);
 
 	for (size_t i = 0; i < nops; i++) {
@@ -189,11 +192,13 @@ const struct isol_fs_plan *isol_lua_check_fs_plan(lua_State *L, int idx)
 		else if (strcmp(mode, "chroot") == 0)
 			plan->root_mode = ISOL_ROOT_CHROOT;
 		else
-			luaL_error(L, "plan.fs.root.mode: expected \"pivot\" or \"chroot\", got \"%s\"", mode);
+			luaL_error(L, "plan.fs.root.mode: expected \"pivot\" or \"chroot\", got \"%s\"",
+				   mode);
 		if (isol_lua_optbool(L, root_idx, "plan.fs.root", "readonly", 0))
 			plan->root_attr |= MOUNT_ATTR_RDONLY;
 		if (mount_idx) {
-			read_op(L, mount_idx, "plan.fs.root.mount", &ops[nops], kv + nops * ISOL_FS_MAX_OPTS, 0);
+			read_op(L, mount_idx, "plan.fs.root.mount", &ops[nops], kv + nops * ISOL_FS_MAX_OPTS,
+				0);
 			if (ops[nops].type != ISOL_MNT_TMPFS && ops[nops].type != ISOL_MNT_BIND &&
 			    ops[nops].type != ISOL_MNT_FS)
 				luaL_error(L, "plan.fs.root.mount.type: expected tmpfs, bind or fs");

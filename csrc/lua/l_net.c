@@ -12,8 +12,10 @@ static void check_ifname(lua_State *L, const char *s, size_t len, const char *fi
 {
 	if (len == 0 || len >= ISOL_IFNAMSIZ || strlen(s) != len || strcmp(s, ".") == 0 ||
 	    strcmp(s, "..") == 0 || strpbrk(s, "/: \t\n"))
-		luaL_error(L, "plan.net.%s: expected an interface name (1-15 characters, no '/', ':' "
-			      "or spaces), got \"%s\"", field, s);
+		luaL_error(L,
+			   "plan.net.%s: expected an interface name (1-15 characters, no '/', ':' "
+			   "or spaces), got \"%s\"",
+			   field, s);
 	memcpy(out, s, len + 1);
 }
 

@@ -138,11 +138,15 @@ static int l_gethostname(lua_State *L)
 void isol_lua_open_ns(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "unshare", l_unshare },     { "write_id_maps", l_write_id_maps },
-		{ "setns", l_setns },         { "ns_inode", l_ns_inode },
-		{ "ns_kinds", l_ns_kinds },   { "ids", l_ids },
+		{ "unshare", l_unshare },
+		{ "write_id_maps", l_write_id_maps },
+		{ "setns", l_setns },
+		{ "ns_inode", l_ns_inode },
+		{ "ns_kinds", l_ns_kinds },
+		{ "ids", l_ids },
 		{ "ns_privileged", l_ns_privileged },
-		{ "sethostname", l_sethostname }, { "gethostname", l_gethostname },
+		{ "sethostname", l_sethostname },
+		{ "gethostname", l_gethostname },
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, fns, 0);

@@ -11,7 +11,7 @@
 #include "binding.h"
 
 #define SECCOMP_MT "isol.Seccomp"
-#define MAX_NAMES  512
+#define MAX_NAMES 512
 
 typedef struct {
 	struct isol_seccomp f;
@@ -72,8 +72,8 @@ static int opt_choice(lua_State *L, const char *field, const char *const *names,
  * whose strings stay anchored in the table). */
 static void read_opts(lua_State *L, struct isol_seccomp_opts *o, const char **allow, const char **deny)
 {
-	static const char *const profiles[] = {"none", "default", "strict", NULL};
-	static const char *const actions[] = {"errno", "kill", "log", NULL};
+	static const char *const profiles[] = { "none", "default", "strict", NULL };
+	static const char *const actions[] = { "errno", "kill", "log", NULL };
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	memset(o, 0, sizeof *o);
@@ -124,8 +124,12 @@ static void push_action(lua_State *L, uint32_t a)
 static int rule_to_lua(void *ctx, const struct isol_seccomp_rule *r, isol_error *err)
 {
 	static const char *const ops[] = {
-		[SCMP_CMP_NE] = "SCMP_CMP_NE", [SCMP_CMP_LT] = "SCMP_CMP_LT", [SCMP_CMP_LE] = "SCMP_CMP_LE",
-		[SCMP_CMP_EQ] = "SCMP_CMP_EQ", [SCMP_CMP_GE] = "SCMP_CMP_GE", [SCMP_CMP_GT] = "SCMP_CMP_GT",
+		[SCMP_CMP_NE] = "SCMP_CMP_NE",
+		[SCMP_CMP_LT] = "SCMP_CMP_LT",
+		[SCMP_CMP_LE] = "SCMP_CMP_LE",
+		[SCMP_CMP_EQ] = "SCMP_CMP_EQ",
+		[SCMP_CMP_GE] = "SCMP_CMP_GE",
+		[SCMP_CMP_GT] = "SCMP_CMP_GT",
 		[SCMP_CMP_MASKED_EQ] = "SCMP_CMP_MASKED_EQ",
 	};
 	lua_State *L = ctx;
@@ -284,7 +288,7 @@ static rlim_t read_rlim(lua_State *L, int t, int i, const char *name, const char
 	v = lua_tointegerx(L, -1, &isnum);
 	if (!isnum || v < -1)
 		luaL_error(L, "plan.rlimits.%s.%s: expected an integer >= 0 or -1 (unlimited), got %s", name,
-		           which, luaL_tolstring(L, -1, NULL));
+			   which, luaL_tolstring(L, -1, NULL));
 	lua_pop(L, 1);
 	return v == -1 ? RLIM_INFINITY : (rlim_t)v;
 }
@@ -325,7 +329,7 @@ static void read_rlimits(lua_State *L, int idx, struct isol_plan *plan, struct i
 
 /* One item of plan.landlock.<group> (at -1) into b: a path or a port. */
 static void read_landlock_item(lua_State *L, struct isol_lua_policy *b, const char *name, unsigned group,
-                               int i)
+			       int i)
 {
 	struct isol_landlock *ll = &b->landlock;
 	lua_Integer port;
@@ -352,11 +356,11 @@ static void read_landlock(lua_State *L, int idx, struct isol_plan *plan, struct 
 	static const struct {
 		const char *name;
 		unsigned group;
-	} groups[] = {{"read", ISOL_LL_READ},
-	              {"write", ISOL_LL_WRITE},
-	              {"exec", ISOL_LL_EXEC},
-	              {"bind_tcp", ISOL_LL_BIND_TCP},
-	              {"connect_tcp", ISOL_LL_CONNECT_TCP}};
+	} groups[] = { { "read", ISOL_LL_READ },
+		       { "write", ISOL_LL_WRITE },
+		       { "exec", ISOL_LL_EXEC },
+		       { "bind_tcp", ISOL_LL_BIND_TCP },
+		       { "connect_tcp", ISOL_LL_CONNECT_TCP } };
 	struct isol_landlock *ll = &b->landlock;
 	int t;
 
@@ -389,8 +393,8 @@ static void read_landlock(lua_State *L, int idx, struct isol_plan *plan, struct 
 	ll->abi = isol_landlock_abi();
 	if (ll->abi < isol_landlock_abi_needed(ll->handled))
 		luaL_error(L, "plan.landlock: needs Landlock ABI %d, this kernel has %s %d",
-		           isol_landlock_abi_needed(ll->handled), ll->abi < 0 ? "none, error" : "ABI",
-		           ll->abi < 0 ? -ll->abi : ll->abi);
+			   isol_landlock_abi_needed(ll->handled), ll->abi < 0 ? "none, error" : "ABI",
+			   ll->abi < 0 ? -ll->abi : ll->abi);
 	ll->no_new_privs = plan->no_new_privs;
 	plan->landlock = ll;
 }
@@ -402,7 +406,7 @@ void isol_lua_read_policy(lua_State *L, int idx, struct isol_plan *plan, struct 
 		seccomp_ud *u = (seccomp_ud *)luaL_testudata(L, -1, SECCOMP_MT);
 		if (!u)
 			luaL_error(L, "plan.seccomp: expected an isol.Seccomp (core.seccomp_compile), got %s",
-			           luaL_typename(L, -1));
+				   luaL_typename(L, -1));
 		if (u->closed)
 			luaL_error(L, "plan.seccomp: the filter is closed");
 		plan->seccomp = &u->f; /* anchored by the plan table */
@@ -414,18 +418,21 @@ void isol_lua_read_policy(lua_State *L, int idx, struct isol_plan *plan, struct 
 
 void isol_lua_open_policy(lua_State *L)
 {
-	static const luaL_Reg methods[] = {{"close", s_close}, {"len", s_len}, {NULL, NULL}};
+	static const luaL_Reg methods[] = { { "close", s_close }, { "len", s_len }, { NULL, NULL } };
 	static const luaL_Reg meta[] = {
-	        {"__gc", s_close},
-	        {"__close", s_close},
-	        {"__tostring", s_tostring},
-	        {NULL, NULL},
+		{ "__gc", s_close },
+		{ "__close", s_close },
+		{ "__tostring", s_tostring },
+		{ NULL, NULL },
 	};
 	static const luaL_Reg fns[] = {
-	        {"seccomp_compile", l_seccomp_compile}, {"seccomp_known", l_seccomp_known},
-	        {"seccomp_rules", l_seccomp_rules},
-	        {"seccomp_version", l_seccomp_version}, {"landlock_abi", l_landlock_abi},
-	        {"rlimit_known", l_rlimit_known},       {NULL, NULL},
+		{ "seccomp_compile", l_seccomp_compile },
+		{ "seccomp_known", l_seccomp_known },
+		{ "seccomp_rules", l_seccomp_rules },
+		{ "seccomp_version", l_seccomp_version },
+		{ "landlock_abi", l_landlock_abi },
+		{ "rlimit_known", l_rlimit_known },
+		{ NULL, NULL },
 	};
 
 	luaL_newmetatable(L, SECCOMP_MT);

@@ -36,7 +36,8 @@ static void check_selector(lua_State *L, int idx, struct isol_selector *sel, pid
 	if (!lua_isnil(L, -1)) {
 		size_t n;
 		if (!lua_istable(L, -1))
-			luaL_error(L, "selector.roots: expected a list of pids, got %s", luaL_typename(L, -1));
+			luaL_error(L, "selector.roots: expected a list of pids, got %s",
+				   luaL_typename(L, -1));
 		n = lua_rawlen(L, -1);
 		if (n > MAX_ROOTS)
 			luaL_error(L, "selector.roots: at most %d pids", MAX_ROOTS);
@@ -54,7 +55,8 @@ static void check_selector(lua_State *L, int idx, struct isol_selector *sel, pid
 	lua_getfield(L, idx, "namespaces");
 	if (!lua_isnil(L, -1)) {
 		if (!lua_istable(L, -1))
-			luaL_error(L, "selector.namespaces: expected {procname = inode}, got %s", luaL_typename(L, -1));
+			luaL_error(L, "selector.namespaces: expected {procname = inode}, got %s",
+				   luaL_typename(L, -1));
 		lua_pushnil(L);
 		while (lua_next(L, -2)) {
 			const char *name;
@@ -64,7 +66,8 @@ static void check_selector(lua_State *L, int idx, struct isol_selector *sel, pid
 				luaL_error(L, "selector.namespaces: at most 8");
 			name = isol_lua_tostr(L, -2, "selector.namespaces");
 			lua_pushfstring(L, "selector.namespaces.%s", name);
-			sel->ns_ino[sel->nns] = (uint64_t)isol_lua_toint(L, -2, lua_tostring(L, -1), 1, LUA_MAXINTEGER);
+			sel->ns_ino[sel->nns] =
+				(uint64_t)isol_lua_toint(L, -2, lua_tostring(L, -1), 1, LUA_MAXINTEGER);
 			sel->ns_name[sel->nns++] = name; /* anchored by the snapshot */
 			lua_pop(L, 2);
 		}
@@ -285,7 +288,6 @@ static int l_close_fd(lua_State *L)
 	return 0;
 }
 
-
 void isol_lua_open_proc(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
@@ -295,8 +297,7 @@ void isol_lua_open_proc(lua_State *L)
 		{ "proc_alive", l_alive },        { "mkdir", l_mkdir },
 		{ "listdir", l_listdir },         { "open_status_file", l_open_status_file },
 		{ "close_fd", l_close_fd },       { "signum", l_signum },
-		{ "signame", l_signame },
-		{ NULL, NULL },
+		{ "signame", l_signame },         { NULL, NULL },
 	};
 	luaL_setfuncs(L, fns, 0);
 }

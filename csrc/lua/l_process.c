@@ -127,7 +127,8 @@ static void reap_unreaped(void)
 	for (int i = 0; i < nunreaped;) {
 		siginfo_t si;
 		si.si_pid = 0;
-		if (waitid((idtype_t)P_PIDFD, (id_t)unreaped[i], &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0) {
+		if (waitid((idtype_t)P_PIDFD, (id_t)unreaped[i], &si, WEXITED | WNOHANG) == 0 &&
+		    si.si_pid == 0) {
 			i++; /* still running */
 			continue;
 		}
@@ -459,7 +460,9 @@ static int p_tostring(lua_State *L)
 {
 	process *p = check_process(L, 1);
 	lua_pushfstring(L, "isol.Process (pid %d, %s%s)", (int)p->pid,
-			p->reaped ? "ended" : p->pidfd >= 0 ? "running" : "closed",
+			p->reaped       ? "ended"
+			: p->pidfd >= 0 ? "running"
+					: "closed",
 			p->foreign ? ", detached" : "");
 	return 1;
 }
@@ -490,15 +493,24 @@ void isol_lua_push_process(lua_State *L, pid_t pid, int pidfd, int status_fd)
 void isol_lua_open_process(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "pid", p_pid },       { "pidfd", p_pidfd },   { "wait", p_wait },
-		{ "poll", p_poll },     { "kill", p_kill },     { "read", p_read },
-		{ "write", p_write },   { "close_stdin", p_close_stdin },
-		{ "communicate", p_communicate }, { "close", p_close },
+		{ "pid", p_pid },
+		{ "pidfd", p_pidfd },
+		{ "wait", p_wait },
+		{ "poll", p_poll },
+		{ "kill", p_kill },
+		{ "read", p_read },
+		{ "write", p_write },
+		{ "close_stdin", p_close_stdin },
+		{ "communicate", p_communicate },
+		{ "close", p_close },
 		{ "rusage", p_rusage },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg meta[] = {
-		{ "__gc", p_gc }, { "__close", p_gc }, { "__tostring", p_tostring }, { NULL, NULL },
+		{ "__gc", p_gc },
+		{ "__close", p_gc },
+		{ "__tostring", p_tostring },
+		{ NULL, NULL },
 	};
 
 	luaL_newmetatable(L, PROCESS_MT);

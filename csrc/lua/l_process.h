@@ -11,13 +11,13 @@
 
 struct isol_lua_process {
 	pid_t pid;
-	int pidfd;      /* -1 once closed */
-	int status_fd;  /* init's report of the command's status */
-	int io[3];      /* parent ends of "pipe" stdio: stdin (write), stdout, stderr (read) */
+	int pidfd;     /* -1 once closed */
+	int status_fd; /* init's report of the command's status */
+	int io[3];     /* parent ends of "pipe" stdio: stdin (write), stdout, stderr (read) */
 	int reaped;
-	int foreign;    /* not a child of ours (detached, attached): never killed
+	int foreign; /* not a child of ours (detached, attached): never killed
 	                   on close; waited for by polling the pidfd */
-	int known;      /* foreign: the status is known (read from status_fd) */
+	int known;   /* foreign: the status is known (read from status_fd) */
 	struct isol_wait w;
 	struct isol_net_state net; /* user-mode network helper, stopped on release */
 };

@@ -102,7 +102,9 @@ static void check_io(lua_State *L, int idx, const char *field, int slot, struct 
 		else if (strcmp(s, "pipe") == 0)
 			io->kind = IO_PIPE;
 		else
-			luaL_error(L, "plan.%s: expected \"inherit\", \"null\", \"pipe\", an fd or {path=}, got \"%s\"",
+			luaL_error(L,
+				   "plan.%s: expected \"inherit\", \"null\", \"pipe\", an fd or {path=}, got "
+				   "\"%s\"",
 				   field, s);
 		lua_pop(L, 1);
 		break;
@@ -125,7 +127,8 @@ static void check_io(lua_State *L, int idx, const char *field, int slot, struct 
 		else if (strcmp(mode, "a") == 0)
 			io->flags = O_WRONLY | O_CREAT | O_APPEND;
 		else
-			luaL_error(L, "plan.%s.mode: expected \"r\", \"w\" or \"a\", got \"%s\"", field, mode);
+			luaL_error(L, "plan.%s.mode: expected \"r\", \"w\" or \"a\", got \"%s\"", field,
+				   mode);
 		break;
 	}
 	default:
@@ -179,7 +182,9 @@ static int open_io(struct io_spec io[3], int child[3], int opened[3], process *p
 			if (child[i] < 0) {
 				int e = errno;
 				isol_fail(err, e, "open %s for %s", io[i].path,
-					  i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr");
+					  i == 0   ? "stdin"
+					  : i == 1 ? "stdout"
+						   : "stderr");
 				goto fail;
 			}
 			opened[i] = 1;
@@ -243,7 +248,8 @@ static int l_spawn(lua_State *L)
 	lua_getfield(L, 1, "keep_fds");
 	if (!lua_isnil(L, -1)) {
 		if (!lua_istable(L, -1))
-			return luaL_error(L, "plan.keep_fds: expected a list of fds, got %s", luaL_typename(L, -1));
+			return luaL_error(L, "plan.keep_fds: expected a list of fds, got %s",
+					  luaL_typename(L, -1));
 		plan.nkeep = lua_rawlen(L, -1);
 		if (plan.nkeep > MAX_KEEP)
 			return luaL_error(L, "plan.keep_fds: at most %d fds", MAX_KEEP);
@@ -307,7 +313,8 @@ static int l_spawn(lua_State *L)
 	lua_getfield(L, 1, "cgroup_procs");
 	if (!lua_isnil(L, -1)) {
 		if (!lua_istable(L, -1))
-			return luaL_error(L, "plan.cgroup_procs: expected a list of paths, got %s", luaL_typename(L, -1));
+			return luaL_error(L, "plan.cgroup_procs: expected a list of paths, got %s",
+					  luaL_typename(L, -1));
 		attach.n = lua_rawlen(L, -1);
 		if (attach.n > MAX_PROCS_FILES)
 			return luaL_error(L, "plan.cgroup_procs: at most %d files", MAX_PROCS_FILES);
@@ -328,7 +335,7 @@ static int l_spawn(lua_State *L)
 	plan.keyring = isol_lua_read_keyring(L, 1, &keyring);
 	plan.caps = isol_lua_read_caps(L, 1, &caps);
 	if (isol_lua_read_net(L, 1, &net))
-		plan.net = &net; /* its anchor stays on the stack */
+		plan.net = &net;                    /* its anchor stays on the stack */
 	isol_lua_read_policy(L, 1, &plan, &policy); /* seccomp, rlimits, landlock */
 
 	lua_getfield(L, 1, "fs");

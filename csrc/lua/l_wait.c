@@ -40,7 +40,6 @@ typedef struct {
 	sigset_t old; /* the mask to restore */
 } catcher;
 
-
 /* core.now() -> seconds (float) on CLOCK_MONOTONIC, for timing. */
 static int l_now(lua_State *L)
 {
@@ -194,11 +193,8 @@ static int l_sigcatch(lua_State *L)
 void isol_lua_open_wait(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "now", l_now },
-		{ "isatty", l_isatty },
-		{ "poll", l_poll },
-		{ "sigcatch", l_sigcatch },
-		{ NULL, NULL },
+		{ "now", l_now },           { "isatty", l_isatty }, { "poll", l_poll },
+		{ "sigcatch", l_sigcatch }, { NULL, NULL },
 	};
 	static const luaL_Reg methods[] = {
 		{ "fd", c_fd },
