@@ -1,3 +1,5 @@
+/* The error contract of the core (see error.h): filling isol_error, the
+ * deferred strerror of a cloned child, cleanup helpers. */
 #define _GNU_SOURCE
 #include "error.h"
 

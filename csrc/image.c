@@ -1,3 +1,5 @@
+/* Filesystem images (see image.h): sparse files, mkfs, loop devices,
+ * mounting, FITRIM. Checkpoint and restore are in image_ckpt.c. */
 #define _GNU_SOURCE
 #include "image.h"
 

@@ -1,3 +1,6 @@
+/* Mounts and the new root, as data (see mount.h): propagation, detached
+ * mounts, targets resolved beneath the root, pivot_root or chroot, and the
+ * hardening of fresh /proc and /sys. */
 #define _GNU_SOURCE
 #include "mount.h"
 

@@ -1,3 +1,5 @@
+/* Namespaces (see ns.h): names and CLONE_* flags, unshare, setns by pidfd,
+ * uid/gid maps (written, or through newuidmap/newgidmap), time offsets. */
 #define _GNU_SOURCE
 #include "ns.h"
 
