@@ -370,7 +370,7 @@ describe("hostile input to core.spawn", function()
     assert.matches(want, out)
   end
 
-  it("ignores metamethods: a plan read through __index cannot change what runs", function()
+  it("ignores metamethods: a plan read through __index cannot change what runs #root", function()
     local out, code = child([[
       local reads = 0
       local argv = setmetatable({ "/bin/echo", "checked" }, {

@@ -292,7 +292,7 @@ describe("sweep table bars", function()
     assert.has_error(function() fake():format { bars = "speed" } end)
   end)
 
-  it("on a terminal only, and not with --no-bars", function()
+  it("on a terminal only, and not with --no-bars #root", function()
     if h.sh("command -v script") == "" then
       pending("script(1) from util-linux is needed to give the sweep a terminal")
       return

@@ -255,7 +255,7 @@ describe("isol sweep (CLI)", function()
     for _, x in ipairs { f, csv, js, f .. ".err" } do os.remove(x) end
   end)
 
-  it("shows a progress bar on a terminal", function()
+  it("shows a progress bar on a terminal #root", function()
     if h.sh("command -v script") == "" then
       pending("script(1) from util-linux is needed to give the sweep a terminal")
       return
