@@ -143,6 +143,11 @@ describe("rootless: as an ordinary user #root", function()
     uid = tonumber((h.sh("id -u " .. user)))
     gid = tonumber((h.sh("id -g " .. user)))
     prefix = string.format("runuser -u %s -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/%s", user, user)
+    -- `make asan-test`: the user's Lua loads the ASan build of the core, so
+    -- it needs the sanitizer runtime preloaded too
+    for _, k in ipairs { "LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS" } do
+      if os.getenv(k) then prefix = prefix .. " " .. k .. "=" .. h.shq(os.getenv(k)) end
+    end
   end)
 
   teardown(function()
