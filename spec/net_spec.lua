@@ -50,6 +50,24 @@ os.execute(%q)
     secs or 10, PY, addr, port, msg, port))
 end
 
+-- A script that makes a sandbox from `recipe` (Lua source), spawns a
+-- sleeper in it, prints "<its own pid> <the sleeper's pid>" and waits: the
+-- supervisor a spec SIGKILLs. Returns the script's path and its directory.
+local function victim(recipe)
+  local dir = h.sh("mktemp -d /tmp/isol-net-spec.XXXXXX"):gsub("%s+$", "")
+  local script = dir .. "/victim.lua"
+  local f = assert(io.open(script, "w"))
+  f:write("package.path=", string.format("%q", h.root .. "/lua/?.lua;" .. h.root .. "/lua/?/init.lua;"), "..package.path\n",
+    "package.cpath=", string.format("%q", (os.getenv("ISOL_CPATH") or (h.root .. "/build/?.so")) .. ";"), "..package.cpath\n",
+    "local isol = require 'isol'\nlocal box = isol.sandbox ", recipe, "\n", [==[
+    local p = assert(box:spawn { '/bin/sleep', '30' })
+    io.stdout:write(isol.core.getpid(), ' ', p:pid(), '\n'); io.stdout:flush()
+    os.execute('sleep 30')
+  ]==])
+  f:close()
+  return script, dir
+end
+
 describe("net #root", function()
   it("a new net namespace has its loopback up: TCP over 127.0.0.1 inside works", function()
     local out = h.lua([[
@@ -163,18 +181,8 @@ describe("net #root", function()
   end)
 
   it("the helper goes when the supervising script is SIGKILLed", function()
-    local dir = h.sh("mktemp -d /tmp/isol-net-spec.XXXXXX"):gsub("%s+$", "")
-    local script = dir .. "/victim.lua"
-    local f = assert(io.open(script, "w"))
-    f:write("package.path=", string.format("%q", h.root .. "/lua/?.lua;" .. h.root .. "/lua/?/init.lua;"), "..package.path\n",
-      "package.cpath=", string.format("%q", (os.getenv("ISOL_CPATH") or (h.root .. "/build/?.so")) .. ";"), "..package.cpath\n", [==[
-      local isol = require 'isol'
-      local box = isol.sandbox { namespaces = { 'user', 'net' }, user = { map_root = true }, net = { outbound = 'slirp4netns' } }
-      local p = assert(box:spawn { '/bin/sleep', '30' })
-      io.stdout:write(isol.core.getpid(), ' ', p:pid(), '\n'); io.stdout:flush()
-      os.execute('sleep 30')
-    ]==])
-    f:close()
+    local script, dir = victim("{ namespaces = { 'user', 'net' }, user = { map_root = true }, "
+      .. "net = { outbound = 'slirp4netns' } }")
     local out = in_fresh_net(string.format([==[
       local f = io.popen("%s %s")
       local line = f:read("l")
@@ -194,20 +202,8 @@ describe("net #root", function()
   end)
 
   it("the veth and its qdisc go when the supervising script is SIGKILLed", function()
-    local dir = h.sh("mktemp -d /tmp/isol-net-spec.XXXXXX"):gsub("%s+$", "")
-    local script = dir .. "/victim.lua"
-    local f = assert(io.open(script, "w"))
-    f:write("package.path=", string.format("%q", h.root .. "/lua/?.lua;" .. h.root .. "/lua/?/init.lua;"), "..package.path\n",
-      "package.cpath=", string.format("%q", (os.getenv("ISOL_CPATH") or (h.root .. "/build/?.so")) .. ";"), "..package.cpath\n", [==[
-      local isol = require 'isol'
-      local box = isol.sandbox { namespaces = { 'net', 'pid' },
-        net = { veth = { host = 'isolspec9', address = '10.91.0.2/24', host_address = '10.91.0.1/24' } },
-        limits = { net = { rate = '1mbit' } } }
-      local p = assert(box:spawn { '/bin/sleep', '30' })
-      io.stdout:write(isol.core.getpid(), ' ', p:pid(), '\n'); io.stdout:flush()
-      os.execute('sleep 30')
-    ]==])
-    f:close()
+    local script, dir = victim("{ namespaces = { 'net', 'pid' }, net = { veth = { host = 'isolspec9', "
+      .. "address = '10.91.0.2/24', host_address = '10.91.0.1/24' } }, limits = { net = { rate = '1mbit' } } }")
     local out = in_fresh_net(string.format([==[
       local f = io.popen("%s %s")
       local line = f:read("l")

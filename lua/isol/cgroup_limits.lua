@@ -12,13 +12,7 @@ local M = {}
 -- Normalized tables (so a mapping can tell them from raw input).
 M.normalized = setmetatable({}, { __mode = "k" })
 
-local function read_line(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("l")
-  f:close()
-  return s
-end
+local function read_line(path) return util.read_file(path, "l") end
 
 -- Largest CPU or node number accepted (the kernel's NR_CPUS tops at 8192;
 -- anything far beyond is an error, not a loop).

@@ -193,13 +193,7 @@ local function failed(g) return g.ok < g.n end
 
 local write = results.write_file
 
-local function read(path)
-  local f = io.open(path, "r")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function read(path) return util.read_file(path) or "" end
 
 --- The gnuplot binary: $ISOL_GNUPLOT, else "gnuplot" from PATH.
 function M.gnuplot()

@@ -7,6 +7,7 @@
 -- `user` fields use them to plan, isol.rootless checks and explains.
 -- @module isol.userns
 local core = require "isol.core"
+local util = require "isol.util"
 
 local M = {}
 
@@ -23,13 +24,7 @@ function M.privileged()
   return core.ns_privileged()
 end
 
-local function first_line(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("l")
-  f:close()
-  return s
-end
+local function first_line(path) return util.read_file(path, "l") end
 
 --- Why this caller cannot create a user namespace, or nil when it can
 -- (as far as the sysctls tell): a sentence with what to do.

@@ -87,4 +87,14 @@ function M.deepcopy(v)
   return setmetatable(r, getmetatable(v))
 end
 
+--- The contents of a small file (`what` as for file:read, default "a"), or
+-- nil when it cannot be opened (kernel files: /proc, /sys).
+function M.read_file(path, what)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read(what or "a")
+  f:close()
+  return s
+end
+
 return M

@@ -11,13 +11,7 @@ cgroups you may create groups (limits without root need a delegated one),
 and whether loop devices can be set up. Exits 1 if a namespace kind cannot be created.]],
 }
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("isol.util").read_file
 
 local function row(name, ok, detail)
   print(string.format("  %-26s %-4s %s", name, ok and "yes" or "no", detail or ""))
