@@ -208,15 +208,42 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
+/* Lua's allocator, as luaL_newstate's, except that once the state is
+ * being closed at exit (closing: set just before lua_close) blocks are not
+ * returned to malloc: lua_close still runs every finalizer and closes every
+ * handle, but the process is about to exit and its memory goes with it;
+ * freeing each object one by one is a tenth of a millisecond of `isol run`. */
+static int closing;
+
+static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	(void)ud;
+	(void)osize;
+	if (nsize == 0) {
+		if (!closing)
+			free(ptr);
+		return NULL;
+	}
+	return realloc(ptr, nsize);
+}
+
+static int panic(lua_State *L)
+{
+	const char *msg = lua_tostring(L, -1);
+	fprintf(stderr, "isol: PANIC: unprotected error in call to Lua API (%s)\n", msg ? msg : "?");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	lua_State *L = luaL_newstate();
+	lua_State *L = lua_newstate(alloc, NULL);
 	int code;
 
 	if (!L) {
 		fputs("isol: cannot create a Lua state (out of memory)\n", stderr);
 		return 1;
 	}
+	lua_atpanic(L, panic);
 	lua_pushcfunction(L, traceback);
 	lua_pushcfunction(L, run);
 	lua_pushinteger(L, argc);
@@ -227,6 +254,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : lua_toboolean(L, -1) ? 0 : 1;
+	closing = 1;
 	lua_close(L);
 	return code;
 }

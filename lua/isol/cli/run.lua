@@ -418,6 +418,8 @@ local function build(o)
   for _, f in ipairs(o.flags) do parts[#parts + 1] = f end
   if #parts == 0 then parts[1] = {} end
   if cmd and #cmd == 0 then cmd = nil end
+  -- one part needs no merge (nor the merge module)
+  if #parts == 1 then return isol.recipe.validate(parts[1]), cmd end
   return isol.recipe.extend(table.unpack(parts)), cmd
 end
 
