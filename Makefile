@@ -2,7 +2,8 @@
 # `make demo` and `make test` are the only set-up commands on a fresh Debian
 # machine: both first run .ci/deps, which installs what is missing with
 # apt-get when run as root (and otherwise names the packages and stops).
-# ISOL_NO_DEPS=1 skips that step.
+# ISOL_NO_DEPS=1 skips that step. A bare `make` builds everything (all).
+.DEFAULT_GOAL := all
 
 LUA        ?= lua5.4
 LUA_VER    ?= 5.4

@@ -12,24 +12,21 @@ local recipe = require "isol.recipe"
 local Sandbox = require "isol.sandbox"
 local util = require "isol.util"
 local fs = require "isol.fs"
-local mount = require "isol.mount"
 local kill = require "isol.kill"
-local cgroup = require "isol.cgroup"
-local cgroup_sandbox = require "isol.cgroup_sandbox"
-local explain = require "isol.explain"
--- Loaded on first use (`isol run` of an ordinary recipe never needs them):
--- isol.detached (detached sandboxes), isol.recipe_merge (recipe.extend...),
--- isol.recipes, isol.oci, isol.sweep. Their steps below are thin.
-local function lazy(module, fn)
-  return function(...) return require(module)[fn](...) end
-end
 local security = require "isol.security"
 local net = require "isol.net"
 local policy = require "isol.policy"
 local rootless = require "isol.rootless"
 local userns = require "isol.userns"
-local tty = require "isol.tty"
-
+-- Loaded on first use (`isol run` of a recipe without them never pays for
+-- them): the cgroup concern (isol.cgroup_sandbox and what it uses: a recipe
+-- with `limits`, `cgroup` or a cgroup namespace), isol.tty (`tty`),
+-- isol.mount, isol.image, isol.explain, isol.detached (detached
+-- sandboxes), isol.recipe_merge (recipe.extend...), isol.recipes, isol.oci,
+-- isol.sweep. Their steps below are thin.
+local function lazy(module, fn)
+  return function(...) return require(module)[fn](...) end
+end
 local isol = {
   _VERSION = "isol " .. core._VERSION,
   core = core,
@@ -134,7 +131,7 @@ function isol.unshare(spec)
     if not ok then return nil, msg, code end
   end
   for _, n in ipairs(names) do
-    if n == "mount" then return mount.after_unshare(opts.propagation) end
+    if n == "mount" then return require("isol.mount").after_unshare(opts.propagation) end
   end
   return true
 end
@@ -150,9 +147,32 @@ end
 --     cgroup last, so its OOM count is taken right before the spawn.
 --   kill, close: the process trees first (a pid namespace dies with its
 --     init), then the cgroup ends and deletes what is left in it.
+-- The cgroup concern's steps: the module is loaded when a recipe needs a
+-- cgroup (its validate step then records box.cgroup_plan); the other steps
+-- have nothing to do for a box without one.
+local function needs_cgroup(r)
+  return r.limits ~= nil or r.cgroup ~= nil or recipe.has_ns(r, "cgroup")
+end
+local function cgroup_step(fn)
+  return function(box, ...)
+    if not box.cgroup_plan and not box.cgroup then return true end
+    return require("isol.cgroup_sandbox")[fn](box, ...)
+  end
+end
+-- The tty concern's steps: only for a recipe with `tty`.
+local function tty_step(fn)
+  return function(box, ...)
+    if not box.recipe.tty then return true end
+    return require("isol.tty")[fn](box, ...)
+  end
+end
+
 Sandbox.step("validate", "user", rootless.validate_step)
-Sandbox.step("validate", "cgroup", cgroup_sandbox.validate_step)
-Sandbox.step("prepare", "cgroup", cgroup_sandbox.prepare_step)
+Sandbox.step("validate", "cgroup", function(box)
+  if not needs_cgroup(box.recipe) then return true end
+  return require("isol.cgroup_sandbox").validate_step(box)
+end)
+Sandbox.step("prepare", "cgroup", cgroup_step("prepare_step"))
 Sandbox.step("prepare", "policy", policy.prepare_step)
 Sandbox.step("plan", "user", rootless.plan_step)
 Sandbox.step("plan", "fs", fs.plan_step)
@@ -164,48 +184,60 @@ end)
 Sandbox.step("plan", "security", security.plan_step)
 Sandbox.step("plan", "net", net.plan_step)
 Sandbox.step("plan", "policy", policy.plan_step)
-Sandbox.step("plan", "tty", tty.plan_step)
-Sandbox.step("plan", "cgroup", cgroup_sandbox.plan_step)
+Sandbox.step("plan", "tty", tty_step("plan_step"))
+Sandbox.step("plan", "cgroup", cgroup_step("plan_step"))
 Sandbox.step("after_spawn", "process", kill.after_spawn_step)
 Sandbox.step("after_spawn", "detached", function(box, p, ctx)
   if not ctx.detach then return true end
   return require("isol.detached").after_spawn_step(box, p, ctx)
 end)
-Sandbox.step("after_spawn", "cgroup", cgroup_sandbox.after_spawn_step)
-Sandbox.step("after_spawn", "tty", tty.after_spawn_step)
-Sandbox.step("wait", "cgroup", cgroup_sandbox.wait_step)
+Sandbox.step("after_spawn", "cgroup", cgroup_step("after_spawn_step"))
+Sandbox.step("after_spawn", "tty", tty_step("after_spawn_step"))
+Sandbox.step("wait", "cgroup", cgroup_step("wait_step"))
 Sandbox.step("kill", "process", kill.kill_step)
-Sandbox.step("kill", "cgroup", cgroup_sandbox.kill_step)
+Sandbox.step("kill", "cgroup", cgroup_step("kill_step"))
 Sandbox.step("close", "process", kill.close_step)
-Sandbox.step("close", "cgroup", cgroup_sandbox.close_step)
+Sandbox.step("close", "cgroup", cgroup_step("close_step"))
 Sandbox.step("close", "net", net.close_step)
 Sandbox.step("close", "policy", policy.close_step)
-explain.describe({}, rootless.explain_lines)
-for name, fn in pairs(cgroup_sandbox.methods) do Sandbox.method(name, "cgroup", fn) end
+recipe.describe({}, rootless.explain_lines)
+for _, name in ipairs { "stats", "freeze", "thaw" } do
+  Sandbox.method(name, "cgroup", function(box, ...) return require("isol.cgroup_sandbox").methods[name](box, ...) end)
+end
+-- The lazy concerns' recipe fields, in the order they are validated.
+recipe.lazy("limits", "isol.cgroup_sandbox")
+recipe.lazy("cgroup", "isol.cgroup_sandbox")
+recipe.lazy("tty", "isol.tty")
 
--- The concerns' public parts.
-fs.install(isol) -- isol.mount, isol.fs, isol.image
--- isol.recipes (the recipe library), isol.oci (OCI bundles) and
--- isol.detached load on first use.
-local LAZY = { recipes = "isol.recipes", oci = "isol.oci", detached = "isol.detached" }
+-- The concerns' public parts. isol.fs now; isol.mount, isol.image,
+-- isol.cgroup, isol.tty, isol.recipes (the recipe library), isol.oci
+-- (OCI bundles) and isol.detached on first use.
+isol.fs = fs
+local LAZY = { recipes = "isol.recipes", oci = "isol.oci", detached = "isol.detached", mount = "isol.mount",
+  image = "isol.image", tty = "isol.tty" }
 setmetatable(isol, { __index = function(t, k)
+  local r
   if LAZY[k] then
-    local r = require(LAZY[k])
-    rawset(t, k, r)
-    return r
+    r = require(LAZY[k])
+  elseif k == "cgroup" then
+    require("isol.cgroup").install(t) -- sets t.cgroup (its exec calls isol.run)
+    r = rawget(t, "cgroup")
+  else
+    return nil
   end
+  rawset(t, k, r)
+  return r
 end })
 isol.session = kill.session
 isol.pidns = kill.pidns
 isol.attach = lazy("isol.detached", "attach")
 isol.exec = lazy("isol.detached", "exec")
-cgroup.install(isol) -- isol.cgroup
 isol.security = security -- caps, session keyring, unprivileged root map
-isol.tty = tty -- the tty field, the relay of `isol run -t`
 recipe.extend = lazy("isol.recipe_merge", "extend")
 recipe.merge = lazy("isol.recipe_merge", "merge")
 recipe.replace = lazy("isol.recipe_merge", "replace")
-recipe.explain, recipe.cgroup_version = explain.explain, explain.cgroup_version
+recipe.explain = lazy("isol.explain", "explain")
+recipe.cgroup_version = lazy("isol.explain", "cgroup_version")
 
 --- Run a command under every combination of limits: `isol.sweep{...}`
 -- (see `isol.sweep`); `isol.sweep.merge`, `isol.sweep.find_min` and the rest

@@ -115,14 +115,8 @@ local function yesno(b) return b and "yes" or "no" end
 
 local FLAG_DEFAULTS = { new_session = true, die_with_parent = true, no_new_privs = true, init = true }
 
-local describers = {}
-
---- Let a concern describe its own fields in explain: `fields` (a list of
--- recipe field names) are then not printed raw; fn(recipe, plan) returns a
--- list of lines.
-function M.describe(fields, fn)
-  describers[#describers + 1] = { fields = fields, fn = fn }
-end
+--- Let a concern describe its own fields in explain (see isol.recipe.describe).
+M.describe = recipe.describe
 
 --- Describe the final plan of a recipe without running anything:
 -- namespaces, user maps, hostname, process settings, each mount, the root,
@@ -229,7 +223,7 @@ function M.explain(r, argv, opts)
     for _, l in ipairs(lines) do say("  %s", l) end
   end
   -- what concern modules describe themselves
-  for _, d in ipairs(describers) do
+  for _, d in ipairs(recipe.describers()) do
     for _, f in ipairs(d.fields) do handled[f] = 1 end
     for _, l in ipairs(d.fn(v, plan)) do say("%s", l) end
   end

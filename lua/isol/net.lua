@@ -262,6 +262,6 @@ function M.close_step(box)
   return true
 end
 
-require("isol.explain").describe({ "net", "ports" }, M.explain_lines)
+recipe.describe({ "net", "ports" }, M.explain_lines)
 
 return M

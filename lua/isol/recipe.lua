@@ -30,14 +30,57 @@ function M.define(name, spec)
   fields[name] = spec
 end
 
+--- Declare a field that `module` defines, without loading the module: it
+-- keeps its place in the validation order and the module is loaded (and
+-- defines it) the first time a recipe uses the field. `isol run` of a
+-- recipe without limits so never loads the cgroup modules.
+function M.lazy(name, module)
+  if not fields[name] then
+    order[#order + 1] = name
+    fields[name] = { name = name, lazy = module }
+  end
+end
+
+-- The spec of a field, loading its module first when it is lazy.
+local function spec_of(name)
+  local spec = fields[name]
+  if spec.lazy then
+    require(spec.lazy)
+    spec = fields[name]
+    assert(not spec.lazy, "module " .. tostring(spec.lazy) .. " did not define field " .. name)
+  end
+  return spec
+end
+
+--- Load every module that defines a lazy field (for listings and explain).
+function M.load_all()
+  for _, n in ipairs(order) do spec_of(n) end
+end
+
 --- Add a whole-recipe check run after every field is valid: fn(recipe).
 function M.post_check(fn) post_checks[#post_checks + 1] = fn end
 
 --- The defined fields, in definition order: { {name=, doc=}, ... }.
 function M.fields()
   local r = {}
-  for _, n in ipairs(order) do r[#r + 1] = { name = n, doc = fields[n].doc } end
+  for _, n in ipairs(order) do r[#r + 1] = { name = n, doc = spec_of(n).doc } end
   return r
+end
+
+local describers = {}
+
+--- Let a concern describe its own fields in explain (isol.explain):
+-- `fields` (a list of recipe field names) are then not printed raw;
+-- fn(recipe, plan) returns a list of lines. Kept here so that a concern
+-- registers without loading the explain module.
+function M.describe(names, fn)
+  describers[#describers + 1] = { fields = names, fn = fn }
+end
+
+--- The registered describers, in registration order.
+function M.describers()
+  M.load_all()
+  return describers
 end
 
 local VALID = setmetatable({}, { __mode = "k" })
@@ -61,7 +104,7 @@ function M.validate(r)
   end
   for _, name in ipairs(order) do
     local v = r[name]
-    if v ~= nil then out[name] = fields[name].check(v, name, r) end
+    if v ~= nil then out[name] = spec_of(name).check(v, name, r) end
   end
   for _, fn in ipairs(post_checks) do fn(out) end
   VALID[out] = true

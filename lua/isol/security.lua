@@ -214,6 +214,6 @@ function M.plan_step(box, plan)
   return true
 end
 
-require("isol.explain").describe({ "caps", "session_keyring" }, M.explain_lines)
+recipe.describe({ "caps", "session_keyring" }, M.explain_lines)
 
 return M

@@ -52,6 +52,21 @@ int main(int argc, char **argv)
 			r = ioctl(0, TIOCSTI, &c);
 		}
 #if defined(__x86_64__)
+		else if (strcmp(n, "tiocsti32") == 0 || strcmp(n, "tiocsti_x32") == 0) {
+			/* ioctl(0, TIOCSTI) through the i386 entry (54) and the x32
+			 * one (514 with the x32 bit); unfiltered: ENOTTY or EFAULT
+			 * (the pointer does not fit 32 bits), ENOSYS where the
+			 * kernel has no such ABI */
+			static char c = 'x';
+			if (strcmp(n, "tiocsti32") == 0)
+				r = int80(54, 0, TIOCSTI, (long)&c);
+			else
+				r = syscall(0x40000000L | 514, 0, TIOCSTI, &c);
+			if (strcmp(n, "tiocsti32") == 0 && r < 0 && r > -4096) {
+				errno = (int)-r;
+				r = -1;
+			}
+		}
 		else if (strcmp(n, "getpid32") == 0 || strcmp(n, "keyctl32") == 0) {
 			r = strcmp(n, "getpid32") == 0 ? int80(20, 0, 0, 0) : int80(288, 0, -3, 0);
 			if (r < 0 && r > -4096) {
