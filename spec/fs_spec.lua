@@ -71,6 +71,35 @@ describe("fs #root", function()
       assert.matches("bind " .. dir:gsub("%p", "%%%0") .. "/nope on .*: source does not exist", msg)
       assert.equals(2, code) -- ENOENT
     end)
+
+    it("a sandbox compiles its filesystem plan once; the compiled plan is checked and private", function()
+      local core = require "isol.core"
+      local box <close> = isol.sandbox { namespaces = { "mount" },
+        mounts = { { type = "tmpfs", target = dir, size = "1M" } } }
+      assert.are.equal(0, assert(box:run { "/bin/sh", "-c", "grep -q ' " .. dir .. " ' /proc/self/mountinfo" }).code)
+      local compiled = box.fs_plan
+      assert.matches("^isol.FsPlan %(1 steps%)$", tostring(compiled))
+      assert.are.equal(0, assert(box:run { "/bin/true" }).code)
+      assert.are.equal(compiled, box.fs_plan) -- the same plan, not made again
+      -- checked when compiled, naming the field
+      local ok, e = pcall(core.fs_plan, { ops = { { type = "tmpfs" } } })
+      assert.is_false(ok)
+      assert.matches("plan.fs.ops%[1%].target: required", e)
+      ok, e = pcall(core.fs_plan, { ops = { { type = "tmpfs", target = "/m\0x" } } })
+      assert.is_false(ok)
+      assert.matches("plan.fs.ops%[1%].target: contains a NUL byte", e)
+      -- a snapshot: changing the table afterwards changes nothing
+      local t = { propagation = "private", ops = { { type = "tmpfs", target = dir } } }
+      local p = core.fs_plan(t)
+      t.ops[1].target = "/etc"
+      local st = assert(core.spawn { argv = { "/bin/sh", "-c", "grep -q ' " .. dir .. " ' /proc/self/mountinfo" },
+        namespaces = { "mount" }, init = false, fs = p }):wait()
+      assert.are.equal(0, st.code)
+      -- another userdata is no plan
+      ok, e = pcall(core.spawn, { argv = { "/bin/true" }, namespaces = { "mount" }, fs = io.stdout })
+      assert.is_false(ok)
+      assert.matches("plan.fs: expected a table or an isol.FsPlan, got another userdata", e)
+    end)
   end)
 
   describe("tmpfs", function()

@@ -25,6 +25,7 @@
 -- with no new root they are host paths (in the sandbox's private mount
 -- namespace). Everything needs the "mount" namespace.
 -- @module isol.fs
+local core = require "isol.core"
 local recipe = require "isol.recipe"
 local util = require "isol.util"
 
@@ -302,8 +303,27 @@ local function resolve_images(plan)
 end
 M.resolve_images = resolve_images
 
---- plan step: attach the images the plan's mounts name (loop devices).
-function M.plan_step(_, plan) return resolve_images(plan) end
+local function has_image(fs)
+  for _, op in ipairs(fs.ops) do if op.type == "image" then return true end end
+  return fs.root ~= nil and fs.root.mount ~= nil and fs.root.mount.type == "image"
+end
+
+--- plan step: the sandbox's compiled filesystem plan (core.fs_plan, made on
+-- the first spawn: the same for every spawn, so nothing is converted or
+-- checked again); with images, attach the images the mounts name (their
+-- loop devices may change between spawns: no compiled plan then).
+function M.plan_step(box, plan)
+  local fs = plan.fs
+  if not fs then return true end
+  if box.fs_plan then
+    plan.fs = box.fs_plan
+    return true
+  end
+  if has_image(fs) then return resolve_images(plan) end
+  box.fs_plan = core.fs_plan(fs)
+  plan.fs = box.fs_plan
+  return true
+end
 
 --- Install isol.mount, isol.fs and isol.image.
 function M.install(isol)
