@@ -19,6 +19,15 @@
 
 #define STAGING "/tmp"
 
+#ifndef __NR_open_tree_attr
+#define __NR_open_tree_attr 467 /* Linux 6.15, the same number on every architecture */
+#endif
+
+/* State of one isol_fs_child_setup run, on its stack. */
+struct fs_run {
+	int no_tree_attr; /* open_tree_attr is missing (ENOSYS): open_tree + mount_setattr */
+};
+
 static const char *type_name(int type)
 {
 	switch (type) {
@@ -126,10 +135,40 @@ static int set_attr(int fd, unsigned set, unsigned clr, int rec, const char *wha
 	return 0;
 }
 
+/* open_tree(dfd, path, flags | OPEN_TREE_CLONE) with `attr` set on the
+ * copy (recursively with AT_RECURSIVE) before anyone can use it: one
+ * open_tree_attr call (Linux 6.15), else open_tree + mount_setattr.
+ * Returns the detached mount's fd, or -1 with errno set. */
+static int clone_attr(struct fs_run *run, int dfd, const char *path, unsigned flags, unsigned attr)
+{
+	struct mount_attr a;
+	int fd, e;
+
+	flags |= OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+	memset(&a, 0, sizeof a);
+	a.attr_set = attr;
+	if (attr && !run->no_tree_attr) {
+		fd = (int)syscall(__NR_open_tree_attr, dfd, path, flags, &a, sizeof a);
+		if (fd >= 0 || errno != ENOSYS)
+			return fd;
+		run->no_tree_attr = 1;
+	}
+	fd = open_tree(dfd, path, flags);
+	if (fd < 0 || !attr)
+		return fd;
+	if (mount_setattr(fd, "", AT_EMPTY_PATH | (flags & AT_RECURSIVE), &a, sizeof a) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 /* A detached copy of the host mount tree at path (open_tree clone) in
  * *out; *out is -1 when an optional source does not exist. */
-static int bind_clone(const char *source, int rec, unsigned attr, int optional, int nofollow,
-		      const char *target, int *out, isol_error *err)
+static int bind_clone(struct fs_run *run, const char *source, int rec, unsigned attr, int optional,
+		      int nofollow, const char *target, int *out, isol_error *err)
 {
 	int fd, e, at = AT_FDCWD;
 	const char *path = source;
@@ -160,9 +199,7 @@ static int bind_clone(const char *source, int rec, unsigned attr, int optional, 
 		}
 		path = "";
 	}
-	fd = open_tree(at, path,
-		       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0) |
-			       (nofollow ? AT_EMPTY_PATH : 0));
+	fd = clone_attr(run, at, path, (rec ? AT_RECURSIVE : 0) | (nofollow ? AT_EMPTY_PATH : 0), attr);
 	e = errno;
 	if (at >= 0)
 		close(at);
@@ -172,11 +209,6 @@ static int bind_clone(const char *source, int rec, unsigned attr, int optional, 
 		if (e == ENOENT)
 			return isol_failx(err, e, "bind %s on %s: source does not exist", source, target);
 		return isol_fail(err, e, "bind %s on %s", source, target);
-	}
-	if (set_attr(fd, attr, 0, rec, "bind", target, err) < 0) {
-		e = err ? err->code : EIO;
-		close(fd);
-		return -e;
 	}
 	*out = fd;
 	return 0;
@@ -204,7 +236,7 @@ static size_t op_nfds(const struct isol_mount_op *op)
 }
 
 /* Phase 2: the detached mount(s) of one op, while host paths mean the host. */
-static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
+static int prepare(struct fs_run *run, const struct isol_mount_op *op, int *fds, isol_error *err)
 {
 	const char *t = op->target ? op->target : "/";
 	int r;
@@ -235,7 +267,7 @@ static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
 		r = fs_new(op->fstype, op->source, op->opts, op->nopts, op->attr_set, op->source, t, err);
 		break;
 	case ISOL_MNT_BIND:
-		return bind_clone(op->source, op->recursive, op->attr_set, op->optional, op->nofollow, t,
+		return bind_clone(run, op->source, op->recursive, op->attr_set, op->optional, op->nofollow, t,
 				  &fds[0], err);
 	case ISOL_MNT_DEV: {
 		static const struct isol_mount_kv dev_opts[] = { { "mode", "0755" }, { "size", "64k" } };
@@ -255,8 +287,8 @@ static int prepare(const struct isol_mount_op *op, int *fds, isol_error *err)
 		for (size_t i = 0; i < DEV_NODES; i++) {
 			char src[32] = "/dev/";
 			strcat(src, dev_nodes[i]);
-			r = bind_clone(src, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 1, 0, t, &fds[1 + i],
-				       err);
+			r = bind_clone(run, src, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 1, 0, t,
+				       &fds[1 + i], err);
 			if (r < 0)
 				goto dev_fail;
 		}
@@ -489,28 +521,27 @@ static int mask_source(const char *target, isol_error *err)
 /* Cover dir/name (a path of the fresh mount at dirfd): with a read-only
  * bind of itself when src < 0, else with src's empty file or directory.
  * A name this kernel does not have is skipped. */
-static int cover(int dirfd, const char *name, int src, const char *target, isol_error *err)
+static int cover(struct fs_run *run, int dirfd, const char *name, int src, const char *target,
+		 isol_error *err)
 {
+	const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 	struct stat st;
 	int m, t, r = 0;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : isol_fail(err, errno, "harden %s/%s", target, name);
-	m = src < 0 ? open_tree(dirfd, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-		    : open_tree(src, S_ISDIR(st.st_mode) ? "d" : "f", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (m < 0)
-		return isol_fail(err, errno, "harden %s/%s", target, name);
 	t = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (t < 0)
+		return errno == ENOENT ? 0 : isol_fail(err, errno, "harden %s/%s", target, name);
+	if (src < 0)
+		m = clone_attr(run, t, "", AT_EMPTY_PATH, ro);
+	else if (fstat(t, &st) < 0)
+		m = -1;
+	else
+		m = clone_attr(run, src, S_ISDIR(st.st_mode) ? "d" : "f", 0, ro);
+	if (m < 0 || move_mount(m, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		r = isol_fail(err, errno, "harden %s/%s", target, name);
-	else if (set_attr(m, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, 0,
-			  0, "harden", target, err) < 0)
-		r = -(err ? err->code : EIO);
-	else if (move_mount(m, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		r = isol_fail(err, errno, "harden %s/%s", target, name);
-	if (t >= 0)
-		close(t);
-	close(m);
+	if (m >= 0)
+		close(m);
+	close(t);
 	return r;
 }
 
@@ -537,7 +568,7 @@ static void fd_path(char *out, int fd)
  * detached mount, so the mask source is attached for the time of the
  * covers on the fresh mount's own "fs" directory (proc and sysfs both have
  * one; it is covered read-only after), then detached again. */
-static int harden(int mnt, int type, const char *target, isol_error *err)
+static int harden(struct fs_run *run, int mnt, int type, const char *target, isol_error *err)
 {
 	static const char *const proc_ro[] = { ISOL_PROC_READONLY };
 	static const char *const proc_masked[] = { ISOL_PROC_MASKED };
@@ -563,14 +594,14 @@ static int harden(int mnt, int type, const char *target, isol_error *err)
 		goto out;
 	}
 	for (size_t i = 0; i < nmasked && r == 0; i++)
-		r = cover(mnt, masked[i], srcdir, target, err);
+		r = cover(run, mnt, masked[i], srcdir, target, err);
 	/* the mask source leaves; the covers made from it stay */
 	fd_path(self, srcdir);
 	if (umount2(self, MNT_DETACH) < 0 && r == 0)
 		r = isol_fail(err, errno, "harden %s: detach the mask source", target);
 	if (r == 0 && type == ISOL_MNT_PROC)
 		for (size_t i = 0; i < sizeof proc_ro / sizeof *proc_ro && r == 0; i++)
-			r = cover(mnt, proc_ro[i], -1, target, err);
+			r = cover(run, mnt, proc_ro[i], -1, target, err);
 out:
 	if (srcdir >= 0)
 		close(srcdir);
@@ -581,7 +612,8 @@ out:
 }
 
 /* Phase 4 for one op: resolve its target inside the root and attach. */
-static int apply(const struct isol_mount_op *op, int *fds, int rootfd, int strict, isol_error *err)
+static int apply(struct fs_run *run, const struct isol_mount_op *op, int *fds, int rootfd, int strict,
+		 isol_error *err)
 {
 	const char *t = op->target;
 	int tfd, r = 0, file = 0;
@@ -633,7 +665,7 @@ static int apply(const struct isol_mount_op *op, int *fds, int rootfd, int stric
 	if (r == 0 && op->type == ISOL_MNT_DEV)
 		r = dev_fill(fds, t, err);
 	if (r == 0 && ((op->type == ISOL_MNT_PROC && !op->unmasked) || op->type == ISOL_MNT_SYSFS))
-		r = harden(fds[0], op->type, t, err);
+		r = harden(run, fds[0], op->type, t, err);
 	return r;
 }
 
@@ -642,6 +674,7 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 	int fds[ISOL_FS_MAX_FDS];
 	size_t nfds = 0, start[ISOL_FS_MAX_OPS];
 	int rootmnt = -1, rootfd = -1, r = 0, strict;
+	struct fs_run run = { .no_tree_attr = 0 };
 
 	if (fs->nops > ISOL_FS_MAX_OPS)
 		return isol_failx(err, E2BIG, "filesystem plan: more than %d steps", ISOL_FS_MAX_OPS);
@@ -664,7 +697,7 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 		for (size_t k = 0; k < n; k++)
 			fds[nfds + k] = -1;
 		nfds += n;
-		r = prepare(&fs->ops[i], fds + start[i], err);
+		r = prepare(&run, &fs->ops[i], fds + start[i], err);
 		if (r < 0)
 			goto out;
 	}
@@ -688,7 +721,7 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 			r = isol_failx(err, EINVAL, "root: needs private or slave propagation");
 			goto out;
 		}
-		r = prepare(ro, one, err);
+		r = prepare(&run, ro, one, err);
 		if (r < 0)
 			goto out;
 		if (one[0] < 0) {
@@ -718,7 +751,7 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 
 	/* 4. Attach, in order (a later mount may land inside an earlier one). */
 	for (size_t i = 0; i < fs->nops; i++) {
-		r = apply(&fs->ops[i], fds + start[i], rootfd, strict, err);
+		r = apply(&run, &fs->ops[i], fds + start[i], rootfd, strict, err);
 		if (r < 0)
 			goto out;
 		close_all(fds + start[i], op_nfds(&fs->ops[i]));

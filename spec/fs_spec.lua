@@ -244,6 +244,31 @@ describe("fs #root", function()
       assert.is_nil(out:find(" /work", 1, true))
     end)
 
+    it("without open_tree_attr (kernels before 6.15) binds and /proc covers are as read-only", function()
+      local bin = dir .. "/enosys"
+      local cc, ok = h.sh(string.format("cc -O1 -o %s %s/spec/support/enosys.c 2>&1", h.shq(bin), h.shq(h.root)))
+      assert(ok, "cannot build spec/support/enosys.c: " .. cc)
+      os.execute("chmod 0755 " .. h.shq(dir) .. " " .. h.shq(bin))
+      -- 467: open_tree_attr on every architecture
+      local out = h.lua([[
+        local isol = require "isol"
+        local box <close> = isol.sandbox { namespaces = { "mount", "pid" }, root = isol.recipes.host_readonly() }
+        local st, o, e = box:run({ "/bin/sh", "-c", "touch /usr/x 2>/dev/null && echo usr-writable; " ..
+          "awk '$5 == \"/usr\" || $5 == \"/etc/hosts\" || $5 == \"/proc/sys\" || $5 == \"/proc/keys\" " ..
+          "|| $5 == \"/dev/null\" { print $5, $6 }' /proc/self/mountinfo; echo keys=$(wc -c < /proc/keys)",
+          env = { LD_PRELOAD = false } }, { capture = true })
+        print(st and st.code, o, e)
+      ]], bin .. " 467")
+      assert.matches("^0\t", out)
+      assert.is_nil(out:find("writable", 1, true), out)
+      assert.matches("/usr ro,nodev,", out)
+      assert.matches("/etc/hosts ro,nosuid,nodev,", out)
+      assert.matches("/proc/sys ro,nosuid,nodev,noexec,", out)
+      assert.matches("/proc/keys ro,nosuid,nodev,noexec,", out)
+      assert.matches("/dev/null rw,nosuid,noexec,", out)
+      assert.matches("keys=0", out)
+    end)
+
     it("says when the command is not found inside the new root", function()
       local st, msg, code = isol.run({ namespaces = { "mount" }, root = {} }, { "/bin/ls" })
       assert.is_nil(st)
