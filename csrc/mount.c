@@ -26,6 +26,12 @@
 /* State of one isol_fs_child_setup run, on its stack. */
 struct fs_run {
 	int no_tree_attr; /* open_tree_attr is missing (ENOSYS): open_tree + mount_setattr */
+	/* The last parent directory of a mount target resolved below the new
+	 * root (targets come in groups: /etc/passwd, /etc/group, ...): its
+	 * O_PATH fd (-1: none) and its path, in the form clean_path accepts. */
+	int dir_fd;
+	size_t dir_len;
+	char dir[4096];
 };
 
 static const char *type_name(int type)
@@ -339,9 +345,10 @@ static int component_fail(int dirfd, const char *comp, const char *path, int e, 
  * cannot redirect a mount out of it. Missing directories are created
  * (mode); the last one is created as an empty file when `file`.
  * Fast path: one openat2(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH) when the
- * target exists; else a walk, one component at a time. */
-static int resolve(int rootfd, const char *path, int strict, int create, int file, unsigned mode,
-		   isol_error *err)
+ * target exists; else a walk, one component at a time. Messages name
+ * `what` (the mount target `path` is part of). */
+static int resolve(int rootfd, const char *path, const char *what, int strict, int create, int file,
+		   unsigned mode, isol_error *err)
 {
 	struct open_how how;
 	const char *p = path;
@@ -358,7 +365,7 @@ static int resolve(int rootfd, const char *path, int strict, int create, int fil
 		return fd;
 	if (errno != ENOENT && errno != ELOOP && errno != ENOTDIR && errno != ENOSYS && errno != EXDEV &&
 	    errno != EPERM)
-		return isol_fail(err, errno, "mount target %s", path);
+		return isol_fail(err, errno, "mount target %s", what);
 
 	while (*p) {
 		const char *s;
@@ -368,7 +375,7 @@ static int resolve(int rootfd, const char *path, int strict, int create, int fil
 		s = strchr(p, '/');
 		len = s ? (size_t)(s - p) : strlen(p);
 		if (len >= sizeof comp) {
-			fd = isol_failx(err, ENAMETOOLONG, "mount target %s: component too long", path);
+			fd = isol_failx(err, ENAMETOOLONG, "mount target %s: component too long", what);
 			goto fail;
 		}
 		memcpy(comp, p, len);
@@ -380,7 +387,7 @@ static int resolve(int rootfd, const char *path, int strict, int create, int fil
 		if (strcmp(comp, ".") == 0)
 			continue;
 		if (strict && strcmp(comp, "..") == 0) {
-			fd = isol_failx(err, EINVAL, "mount target %s: \"..\" is not allowed", path);
+			fd = isol_failx(err, EINVAL, "mount target %s: \"..\" is not allowed", what);
 			goto fail;
 		}
 		/* O_DIRECTORY|O_NOFOLLOW: a symlink (or a file) fails here and
@@ -393,14 +400,14 @@ static int resolve(int rootfd, const char *path, int strict, int create, int fil
 				int f = openat(cur, comp,
 					       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 				if (f < 0 && errno != EEXIST) {
-					fd = isol_fail(err, errno, "create mount target %s", path);
+					fd = isol_fail(err, errno, "create mount target %s", what);
 					goto fail;
 				}
 				if (f >= 0)
 					close(f);
 			} else if (mkdirat(cur, comp, mode ? mode : 0755) < 0) {
 				if (errno != EEXIST) {
-					fd = isol_fail(err, errno, "mkdir %s (for %s)", comp, path);
+					fd = isol_fail(err, errno, "mkdir %s (for %s)", comp, what);
 					goto fail;
 				}
 			} else {
@@ -409,7 +416,7 @@ static int resolve(int rootfd, const char *path, int strict, int create, int fil
 			next = openat(cur, comp, O_PATH | O_CLOEXEC | dirflag | (strict ? O_NOFOLLOW : 0));
 		}
 		if (next < 0) {
-			fd = component_fail(cur, comp, path, errno, err);
+			fd = component_fail(cur, comp, what, errno, err);
 			goto fail;
 		}
 		if (cur != rootfd)
@@ -423,7 +430,7 @@ static int resolve(int rootfd, const char *path, int strict, int create, int fil
 					err, ELOOP,
 					"mount target %s: %s is a symlink (refused: targets are resolved "
 					"inside the new root without following symlinks)",
-					path, comp);
+					what, comp);
 			}
 		}
 	}
@@ -436,6 +443,139 @@ static int resolve(int rootfd, const char *path, int strict, int create, int fil
 fail:
 	if (cur != rootfd)
 		close(cur);
+	return fd;
+}
+
+/* A path in one spelling only: absolute, no empty, "." or ".." component
+ * (so no trailing slash), not "/" itself. Only such paths use and fill
+ * the parent cache; anything else takes resolve()'s walk. */
+static int clean_path(const char *p)
+{
+	if (p[0] != '/' || p[1] == '\0')
+		return 0;
+	for (const char *c = p + 1;;) {
+		const char *e = strchrnul(c, '/');
+		size_t n = (size_t)(e - c);
+		if (n == 0 || (c[0] == '.' && (n == 1 || (n == 2 && c[1] == '.'))))
+			return 0;
+		if (!*e)
+			return 1;
+		c = e + 1;
+	}
+}
+
+static void dir_forget(struct fs_run *run)
+{
+	if (run->dir_fd >= 0)
+		close(run->dir_fd);
+	run->dir_fd = -1;
+	run->dir_len = 0;
+}
+
+/* A mount was attached on `target`: a cached directory at or below it now
+ * lies under that mount (forgotten: the next lookup goes through it). */
+static void dir_covered(struct fs_run *run, const char *target)
+{
+	size_t n = strlen(target);
+
+	if (run->dir_fd < 0)
+		return;
+	if (!clean_path(target) || (n <= run->dir_len && memcmp(run->dir, target, n) == 0 &&
+				    (run->dir[n] == '/' || run->dir[n] == '\0')))
+		dir_forget(run);
+}
+
+/* The directory that holds the last component of the mount target `path`
+ * below rootfd (missing directories created with mode), and that component
+ * in *last. *owned: the caller closes the fd; else it is rootfd or the
+ * cached directory's (a clean path in a new root: only a target in another
+ * directory than the previous one costs a lookup). */
+static int parent_of(struct fs_run *run, int rootfd, const char *path, int strict, unsigned mode,
+		     const char **last, int *owned, isol_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	size_t plen = slash ? (size_t)(slash - path) : 0;
+	char buf[sizeof run->dir];
+	int fd;
+
+	*last = slash ? slash + 1 : path;
+	*owned = 0;
+	if (plen >= sizeof buf)
+		return isol_failx(err, ENAMETOOLONG, "mount target %s: path too long", path);
+	if (strict && clean_path(path)) {
+		if (plen == 0)
+			return rootfd;
+		if (run->dir_fd >= 0 && run->dir_len == plen && memcmp(run->dir, path, plen) == 0)
+			return run->dir_fd;
+	}
+	memcpy(buf, path, plen);
+	buf[plen] = '\0';
+	fd = resolve(rootfd, buf, path, strict, 1, 0, mode, err);
+	if (fd < 0 || !strict || !clean_path(path)) {
+		*owned = fd >= 0;
+		return fd;
+	}
+	dir_forget(run);
+	run->dir_fd = fd;
+	memcpy(run->dir, buf, plen + 1);
+	run->dir_len = plen;
+	return fd;
+}
+
+/* The last component `name` of the mount target `path`, in the directory
+ * dirfd, created if missing: a file (O_CREAT | O_EXCL: a new regular file,
+ * never a symlink) or a directory of mode; an existing one is opened
+ * without following a symlink. Returns an fd for move_mount, or -errno. */
+static int open_last(int dirfd, const char *name, int file, unsigned mode, const char *path, isol_error *err)
+{
+	struct stat st;
+	int fd;
+
+	if (file) {
+		/* read-only: a file open for writing would keep the root from
+		 * being made read-only at the end (EBUSY) */
+		fd = openat(dirfd, name, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			return isol_fail(err, errno, "create mount target %s", path);
+		fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return component_fail(dirfd, name, path, errno, err);
+		if (fstat(fd, &st) == 0 && S_ISLNK(st.st_mode)) {
+			close(fd);
+			return isol_failx(err, ELOOP,
+					  "mount target %s: %s is a symlink (refused: targets are resolved "
+					  "inside the new root without following symlinks)",
+					  path, name);
+		}
+		return fd;
+	}
+	if (mkdirat(dirfd, name, mode ? mode : 0755) < 0 && errno != EEXIST)
+		return isol_fail(err, errno, "mkdir %s (for %s)", name, path);
+	fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return component_fail(dirfd, name, path, errno, err);
+	return fd;
+}
+
+/* A mount target below the new root (strict, clean path): its directory,
+ * then the last component (see parent_of, open_last); created as needed.
+ * Anything else: resolve(). */
+static int target_fd(struct fs_run *run, int rootfd, const char *path, int strict, int file, unsigned mode,
+		     isol_error *err)
+{
+	const char *last;
+	int dfd, fd, owned;
+
+	if (!strict || !clean_path(path))
+		return resolve(rootfd, path, path, strict, 1, file, mode, err);
+	dfd = parent_of(run, rootfd, path, strict, mode, &last, &owned, err);
+	if (dfd < 0)
+		return dfd;
+	fd = open_last(dfd, last, file, mode, path, err);
+	if (owned)
+		close(dfd);
 	return fd;
 }
 
@@ -452,9 +592,25 @@ static int is_dir_fd(int fd)
 	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Populate an attached minimal /dev through its mount fd. */
+/* "target/name" in buf (for messages; target alone when it does not fit). */
+static const char *sub_path(char *buf, size_t size, const char *target, size_t tl, const char *name)
+{
+	size_t nl = strlen(name);
+
+	if (tl + 1 + nl >= size)
+		return target;
+	memcpy(buf, target, tl);
+	buf[tl] = '/';
+	memcpy(buf + tl + 1, name, nl + 1);
+	return buf;
+}
+
+/* Populate an attached minimal /dev through its mount fd (a fresh tmpfs:
+ * every name is created there). */
 static int dev_fill(int *fds, const char *target, isol_error *err)
 {
+	char path[64];
+	size_t tl = strlen(target);
 	static const char *const links[][2] = {
 		{ "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" },
 		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
@@ -465,7 +621,8 @@ static int dev_fill(int *fds, const char *target, isol_error *err)
 	for (size_t i = 0; i < DEV_NODES; i++) {
 		if (fds[1 + i] < 0)
 			continue; /* not on this host */
-		t = resolve(dev, dev_nodes[i], 1, 1, 1, 0, err);
+		t = open_last(dev, dev_nodes[i], 1, 0, sub_path(path, sizeof path, target, tl, dev_nodes[i]),
+			      err);
 		if (t < 0)
 			return t;
 		r = attach(fds[1 + i], t, dev_nodes[i], target, err);
@@ -477,7 +634,8 @@ static int dev_fill(int *fds, const char *target, isol_error *err)
 	}
 	for (int k = 0; k < 2; k++) {
 		const char *name = k == 0 ? "pts" : "shm";
-		t = resolve(dev, name, 1, 1, 0, k == 0 ? 0755 : 01777, err);
+		t = open_last(dev, name, 0, k == 0 ? 0755 : 01777,
+			      sub_path(path, sizeof path, target, tl, name), err);
 		if (t < 0)
 			return t;
 		r = attach(fds[1 + DEV_NODES + k], t, name, target, err);
@@ -621,29 +779,25 @@ static int apply(struct fs_run *run, const struct isol_mount_op *op, int *fds, i
 	switch (op->type) {
 	case ISOL_MNT_SYMLINK: {
 		/* parent must exist (created as needed), the link itself is new */
-		char parent[4096];
-		const char *slash = strrchr(t, '/');
-		size_t plen = slash ? (size_t)(slash - t) : 0;
-		if (plen >= sizeof parent)
-			return isol_failx(err, ENAMETOOLONG, "symlink %s: path too long", t);
-		memcpy(parent, t, plen);
-		parent[plen] = '\0';
-		tfd = resolve(rootfd, parent, strict, 1, 0, 0755, err);
+		const char *last;
+		int owned;
+		tfd = parent_of(run, rootfd, t, strict, 0755, &last, &owned, err);
 		if (tfd < 0)
 			return tfd;
-		if (symlinkat(op->source, tfd, slash ? slash + 1 : t) < 0 && errno != EEXIST)
+		if (symlinkat(op->source, tfd, last) < 0 && errno != EEXIST)
 			r = isol_fail(err, errno, "symlink %s -> %s", t, op->source);
-		close(tfd);
+		if (owned)
+			close(tfd);
 		return r;
 	}
 	case ISOL_MNT_DIR:
-		tfd = resolve(rootfd, t, strict, 1, 0, op->mode, err);
+		tfd = target_fd(run, rootfd, t, strict, 0, op->mode, err);
 		if (tfd < 0)
 			return tfd;
 		close(tfd);
 		return 0;
 	case ISOL_MNT_REMOUNT:
-		tfd = resolve(rootfd, t, strict, 0, 0, 0, err);
+		tfd = resolve(rootfd, t, t, strict, 0, 0, 0, err);
 		if (tfd < 0)
 			return tfd;
 		r = set_attr(tfd, op->attr_set, op->attr_clr, op->recursive, "remount", t, err);
@@ -657,11 +811,12 @@ static int apply(struct fs_run *run, const struct isol_mount_op *op, int *fds, i
 	default:
 		break;
 	}
-	tfd = resolve(rootfd, t, strict, 1, file, op->mode, err);
+	tfd = target_fd(run, rootfd, t, strict, file, op->mode, err);
 	if (tfd < 0)
 		return tfd;
 	r = attach(fds[0], tfd, op->type == ISOL_MNT_BIND ? op->source : type_name(op->type), t, err);
 	close(tfd);
+	dir_covered(run, t);
 	if (r == 0 && op->type == ISOL_MNT_DEV)
 		r = dev_fill(fds, t, err);
 	if (r == 0 && ((op->type == ISOL_MNT_PROC && !op->unmasked) || op->type == ISOL_MNT_SYSFS))
@@ -674,7 +829,7 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 	int fds[ISOL_FS_MAX_FDS];
 	size_t nfds = 0, start[ISOL_FS_MAX_OPS];
 	int rootmnt = -1, rootfd = -1, r = 0, strict;
-	struct fs_run run = { .no_tree_attr = 0 };
+	struct fs_run run = { .no_tree_attr = 0, .dir_fd = -1 };
 
 	if (fs->nops > ISOL_FS_MAX_OPS)
 		return isol_failx(err, E2BIG, "filesystem plan: more than %d steps", ISOL_FS_MAX_OPS);
@@ -786,6 +941,7 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 		}
 	}
 out:
+	dir_forget(&run);
 	close_all(fds, nfds);
 	if (rootfd >= 0)
 		close(rootfd);

@@ -289,6 +289,36 @@ describe("fs #root", function()
       assert.matches("data", out)
     end)
 
+    it("targets that exist (also under a read-only bind), groups in one directory, mounts over a parent", function()
+      os.execute("mkdir -p " .. dir .. "/r/etc " .. dir .. "/src && echo host > " .. dir .. "/src/f && " ..
+        "echo old > " .. dir .. "/r/etc/existing && mkdir -p " .. dir .. "/ro/sub && " ..
+        "echo ro > " .. dir .. "/ro/sub/file")
+      local st, out, err = run({ namespaces = { "mount" }, root = { dir = dir .. "/r", mounts = {
+        { type = "bind", source = "/usr", target = "/usr", readonly = true },
+        { type = "symlink", target = "/bin", source = "usr/bin" },
+        { type = "symlink", target = "/lib", source = "usr/lib" },
+        { type = "symlink", target = "/lib64", source = "usr/lib64" },
+        { type = "bind", source = dir .. "/src/f", target = "/etc/existing" },   -- exists in the root
+        { type = "bind", source = dir .. "/src/f", target = "/etc/new" },        -- created, same directory
+        { type = "dir", target = "/etc/d1/d2", mode = "0700" },
+        { type = "bind", source = dir .. "/ro", target = "/ro", readonly = true },
+        { type = "bind", source = dir .. "/src/f", target = "/ro/sub/file" },   -- exists, on a read-only mount
+        { type = "tmpfs", target = "/etc/d1" },                                 -- covers what was made below
+        { type = "dir", target = "/etc/d1/after" },
+        { type = "bind", source = dir .. "/src/f", target = "/etc/d1/after/f" },
+        { type = "bind", source = dir .. "/src/f", target = "/g/f1" },
+        { type = "tmpfs", target = "/g" },                                      -- over the last directory used
+        { type = "bind", source = dir .. "/src/f", target = "/g/f2" },
+        { type = "bind", source = dir .. "/src/f", target = "/h/f1" },
+        { type = "tmpfs", target = "/h/" },                                     -- the same, spelled otherwise
+        { type = "bind", source = dir .. "/src/f", target = "/h/f2" },
+      } } }, "cat /etc/existing /etc/new /ro/sub/file /etc/d1/after/f; ls -A /etc/d1 /g /h | tr '\\n' ' '")
+      assert.equals(0, st.code, err)
+      assert.equals("host\nhost\nhost\nhost\n/etc/d1: after  /g: f2  /h: f2 ", out)
+      assert.equals("old\n", h.read(dir .. "/r/etc/existing"))
+      assert.equals("ro\n", h.read(dir .. "/ro/sub/file"))
+    end)
+
     it("refuses a mount target through a symlink planted in the root", function()
       os.execute("mkdir -p " .. dir .. "/r " .. dir .. "/victim && ln -s " .. dir .. "/victim " .. dir ..
         "/r/evil && ln -s ../../../../../../.. " .. dir .. "/r/up")
