@@ -26,6 +26,7 @@
 /* State of one isol_fs_child_setup run, on its stack. */
 struct fs_run {
 	int no_tree_attr; /* open_tree_attr is missing (ENOSYS): open_tree + mount_setattr */
+	int mask;         /* the mask source (see harden), attached under the new root, or -1 */
 	/* The last parent directory of a mount target resolved below the new
 	 * root (targets come in groups: /etc/passwd, /etc/group, ...): its
 	 * O_PATH fd (-1: none) and its path, in the form clean_path accepts. */
@@ -723,9 +724,12 @@ static void fd_path(char *out, int fd)
 
 /* The standard hardening of a fresh /proc or /sys at mount fd `mnt`
  * (attached at `target`). Kernels before 6.15 refuse to clone from a
- * detached mount, so the mask source is attached for the time of the
- * covers on the fresh mount's own "fs" directory (proc and sysfs both have
- * one; it is covered read-only after), then detached again. */
+ * detached mount, so the mask source must be attached somewhere: with
+ * pivot_root it was attached once on the staging point, under the new
+ * root (run->mask), and leaves with the old root; otherwise it is attached
+ * for the time of the covers on the fresh mount's own "fs" directory (proc
+ * and sysfs both have one; it is covered read-only after), then detached
+ * again. */
 static int harden(struct fs_run *run, int mnt, int type, const char *target, isol_error *err)
 {
 	static const char *const proc_ro[] = { ISOL_PROC_READONLY };
@@ -733,30 +737,35 @@ static int harden(struct fs_run *run, int mnt, int type, const char *target, iso
 	static const char *const sys_masked[] = { "firmware" };
 	const char *const *masked = type == ISOL_MNT_PROC ? proc_masked : sys_masked;
 	size_t nmasked = type == ISOL_MNT_PROC ? sizeof proc_masked / sizeof *proc_masked : 1;
-	int src, hold = -1, srcdir = -1, r = 0;
+	int own = -1, hold = -1, srcdir = -1, src = run->mask, r = 0;
 	char self[40];
 
-	src = mask_source(target, err);
-	if (src < 0)
-		return src;
-	hold = openat(mnt, "fs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (hold < 0 ||
-	    move_mount(src, "", hold, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-		r = isol_fail(err, errno, "harden %s: attach the mask source", target);
-		goto out;
-	}
-	srcdir = openat(mnt, "fs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (srcdir < 0) {
-		/* (the child dies with this error: its mount namespace goes) */
-		r = isol_fail(err, errno, "harden %s: mask source", target);
-		goto out;
+	if (src < 0) {
+		own = mask_source(target, err);
+		if (own < 0)
+			return own;
+		hold = openat(mnt, "fs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (hold < 0 ||
+		    move_mount(own, "", hold, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+			r = isol_fail(err, errno, "harden %s: attach the mask source", target);
+			goto out;
+		}
+		srcdir = openat(mnt, "fs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (srcdir < 0) {
+			/* (the child dies with this error: its mount namespace goes) */
+			r = isol_fail(err, errno, "harden %s: mask source", target);
+			goto out;
+		}
+		src = srcdir;
 	}
 	for (size_t i = 0; i < nmasked && r == 0; i++)
-		r = cover(run, mnt, masked[i], srcdir, target, err);
-	/* the mask source leaves; the covers made from it stay */
-	fd_path(self, srcdir);
-	if (umount2(self, MNT_DETACH) < 0 && r == 0)
-		r = isol_fail(err, errno, "harden %s: detach the mask source", target);
+		r = cover(run, mnt, masked[i], src, target, err);
+	if (srcdir >= 0) {
+		/* the mask source leaves; the covers made from it stay */
+		fd_path(self, srcdir);
+		if (umount2(self, MNT_DETACH) < 0 && r == 0)
+			r = isol_fail(err, errno, "harden %s: detach the mask source", target);
+	}
 	if (r == 0 && type == ISOL_MNT_PROC)
 		for (size_t i = 0; i < sizeof proc_ro / sizeof *proc_ro && r == 0; i++)
 			r = cover(run, mnt, proc_ro[i], -1, target, err);
@@ -765,8 +774,19 @@ out:
 		close(srcdir);
 	if (hold >= 0)
 		close(hold);
-	close(src);
+	if (own >= 0)
+		close(own);
 	return r;
+}
+
+/* Does an op of the plan harden a fresh /proc or /sys (so needs masks)? */
+static int needs_mask(const struct isol_fs_plan *fs)
+{
+	for (size_t i = 0; i < fs->nops; i++)
+		if ((fs->ops[i].type == ISOL_MNT_PROC && !fs->ops[i].unmasked) ||
+		    fs->ops[i].type == ISOL_MNT_SYSFS)
+			return 1;
+	return 0;
 }
 
 /* Phase 4 for one op: resolve its target inside the root and attach. */
@@ -829,7 +849,7 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 	int fds[ISOL_FS_MAX_FDS];
 	size_t nfds = 0, start[ISOL_FS_MAX_OPS];
 	int rootmnt = -1, rootfd = -1, r = 0, strict;
-	struct fs_run run = { .no_tree_attr = 0, .dir_fd = -1 };
+	struct fs_run run = { .no_tree_attr = 0, .mask = -1, .dir_fd = -1 };
 
 	if (fs->nops > ISOL_FS_MAX_OPS)
 		return isol_failx(err, E2BIG, "filesystem plan: more than %d steps", ISOL_FS_MAX_OPS);
@@ -888,7 +908,21 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 			r = isol_failx(err, ENOTDIR, "root %s: not a directory", ro->source);
 			goto out;
 		}
-		/* 3. Attach the root on the staging point. */
+		/* 3. Attach the root on the staging point; with pivot_root, the
+		 * mask source for /proc and /sys goes there first, under the
+		 * root: the old root takes it away (no umount of its own). */
+		if (fs->root_mode == ISOL_ROOT_PIVOT && needs_mask(fs)) {
+			run.mask = mask_source(STAGING, err);
+			if (run.mask < 0) {
+				r = run.mask;
+				run.mask = -1;
+				goto out;
+			}
+			if (move_mount(run.mask, "", AT_FDCWD, STAGING, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+				r = isol_fail(err, errno, "attach the mask source on %s", STAGING);
+				goto out;
+			}
+		}
 		if (move_mount(rootmnt, "", AT_FDCWD, STAGING, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 			r = isol_fail(err, errno, "mount the new root on %s", STAGING);
 			goto out;
@@ -942,6 +976,8 @@ int isol_fs_child_setup(const struct isol_fs_plan *fs, isol_error *err)
 	}
 out:
 	dir_forget(&run);
+	if (run.mask >= 0)
+		close(run.mask);
 	close_all(fds, nfds);
 	if (rootfd >= 0)
 		close(rootfd);

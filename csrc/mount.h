@@ -15,7 +15,9 @@
  *      detached mount (mount_setattr), so nothing is ever writable by mistake,
  *   3. with a root: the root mount is attached on /tmp (the staging point,
  *      bubblewrap's choice: the original /tmp is only hidden in this private
- *      namespace and every source was opened before),
+ *      namespace and every source was opened before); with pivot_root and a
+ *      hardened /proc or /sys, the tiny tmpfs its masks are cloned from is
+ *      attached there first, under the root, and goes with the old root,
  *   4. each target is resolved *inside* the root by an O_PATH walk that
  *      refuses symlinks and ".." (so a symlink planted in the root can never
  *      send a mount to the host), missing directories/files are created, and
