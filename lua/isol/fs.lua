@@ -224,6 +224,21 @@ local function to_op(m)
 end
 M.to_op = to_op
 
+-- The op of each checked entry of a validated recipe (they never change),
+-- made once and shared by every plan built from it: a host_readonly root
+-- is 24 of them per spawn otherwise. Images get a fresh op each time (the
+-- plan step writes their loop device into it); nothing else writes ops.
+local OPS = setmetatable({}, { __mode = "k" })
+local function op_of(m)
+  if m.type == "image" then return to_op(m) end
+  local op = OPS[m]
+  if not op then
+    op = to_op(m)
+    OPS[m] = op
+  end
+  return op
+end
+
 local function fs_of(plan)
   plan.fs = plan.fs or { ops = {} }
   return plan.fs
@@ -251,7 +266,7 @@ recipe.define("root", {
     elseif v.size then mount = { type = "tmpfs", options = { size = v.size, mode = "0755" } } end
     fs.root = { mode = v.mode, readonly = v.readonly, mount = mount }
     local ops = {}
-    for _, m in ipairs(v.mounts) do ops[#ops + 1] = to_op(m) end
+    for _, m in ipairs(v.mounts) do ops[#ops + 1] = op_of(m) end
     for _, op in ipairs(fs.ops) do ops[#ops + 1] = op end
     fs.ops = ops
   end,
@@ -263,7 +278,7 @@ recipe.define("mounts", {
   check = M.check_mounts,
   plan = function(v, plan)
     local fs = fs_of(plan)
-    for _, m in ipairs(v) do fs.ops[#fs.ops + 1] = to_op(m) end
+    for _, m in ipairs(v) do fs.ops[#fs.ops + 1] = op_of(m) end
   end,
 })
 
