@@ -789,6 +789,35 @@ static int needs_mask(const struct isol_fs_plan *fs)
 	return 0;
 }
 
+/* A bind source replaced by a rename after phase 2 cloned it (as when
+ * /etc/resolv.conf or /etc/passwd is rewritten at that moment): the copy's
+ * dentry is unlinked and the kernel refuses to mount it (ENOENT). Clone the
+ * path again and attach that, a few times. Only with a new root: then no
+ * op has mounted anything on a host path since phase 2, so the path means
+ * what it meant there, except below the staging point, where the root now
+ * is (such a source keeps the error). An optional source gone meanwhile is
+ * skipped. */
+static int rebind(struct fs_run *run, const struct isol_mount_op *op, int *fds, int tfd, isol_error *err)
+{
+	size_t sl = strlen(STAGING);
+	int r = -ENOENT, fd;
+
+	if (strncmp(op->source, STAGING, sl) == 0 && (op->source[sl] == '/' || op->source[sl] == '\0'))
+		return r;
+	for (int i = 0; i < 3 && r == -ENOENT; i++) {
+		r = bind_clone(run, op->source, op->recursive, op->attr_set, op->optional, op->nofollow,
+			       op->target, &fd, err);
+		if (r < 0)
+			return r;
+		if (fd < 0)
+			return 0;
+		close(fds[0]);
+		fds[0] = fd;
+		r = attach(fds[0], tfd, op->source, op->target, err);
+	}
+	return r;
+}
+
 /* Phase 4 for one op: resolve its target inside the root and attach. */
 static int apply(struct fs_run *run, const struct isol_mount_op *op, int *fds, int rootfd, int strict,
 		 isol_error *err)
@@ -835,6 +864,8 @@ static int apply(struct fs_run *run, const struct isol_mount_op *op, int *fds, i
 	if (tfd < 0)
 		return tfd;
 	r = attach(fds[0], tfd, op->type == ISOL_MNT_BIND ? op->source : type_name(op->type), t, err);
+	if (r == -ENOENT && op->type == ISOL_MNT_BIND && strict)
+		r = rebind(run, op, fds, tfd, err);
 	close(tfd);
 	dir_covered(run, t);
 	if (r == 0 && op->type == ISOL_MNT_DEV)

@@ -319,6 +319,30 @@ describe("fs #root", function()
       assert.equals("ro\n", h.read(dir .. "/ro/sub/file"))
     end)
 
+    it("a bind source renamed over between its clone and the attach is bound as it is then", function()
+      local shim = dir .. "/race_shim.so"
+      local cc, ok = h.sh(string.format("cc -shared -fPIC -O1 -o %s %s/spec/support/race_shim.c 2>&1", h.shq(shim),
+        h.shq(h.root)))
+      assert(ok, "cannot build spec/support/race_shim.c: " .. cc)
+      os.execute("chmod 0755 " .. h.shq(dir) .. " " .. h.shq(shim))
+      -- not below /tmp: the new root is staged there, and the rename runs in the sandbox's namespace
+      local src = h.sh("mktemp -d /var/tmp/isol-fs-spec.XXXXXX"):gsub("%s+$", "")
+      os.execute("echo old > " .. src .. "/f && echo new > " .. src .. "/f.new")
+      local preload = (os.getenv("LD_PRELOAD") and os.getenv("LD_PRELOAD") .. " " or "") .. shim
+      local out = h.lua(string.format([[
+        local isol = require "isol"
+        local r = isol.recipes.host_readonly { mounts = { { type = "bind", source = %q, target = "/raced" } } }
+        local st, o, e = isol.run({ namespaces = { "mount", "pid" }, root = r },
+          { "/bin/cat", "/raced", env = { LD_PRELOAD = false } }, { capture = true })
+        print(st and st.code, o, e)
+      ]], src .. "/f"), string.format("env ISOL_RACE_NAME=raced ISOL_RACE_FROM=%s ISOL_RACE_TO=%s LD_PRELOAD=%s",
+        h.shq(src .. "/f.new"), h.shq(src .. "/f"), h.shq(preload)))
+      local left = h.sh("ls " .. h.shq(src))
+      os.execute("rm -rf " .. h.shq(src))
+      assert.equals("f\n", left) -- the rename did happen (during the spawn)
+      assert.matches("^0\tnew\n", out)
+    end)
+
     it("refuses a mount target through a symlink planted in the root", function()
       os.execute("mkdir -p " .. dir .. "/r " .. dir .. "/victim && ln -s " .. dir .. "/victim " .. dir ..
         "/r/evil && ln -s ../../../../../../.. " .. dir .. "/r/up")
