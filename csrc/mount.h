@@ -15,11 +15,16 @@
  *      detached mount (mount_setattr), so nothing is ever writable by mistake,
  *   3. with a root: the root mount is attached on /tmp (the staging point,
  *      bubblewrap's choice: the original /tmp is only hidden in this private
- *      namespace and every source was opened before),
+ *      namespace and every source was opened before); with pivot_root and a
+ *      hardened /proc or /sys, the tiny tmpfs its masks are cloned from is
+ *      attached there first, under the root, and goes with the old root,
  *   4. each target is resolved *inside* the root by an O_PATH walk that
  *      refuses symlinks and ".." (so a symlink planted in the root can never
  *      send a mount to the host), missing directories/files are created, and
- *      the prepared mount is moved there (move_mount by fd, no path lookup),
+ *      the prepared mount is moved there (move_mount by fd, no path lookup);
+ *      the directory of the previous target is kept open (until a mount
+ *      covers it), so /etc/passwd, /etc/group, ... cost one walk to /etc
+ *      and then one create-or-open of the last component each,
  *   5. pivot_root into the root and detach the old root (default), or chroot
  *      (weaker: the old root stays reachable by a chroot escape for a process
  *      with CAP_SYS_CHROOT; only when the recipe asks for mode "chroot", and

@@ -71,6 +71,35 @@ describe("fs #root", function()
       assert.matches("bind " .. dir:gsub("%p", "%%%0") .. "/nope on .*: source does not exist", msg)
       assert.equals(2, code) -- ENOENT
     end)
+
+    it("a sandbox compiles its filesystem plan once; the compiled plan is checked and private", function()
+      local core = require "isol.core"
+      local box <close> = isol.sandbox { namespaces = { "mount" },
+        mounts = { { type = "tmpfs", target = dir, size = "1M" } } }
+      assert.are.equal(0, assert(box:run { "/bin/sh", "-c", "grep -q ' " .. dir .. " ' /proc/self/mountinfo" }).code)
+      local compiled = box.fs_plan
+      assert.matches("^isol.FsPlan %(1 steps%)$", tostring(compiled))
+      assert.are.equal(0, assert(box:run { "/bin/true" }).code)
+      assert.are.equal(compiled, box.fs_plan) -- the same plan, not made again
+      -- checked when compiled, naming the field
+      local ok, e = pcall(core.fs_plan, { ops = { { type = "tmpfs" } } })
+      assert.is_false(ok)
+      assert.matches("plan.fs.ops%[1%].target: required", e)
+      ok, e = pcall(core.fs_plan, { ops = { { type = "tmpfs", target = "/m\0x" } } })
+      assert.is_false(ok)
+      assert.matches("plan.fs.ops%[1%].target: contains a NUL byte", e)
+      -- a snapshot: changing the table afterwards changes nothing
+      local t = { propagation = "private", ops = { { type = "tmpfs", target = dir } } }
+      local p = core.fs_plan(t)
+      t.ops[1].target = "/etc"
+      local st = assert(core.spawn { argv = { "/bin/sh", "-c", "grep -q ' " .. dir .. " ' /proc/self/mountinfo" },
+        namespaces = { "mount" }, init = false, fs = p }):wait()
+      assert.are.equal(0, st.code)
+      -- another userdata is no plan
+      ok, e = pcall(core.spawn, { argv = { "/bin/true" }, namespaces = { "mount" }, fs = io.stdout })
+      assert.is_false(ok)
+      assert.matches("plan.fs: expected a table or an isol.FsPlan, got another userdata", e)
+    end)
   end)
 
   describe("tmpfs", function()
@@ -215,6 +244,31 @@ describe("fs #root", function()
       assert.is_nil(out:find(" /work", 1, true))
     end)
 
+    it("without open_tree_attr (kernels before 6.15) binds and /proc covers are as read-only", function()
+      local bin = dir .. "/enosys"
+      local cc, ok = h.sh(string.format("cc -O1 -o %s %s/spec/support/enosys.c 2>&1", h.shq(bin), h.shq(h.root)))
+      assert(ok, "cannot build spec/support/enosys.c: " .. cc)
+      os.execute("chmod 0755 " .. h.shq(dir) .. " " .. h.shq(bin))
+      -- 467: open_tree_attr on every architecture
+      local out = h.lua([[
+        local isol = require "isol"
+        local box <close> = isol.sandbox { namespaces = { "mount", "pid" }, root = isol.recipes.host_readonly() }
+        local st, o, e = box:run({ "/bin/sh", "-c", "touch /usr/x 2>/dev/null && echo usr-writable; " ..
+          "awk '$5 == \"/usr\" || $5 == \"/etc/hosts\" || $5 == \"/proc/sys\" || $5 == \"/proc/keys\" " ..
+          "|| $5 == \"/dev/null\" { print $5, $6 }' /proc/self/mountinfo; echo keys=$(wc -c < /proc/keys)",
+          env = { LD_PRELOAD = false } }, { capture = true })
+        print(st and st.code, o, e)
+      ]], bin .. " 467")
+      assert.matches("^0\t", out)
+      assert.is_nil(out:find("writable", 1, true), out)
+      assert.matches("/usr ro,nodev,", out)
+      assert.matches("/etc/hosts ro,nosuid,nodev,", out)
+      assert.matches("/proc/sys ro,nosuid,nodev,noexec,", out)
+      assert.matches("/proc/keys ro,nosuid,nodev,noexec,", out)
+      assert.matches("/dev/null rw,nosuid,noexec,", out)
+      assert.matches("keys=0", out)
+    end)
+
     it("says when the command is not found inside the new root", function()
       local st, msg, code = isol.run({ namespaces = { "mount" }, root = {} }, { "/bin/ls" })
       assert.is_nil(st)
@@ -233,6 +287,60 @@ describe("fs #root", function()
       assert.equals(0, st.code, err)
       assert.matches("^inside\n", out)
       assert.matches("data", out)
+    end)
+
+    it("targets that exist (also under a read-only bind), groups in one directory, mounts over a parent", function()
+      os.execute("mkdir -p " .. dir .. "/r/etc " .. dir .. "/src && echo host > " .. dir .. "/src/f && " ..
+        "echo old > " .. dir .. "/r/etc/existing && mkdir -p " .. dir .. "/ro/sub && " ..
+        "echo ro > " .. dir .. "/ro/sub/file")
+      local st, out, err = run({ namespaces = { "mount" }, root = { dir = dir .. "/r", mounts = {
+        { type = "bind", source = "/usr", target = "/usr", readonly = true },
+        { type = "symlink", target = "/bin", source = "usr/bin" },
+        { type = "symlink", target = "/lib", source = "usr/lib" },
+        { type = "symlink", target = "/lib64", source = "usr/lib64" },
+        { type = "bind", source = dir .. "/src/f", target = "/etc/existing" },   -- exists in the root
+        { type = "bind", source = dir .. "/src/f", target = "/etc/new" },        -- created, same directory
+        { type = "dir", target = "/etc/d1/d2", mode = "0700" },
+        { type = "bind", source = dir .. "/ro", target = "/ro", readonly = true },
+        { type = "bind", source = dir .. "/src/f", target = "/ro/sub/file" },   -- exists, on a read-only mount
+        { type = "tmpfs", target = "/etc/d1" },                                 -- covers what was made below
+        { type = "dir", target = "/etc/d1/after" },
+        { type = "bind", source = dir .. "/src/f", target = "/etc/d1/after/f" },
+        { type = "bind", source = dir .. "/src/f", target = "/g/f1" },
+        { type = "tmpfs", target = "/g" },                                      -- over the last directory used
+        { type = "bind", source = dir .. "/src/f", target = "/g/f2" },
+        { type = "bind", source = dir .. "/src/f", target = "/h/f1" },
+        { type = "tmpfs", target = "/h/" },                                     -- the same, spelled otherwise
+        { type = "bind", source = dir .. "/src/f", target = "/h/f2" },
+      } } }, "cat /etc/existing /etc/new /ro/sub/file /etc/d1/after/f; ls -A /etc/d1 /g /h | tr '\\n' ' '")
+      assert.equals(0, st.code, err)
+      assert.equals("host\nhost\nhost\nhost\n/etc/d1: after  /g: f2  /h: f2 ", out)
+      assert.equals("old\n", h.read(dir .. "/r/etc/existing"))
+      assert.equals("ro\n", h.read(dir .. "/ro/sub/file"))
+    end)
+
+    it("a bind source renamed over between its clone and the attach is bound as it is then", function()
+      local shim = dir .. "/race_shim.so"
+      local cc, ok = h.sh(string.format("cc -shared -fPIC -O1 -o %s %s/spec/support/race_shim.c 2>&1", h.shq(shim),
+        h.shq(h.root)))
+      assert(ok, "cannot build spec/support/race_shim.c: " .. cc)
+      os.execute("chmod 0755 " .. h.shq(dir) .. " " .. h.shq(shim))
+      -- not below /tmp: the new root is staged there, and the rename runs in the sandbox's namespace
+      local src = h.sh("mktemp -d /var/tmp/isol-fs-spec.XXXXXX"):gsub("%s+$", "")
+      os.execute("echo old > " .. src .. "/f && echo new > " .. src .. "/f.new")
+      local preload = (os.getenv("LD_PRELOAD") and os.getenv("LD_PRELOAD") .. " " or "") .. shim
+      local out = h.lua(string.format([[
+        local isol = require "isol"
+        local r = isol.recipes.host_readonly { mounts = { { type = "bind", source = %q, target = "/raced" } } }
+        local st, o, e = isol.run({ namespaces = { "mount", "pid" }, root = r },
+          { "/bin/cat", "/raced", env = { LD_PRELOAD = false } }, { capture = true })
+        print(st and st.code, o, e)
+      ]], src .. "/f"), string.format("env ISOL_RACE_NAME=raced ISOL_RACE_FROM=%s ISOL_RACE_TO=%s LD_PRELOAD=%s",
+        h.shq(src .. "/f.new"), h.shq(src .. "/f"), h.shq(preload)))
+      local left = h.sh("ls " .. h.shq(src))
+      os.execute("rm -rf " .. h.shq(src))
+      assert.equals("f\n", left) -- the rename did happen (during the spawn)
+      assert.matches("^0\tnew\n", out)
     end)
 
     it("refuses a mount target through a symlink planted in the root", function()

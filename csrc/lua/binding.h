@@ -44,6 +44,10 @@ void isol_lua_open_file(lua_State *L);
  * raises naming the field on a bad value. */
 struct isol_fs_plan;
 const struct isol_fs_plan *isol_lua_check_fs_plan(lua_State *L, int idx);
+/* The same for `plan.fs` as core.spawn takes it: nil, a table (checked as
+ * above), or an isol.FsPlan from core.fs_plan (already checked; it anchors
+ * its own strings). */
+const struct isol_fs_plan *isol_lua_to_fs_plan(lua_State *L, int idx);
 /* l_pty.c: pseudo-terminals, raw mode, window sizes, the relay pump. */
 void isol_lua_open_pty(lua_State *L);
 #endif

@@ -9,8 +9,11 @@
  *          options = { key = "value" | true, ... },   -- fsconfig
  *          readonly =, nosuid =, nodev =, noexec =, recursive =, optional =, mode = int,
  *          unmasked = bool (proc: no hardening), nofollow = bool (bind: no symlink in source) }
- * The C plan lives in one userdata pushed on the stack; its strings point
- * into the fs table, which the caller keeps alive (anchored) while it runs.
+ * The C plan lives in one userdata (metatable isol.FsPlan) pushed on the
+ * stack; its strings point into the fs table, which the userdata anchors
+ * as its uservalue. core.fs_plan(fs) makes one from a snapshot of the
+ * table: a sandbox compiles its plan once and passes the userdata as
+ * `plan.fs` on every spawn (nothing is read or copied again).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +24,8 @@
 #include "../mount.h"
 #include "aux.h"
 #include "binding.h"
+
+#define FS_PLAN_MT "isol.FsPlan"
 
 static const char *const type_names[] = { "tmpfs", "bind",    "proc", "dev",     "mqueue", "overlay",
 					  "fs",    "remount", "dir",  "symlink", "sysfs",  NULL };
@@ -155,8 +160,11 @@ const struct isol_fs_plan *isol_lua_check_fs_plan(lua_State *L, int idx)
 	/* Every op gets ISOL_FS_MAX_OPTS option slots: no count read ahead of
 	 * the values, so nothing can grow between sizing and filling. */
 	size = sizeof *plan + (nops + 1) * (sizeof *ops + ISOL_FS_MAX_OPTS * sizeof *kv);
-	plan = (struct isol_fs_plan *)lua_newuserdatauv(L, size, 0);
+	plan = (struct isol_fs_plan *)lua_newuserdatauv(L, size, 1);
 	memset(plan, 0, size);
+	luaL_setmetatable(L, FS_PLAN_MT);
+	lua_pushvalue(L, idx); /* the strings' anchor */
+	lua_setiuservalue(L, -2, 1);
 	ops = (struct isol_mount_op *)(plan + 1);
 	kv = (struct isol_mount_kv *)(ops + nops + 1);
 
@@ -206,10 +214,45 @@ const struct isol_fs_plan *isol_lua_check_fs_plan(lua_State *L, int idx)
 		}
 	}
 	/* Leave only the plan userdata above idx: its strings are anchored by
-	 * the table at idx, which the caller keeps (a snapshot: unchanging). */
+	 * the table at idx (its uservalue), which must not change (a snapshot). */
 	lua_replace(L, ops_idx);
 	lua_settop(L, ops_idx);
 	return plan;
+}
+
+const struct isol_fs_plan *isol_lua_to_fs_plan(lua_State *L, int idx)
+{
+	if (lua_isnoneornil(L, idx))
+		return NULL;
+	if (lua_type(L, idx) == LUA_TUSERDATA) {
+		const struct isol_fs_plan *p =
+			(const struct isol_fs_plan *)luaL_testudata(L, idx, FS_PLAN_MT);
+		if (!p)
+			luaL_error(L, "plan.fs: expected a table or an isol.FsPlan, got another userdata");
+		return p;
+	}
+	return isol_lua_check_fs_plan(L, idx);
+}
+
+/* core.fs_plan(fs) -> an isol.FsPlan: the table checked once (raises naming
+ * the field) over a private snapshot; what core.spawn takes as `plan.fs`. */
+static int l_fs_plan(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	isol_lua_snapshot(L, 1, "plan.fs");
+	lua_replace(L, 1);
+	lua_settop(L, 1);
+	isol_lua_check_fs_plan(L, 1);
+	return 1;
+}
+
+static int fs_plan_tostring(lua_State *L)
+{
+	const struct isol_fs_plan *p = (const struct isol_fs_plan *)luaL_checkudata(L, 1, FS_PLAN_MT);
+
+	lua_pushfstring(L, "isol.FsPlan (%d steps%s)", (int)p->nops,
+			p->root_mode == ISOL_ROOT_NONE ? "" : ", new root");
+	return 1;
 }
 
 /* core.fs_apply(fs) -> true | nil, msg, errno: run a filesystem plan in the
@@ -302,11 +345,16 @@ void isol_lua_open_mount(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "fs_apply", l_fs_apply },
+		{ "fs_plan", l_fs_plan },
 		{ "umount", l_umount },
 		{ "propagation", l_propagation },
 		{ "readlink", l_readlink },
 		{ "proc_hardening", l_proc_hardening },
 		{ NULL, NULL },
 	};
+	luaL_newmetatable(L, FS_PLAN_MT);
+	lua_pushcfunction(L, fs_plan_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_pop(L, 1);
 	luaL_setfuncs(L, fns, 0);
 }

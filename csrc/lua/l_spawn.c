@@ -339,8 +339,8 @@ static int l_spawn(lua_State *L)
 	isol_lua_read_policy(L, 1, &plan, &policy); /* seccomp, rlimits, landlock */
 
 	lua_getfield(L, 1, "fs");
-	plan.fs = isol_lua_check_fs_plan(L, lua_gettop(L));
-	/* the fs plan userdata stays on the stack until we return */
+	plan.fs = isol_lua_to_fs_plan(L, lua_gettop(L));
+	/* the fs plan (a userdata) stays on the stack until we return */
 
 	/* 2. The handle exists before the resource (liolib style). */
 	p = isol_lua_new_process(L);

@@ -25,6 +25,7 @@
 -- with no new root they are host paths (in the sandbox's private mount
 -- namespace). Everything needs the "mount" namespace.
 -- @module isol.fs
+local core = require "isol.core"
 local recipe = require "isol.recipe"
 local util = require "isol.util"
 
@@ -223,6 +224,21 @@ local function to_op(m)
 end
 M.to_op = to_op
 
+-- The op of each checked entry of a validated recipe (they never change),
+-- made once and shared by every plan built from it: a host_readonly root
+-- is 24 of them per spawn otherwise. Images get a fresh op each time (the
+-- plan step writes their loop device into it); nothing else writes ops.
+local OPS = setmetatable({}, { __mode = "k" })
+local function op_of(m)
+  if m.type == "image" then return to_op(m) end
+  local op = OPS[m]
+  if not op then
+    op = to_op(m)
+    OPS[m] = op
+  end
+  return op
+end
+
 local function fs_of(plan)
   plan.fs = plan.fs or { ops = {} }
   return plan.fs
@@ -250,7 +266,7 @@ recipe.define("root", {
     elseif v.size then mount = { type = "tmpfs", options = { size = v.size, mode = "0755" } } end
     fs.root = { mode = v.mode, readonly = v.readonly, mount = mount }
     local ops = {}
-    for _, m in ipairs(v.mounts) do ops[#ops + 1] = to_op(m) end
+    for _, m in ipairs(v.mounts) do ops[#ops + 1] = op_of(m) end
     for _, op in ipairs(fs.ops) do ops[#ops + 1] = op end
     fs.ops = ops
   end,
@@ -262,7 +278,7 @@ recipe.define("mounts", {
   check = M.check_mounts,
   plan = function(v, plan)
     local fs = fs_of(plan)
-    for _, m in ipairs(v) do fs.ops[#fs.ops + 1] = to_op(m) end
+    for _, m in ipairs(v) do fs.ops[#fs.ops + 1] = op_of(m) end
   end,
 })
 
@@ -302,8 +318,27 @@ local function resolve_images(plan)
 end
 M.resolve_images = resolve_images
 
---- plan step: attach the images the plan's mounts name (loop devices).
-function M.plan_step(_, plan) return resolve_images(plan) end
+local function has_image(fs)
+  for _, op in ipairs(fs.ops) do if op.type == "image" then return true end end
+  return fs.root ~= nil and fs.root.mount ~= nil and fs.root.mount.type == "image"
+end
+
+--- plan step: the sandbox's compiled filesystem plan (core.fs_plan, made on
+-- the first spawn: the same for every spawn, so nothing is converted or
+-- checked again); with images, attach the images the mounts name (their
+-- loop devices may change between spawns: no compiled plan then).
+function M.plan_step(box, plan)
+  local fs = plan.fs
+  if not fs then return true end
+  if box.fs_plan then
+    plan.fs = box.fs_plan
+    return true
+  end
+  if has_image(fs) then return resolve_images(plan) end
+  box.fs_plan = core.fs_plan(fs)
+  plan.fs = box.fs_plan
+  return true
+end
 
 --- Install isol.mount, isol.fs and isol.image.
 function M.install(isol)
