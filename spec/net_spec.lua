@@ -35,7 +35,8 @@ local function procs(pattern, ppid)
   local n = 0
   for _, e in ipairs(isol.core.listdir("/proc") or {}) do
     local f = e:match("^%d+$") and io.open("/proc/" .. e .. "/cmdline")
-    local cmd = f and f:read("a"):gsub("%z", " ")
+    local raw = f and f:read("a") -- (nil: it exited meanwhile)
+    local cmd = raw and raw:gsub("%z", " ")
     if f then f:close() end
     local s = cmd and io.open("/proc/" .. e .. "/stat")
     local st = s and s:read("l")
@@ -458,7 +459,8 @@ describe("net: user-mode helpers as an ordinary user #root", function()
         for _ = 1, 50 do
           -- (a zombie waiting for its new parent to reap it counts as gone)
           local st = io.open("/proc/" .. box_pid .. "/stat")
-          alive = st and not st:read("l"):match("%%) Z ") and 1 or 0
+          local line = st and st:read("l")
+          alive = line and not line:match("%%) Z ") and 1 or 0
           if st then st:close() end
           left = procs("^%s .*" .. box_pid)
           if left == 0 and alive == 0 then break end
