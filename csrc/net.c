@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +22,17 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
+#include "execpath.h"
 
 extern char **environ;
 
 void isol_net_state_init(struct isol_net_state *st)
 {
-	st->helper_pid = -1;
-	st->helper_pidfd = -1;
+	isol_helper_init(&st->helper);
 	st->helper_exit_fd = -1;
+	isol_helper_init(&st->relay);
 }
 
 /* ---- pure helpers ---- */
@@ -396,7 +392,11 @@ static int veth_create(const struct isol_net_plan *p, pid_t pid)
 	return nl_talk(&r);
 }
 
-/* ---- the user-mode helper (slirp4netns) ---- */
+/* ---- the user-mode helpers (slirp4netns, pasta) ---- */
+
+/* Both open /dev/net/tun in the child's user namespace: an ordinary user
+ * needs its mode to allow it (0666, as Debian's udev sets it). */
+#define TUN_HINT " (the helper opens /dev/net/tun as you: `isol check` says whether it can)"
 
 /* Is the child in a user namespace other than ours? Then the helper must
  * join it to hold CAP_NET_ADMIN over the child's network namespace. */
@@ -411,8 +411,51 @@ static int other_userns(pid_t pid)
 	return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
 }
 
+/* Exec a helper in a forked child (helper.h): fds[i] at 3 + i, stderr on
+ * err_fd (-1: /dev/null), SIGKILL when the calling thread dies. A failed
+ * exec comes back through a CLOEXEC pipe: "start pasta: No such file or
+ * directory". */
+static int helper_exec(const char *exe, char *const argv[], const int *fds, int nfds, int err_fd,
+		       struct isol_helper *h, isol_error *err)
+{
+	int ep[2], e = 0;
+	pid_t parent = getpid(), pid;
+	ssize_t n;
+
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		return isol_fail(err, errno, "pipe");
+	pid = isol_helper_fork(h, exe, err);
+	if (pid == 0) {
+		char buf[4096];
+		const char *tried;
+		int rep = fcntl(ep[1], F_DUPFD_CLOEXEC, 3 + nfds);
+		if (rep < 0 || isol_helper_child_prepare(fds, nfds, err_fd, 1) < 0 ||
+		    isol_helper_die_with(parent) < 0)
+			e = errno;
+		else
+			e = -isol_exec_path(exe, argv, environ, buf, &tried);
+		if (rep >= 0 && write(rep, &e, sizeof e) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(ep[1]);
+	if (pid < 0) {
+		close(ep[0]);
+		return (int)pid;
+	}
+	do
+		n = read(ep[0], &e, sizeof e);
+	while (n < 0 && errno == EINTR);
+	close(ep[0]);
+	if (n == (ssize_t)sizeof e) {
+		isol_helper_end(h, SIGKILL, 0);
+		return isol_fail(err, e ? e : EIO, "start %s", exe);
+	}
+	return 0;
+}
+
 /* Forward host ports through slirp4netns's API socket (add_hostfwd). */
-static int helper_ports(const struct isol_net_plan *p, const char *api, isol_error *err)
+static int slirp_ports(const struct isol_net_plan *p, const char *api, isol_error *err)
 {
 	for (int i = 0; i < p->nports; i++) {
 		const struct isol_net_port *pt = &p->ports[i];
@@ -449,36 +492,32 @@ static int helper_ports(const struct isol_net_plan *p, const char *api, isol_err
 	return 0;
 }
 
-static int helper_start(const struct isol_net_plan *p, pid_t pid, struct isol_net_state *st, isol_error *err)
+static int slirp_start(const struct isol_net_plan *p, pid_t pid, struct isol_net_state *st, isol_error *err)
 {
 	int ready[2] = { -1, -1 }, ex[2] = { -1, -1 }, r = 0;
-	char a_ready[32], a_exit[32], a_pid[32], a_userns[64], a_api[128];
+	char a_pid[32], a_userns[64], a_api[128];
 	char dir[] = "/tmp/isol-slirp-XXXXXX";
 	int have_dir = 0;
 	char *argv[16];
 	int i = 0;
-	posix_spawn_file_actions_t fa;
-	pid_t hp;
 	const char *exe = p->helper_path ? p->helper_path : "slirp4netns";
 
-	if (p->helper != ISOL_NET_HELPER_SLIRP4NETNS)
-		return isol_failx(err, ENOTSUP, "net.outbound: only slirp4netns is supported");
 	/* ready: the helper writes "1" when the tap device is configured.
 	 * exit: the helper exits when it reads EOF (we, or our death, close it). */
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0) {
 		r = isol_fail(err, errno, "pipe");
 		goto out;
 	}
-	snprintf(a_ready, sizeof a_ready, "--ready-fd=%d", 3);
-	snprintf(a_exit, sizeof a_exit, "--exit-fd=%d", 4);
 	snprintf(a_pid, sizeof a_pid, "%d", (int)pid);
 	snprintf(a_userns, sizeof a_userns, "--userns-path=/proc/%d/ns/user", (int)pid);
 	argv[i++] = (char *)exe;
 	argv[i++] = (char *)"--configure";
 	argv[i++] = (char *)"--mtu=65520";
 	argv[i++] = (char *)"--disable-dns";
-	argv[i++] = a_ready;
-	argv[i++] = a_exit;
+	argv[i++] = (char *)"--ready-fd=3";
+	argv[i++] = (char *)"--exit-fd=4";
+	if (!p->host_loopback)
+		argv[i++] = (char *)"--disable-host-loopback";
 	if (other_userns(pid))
 		argv[i++] = a_userns;
 	if (p->nports) {
@@ -494,20 +533,12 @@ static int helper_start(const struct isol_net_plan *p, pid_t pid, struct isol_ne
 	argv[i++] = (char *)"tap0";
 	argv[i] = NULL;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, ready[1], 3);
-	posix_spawn_file_actions_adddup2(&fa, ex[0], 4);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	r = posix_spawnp(&hp, exe, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r != 0) {
-		r = isol_fail(err, r, "start %s", exe);
-		goto out;
+	{
+		int fds[2] = { ready[1], ex[0] };
+		r = helper_exec(exe, argv, fds, 2, -1, &st->helper, err);
 	}
-	st->helper_pid = hp;
-	st->helper_pidfd = (int)syscall(SYS_pidfd_open, hp, 0);
+	if (r < 0)
+		goto out;
 	close(ready[1]), ready[1] = -1;
 	close(ex[0]), ex[0] = -1;
 	st->helper_exit_fd = ex[1], ex[1] = -1;
@@ -517,9 +548,10 @@ static int helper_start(const struct isol_net_plan *p, pid_t pid, struct isol_ne
 		int n = poll(&pf, 1, 5000);
 		if (n <= 0 || read(ready[0], &c, 1) != 1 || c != '1') {
 			r = isol_failx(err, n == 0 ? ETIMEDOUT : EIO,
-				       "%s did not configure the sandbox's network (pid %d)", exe, (int)pid);
+				       "%s did not configure the sandbox's network (pid %d)%s", exe, (int)pid,
+				       TUN_HINT);
 			isol_net_helper_stop(st);
-		} else if (p->nports && (r = helper_ports(p, a_api + strlen("--api-socket="), err)) < 0) {
+		} else if (p->nports && (r = slirp_ports(p, a_api + strlen("--api-socket="), err)) < 0) {
 			isol_net_helper_stop(st);
 		}
 	}
@@ -539,24 +571,157 @@ out:
 	return r;
 }
 
+/* pasta's -t / -u list for one protocol: "8080:80,5353:53", or "none"
+ * (pasta's default, "auto", would forward whatever the sandbox listens on). */
+static void pasta_port_list(const struct isol_net_plan *p, int proto, char *out, size_t size)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < p->nports && n < size; i++)
+		if (p->ports[i].proto == proto)
+			n += (size_t)snprintf(out + n, size - n, "%s%u:%u", n ? "," : "", p->ports[i].host,
+					      p->ports[i].inside);
+	if (!n)
+		snprintf(out, size, "none");
+}
+
+/* Why a helper failed: the last line it wrote to stderr (fd, non-blocking),
+ * its complaints about the system logger left out; "" when it said nothing. */
+static void helper_why(int fd, char *out, size_t size)
+{
+	char buf[2048], *save = NULL;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+
+	out[0] = '\0';
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (*line && !strstr(line, "to syslog"))
+			snprintf(out, size, ": %s", line);
+}
+
+/* pasta (Debian passt) against the child's namespaces: --config-net copies
+ * the addresses and routes of the caller's interface with the default route
+ * into a tap device of the same name; no port forwarded but `ports` (in
+ * either direction); the gateway reaches the caller's loopback only with
+ * host_loopback. Ready when it writes its pid file, a FIFO here: it does
+ * once the namespace is configured and the ports are bound. */
+static int pasta_start(const struct isol_net_plan *p, pid_t pid, struct isol_net_state *st, isol_error *err)
+{
+	char dir[] = "/tmp/isol-pasta-XXXXXX", fifo[64], a_netns[64], a_userns[64], tcp[1024], udp[1024];
+	char why[256];
+	char *argv[32];
+	int i = 0, rfd = -1, ep[2] = { -1, -1 }, nsfd = -1, r;
+	const char *exe = p->helper_path ? p->helper_path : "pasta";
+
+	if (!mkdtemp(dir))
+		return isol_fail(err, errno, "mkdtemp %s", dir);
+	snprintf(fifo, sizeof fifo, "%s/ready", dir);
+	if (mkfifo(fifo, 0600) < 0) {
+		r = isol_fail(err, errno, "mkfifo %s", fifo);
+		goto out;
+	}
+	/* opened first (non-blocking): pasta's open for writing then succeeds */
+	if ((rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+		r = isol_fail(err, errno, "open %s", fifo);
+		goto out;
+	}
+	fcntl(ep[0], F_SETFL, O_NONBLOCK);
+	pasta_port_list(p, IPPROTO_TCP, tcp, sizeof tcp);
+	pasta_port_list(p, IPPROTO_UDP, udp, sizeof udp);
+	snprintf(a_netns, sizeof a_netns, "/proc/%d/ns/net", (int)pid);
+	snprintf(a_userns, sizeof a_userns, "/proc/%d/ns/user", (int)pid);
+	argv[i++] = (char *)exe;
+	argv[i++] = (char *)"--foreground";
+	argv[i++] = (char *)"--quiet";
+	argv[i++] = (char *)"--config-net";
+	argv[i++] = (char *)"--pid";
+	argv[i++] = fifo;
+	argv[i++] = (char *)"--tcp-ports";
+	argv[i++] = tcp;
+	argv[i++] = (char *)"--udp-ports";
+	argv[i++] = udp;
+	/* nothing from the sandbox's own ports to the caller's */
+	argv[i++] = (char *)"--tcp-ns";
+	argv[i++] = (char *)"none";
+	argv[i++] = (char *)"--udp-ns";
+	argv[i++] = (char *)"none";
+	if (!p->host_loopback)
+		argv[i++] = (char *)"--no-map-gw";
+	/* root: pasta would switch to nobody, who may not open the child's
+	 * namespaces; it drops its capabilities itself */
+	if (geteuid() == 0) {
+		argv[i++] = (char *)"--runas";
+		argv[i++] = (char *)"0:0";
+	}
+	/* In the child's user namespace pasta holds every capability (its
+	 * owner's); in ours it opens the namespace as an inherited fd: pasta
+	 * drops CAP_SYS_PTRACE before it opens a path, and /proc/PID/ns/net of
+	 * a child with more capabilities than pasta kept needs it. */
+	if (other_userns(pid)) {
+		argv[i++] = (char *)"--netns";
+		argv[i++] = a_netns;
+		argv[i++] = (char *)"--userns";
+		argv[i++] = a_userns;
+	} else {
+		if ((nsfd = open(a_netns, O_RDONLY | O_CLOEXEC)) < 0) {
+			r = isol_fail(err, errno, "open %s", a_netns);
+			goto out;
+		}
+		argv[i++] = (char *)"--netns";
+		argv[i++] = (char *)"/proc/self/fd/3";
+	}
+	argv[i] = NULL;
+
+	r = helper_exec(exe, argv, nsfd >= 0 ? &nsfd : NULL, nsfd >= 0, ep[1], &st->helper, err);
+	close(ep[1]), ep[1] = -1;
+	if (r < 0)
+		goto out;
+	{
+		struct pollfd pf[2] = { { .fd = rfd, .events = POLLIN },
+					{ .fd = st->helper.pidfd, .events = POLLIN } };
+		char buf[32];
+		ssize_t n = -1;
+		int k;
+		do
+			k = poll(pf, 2, 5000);
+		while (k < 0 && errno == EINTR);
+		if (k > 0 && (pf[0].revents & (POLLIN | POLLHUP)))
+			n = read(rfd, buf, sizeof buf);
+		if (n <= 0) {
+			if (k > 0) /* it exited: what it said is all in the pipe */
+				isol_helper_end(&st->helper, SIGKILL, 0);
+			helper_why(ep[0], why, sizeof why);
+			r = isol_failx(err, k == 0 ? ETIMEDOUT : EIO,
+				       "%s did not configure the sandbox's network (pid %d)%s%s", exe,
+				       (int)pid, why, strstr(why, " tun ") ? TUN_HINT : "");
+			isol_net_helper_stop(st);
+		}
+	}
+out:
+	if (nsfd >= 0)
+		close(nsfd);
+	if (rfd >= 0)
+		close(rfd);
+	if (ep[0] >= 0)
+		close(ep[0]);
+	if (ep[1] >= 0)
+		close(ep[1]);
+	unlink(fifo);
+	rmdir(dir);
+	return r;
+}
+
 void isol_net_helper_stop(struct isol_net_state *st)
 {
-	if (st->helper_exit_fd >= 0)
+	int had_exit_fd = st->helper_exit_fd >= 0;
+
+	if (had_exit_fd)
 		close(st->helper_exit_fd), st->helper_exit_fd = -1;
-	if (st->helper_pidfd >= 0) {
-		struct pollfd pf = { .fd = st->helper_pidfd, .events = POLLIN };
-		siginfo_t si;
-		if (poll(&pf, 1, 1000) <= 0)
-			syscall(SYS_pidfd_send_signal, st->helper_pidfd, SIGKILL, NULL, 0);
-		while (waitid((idtype_t)P_PIDFD, (id_t)st->helper_pidfd, &si, WEXITED) < 0 && errno == EINTR)
-			;
-		close(st->helper_pidfd), st->helper_pidfd = -1;
-	} else if (st->helper_pid > 0) {
-		kill(st->helper_pid, SIGKILL);
-		while (waitpid(st->helper_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	st->helper_pid = -1;
+	isol_helper_end(&st->helper, had_exit_fd ? 0 : SIGTERM, 1000);
+	isol_helper_end(&st->relay, SIGKILL, 0);
 }
 
 /* ---- the two halves ---- */
@@ -588,13 +753,27 @@ int isol_net_parent_setup(const struct isol_net_plan *p, pid_t pid, struct isol_
 			goto undo;
 		}
 	}
-	if (p->helper != ISOL_NET_HELPER_NONE) {
-		r = helper_start(p, pid, st, err);
+	if (p->nports && p->helper == ISOL_NET_HELPER_NONE) {
+		if (!p->veth_host[0])
+			return isol_failx(err, EINVAL, "ports: need a veth or net.outbound");
+		if (!p->addr.family) {
+			r = isol_failx(err, EINVAL,
+				       "ports: a forward into the veth needs its address (net.veth.address)");
+			goto undo;
+		}
+		r = isol_relay_start(p->ports, p->nports, p->addr.family, p->addr.bytes, &st->relay, err);
+		if (r < 0)
+			goto undo;
+	}
+	if (p->helper == ISOL_NET_HELPER_SLIRP4NETNS || p->helper == ISOL_NET_HELPER_PASTA) {
+		r = p->helper == ISOL_NET_HELPER_PASTA ? pasta_start(p, pid, st, err)
+						       : slirp_start(p, pid, st, err);
 		if (r < 0)
 			goto undo;
 	}
 	return 0;
 undo:
+	isol_helper_end(&st->relay, SIGKILL, 0);
 	if (p->veth_host[0])
 		isol_net_link_del(p->veth_host, NULL);
 	return r;

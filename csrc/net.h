@@ -1,8 +1,9 @@
 /*
  * Networking of a sandbox over rtnetlink: loopback up, a veth pair between
  * the caller's network namespace and the sandbox's, addresses, a default
- * route, netem shaping (rate, delay, loss) on both ends, and a user-mode
- * network helper (slirp4netns) for callers without privileges on the host.
+ * route, netem shaping (rate, delay, loss) on both ends, the port relay into
+ * the veth (relay.h), and a user-mode network helper (slirp4netns or pasta)
+ * for callers without privileges on the host.
  *
  * Plain netlink with stack buffers, no library: the child's half runs
  * between clone and exec, where nothing may allocate or lock (see spawn.h).
@@ -11,12 +12,15 @@
  *   parent, after clone and the id maps, before releasing the child:
  *     isol_net_parent_setup(): veth pair created with its peer already in the
  *     child's network namespace (IFLA_NET_NS_PID), host end addressed, up and
- *     shaped; or the user-mode helper started and waited for (ready fd).
+ *     shaped, and the relay started for its ports; or the user-mode helper
+ *     started and waited for (slirp4netns: its ready fd; pasta: its pid file,
+ *     a FIFO it writes once the namespace is configured and the ports bound).
  *   child, after release:
  *     isol_net_child_setup(): lo up, peer addressed, up, shaped, default route.
  *   teardown: the kernel destroys a veth pair with the namespace that holds
- *     its peer; the helper exits when its exit fd closes (the caller holds it:
- *     isol_net_helper_stop, or the caller's death).
+ *     its peer; isol_net_helper_stop ends the helper (slirp4netns: its exit
+ *     fd closes; pasta: SIGTERM) and the relay. Both die with the thread that
+ *     started them (PR_SET_PDEATHSIG; slirp4netns also by its exit fd).
  * Strings in the plan are the caller's; nothing here keeps a pointer.
  */
 #ifndef ISOL_NET_H
@@ -26,6 +30,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "relay.h"
 
 #define ISOL_IFNAMSIZ 16
 
@@ -44,11 +49,6 @@ struct isol_netem {
 
 enum isol_net_helper { ISOL_NET_HELPER_NONE, ISOL_NET_HELPER_SLIRP4NETNS, ISOL_NET_HELPER_PASTA };
 
-struct isol_net_port {
-	int proto; /* IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t host, inside;
-};
-
 struct isol_net_plan {
 	unsigned loopback : 1; /* bring lo up (a new net namespace only) */
 	/* veth: host end `veth_host` in the caller's namespace, `veth_peer`
@@ -58,17 +58,19 @@ struct isol_net_plan {
 	unsigned gateway : 1;    /* default route inside via host_addr */
 	struct isol_netem netem; /* applied on both ends of the veth */
 	/* user-mode network helper for outbound traffic without privileges */
-	int helper;              /* enum isol_net_helper */
-	const char *helper_path; /* executable; NULL: searched in PATH */
+	int helper;                 /* enum isol_net_helper */
+	const char *helper_path;    /* executable; NULL: searched in PATH */
+	unsigned host_loopback : 1; /* the helper's gateway reaches the caller's 127.0.0.1 */
+	/* forwarded by the helper, or by the relay to `addr` with a veth */
 	const struct isol_net_port *ports;
 	int nports;
 };
 
 /* What the parent's setup leaves running; owned by the caller. */
 struct isol_net_state {
-	pid_t helper_pid;   /* user-mode helper, or -1 */
-	int helper_pidfd;   /* -1 when none */
-	int helper_exit_fd; /* closing it stops the helper; -1 when none */
+	struct isol_helper helper; /* the user-mode helper (helper.h) */
+	int helper_exit_fd;        /* closing it stops slirp4netns; -1 when none */
+	struct isol_helper relay;  /* the port relay into a veth (relay.h) */
 };
 
 void isol_net_state_init(struct isol_net_state *st);
@@ -82,8 +84,9 @@ int isol_net_parent_setup(const struct isol_net_plan *plan, pid_t pid, struct is
  * loopback up). Async-signal-safe. */
 int isol_net_child_setup(const struct isol_net_plan *plan, isol_error *err);
 
-/* Stop the helper (close its exit fd, SIGTERM, reap); idempotent. Never blocks
- * for more than ~1 s: a helper that ignores its exit fd is SIGKILLed. */
+/* Stop the helper (close its exit fd, or SIGTERM, then reap) and the relay;
+ * idempotent. Never blocks for more than ~1 s: a helper that has not exited
+ * by then is SIGKILLed. */
 void isol_net_helper_stop(struct isol_net_state *st);
 
 /* Delete a link by name in the caller's namespace (e.g. a host veth end kept

@@ -90,6 +90,9 @@ void isol_lua_open_errno(lua_State *L)
 #ifdef ETIMEDOUT
 																										E(ETIMEDOUT)
 #endif
+#ifdef EADDRINUSE
+																											E(EADDRINUSE)
+#endif
 #undef E
 	};
 

@@ -53,9 +53,31 @@ static uint64_t opt_u64(lua_State *L, int t, const char *field, uint64_t max)
 	return (uint64_t)v;
 }
 
+/* plan.net.ports[i] = { proto = "tcp"|"udp", host =, inside = } */
+static void read_port(lua_State *L, int t, int i, struct isol_net_port *pt)
+{
+	const char *proto = isol_lua_optstring(L, t, "plan.net.ports[]", "proto");
+	lua_Integer v[2];
+	const char *names[2] = { "host", "inside" };
+
+	if (proto && strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0)
+		luaL_error(L, "plan.net.ports[%d].proto: expected \"tcp\" or \"udp\", got \"%s\"", i, proto);
+	pt->proto = proto && strcmp(proto, "udp") == 0 ? IPPROTO_UDP : IPPROTO_TCP;
+	for (int k = 0; k < 2; k++) {
+		lua_getfield(L, t, names[k]);
+		v[k] = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+		if (v[k] < 1 || v[k] > 65535)
+			luaL_error(L, "plan.net.ports[%d].%s: expected a port in 1..65535", i, names[k]);
+		lua_pop(L, 1);
+	}
+	pt->host = (uint16_t)v[0];
+	pt->inside = (uint16_t)v[1];
+}
+
 /* plan.net = { loopback =, veth_host =, veth_peer =, address =, host_address =,
- *   gateway =, rate = bytes/s, delay_ns =, loss = 0..1, outbound = "slirp4netns",
- *   helper_path =, ports = { {proto = "tcp"|"udp", host =, inside =}, ... } }
+ *   gateway =, rate = bytes/s, delay_ns =, loss = 0..1,
+ *   outbound = "slirp4netns" | "pasta", host_loopback =, helper_path =,
+ *   ports = { {proto = "tcp"|"udp", host = 1..65535, inside = 1..65535}, ... } }
  * The ports array lives in a userdata left on the stack (the caller's anchor). */
 int isol_lua_read_net(lua_State *L, int idx, struct isol_net_plan *p)
 {
@@ -100,10 +122,14 @@ int isol_lua_read_net(lua_State *L, int idx, struct isol_net_plan *p)
 		const char *s = luaL_checkstring(L, -1);
 		if (strcmp(s, "slirp4netns") == 0)
 			p->helper = ISOL_NET_HELPER_SLIRP4NETNS;
+		else if (strcmp(s, "pasta") == 0)
+			p->helper = ISOL_NET_HELPER_PASTA;
 		else
-			luaL_error(L, "plan.net.outbound: expected \"slirp4netns\", got \"%s\"", s);
+			luaL_error(L, "plan.net.outbound: expected \"slirp4netns\" or \"pasta\", got \"%s\"",
+				   s);
 	}
 	lua_pop(L, 1);
+	p->host_loopback = (unsigned)isol_lua_optbool(L, t, "plan.net", "host_loopback", 0);
 	p->helper_path = isol_lua_optstring(L, t, "plan.net", "helper_path");
 	if (lua_getfield(L, t, "ports") != LUA_TNIL) {
 		int pt = lua_gettop(L);
@@ -111,16 +137,14 @@ int isol_lua_read_net(lua_State *L, int idx, struct isol_net_plan *p)
 		struct isol_net_port *ports;
 		luaL_checktype(L, pt, LUA_TTABLE);
 		n = (lua_Integer)lua_rawlen(L, pt);
-		if (n > 64)
-			luaL_error(L, "plan.net.ports: at most 64");
+		if (n > ISOL_RELAY_MAX_PORTS)
+			luaL_error(L, "plan.net.ports: at most %d", ISOL_RELAY_MAX_PORTS);
 		ports = lua_newuserdatauv(L, sizeof *ports * (size_t)(n ? n : 1), 0);
 		for (lua_Integer i = 1; i <= n; i++) {
 			lua_rawgeti(L, pt, i);
-			luaL_checktype(L, -1, LUA_TTABLE);
-			const char *proto = isol_lua_optstring(L, lua_gettop(L), "plan.net.ports[]", "proto");
-			ports[i - 1].proto = proto && strcmp(proto, "udp") == 0 ? IPPROTO_UDP : IPPROTO_TCP;
-			ports[i - 1].host = (uint16_t)opt_u64(L, lua_gettop(L), "host", 65535);
-			ports[i - 1].inside = (uint16_t)opt_u64(L, lua_gettop(L), "inside", 65535);
+			if (!lua_istable(L, -1))
+				luaL_error(L, "plan.net.ports[%d]: expected a table", (int)i);
+			read_port(L, lua_gettop(L), (int)i, &ports[i - 1]);
 			lua_pop(L, 1);
 		}
 		p->ports = ports;

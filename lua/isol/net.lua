@@ -10,13 +10,24 @@
 --     a veth pair (needs CAP_NET_ADMIN on the host, i.e. root): the host end
 --     in the caller's namespace, `eth0` inside; removed with the sandbox (the
 --     kernel deletes a pair with the namespace of its peer).
---   net = { outbound = "slirp4netns" }
---     outbound TCP/UDP for ordinary users through the user-mode network
---     stack slirp4netns (Debian `slirp4netns`): the sandbox sees 10.0.2.100/24,
---     gateway 10.0.2.2, which also reaches the caller's 127.0.0.1; started
---     before the command runs, stopped with it.
---   ports = { "8080:80/tcp" }
---     host port 8080 forwarded to port 80 inside (with outbound = "slirp4netns").
+--   net = { outbound = "slirp4netns" | "pasta", host_loopback = false }
+--     outbound TCP/UDP for ordinary users through a user-mode network stack,
+--     started before the command runs, stopped with the sandbox (and killed
+--     if the caller dies):
+--     slirp4netns (Debian `slirp4netns`): the sandbox sees 10.0.2.100/24,
+--     gateway 10.0.2.2;
+--     pasta (Debian `passt`): the sandbox sees the address, gateway and
+--     interface name of the caller's interface with the default route (pasta
+--     copies them; without such an interface it refuses to start).
+--     host_loopback = true lets the gateway reach the caller's 127.0.0.1
+--     (off by default, as in podman: services bound to the host's loopback
+--     stay out of reach).
+--   ports = { "8080:80/tcp", "5353:53/udp" }
+--     host port 8080 forwarded to port 80 inside: by the helper with
+--     outbound (slirp4netns's API, pasta's -t/-u), or with a veth by a relay
+--     process of the C core (csrc/relay.c: no nftables, no iptables) from the
+--     caller's namespace to net.veth.address; it needs net.veth.address and
+--     host_address (the caller's route to it).
 --   limits = { net = { rate = "10mbit", delay = "20ms", loss = "1%" } }
 --     shaping on both ends of the veth: rate alone uses a token bucket
 --     (tbf); delay and loss need the kernel's netem qdisc.
@@ -123,10 +134,10 @@ end
 
 recipe.define("net", {
   doc = 'network of a new "net" namespace: {loopback=true, veth={host=, name=, address=, host_address=, '
-    .. 'gateway=}, outbound="slirp4netns"}',
+    .. 'gateway=}, outbound="slirp4netns"|"pasta", host_loopback=false}',
   check = function(v, path, r)
     util.check_type(path, v, "table")
-    util.check_keys(path, v, { loopback = true, veth = true, outbound = true })
+    util.check_keys(path, v, { loopback = true, veth = true, outbound = true, host_loopback = true })
     if not recipe.has_ns(r, "net") then
       fail(path, 'needs the "net" namespace (add "net" to namespaces)')
     end
@@ -148,22 +159,33 @@ recipe.define("net", {
       end
     end
     if v.outbound ~= nil then
-      if v.outbound ~= "slirp4netns" then
-        fail(path .. ".outbound", 'expected "slirp4netns", got %s', show(v.outbound))
+      if v.outbound ~= "slirp4netns" and v.outbound ~= "pasta" then
+        fail(path .. ".outbound", 'expected "slirp4netns" or "pasta", got %s', show(v.outbound))
       end
       out.outbound = v.outbound
+    end
+    if v.host_loopback ~= nil then
+      out.host_loopback = util.check_type(path .. ".host_loopback", v.host_loopback, "boolean")
+      if not out.outbound then fail(path .. ".host_loopback", "applies to net.outbound (the helper's gateway)") end
     end
     return out
   end,
 })
 
 recipe.define("ports", {
-  doc = 'host ports forwarded into the sandbox: {"8080:80/tcp", ...} (with net.outbound)',
+  doc = 'host ports forwarded into the sandbox: {"8080:80/tcp", ...} (with net.outbound, or net.veth: a relay)',
   check = function(v, path)
     util.check_type(path, v, "table")
     if not util.is_list(v) then fail(path, 'expected a list like {"8080:80/tcp"}') end
-    local out = {}
-    for i, s in ipairs(v) do out[i] = parse_port(s, string.format("%s[%d]", path, i)) end
+    if #v > 64 then fail(path, "at most 64 forwards, got %d", #v) end
+    local out, seen = {}, {}
+    for i, s in ipairs(v) do
+      local p = string.format("%s[%d]", path, i)
+      out[i] = parse_port(s, p)
+      local key = out[i].host .. "/" .. out[i].proto
+      if seen[key] then fail(p, "host port %s is already forwarded by %s[%d]", key, path, seen[key]) end
+      seen[key] = i
+    end
     return out
   end,
 })
@@ -180,9 +202,15 @@ end
 recipe.post_check(function(r)
   local n, shaping = r.net, r.limits and r.limits.net
   if r.ports and #r.ports > 0 then
-    if not (n and n.outbound) then
-      fail("ports", 'needs net.outbound = "slirp4netns" (a port forward into a veth is not done yet: ' ..
-        "reach the sandbox at net.veth.address instead)")
+    if n and n.veth then
+      for _, k in ipairs { "address", "host_address" } do
+        if not n.veth[k] then
+          fail("ports", "a forward into the veth needs net.veth.%s (the relay connects from the host end to "
+            .. "the sandbox's address)", k)
+        end
+      end
+    elseif not (n and n.outbound) then
+      fail("ports", 'needs net.outbound ("slirp4netns" or "pasta") or net.veth (root: a relay to its address)')
     end
   end
   if shaping and next(shaping) and not (n and n.veth) then
@@ -203,7 +231,7 @@ function M.plan(r, plan)
     local s = r.limits and r.limits.net
     if s then out.rate, out.delay_ns, out.loss = s.rate, s.delay_ns, s.loss end
   end
-  if n.outbound then out.outbound = n.outbound end
+  if n.outbound then out.outbound, out.host_loopback = n.outbound, n.host_loopback end
   if r.ports then
     out.ports = {}
     for i, p in ipairs(r.ports) do out.ports[i] = { proto = p.proto, host = p.host, inside = p.inside } end
@@ -221,9 +249,18 @@ function M.explain_lines(r)
       n.veth.host_address or "no address", n.veth.name or "eth0", n.veth.address or "no address",
       n.veth.gateway and ", default route via the host end" or "")
   end
-  if n.outbound then l[#l + 1] = "  outbound: " .. n.outbound .. " (10.0.2.100/24, gateway 10.0.2.2)" end
+  if n.outbound == "slirp4netns" then
+    l[#l + 1] = "  outbound: slirp4netns (10.0.2.100/24, gateway 10.0.2.2)"
+  elseif n.outbound == "pasta" then
+    l[#l + 1] = "  outbound: pasta (the address, gateway and name of the host's interface with the default route)"
+  end
+  if n.outbound then
+    l[#l + 1] = "  host loopback: " .. (n.host_loopback and "reachable through the gateway (host_loopback)"
+      or "not reachable (host_loopback = true opens it)")
+  end
+  local via = n.outbound or (n.veth and string.format("a relay to %s", (n.veth.address or "?"):gsub("/%d+$", "")))
   for _, p in ipairs(r.ports or {}) do
-    l[#l + 1] = string.format("  port: host %d -> inside %d/%s", p.host, p.inside, p.proto)
+    l[#l + 1] = string.format("  port: host %d -> inside %d/%s (%s)", p.host, p.inside, p.proto, via or "?")
   end
   local s = r.limits and r.limits.net
   if s and next(s) then
@@ -242,6 +279,10 @@ function M.plan_step(box, plan, ctx)
   local n = plan.net
   if n and n.outbound and ctx and ctx.detach then
     return nil, "net.outbound: not available for detached sandboxes yet (the helper lives with the caller)",
+      core.errno.ENOTSUP
+  end
+  if n and n.ports and #n.ports > 0 and ctx and ctx.detach then
+    return nil, "ports: not available for detached sandboxes yet (the relay lives with the caller)",
       core.errno.ENOTSUP
   end
   -- A fixed host name serves one process at a time: the link this box made

@@ -376,7 +376,7 @@ function M.config(r, opts)
     end
   end
   if v.net and (v.net.veth or v.net.outbound) then
-    ctx.lossy("net", "veth and slirp4netns are the job of the runtime's network plugin (CNI) under OCI")
+    ctx.lossy("net", "veth, slirp4netns and pasta are the job of the runtime's network plugin (CNI) under OCI")
   end
   if v.ports and #v.ports > 0 then ctx.lossy("ports", "port forwards are the job of the network plugin under OCI") end
   cfg.linux.cgroupsPath = opts.cgroups_path

@@ -134,11 +134,32 @@ function M.run(args)
   local privileged = isol.core.ns_privileged()
   row("veth (net.veth)", privileged, privileged and "you may create veth pairs here (CAP_NET_ADMIN)"
     or "needs root (CAP_NET_ADMIN in the host's network namespace): use net.outbound")
+  -- the user-mode helpers open /dev/net/tun inside the sandbox's user
+  -- namespace, where only its mode bits count for an ordinary user (opening
+  -- it creates nothing until a TUNSETIFF)
+  local tun = io.open("/dev/net/tun", "r+")
+  if tun then tun:close() end
+  row("/dev/net/tun", tun ~= nil, tun and "readable and writable by you (the helpers' tap device)"
+    or isol.core.lstat("/dev/net/tun") and "not readable and writable by you: net.outbound fails (the helpers "
+      .. "open it as you; Debian's udev makes it 0666)"
+    or "missing (modprobe tun)")
+  local tun_note = tun and "" or " (but see /dev/net/tun)"
   local slirp = on_path("slirp4netns")
-  row("slirp4netns (net.outbound)", slirp ~= nil, slirp or "not installed (Debian slirp4netns)")
+  row("slirp4netns (net.outbound)", slirp ~= nil and tun ~= nil,
+    slirp and slirp .. tun_note or "not installed (Debian slirp4netns)")
+  -- pasta copies the address and routes of the interface with the default route
+  local default = false
+  for line in (read("/proc/net/route") or ""):gmatch("[^\n]+") do
+    if line:match("^%S+%s+00000000%s") then default = true end
+  end
+  for line in (read("/proc/net/ipv6_route") or ""):gmatch("[^\n]+") do
+    if line:match("^0+ 00 ") and not line:match(" lo$") then default = true end
+  end
   local pasta = on_path("pasta")
-  row("pasta", pasta ~= nil,
-    (pasta or "not installed") .. " (isol does not drive pasta yet: net.outbound is slirp4netns)")
+  row("pasta (net.outbound)", pasta ~= nil and tun ~= nil and default,
+    not pasta and "not installed (Debian passt)"
+    or not default and pasta .. ": no interface with a default route here (pasta copies its address and route)"
+    or pasta .. tun_note)
   -- policy: syscall filters, Landlock, resource limits
   print("policy:")
   local scv, scok = core.seccomp_version()

@@ -37,7 +37,7 @@ What has no OCI equivalent is an error naming the field, unless --lossy:
 images (mount the image read-only yourself, `mount -o loop,ro FILE DIR`,
 and use a read-only bind of DIR or root = { dir = DIR }), chroot mode, time
 namespaces and offsets, domainname, raw cgroup files, io.max throttles,
-remounts, overlays, Landlock, timeout, veth/slirp4netns networking, ports,
+remounts, overlays, Landlock, timeout, veth/slirp4netns/pasta networking, ports,
 limits.net, cgroup.parent (use --cgroups-path), propagation "unchanged",
 session_keyring "inherit". What OCI runtimes do their
 own way (isol's init, die-with-parent, stdio) is always a warning.
