@@ -317,7 +317,7 @@ int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err)
 		return r;
 	/* Freeze so that nothing forks between reading the list and the kill;
 	 * a frozen task dies of SIGKILL only once thawed. */
-	int can_freeze = cg->version == 2 || cg->freezer >= 0;
+	int can_freeze = cg->version == 2 || cg->freezer >= 0 || cg->unified >= 0;
 	const char *dir = cg->version == 2 ? cg->dirs[0] : cg->dirs[cg->freezer >= 0 ? cg->freezer : 0];
 	for (int round = 0; round < 50; round++) {
 		if (can_freeze && (r = isol_cg_freeze(cg, 1, err)) < 0)

@@ -112,6 +112,9 @@ struct isol_cgroup {
 	unsigned ctrls[ISOL_CG_MAXDIRS];
 	int fd;       /* v2: O_DIRECTORY fd (CLONE_INTO_CGROUP, BPF attach); else -1 */
 	int freezer;  /* v1: index of the freezer dir, or -1 */
+	int unified;  /* v1 on a hybrid host: index of the dir in the unified
+	                 tree when it serves kill, freeze and cpu usage
+	                 (cgroup.kill, cgroup.freeze, cpu.stat), or -1 */
 	int external; /* made by another backend: undo leaves the dirs */
 };
 
@@ -119,8 +122,11 @@ struct isol_cgroup {
 void isol_cg_init(struct isol_cgroup *cg);
 
 /* Create the group. v1: one directory per hierarchy holding a wanted
- * controller (freezer is always added when mounted: kill and freeze need
- * it); a new cpuset gets its parent's cpus and mems. v2: one directory;
+ * controller, and on a hybrid host one in the unified tree, whose
+ * cgroup.kill, cgroup.freeze and cpu.stat serve kill, freeze and stats;
+ * where it cannot (not writable, a kernel before 5.14) a freezer and a
+ * cpuacct directory are added instead, when mounted; a new cpuset gets its
+ * parent's cpus and mems. v2: one directory;
  * the wanted controllers are enabled in cgroup.subtree_control from the
  * caller's cgroup down to the parent (EBUSY, with the reason, when a level
  * on the way has processes: the no-internal-processes rule).

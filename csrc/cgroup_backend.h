@@ -45,6 +45,9 @@ int isol_cgu_add_dir(struct isol_cgroup *cg, const char *path, unsigned ctrls);
 int isol_cgu_mkdir(const struct isol_cg_spec *spec, const char *dir, isol_error *err);
 void isol_cgu_undo(struct isol_cgroup *cg); /* rmdir what was made, close cg */
 int isol_cgu_wait_frozen(const char *path, const char *key, int want, isol_error *err);
+int isol_cgu_freeze_v2(const char *dir, int frozen, isol_error *err); /* cgroup.freeze + wait */
+int isol_cgu_kill_v2(const char *dir, isol_error *err);               /* cgroup.kill, or -EOPNOTSUPP */
+int isol_cgu_populated_v2(const char *dir);                           /* cgroup.events populated */
 int isol_cgu_walk_procs(const char *dir, int recurse, int (*fn)(pid_t pid, void *ud), void *ud,
 			isol_error *err);
 int isol_cgu_signal_procs(const char *dir, int sig, isol_error *err);

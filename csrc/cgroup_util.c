@@ -101,6 +101,7 @@ void isol_cg_init(struct isol_cgroup *cg)
 	memset(cg, 0, sizeof *cg);
 	cg->fd = -1;
 	cg->freezer = -1;
+	cg->unified = -1;
 }
 
 int isol_cgu_mkdir(const struct isol_cg_spec *spec, const char *dir, isol_error *err)
@@ -130,6 +131,7 @@ void isol_cg_free(struct isol_cgroup *cg)
 		close(cg->fd);
 	cg->fd = -1;
 	cg->freezer = -1;
+	cg->unified = -1;
 }
 
 /* base directory (parent) of the new group in hierarchy h. */
@@ -231,6 +233,45 @@ int isol_cgu_wait_frozen(const char *path, const char *key, int want, isol_error
 					  want ? "frozen" : "thawed");
 		isol_cgu_sleep_us(us);
 	}
+}
+
+/* The core files of a cgroup2 directory, shared by the v2 backend and
+ * the unified-tree directory of a v1 group on a hybrid host. */
+
+/* cgroup.freeze, then a wait on cgroup.events "frozen". */
+int isol_cgu_freeze_v2(const char *dir, int frozen, isol_error *err)
+{
+	char path[ISOL_CG_PATH + 32];
+	int r;
+
+	snprintf(path, sizeof path, "%s/cgroup.freeze", dir);
+	if ((r = isol_write_str(path, frozen ? "1" : "0", err)) < 0)
+		return r;
+	snprintf(path, sizeof path, "%s/cgroup.events", dir);
+	return isol_cgu_wait_frozen(path, "frozen", frozen, err);
+}
+
+/* cgroup.kill (5.14+) kills the whole subtree atomically, forks included;
+ * -EOPNOTSUPP on older kernels. */
+int isol_cgu_kill_v2(const char *dir, isol_error *err)
+{
+	char path[ISOL_CG_PATH + 32];
+
+	snprintf(path, sizeof path, "%s/cgroup.kill", dir);
+	if (access(path, F_OK) < 0)
+		return -EOPNOTSUPP;
+	return isol_write_str(path, "1", err);
+}
+
+/* cgroup.events "populated" (exiting processes and sub-groups included). */
+int isol_cgu_populated_v2(const char *dir)
+{
+	char path[ISOL_CG_PATH + 32], buf[256];
+
+	snprintf(path, sizeof path, "%s/cgroup.events", dir);
+	if (isol_read_file(path, buf, sizeof buf, NULL) < 0)
+		return 0;
+	return isol_cgu_kv(buf, "populated") > 0;
 }
 
 /* The one walk over dir/cgroup.procs (and, with recurse, every

@@ -102,14 +102,9 @@ static int v2_check_parent(const struct isol_cg_hier *h, const char *parent, uns
 			  parent);
 }
 
-/* v2: cgroup.events "populated" (zombies and sub-groups included). */
 static int v2_populated(const struct isol_cgroup *cg)
 {
-	char path[ISOL_CG_PATH + 32], buf[256];
-	snprintf(path, sizeof path, "%s/cgroup.events", cg->dirs[0]);
-	if (isol_read_file(path, buf, sizeof buf, NULL) < 0)
-		return 0;
-	return isol_cgu_kv(buf, "populated") > 0;
+	return isol_cgu_populated_v2(cg->dirs[0]);
 }
 
 static int v2_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay,
@@ -155,29 +150,16 @@ fail:
 	return r;
 }
 
-/* libcgroup 2.0.2 has no freeze; one write plus a wait on cgroup.events. */
+/* libcgroup 2.0.2 has no freeze (cgroup_util.c: isol_cgu_freeze_v2). */
 static int v2_freeze(const struct isol_cgroup *cg, int frozen, isol_error *err)
 {
-	char path[ISOL_CG_PATH + 32];
-	int r;
-
-	snprintf(path, sizeof path, "%s/cgroup.freeze", cg->dirs[0]);
-	if ((r = isol_write_str(path, frozen ? "1" : "0", err)) < 0)
-		return r;
-	snprintf(path, sizeof path, "%s/cgroup.events", cg->dirs[0]);
-	return isol_cgu_wait_frozen(path, "frozen", frozen, err);
+	return isol_cgu_freeze_v2(cg->dirs[0], frozen, err);
 }
 
-/* cgroup.kill (5.14+) kills the whole subtree atomically, forks included;
- * libcgroup 2.0.2 has no call for it. -EOPNOTSUPP on older kernels. */
+/* libcgroup 2.0.2 has no call for cgroup.kill (isol_cgu_kill_v2). */
 static int v2_kill_all(const struct isol_cgroup *cg, isol_error *err)
 {
-	char path[ISOL_CG_PATH + 32];
-
-	snprintf(path, sizeof path, "%s/cgroup.kill", cg->dirs[0]);
-	if (access(path, F_OK) < 0)
-		return -EOPNOTSUPP;
-	return isol_write_str(path, "1", err);
+	return isol_cgu_kill_v2(cg->dirs[0], err);
 }
 
 static int v2_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol_error *err)
