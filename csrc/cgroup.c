@@ -305,6 +305,15 @@ int isol_cg_nprocs(const struct isol_cgroup *cg, isol_error *err)
 	return isol_cgu_count_procs(cg->dirs[0], 1, err);
 }
 
+int isol_cg_populated(const struct isol_cgroup *cg)
+{
+	if (cg->ndirs == 0)
+		return 0;
+	if (cg->version == 2 || cg->unified >= 0)
+		return isol_cgu_populated_v2(cg->dirs[cg->version == 2 ? 0 : cg->unified]);
+	return isol_cgu_count_procs(cg->dirs[0], 1, NULL) > 0;
+}
+
 int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err)
 {
 	int total = 0, r;

@@ -162,6 +162,12 @@ int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err);
 /* Number of processes in the group and its sub-groups (cgroup.procs). */
 int isol_cg_nprocs(const struct isol_cgroup *cg, isol_error *err);
 
+/* 1 when a process is in the group or a sub-group, else 0: one read of
+ * cgroup.events where the group has a cgroup2 directory (v2, the unified
+ * tree of a hybrid host; exiting processes count until reaped), else the
+ * cgroup.procs walk of isol_cg_nprocs. */
+int isol_cg_populated(const struct isol_cgroup *cg);
+
 /* Wait (up to timeout_ms) until empty, then rmdir every directory made,
  * depth first (sub-groups created inside by a delegate included), retrying
  * EBUSY. Tries every directory even after an error; returns the first. */

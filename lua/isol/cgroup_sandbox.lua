@@ -69,18 +69,21 @@ function M.prepare_step(box)
   local g, msg, code = cgroup.create_from_plan(plan, cg)
   if not g then return nil, msg, code end
   box.cgroup = g
+  box.cgroup_fresh = true -- made just now: no OOM kill counted yet
   box.cgroup_path = g:path() -- recorded by detached sandboxes
   return true
 end
 
 --- plan step: start the child inside the group; take the OOM count before
--- the spawn (a kill right after exec is not missed).
+-- the spawn (a kill right after exec is not missed). A group no process
+-- has entered yet counts none: the first spawn reads nothing.
 function M.plan_step(box, plan, ctx)
   local g = box.cgroup
   if not g then return true end
   if g:version() == 2 then plan.cgroup_fd = g:fd()
   else plan.cgroup_procs = g:procs_files() end
-  ctx.oom_before = g:oom_kills() or 0
+  ctx.oom_before = box.cgroup_fresh and 0 or g:oom_kills() or 0
+  box.cgroup_fresh = nil
   return true
 end
 
@@ -118,10 +121,11 @@ function M.close_step(box)
   box.cgroup = nil
   -- A detached sandbox outlives the script, in its cgroup.
   if box.detached then g:release(); return true end
-  -- Whatever the processes left behind (daemons in new sessions) goes too.
-  if (g:nprocs() or 0) > 0 then g:kill("SIGKILL") end
-  local ok, msg, code = g:delete(5000)
-  if not ok then return nil, "cgroup delete: " .. tostring(msg), code end
+  -- Whatever the processes left behind (daemons in new sessions) goes too:
+  -- g:close kills what is still in the group (one read of cgroup.events
+  -- where there is one), then deletes it.
+  local ok, msg, code = g:close(5000)
+  if not ok then return nil, "cgroup close: " .. tostring(msg), code end
   return true
 end
 
