@@ -168,9 +168,10 @@ int isol_cg_nprocs(const struct isol_cgroup *cg, isol_error *err);
  * cgroup.procs walk of isol_cg_nprocs. */
 int isol_cg_populated(const struct isol_cgroup *cg);
 
-/* Wait (up to timeout_ms) until empty, then rmdir every directory made,
- * depth first (sub-groups created inside by a delegate included), retrying
- * EBUSY. Tries every directory even after an error; returns the first. */
+/* rmdir every directory made, depth first (sub-groups created inside by a
+ * delegate included), retrying EBUSY (processes still leaving) for up to
+ * timeout_ms a directory. Tries every directory even after an error;
+ * returns the first. */
 int isol_cg_delete(struct isol_cgroup *cg, int timeout_ms, isol_error *err);
 
 /* Close fds and free paths (no deletion). */

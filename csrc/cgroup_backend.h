@@ -23,8 +23,6 @@ struct isol_cg_backend {
 	int (*freeze)(const struct isol_cgroup *cg, int frozen, isol_error *err);
 	/* Kill everything at once, or -EOPNOTSUPP (NULL: never possible). */
 	int (*kill_all)(const struct isol_cgroup *cg, isol_error *err);
-	/* Nonzero while processes remain (delete waits on it). */
-	int (*populated)(const struct isol_cgroup *cg);
 	/* Fill st (pre-set to -1 everywhere). */
 	int (*stats)(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol_error *err);
 };

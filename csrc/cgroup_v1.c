@@ -203,16 +203,6 @@ static int v1_kill_all(const struct isol_cgroup *cg, isol_error *err)
 	return isol_cgu_kill_v2(cg->dirs[cg->unified], err);
 }
 
-/* v1: processes in the group itself (those in sub-groups make rmdir
- * retry); with a unified-tree directory its cgroup.events (one read;
- * sub-groups and exiting processes included). */
-static int v1_populated(const struct isol_cgroup *cg)
-{
-	if (cg->unified >= 0)
-		return isol_cgu_populated_v2(cg->dirs[cg->unified]);
-	return isol_cgu_count_procs(cg->dirs[0], 0, NULL) > 0;
-}
-
 static int v1_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol_error *err)
 {
 	char buf[8192];
@@ -265,6 +255,5 @@ const struct isol_cg_backend isol_cg_v1 = {
 	.create = v1_create,
 	.freeze = v1_freeze,
 	.kill_all = v1_kill_all, /* else freeze, signal each pid, thaw (cgroup.c) */
-	.populated = v1_populated,
 	.stats = v1_stats,
 };

@@ -102,11 +102,6 @@ static int v2_check_parent(const struct isol_cg_hier *h, const char *parent, uns
 			  parent);
 }
 
-static int v2_populated(const struct isol_cgroup *cg)
-{
-	return isol_cgu_populated_v2(cg->dirs[0]);
-}
-
 static int v2_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay,
 		     const struct isol_cg_spec *spec, isol_error *err)
 {
@@ -198,6 +193,5 @@ const struct isol_cg_backend isol_cg_v2 = {
 	.create = v2_create,
 	.freeze = v2_freeze,
 	.kill_all = v2_kill_all,
-	.populated = v2_populated,
 	.stats = v2_stats,
 };
