@@ -32,6 +32,8 @@ extern const struct isol_cg_backend isol_cg_v1, isol_cg_v2;
 /* cgroup_util.c */
 int64_t isol_cgu_kv(const char *buf, const char *key);        /* "key N" / "key=N", or -1 */
 int64_t isol_cgu_read_int(const char *dir, const char *file); /* "max" -> INT64_MAX, -1 */
+int64_t isol_cgu_read_int_at(int dfd, const char *file);      /* the same in an isol_cgu_open_dir fd */
+int isol_cgu_open_dir(const char *dir);                       /* O_PATH fd, or -1 */
 void isol_cgu_now_ts(struct timespec *t);
 long isol_cgu_elapsed_ms(const struct timespec *t0);
 void isol_cgu_sleep_us(long us);
@@ -52,6 +54,7 @@ int isol_cgu_signal_procs(const char *dir, int sig, isol_error *err);
 int isol_cgu_count_procs(const char *dir, int recurse, isol_error *err);
 const char *isol_cgu_dir_with(const struct isol_cgroup *cg, int c);
 ssize_t isol_cgu_read_in(const char *dir, const char *file, char *buf, size_t len);
+ssize_t isol_cgu_read_in_at(int dfd, const char *file, char *buf, size_t len);
 void isol_cgu_io_bytes(const char *buf, int version, int64_t *rd, int64_t *wr);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +53,26 @@ int64_t isol_cgu_kv(const char *buf, const char *key)
 
 int64_t isol_cgu_read_int(const char *dir, const char *file)
 {
-	char path[ISOL_CG_PATH + 64], buf[64];
+	char path[ISOL_CG_PATH + 64];
 	snprintf(path, sizeof path, "%s/%s", dir, file);
-	if (isol_read_file(path, buf, sizeof buf, NULL) < 0)
+	return isol_cgu_read_int_at(AT_FDCWD, path);
+}
+
+int64_t isol_cgu_read_int_at(int dfd, const char *file)
+{
+	char buf[64];
+	if (isol_read_file_at(dfd, file, buf, sizeof buf, NULL) < 0)
 		return -1;
 	if (strncmp(buf, "max", 3) == 0)
 		return INT64_MAX;
 	return strtoll(buf, NULL, 10);
+}
+
+/* An O_PATH fd on dir for the isol_cgu_*_at readers (-1 when it cannot be
+ * opened: the reads then fail as the files would). */
+int isol_cgu_open_dir(const char *dir)
+{
+	return dir ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 }
 
 void isol_cgu_now_ts(struct timespec *t)
@@ -351,6 +365,11 @@ ssize_t isol_cgu_read_in(const char *dir, const char *file, char *buf, size_t le
 		return -ENOENT;
 	snprintf(path, sizeof path, "%s/%s", dir, file);
 	return isol_read_file(path, buf, len, NULL);
+}
+
+ssize_t isol_cgu_read_in_at(int dfd, const char *file, char *buf, size_t len)
+{
+	return dfd < 0 ? -EBADF : isol_read_file_at(dfd, file, buf, len, NULL);
 }
 
 /* Sum the Read/Write (v1) or rbytes/wbytes (v2) columns of an io file. */

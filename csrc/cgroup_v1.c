@@ -230,14 +230,18 @@ static int v1_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol
 		st->cpu_throttled_us = t >= 0 ? t / 1000 : -1;
 	}
 	if ((d = isol_cgu_dir_with(cg, ISOL_CG_MEMORY))) {
-		st->mem_current = isol_cgu_read_int(d, "memory.usage_in_bytes");
-		st->mem_peak = isol_cgu_read_int(d, "memory.max_usage_in_bytes");
-		st->mem_max = isol_cgu_read_int(d, "memory.limit_in_bytes");
-		st->mem_failcnt = isol_cgu_read_int(d, "memory.failcnt");
-		if (isol_cgu_read_in(d, "memory.oom_control", buf, sizeof buf) >= 0) {
+		/* five files of one directory: opened relative to it */
+		int dfd = isol_cgu_open_dir(d);
+		st->mem_current = isol_cgu_read_int_at(dfd, "memory.usage_in_bytes");
+		st->mem_peak = isol_cgu_read_int_at(dfd, "memory.max_usage_in_bytes");
+		st->mem_max = isol_cgu_read_int_at(dfd, "memory.limit_in_bytes");
+		st->mem_failcnt = isol_cgu_read_int_at(dfd, "memory.failcnt");
+		if (isol_cgu_read_in_at(dfd, "memory.oom_control", buf, sizeof buf) >= 0) {
 			st->mem_oom_kills = isol_cgu_kv(buf, "oom_kill");
 			st->mem_oom_events = st->mem_oom_kills;
 		}
+		if (dfd >= 0)
+			close(dfd);
 	}
 	if ((d = isol_cgu_dir_with(cg, ISOL_CG_PIDS))) {
 		st->pids_current = isol_cgu_read_int(d, "pids.current");

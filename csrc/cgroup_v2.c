@@ -160,11 +160,11 @@ static int v2_kill_all(const struct isol_cgroup *cg, isol_error *err)
 static int v2_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol_error *err)
 {
 	char buf[8192];
-	const char *d;
+	/* every file is in the one directory: opened relative to the group's fd */
+	int d = cg->fd >= 0 ? cg->fd : isol_cgu_open_dir(cg->dirs[0]);
 
 	(void)err;
-	d = cg->dirs[0];
-	if (isol_cgu_read_in(d, "cpu.stat", buf, sizeof buf) >= 0) {
+	if (isol_cgu_read_in_at(d, "cpu.stat", buf, sizeof buf) >= 0) {
 		st->cpu_usage_us = isol_cgu_kv(buf, "usage_usec");
 		st->cpu_user_us = isol_cgu_kv(buf, "user_usec");
 		st->cpu_system_us = isol_cgu_kv(buf, "system_usec");
@@ -172,19 +172,21 @@ static int v2_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol
 		st->cpu_nr_throttled = isol_cgu_kv(buf, "nr_throttled");
 		st->cpu_throttled_us = isol_cgu_kv(buf, "throttled_usec");
 	}
-	st->mem_current = isol_cgu_read_int(d, "memory.current");
-	st->mem_peak = isol_cgu_read_int(d, "memory.peak");
-	st->mem_max = isol_cgu_read_int(d, "memory.max");
-	if (isol_cgu_read_in(d, "memory.events", buf, sizeof buf) >= 0) {
+	st->mem_current = isol_cgu_read_int_at(d, "memory.current");
+	st->mem_peak = isol_cgu_read_int_at(d, "memory.peak");
+	st->mem_max = isol_cgu_read_int_at(d, "memory.max");
+	if (isol_cgu_read_in_at(d, "memory.events", buf, sizeof buf) >= 0) {
 		st->mem_oom_kills = isol_cgu_kv(buf, "oom_kill");
 		st->mem_oom_events = isol_cgu_kv(buf, "oom");
 		st->mem_failcnt = isol_cgu_kv(buf, "max");
 	}
-	st->pids_current = isol_cgu_read_int(d, "pids.current");
-	st->pids_peak = isol_cgu_read_int(d, "pids.peak");
-	st->pids_max = isol_cgu_read_int(d, "pids.max");
-	if (isol_cgu_read_in(d, "io.stat", buf, sizeof buf) >= 0)
+	st->pids_current = isol_cgu_read_int_at(d, "pids.current");
+	st->pids_peak = isol_cgu_read_int_at(d, "pids.peak");
+	st->pids_max = isol_cgu_read_int_at(d, "pids.max");
+	if (isol_cgu_read_in_at(d, "io.stat", buf, sizeof buf) >= 0)
 		isol_cgu_io_bytes(buf, 2, &st->io_read_bytes, &st->io_write_bytes);
+	if (d >= 0 && d != cg->fd)
+		close(d);
 	return 0;
 }
 
