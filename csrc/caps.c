@@ -51,10 +51,17 @@ const char *isol_cap_name(int cap, char *buf, size_t len)
 
 int isol_cap_last(void)
 {
+	/* The kernel's answer does not change while it runs: read once (every
+	 * spawn's capability mask asks; two threads that race both store the
+	 * same value). */
+	static int cached = -1;
 	char buf[16];
-	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC), last = CAP_LAST_CAP;
+	int fd, last = CAP_LAST_CAP;
 	ssize_t n;
 
+	if (cached >= 0)
+		return cached;
+	fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		n = read(fd, buf, sizeof buf - 1);
 		close(fd);
@@ -65,6 +72,7 @@ int isol_cap_last(void)
 	}
 	if (last < 0 || last > MAX_CAP)
 		last = CAP_LAST_CAP;
+	cached = last;
 	return last;
 }
 

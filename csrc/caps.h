@@ -35,7 +35,7 @@ int isol_cap_from_name(const char *name);
 const char *isol_cap_name(int cap, char *buf, size_t len);
 
 /* Highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap,
- * else libcap's compile-time CAP_LAST_CAP). */
+ * else libcap's compile-time CAP_LAST_CAP), read on the first call. */
 int isol_cap_last(void);
 
 /* Check that the masks are consistent (the kernel would refuse them at

@@ -112,6 +112,9 @@ struct isol_cgroup {
 	unsigned ctrls[ISOL_CG_MAXDIRS];
 	int fd;       /* v2: O_DIRECTORY fd (CLONE_INTO_CGROUP, BPF attach); else -1 */
 	int freezer;  /* v1: index of the freezer dir, or -1 */
+	int unified;  /* v1 on a hybrid host: index of the dir in the unified
+	                 tree when it serves kill, freeze and cpu usage
+	                 (cgroup.kill, cgroup.freeze, cpu.stat), or -1 */
 	int external; /* made by another backend: undo leaves the dirs */
 };
 
@@ -119,8 +122,11 @@ struct isol_cgroup {
 void isol_cg_init(struct isol_cgroup *cg);
 
 /* Create the group. v1: one directory per hierarchy holding a wanted
- * controller (freezer is always added when mounted: kill and freeze need
- * it); a new cpuset gets its parent's cpus and mems. v2: one directory;
+ * controller, and on a hybrid host one in the unified tree, whose
+ * cgroup.kill, cgroup.freeze and cpu.stat serve kill, freeze and stats;
+ * where it cannot (not writable, a kernel before 5.14) a freezer and a
+ * cpuacct directory are added instead, when mounted; a new cpuset gets its
+ * parent's cpus and mems. v2: one directory;
  * the wanted controllers are enabled in cgroup.subtree_control from the
  * caller's cgroup down to the parent (EBUSY, with the reason, when a level
  * on the way has processes: the no-internal-processes rule).
@@ -156,9 +162,16 @@ int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err);
 /* Number of processes in the group and its sub-groups (cgroup.procs). */
 int isol_cg_nprocs(const struct isol_cgroup *cg, isol_error *err);
 
-/* Wait (up to timeout_ms) until empty, then rmdir every directory made,
- * depth first (sub-groups created inside by a delegate included), retrying
- * EBUSY. Tries every directory even after an error; returns the first. */
+/* 1 when a process is in the group or a sub-group, else 0: one read of
+ * cgroup.events where the group has a cgroup2 directory (v2, the unified
+ * tree of a hybrid host; exiting processes count until reaped), else the
+ * cgroup.procs walk of isol_cg_nprocs. */
+int isol_cg_populated(const struct isol_cgroup *cg);
+
+/* rmdir every directory made, depth first (sub-groups created inside by a
+ * delegate included), retrying EBUSY (processes still leaving) for up to
+ * timeout_ms a directory. Tries every directory even after an error;
+ * returns the first. */
 int isol_cg_delete(struct isol_cgroup *cg, int timeout_ms, isol_error *err);
 
 /* Close fds and free paths (no deletion). */

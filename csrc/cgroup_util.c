@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +53,26 @@ int64_t isol_cgu_kv(const char *buf, const char *key)
 
 int64_t isol_cgu_read_int(const char *dir, const char *file)
 {
-	char path[ISOL_CG_PATH + 64], buf[64];
+	char path[ISOL_CG_PATH + 64];
 	snprintf(path, sizeof path, "%s/%s", dir, file);
-	if (isol_read_file(path, buf, sizeof buf, NULL) < 0)
+	return isol_cgu_read_int_at(AT_FDCWD, path);
+}
+
+int64_t isol_cgu_read_int_at(int dfd, const char *file)
+{
+	char buf[64];
+	if (isol_read_file_at(dfd, file, buf, sizeof buf, NULL) < 0)
 		return -1;
 	if (strncmp(buf, "max", 3) == 0)
 		return INT64_MAX;
 	return strtoll(buf, NULL, 10);
+}
+
+/* An O_PATH fd on dir for the isol_cgu_*_at readers (-1 when it cannot be
+ * opened: the reads then fail as the files would). */
+int isol_cgu_open_dir(const char *dir)
+{
+	return dir ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 }
 
 void isol_cgu_now_ts(struct timespec *t)
@@ -101,6 +115,7 @@ void isol_cg_init(struct isol_cgroup *cg)
 	memset(cg, 0, sizeof *cg);
 	cg->fd = -1;
 	cg->freezer = -1;
+	cg->unified = -1;
 }
 
 int isol_cgu_mkdir(const struct isol_cg_spec *spec, const char *dir, isol_error *err)
@@ -130,6 +145,7 @@ void isol_cg_free(struct isol_cgroup *cg)
 		close(cg->fd);
 	cg->fd = -1;
 	cg->freezer = -1;
+	cg->unified = -1;
 }
 
 /* base directory (parent) of the new group in hierarchy h. */
@@ -233,6 +249,45 @@ int isol_cgu_wait_frozen(const char *path, const char *key, int want, isol_error
 	}
 }
 
+/* The core files of a cgroup2 directory, shared by the v2 backend and
+ * the unified-tree directory of a v1 group on a hybrid host. */
+
+/* cgroup.freeze, then a wait on cgroup.events "frozen". */
+int isol_cgu_freeze_v2(const char *dir, int frozen, isol_error *err)
+{
+	char path[ISOL_CG_PATH + 32];
+	int r;
+
+	snprintf(path, sizeof path, "%s/cgroup.freeze", dir);
+	if ((r = isol_write_str(path, frozen ? "1" : "0", err)) < 0)
+		return r;
+	snprintf(path, sizeof path, "%s/cgroup.events", dir);
+	return isol_cgu_wait_frozen(path, "frozen", frozen, err);
+}
+
+/* cgroup.kill (5.14+) kills the whole subtree atomically, forks included;
+ * -EOPNOTSUPP on older kernels. */
+int isol_cgu_kill_v2(const char *dir, isol_error *err)
+{
+	char path[ISOL_CG_PATH + 32];
+
+	snprintf(path, sizeof path, "%s/cgroup.kill", dir);
+	if (access(path, F_OK) < 0)
+		return -EOPNOTSUPP;
+	return isol_write_str(path, "1", err);
+}
+
+/* cgroup.events "populated" (exiting processes and sub-groups included). */
+int isol_cgu_populated_v2(const char *dir)
+{
+	char path[ISOL_CG_PATH + 32], buf[256];
+
+	snprintf(path, sizeof path, "%s/cgroup.events", dir);
+	if (isol_read_file(path, buf, sizeof buf, NULL) < 0)
+		return 0;
+	return isol_cgu_kv(buf, "populated") > 0;
+}
+
 /* The one walk over dir/cgroup.procs (and, with recurse, every
  * sub-group's): fn(pid, ud) for each pid, stopping when it returns < 0.
  * Returns the number of pids for which fn returned > 0, or -errno when
@@ -310,6 +365,11 @@ ssize_t isol_cgu_read_in(const char *dir, const char *file, char *buf, size_t le
 		return -ENOENT;
 	snprintf(path, sizeof path, "%s/%s", dir, file);
 	return isol_read_file(path, buf, len, NULL);
+}
+
+ssize_t isol_cgu_read_in_at(int dfd, const char *file, char *buf, size_t len)
+{
+	return dfd < 0 ? -EBADF : isol_read_file_at(dfd, file, buf, len, NULL);
 }
 
 /* Sum the Read/Write (v1) or rbytes/wbytes (v2) columns of an io file. */

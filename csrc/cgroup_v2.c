@@ -102,16 +102,6 @@ static int v2_check_parent(const struct isol_cg_hier *h, const char *parent, uns
 			  parent);
 }
 
-/* v2: cgroup.events "populated" (zombies and sub-groups included). */
-static int v2_populated(const struct isol_cgroup *cg)
-{
-	char path[ISOL_CG_PATH + 32], buf[256];
-	snprintf(path, sizeof path, "%s/cgroup.events", cg->dirs[0]);
-	if (isol_read_file(path, buf, sizeof buf, NULL) < 0)
-		return 0;
-	return isol_cgu_kv(buf, "populated") > 0;
-}
-
 static int v2_create(struct isol_cgroup *cg, const struct isol_cg_layout *lay,
 		     const struct isol_cg_spec *spec, isol_error *err)
 {
@@ -155,39 +145,26 @@ fail:
 	return r;
 }
 
-/* libcgroup 2.0.2 has no freeze; one write plus a wait on cgroup.events. */
+/* libcgroup 2.0.2 has no freeze (cgroup_util.c: isol_cgu_freeze_v2). */
 static int v2_freeze(const struct isol_cgroup *cg, int frozen, isol_error *err)
 {
-	char path[ISOL_CG_PATH + 32];
-	int r;
-
-	snprintf(path, sizeof path, "%s/cgroup.freeze", cg->dirs[0]);
-	if ((r = isol_write_str(path, frozen ? "1" : "0", err)) < 0)
-		return r;
-	snprintf(path, sizeof path, "%s/cgroup.events", cg->dirs[0]);
-	return isol_cgu_wait_frozen(path, "frozen", frozen, err);
+	return isol_cgu_freeze_v2(cg->dirs[0], frozen, err);
 }
 
-/* cgroup.kill (5.14+) kills the whole subtree atomically, forks included;
- * libcgroup 2.0.2 has no call for it. -EOPNOTSUPP on older kernels. */
+/* libcgroup 2.0.2 has no call for cgroup.kill (isol_cgu_kill_v2). */
 static int v2_kill_all(const struct isol_cgroup *cg, isol_error *err)
 {
-	char path[ISOL_CG_PATH + 32];
-
-	snprintf(path, sizeof path, "%s/cgroup.kill", cg->dirs[0]);
-	if (access(path, F_OK) < 0)
-		return -EOPNOTSUPP;
-	return isol_write_str(path, "1", err);
+	return isol_cgu_kill_v2(cg->dirs[0], err);
 }
 
 static int v2_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol_error *err)
 {
 	char buf[8192];
-	const char *d;
+	/* every file is in the one directory: opened relative to the group's fd */
+	int d = cg->fd >= 0 ? cg->fd : isol_cgu_open_dir(cg->dirs[0]);
 
 	(void)err;
-	d = cg->dirs[0];
-	if (isol_cgu_read_in(d, "cpu.stat", buf, sizeof buf) >= 0) {
+	if (isol_cgu_read_in_at(d, "cpu.stat", buf, sizeof buf) >= 0) {
 		st->cpu_usage_us = isol_cgu_kv(buf, "usage_usec");
 		st->cpu_user_us = isol_cgu_kv(buf, "user_usec");
 		st->cpu_system_us = isol_cgu_kv(buf, "system_usec");
@@ -195,19 +172,21 @@ static int v2_stats(const struct isol_cgroup *cg, struct isol_cg_stats *st, isol
 		st->cpu_nr_throttled = isol_cgu_kv(buf, "nr_throttled");
 		st->cpu_throttled_us = isol_cgu_kv(buf, "throttled_usec");
 	}
-	st->mem_current = isol_cgu_read_int(d, "memory.current");
-	st->mem_peak = isol_cgu_read_int(d, "memory.peak");
-	st->mem_max = isol_cgu_read_int(d, "memory.max");
-	if (isol_cgu_read_in(d, "memory.events", buf, sizeof buf) >= 0) {
+	st->mem_current = isol_cgu_read_int_at(d, "memory.current");
+	st->mem_peak = isol_cgu_read_int_at(d, "memory.peak");
+	st->mem_max = isol_cgu_read_int_at(d, "memory.max");
+	if (isol_cgu_read_in_at(d, "memory.events", buf, sizeof buf) >= 0) {
 		st->mem_oom_kills = isol_cgu_kv(buf, "oom_kill");
 		st->mem_oom_events = isol_cgu_kv(buf, "oom");
 		st->mem_failcnt = isol_cgu_kv(buf, "max");
 	}
-	st->pids_current = isol_cgu_read_int(d, "pids.current");
-	st->pids_peak = isol_cgu_read_int(d, "pids.peak");
-	st->pids_max = isol_cgu_read_int(d, "pids.max");
-	if (isol_cgu_read_in(d, "io.stat", buf, sizeof buf) >= 0)
+	st->pids_current = isol_cgu_read_int_at(d, "pids.current");
+	st->pids_peak = isol_cgu_read_int_at(d, "pids.peak");
+	st->pids_max = isol_cgu_read_int_at(d, "pids.max");
+	if (isol_cgu_read_in_at(d, "io.stat", buf, sizeof buf) >= 0)
 		isol_cgu_io_bytes(buf, 2, &st->io_read_bytes, &st->io_write_bytes);
+	if (d >= 0 && d != cg->fd)
+		close(d);
 	return 0;
 }
 
@@ -216,6 +195,5 @@ const struct isol_cg_backend isol_cg_v2 = {
 	.create = v2_create,
 	.freeze = v2_freeze,
 	.kill_all = v2_kill_all,
-	.populated = v2_populated,
 	.stats = v2_stats,
 };

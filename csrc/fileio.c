@@ -46,12 +46,17 @@ int isol_write_at(const char *dir, const char *file, const char *s, isol_error *
 
 ssize_t isol_read_file(const char *path, char *buf, size_t len, isol_error *err)
 {
+	return isol_read_file_at(AT_FDCWD, path, buf, len, err);
+}
+
+ssize_t isol_read_file_at(int dirfd, const char *path, char *buf, size_t len, isol_error *err)
+{
 	int fd;
 	size_t off = 0;
 
 	if (len == 0)
 		return isol_failx(err, EINVAL, "read %s: no buffer", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return isol_fail(err, errno, "open %s", path);
 	while (off + 1 < len) {

@@ -27,4 +27,9 @@ int isol_write_at(const char *dir, const char *file, const char *s, isol_error *
  * Returns the length, or a negative errno (err may be NULL). */
 ssize_t isol_read_file(const char *path, char *buf, size_t len, isol_error *err);
 
+/* isol_read_file of path relative to the directory fd dirfd (AT_FDCWD:
+ * the working directory): several files of one directory without a walk
+ * of its path each (a cgroup's statistics). */
+ssize_t isol_read_file_at(int dirfd, const char *path, char *buf, size_t len, isol_error *err);
+
 #endif

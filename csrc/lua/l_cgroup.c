@@ -621,7 +621,7 @@ static int close_group(lcgroup *c, int timeout_ms, isol_error *err)
 
 	if (!c->live)
 		return 0;
-	if (isol_cg_nprocs(&c->cg, NULL) > 0 && (r = isol_cg_kill(&c->cg, SIGKILL, err)) < 0)
+	if (isol_cg_populated(&c->cg) && (r = isol_cg_kill(&c->cg, SIGKILL, err)) < 0)
 		return r;
 	if ((r = delete_group(c, timeout_ms, err)) < 0)
 		return r;

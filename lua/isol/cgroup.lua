@@ -49,8 +49,11 @@
 -- Placement (field `cgroup`): the group is made under the caller's own
 -- cgroup in every hierarchy (v1: per controller, e.g. memory may sit under
 -- /process_api/<id> while cpu sits under /), or under `parent` ("a/b"
--- relative to that, "/a/b" from each hierarchy's root). On v1 a freezer
--- (kill, freeze) and cpuacct (stats) directory is added when mounted. On
+-- relative to that, "/a/b" from each hierarchy's root). On a hybrid host
+-- a directory in the unified tree is added: its cgroup.kill, cgroup.freeze
+-- and cpu.stat serve kill, freeze and cpu usage; where it cannot (pure v1,
+-- not writable, a kernel before 5.14) a freezer and a cpuacct directory
+-- are added instead, when mounted. On
 -- v2 the wanted controllers are enabled in cgroup.subtree_control on the
 -- way down; a non-root parent that holds processes cannot have children
 -- with controllers (no-internal-processes rule): that is a clear EBUSY

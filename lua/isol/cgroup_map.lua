@@ -29,10 +29,11 @@ local IO_V1 = { rbps = "read_bps", wbps = "write_bps", riops = "read_iops", wiop
 -- order (each also as { file, value, field } for older readers), and
 --   version = 1|2, controllers = { names },
 --   hierarchies = { { name=, implicit=, why= } } every hierarchy the run
---     makes a directory in (v1: one per controller; implicit ones are added
---     by isol itself: freezer for kill/freeze, cpuacct for stats, the
---     unified tree of a hybrid host, every hierarchy with a cgroup
---     namespace),
+--     may make a directory in (v1: one per controller; implicit ones are
+--     added by isol itself: the unified tree of a hybrid host, whose
+--     cgroup.kill, cgroup.freeze and cpu.stat serve kill, freeze and
+--     stats; freezer and cpuacct where it cannot (not writable, a kernel
+--     before 5.14); every hierarchy with a cgroup namespace),
 --   writes = the same list, devices = normalized device rules or nil,
 --   io = the normalized io limits or nil.
 -- An io.max entry naming a device path has `device =` (resolved to
@@ -199,13 +200,17 @@ function M.plan(lim, cg, path, version, avail)
     if cg.hierarchies == "all" and not avail then
       hier[#hier + 1] = { name = "every other mounted v1 hierarchy", implicit = true, why = "cgroup namespace root" }
     end
-    hier[#hier + 1] = { name = "unified (hybrid hosts)", implicit = true, why = "cgroup namespace root, tracking" }
-    -- what the run adds on its own (when mounted): kill/freeze and stats
+    hier[#hier + 1] = { name = "unified (hybrid hosts)", implicit = true,
+      why = "kill, freeze, cpu usage in stats (cgroup.kill, cgroup.freeze, cpu.stat); cgroup namespace root" }
+    -- what the run adds on its own (when mounted) where the unified tree
+    -- cannot serve: kill/freeze and stats
     if not seen.freezer and (not avail or avail.freezer) then
-      hier[#hier + 1] = { name = "freezer", implicit = true, why = "kill and freeze" }
+      hier[#hier + 1] = { name = "freezer", implicit = true,
+        why = "kill and freeze, where the unified tree cannot (none, not writable, a kernel before 5.14)" }
     end
     if not seen.cpuacct and (not avail or avail.cpuacct) then
-      hier[#hier + 1] = { name = "cpuacct", implicit = true, why = "cpu usage in stats" }
+      hier[#hier + 1] = { name = "cpuacct", implicit = true,
+        why = "cpu usage in stats, where the unified tree cannot (none, not writable, a kernel before 5.14)" }
     end
   else
     hier[1] = { name = "unified", implicit = false, controllers = list }

@@ -31,6 +31,9 @@ local function needs_cgroup(l)
   return false
 end
 
+local plans = setmetatable({}, { __mode = "k" }) -- limits -> cgroup -> hierarchies -> plan
+local NONE = {}
+
 --- validate step: map the limits on this host's cgroups now, so that a
 -- recipe the host cannot express fails at isol.sandbox() naming the field
 -- (controllers present, CPUs online). Nothing is created here.
@@ -39,6 +42,11 @@ end
 -- only the hierarchies the limits need (a caller can only move into groups
 -- of a subtree delegated to it: there the namespace's root is the caller's
 -- own cgroup, which it could read anyway).
+--
+-- The plans of limits whose mapping reads nothing from the host (no cpu or
+-- cpuset limits, whose checks read the CPUs online) are kept, by the
+-- validated recipe's limits and cgroup tables: a sweep makes a sandbox per
+-- run from one validated recipe. A plan is only read once made.
 function M.validate_step(box)
   local r = box.recipe
   local cgns = recipe.has_ns(r, "cgroup")
@@ -49,7 +57,28 @@ function M.validate_step(box)
       for k, v in pairs(r.cgroup or {}) do cg[k] = v end
       cg.hierarchies = cg.hierarchies or (require("isol.userns").privileged() and "all" or "needed")
     end
-    box.cgroup_plan = cgroup.plan(r.limits, cg, "limits")
+    local lim = r.limits
+    if lim and (lim.cpu or lim.cpuset_ranges) then
+      box.cgroup_plan = cgroup.plan(lim, cg, "limits")
+      return true
+    end
+    local by_cg = plans[lim or NONE]
+    if not by_cg then
+      by_cg = setmetatable({}, { __mode = "k" })
+      plans[lim or NONE] = by_cg
+    end
+    local by_h = by_cg[r.cgroup or NONE]
+    if not by_h then
+      by_h = {}
+      by_cg[r.cgroup or NONE] = by_h
+    end
+    local h = cg and cg.hierarchies or "-"
+    local plan = by_h[h]
+    if not plan then
+      plan = cgroup.plan(lim, cg, "limits")
+      by_h[h] = plan
+    end
+    box.cgroup_plan = plan
   end
   return true
 end
@@ -69,18 +98,21 @@ function M.prepare_step(box)
   local g, msg, code = cgroup.create_from_plan(plan, cg)
   if not g then return nil, msg, code end
   box.cgroup = g
+  box.cgroup_fresh = true -- made just now: no OOM kill counted yet
   box.cgroup_path = g:path() -- recorded by detached sandboxes
   return true
 end
 
 --- plan step: start the child inside the group; take the OOM count before
--- the spawn (a kill right after exec is not missed).
+-- the spawn (a kill right after exec is not missed). A group no process
+-- has entered yet counts none: the first spawn reads nothing.
 function M.plan_step(box, plan, ctx)
   local g = box.cgroup
   if not g then return true end
   if g:version() == 2 then plan.cgroup_fd = g:fd()
   else plan.cgroup_procs = g:procs_files() end
-  ctx.oom_before = g:oom_kills() or 0
+  ctx.oom_before = box.cgroup_fresh and 0 or g:oom_kills() or 0
+  box.cgroup_fresh = nil
   return true
 end
 
@@ -118,10 +150,11 @@ function M.close_step(box)
   box.cgroup = nil
   -- A detached sandbox outlives the script, in its cgroup.
   if box.detached then g:release(); return true end
-  -- Whatever the processes left behind (daemons in new sessions) goes too.
-  if (g:nprocs() or 0) > 0 then g:kill("SIGKILL") end
-  local ok, msg, code = g:delete(5000)
-  if not ok then return nil, "cgroup delete: " .. tostring(msg), code end
+  -- Whatever the processes left behind (daemons in new sessions) goes too:
+  -- g:close kills what is still in the group (one read of cgroup.events
+  -- where there is one), then deletes it.
+  local ok, msg, code = g:close(5000)
+  if not ok then return nil, "cgroup close: " .. tostring(msg), code end
   return true
 end
 

@@ -73,13 +73,17 @@ local function check_id(v, path, what)
   return v
 end
 
+local kinds -- core.ns_kinds(), made once
+
 --- Inodes of the namespaces `names` (recipe names) of process pid that
 -- differ from the caller's: {procname = ino}.
 function M.ns_inodes(pid, names)
-  local want = {}
-  for _, n in ipairs(names or {}) do want[n] = true end
   local out = {}
-  for _, k in ipairs(core.ns_kinds()) do
+  if not names or #names == 0 then return out end -- (every spawn without namespaces)
+  local want = {}
+  for _, n in ipairs(names) do want[n] = true end
+  kinds = kinds or core.ns_kinds()
+  for _, k in ipairs(kinds) do
     if want[k.name] then
       -- Only namespaces that differ from ours: e.g. a time namespace applies
       -- to the children of the root, and the root itself stays in ours
