@@ -33,8 +33,11 @@ struct isol_vm_stack {
  * not in AddressSanitizer builds: see vmclone.c). */
 int isol_vmclone_supported(void);
 
-/* mmap a stack (with a guard page). Returns 0 or -errno. */
+/* A stack (with a guard page): the one the last free kept, else a new
+ * mmap. Returns 0 or -errno. Thread-safe. */
 int isol_vm_stack_alloc(struct isol_vm_stack *st, isol_error *err);
+/* Keep the stack for the next alloc (one is kept), else munmap it. Only
+ * once its child has exec'd or exited. */
 void isol_vm_stack_free(struct isol_vm_stack *st);
 
 /* clone3(args | CLONE_VM) with args->stack set to `st`; the child runs
