@@ -386,6 +386,11 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 	int vm = isol_vmclone_supported() && plan->join_pidfd < 0, blocked = 0;
 	int deferring = isol_error_deferring();
 	struct isol_vm_stack stack = { NULL, 0 };
+	/* the init's argv when it fits (isol_init_argv) */
+	union {
+		char bytes[4096];
+		void *align;
+	} argv_buf;
 
 	out->pid = -1;
 	out->pidfd = out->status_fd = -1;
@@ -454,7 +459,7 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 			.argv = plan->argv,
 			.envp = plan->envp ? plan->envp : environ,
 		};
-		init_argv = isol_init_argv(&c.init, err);
+		init_argv = isol_init_argv(&c.init, argv_buf.bytes, sizeof argv_buf.bytes, err);
 		if (!init_argv) {
 			r = -(err && err->code ? err->code : ENOMEM);
 			goto fail;
