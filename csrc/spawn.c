@@ -369,7 +369,8 @@ static void close_pair(int p[2])
 static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol_error *err)
 {
 	int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 };
-	isol_cleanup_fd int parent_pidfd = -1;
+	int parent_pidfd = -1, owned;
+	isol_cleanup_fd int own_pidfd = -1; /* parent_pidfd when it is not the kept one */
 	isol_cleanup_fd int proc_dirfd = -1;
 	char **init_argv = NULL;
 	int pidfd = -1, pidns = (plan->ns_flags & CLONE_NEWPID) != 0, supervise, r, memfd = -1;
@@ -408,9 +409,11 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 		    (plan->join_pidfd >= 0 && (plan->join_flags & CLONE_NEWPID)) ||
 		    (plan->die_with_parent && (pid_t)syscall(SYS_gettid) != ppid);
 	if (plan->die_with_parent) {
-		parent_pidfd = isol_pidfd_open(ppid, err);
+		parent_pidfd = isol_pidfd_self(&owned, err);
 		if (parent_pidfd < 0)
 			return parent_pidfd;
+		if (owned)
+			own_pidfd = parent_pidfd;
 	}
 	if (supervise) {
 		memfd = isol_init_memfd(err);
