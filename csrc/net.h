@@ -15,7 +15,7 @@
  *     shaped, and the relay started for its ports; or the user-mode helper
  *     started and waited for (slirp4netns: its ready fd; pasta: its pid file,
  *     a FIFO it writes once the namespace is configured and the ports bound).
- *   child, before its release (while the parent writes the id maps):
+ *   child, before its release where it can (spawn.c: child_first):
  *     isol_net_child_loopback(): lo up;
  *   child, after release:
  *     isol_net_child_setup(): peer addressed, up, shaped, default route.
@@ -84,9 +84,9 @@ int isol_net_parent_setup(const struct isol_net_plan *plan, pid_t pid, struct is
 
 /* Child side, inside the new net namespace, first: lo up unless the plan
  * says no (plan NULL: the defaults, i.e. loopback up). Needs no id map and
- * touches no memory but its stack (raw system calls, vmclone.h): the
- * child runs it before its release, beside the parent's thread. Returns 0
- * or -errno. */
+ * touches no memory but its stack (raw system calls, vmclone.h): the child
+ * runs it before its release where it can, beside the parent's thread
+ * (spawn.c: child_first). Returns 0 or -errno. */
 int isol_net_child_loopback(const struct isol_net_plan *plan);
 
 /* Child side, after the loopback step and the release: the veth peer
