@@ -104,7 +104,7 @@ int isol_init_memfd(isol_error *err)
 /* The landlock slot: "-l" and room for any int, patched in the child. */
 #define LANDLOCK_SLOT 16
 
-char **isol_init_argv(const struct isol_init_opts *o, isol_error *err)
+char **isol_init_argv(const struct isol_init_opts *o, void *buf, size_t bufsize, isol_error *err)
 {
 	char opts[10][LANDLOCK_SLOT];
 	size_t nenv = 0, nargv = 0, nopt = 0, bytes = 0, nptr;
@@ -137,13 +137,20 @@ char **isol_init_argv(const struct isol_init_opts *o, isol_error *err)
 	if (nenv > 1000000 || nargv > 1000000)
 		return isol_failx(err, E2BIG, "spawn: command line too long"), NULL;
 	bytes = nptr * sizeof(char *) + sizeof "isol-init" + (nopt + 1) * LANDLOCK_SLOT + 3 + 24;
-	/* mmap, not malloc: detach's intermediate (a copy of a threaded host)
-	 * spawns too, and must not take malloc's lock. */
+	/* The block starts with its mmap'd size, 0 in buf. mmap, not malloc:
+	 * detach's intermediate (a copy of a threaded host) spawns too, and
+	 * must not take malloc's lock. buf spares a mapping, its page fault
+	 * and its unmapping on each spawn. */
 	bytes += sizeof(size_t);
-	s = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (s == MAP_FAILED)
-		return isol_fail(err, errno, "spawn: init argv"), NULL;
-	memcpy(s, &bytes, sizeof bytes);
+	if (buf && bytes <= bufsize) {
+		s = buf;
+		memset(s, 0, sizeof(size_t));
+	} else {
+		s = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (s == MAP_FAILED)
+			return isol_fail(err, errno, "spawn: init argv"), NULL;
+		memcpy(s, &bytes, sizeof bytes);
+	}
 	argv = (char **)(s + sizeof(size_t));
 	s = (char *)(argv + nptr);
 	nptr = 0;
@@ -192,7 +199,8 @@ void isol_init_argv_free(char **argv)
 		size_t bytes;
 
 		memcpy(&bytes, base, sizeof bytes);
-		munmap(base, bytes);
+		if (bytes)
+			munmap(base, bytes);
 	}
 }
 

@@ -67,11 +67,13 @@ struct isol_init_opts {
 	char *const *argv, *const *envp;
 };
 
-/* The init's argv for these options: one mmap'd block (no malloc lock:
- * usable in a clone of a threaded host), released with
- * isol_init_argv_free(); or NULL with err filled (ENOMEM, E2BIG). The
- * strings of o->envp, o->argv and o->file are referenced, not copied. */
-char **isol_init_argv(const struct isol_init_opts *o, isol_error *err);
+/* The init's argv for these options, in one block: buf (bufsize bytes,
+ * e.g. the caller's stack: aligned for pointers) when it fits, else mmap'd
+ * (no malloc lock: usable in a clone of a threaded host); released with
+ * isol_init_argv_free(), which leaves buf alone. NULL with err filled
+ * (ENOMEM, E2BIG). The strings of o->envp, o->argv and o->file are
+ * referenced, not copied. */
+char **isol_init_argv(const struct isol_init_opts *o, void *buf, size_t bufsize, isol_error *err);
 void isol_init_argv_free(char **argv);
 
 /* In the cloned child, as its last step: patch the landlock fd (-1: none)

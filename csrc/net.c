@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "execpath.h"
+#include "vmclone.h"
 
 extern char **environ;
 
@@ -155,7 +157,9 @@ static void nl_end(struct nlreq *r)
 }
 
 /* Send one request on a fresh socket of the calling thread's namespace and
- * wait for its ack. Returns 0 or -errno (the kernel's). */
+ * wait for its ack. Returns 0 or -errno (the kernel's). Raw system calls
+ * (vmclone.h): the loopback step runs in a CLONE_VM child before its
+ * release, beside the parent's thread, and may not touch errno. */
 static int nl_talk(struct nlreq *r)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
@@ -163,24 +167,26 @@ static int nl_talk(struct nlreq *r)
 		struct nlmsghdr h;
 		char buf[512];
 	} ack;
-	int fd, e = 0;
-	ssize_t n;
+	long fd, n;
+	int e = 0;
 
 	if (r->overflow)
 		return -EMSGSIZE;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	fd = isol_vm_syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE, 0, 0, 0);
 	if (fd < 0)
-		return -errno;
-	if (sendto(fd, r->u.buf, r->u.h.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		e = -errno;
+		return (int)fd;
+	n = isol_vm_syscall(SYS_sendto, fd, (long)(uintptr_t)r->u.buf, r->u.h.nlmsg_len, 0,
+			    (long)(uintptr_t)&sa, sizeof sa);
+	if (n < 0) {
+		e = (int)n;
 		goto out;
 	}
 	for (;;) {
-		n = recv(fd, ack.buf, sizeof ack.buf, 0);
-		if (n < 0 && errno == EINTR)
+		n = isol_vm_syscall(SYS_recvfrom, fd, (long)(uintptr_t)ack.buf, sizeof ack.buf, 0, 0, 0);
+		if (n == -EINTR)
 			continue;
 		if (n < 0) {
-			e = -errno;
+			e = (int)n;
 			break;
 		}
 		if ((size_t)n < sizeof(struct nlmsghdr)) {
@@ -194,7 +200,7 @@ static int nl_talk(struct nlreq *r)
 		}
 	}
 out:
-	close(fd);
+	isol_vm_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
 	return e;
 }
 
@@ -779,14 +785,17 @@ undo:
 	return r;
 }
 
+int isol_net_child_loopback(const struct isol_net_plan *p)
+{
+	/* lo is always ifindex 1 in a new namespace */
+	return !p || p->loopback ? link_up_index(1) : 0;
+}
+
 int isol_net_child_setup(const struct isol_net_plan *p, isol_error *err)
 {
 	int r, idx;
 	const char *peer;
 
-	/* lo is always ifindex 1 in a new namespace */
-	if ((!p || p->loopback) && (r = link_up_index(1)) < 0)
-		return isol_fail(err, -r, "set lo up");
 	if (!p)
 		return 0;
 	peer = p->veth_peer[0] ? p->veth_peer : "eth0";

@@ -15,8 +15,10 @@
  *     shaped, and the relay started for its ports; or the user-mode helper
  *     started and waited for (slirp4netns: its ready fd; pasta: its pid file,
  *     a FIFO it writes once the namespace is configured and the ports bound).
+ *   child, before its release where it can (spawn.c: child_first):
+ *     isol_net_child_loopback(): lo up;
  *   child, after release:
- *     isol_net_child_setup(): lo up, peer addressed, up, shaped, default route.
+ *     isol_net_child_setup(): peer addressed, up, shaped, default route.
  *   teardown: the kernel destroys a veth pair with the namespace that holds
  *     its peer; isol_net_helper_stop ends the helper (slirp4netns: its exit
  *     fd closes; pasta: SIGTERM) and the relay. Both die with the thread that
@@ -80,8 +82,15 @@ void isol_net_state_init(struct isol_net_state *st);
 int isol_net_parent_setup(const struct isol_net_plan *plan, pid_t pid, struct isol_net_state *st,
 			  isol_error *err);
 
-/* Child side, inside the new net namespace (plan NULL: the defaults, i.e.
- * loopback up). Async-signal-safe. */
+/* Child side, inside the new net namespace, first: lo up unless the plan
+ * says no (plan NULL: the defaults, i.e. loopback up). Needs no id map and
+ * touches no memory but its stack (raw system calls, vmclone.h): the child
+ * runs it before its release where it can, beside the parent's thread
+ * (spawn.c: child_first). Returns 0 or -errno. */
+int isol_net_child_loopback(const struct isol_net_plan *plan);
+
+/* Child side, after the loopback step and the release: the veth peer
+ * addressed, shaped, up, the default route. Async-signal-safe. */
 int isol_net_child_setup(const struct isol_net_plan *plan, isol_error *err);
 
 /* Stop the helper (close its exit fd, or SIGTERM, then reap) and the relay;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +18,9 @@
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
+#endif
+#ifndef PIDFS_MAGIC
+#define PIDFS_MAGIC 0x50494446
 #endif
 
 static const struct {
@@ -64,6 +69,47 @@ int isol_pidfd_open(pid_t pid, isol_error *err)
 
 	if (fd < 0)
 		return isol_fail(err, errno, "pidfd_open %d", (int)pid);
+	return fd;
+}
+
+/* The kept pidfd of the process (isol_pidfd_self): the process it was
+ * opened in and its inode, published before the fd (release). */
+static int self_fd = -1;
+static pid_t self_pid;
+static unsigned long long self_dev, self_ino;
+
+static int self_still_ours(int fd, pid_t pid)
+{
+	struct stat sb;
+
+	return __atomic_load_n(&self_pid, __ATOMIC_ACQUIRE) == pid && fstat(fd, &sb) == 0 &&
+	       (unsigned long long)sb.st_ino == __atomic_load_n(&self_ino, __ATOMIC_ACQUIRE) &&
+	       (unsigned long long)sb.st_dev == __atomic_load_n(&self_dev, __ATOMIC_ACQUIRE);
+}
+
+int isol_pidfd_self(int *owned, isol_error *err)
+{
+	int old = __atomic_load_n(&self_fd, __ATOMIC_ACQUIRE), fd;
+	pid_t pid = getpid();
+	struct statfs fs;
+	struct stat sb;
+
+	*owned = 0;
+	if (old >= 0 && self_still_ours(old, pid))
+		return old;
+	fd = isol_pidfd_open(pid, err);
+	if (fd < 0)
+		return fd;
+	*owned = 1;
+	if (fstatfs(fd, &fs) < 0 || fs.f_type != PIDFS_MAGIC || fstat(fd, &sb) < 0)
+		return fd; /* no inode of its own to tell it by: not kept */
+	/* A racing thread's copy wins (ours is the caller's to close); a stale
+	 * number is replaced, never closed (it may be the host's now). */
+	__atomic_store_n(&self_pid, pid, __ATOMIC_RELEASE);
+	__atomic_store_n(&self_dev, (unsigned long long)sb.st_dev, __ATOMIC_RELEASE);
+	__atomic_store_n(&self_ino, (unsigned long long)sb.st_ino, __ATOMIC_RELEASE);
+	if (__atomic_compare_exchange_n(&self_fd, &old, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		*owned = 0;
 	return fd;
 }
 

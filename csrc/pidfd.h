@@ -17,6 +17,14 @@ const char *isol_signal_name(int sig);
 
 /* A new CLOEXEC pidfd for pid, owned by the caller; -errno (err filled). */
 int isol_pidfd_open(pid_t pid, isol_error *err);
+/* A pidfd of the calling process, kept for the process's life: spawn hands
+ * one to every child that dies with its parent. Opened on first use, and
+ * again in another process (after a fork) or when the number no longer
+ * holds it (a host that closed or replaced fds it does not know about; the
+ * inode tells, unique per process on pidfs). Where pidfds are not on pidfs
+ * (before Linux 6.9: one anonymous inode for them all) nothing is kept:
+ * then *owned is 1 and the caller closes it. Returns the fd or -errno. */
+int isol_pidfd_self(int *owned, isol_error *err);
 /* 0, or -errno (ESRCH: it has exited) with err "kill SIGTERM: ...". */
 int isol_pidfd_send_signal(int pidfd, int sig, isol_error *err);
 

@@ -4,12 +4,13 @@
  *   parent                               child (clone3, CLONE_VM on a stack of
  *                                        its own | CLONE_PIDFD | ns flags)
  *   ------                               -----
- *   pipes, pidfd of self                 wait for "go" on the sync pipe
- *   clone3 ───────────────────────────▶  (blocked)
- *   write uid/gid maps
- *   before_release hook (v1 cgroup attach)
- *   "go" ─────────────────────────────▶  signal dispositions reset, setsid,
- *                                        die-with-parent, time offsets, identity,
+ *   pipes, pidfd of self
+ *   clone3 ───────────────────────────▶  signal dispositions reset, setsid,
+ *   write uid/gid maps                   die-with-parent, loopback up (raw
+ *                                        syscalls, meanwhile), then wait for
+ *                                        "go" on the sync pipe
+ *   before_release hook (v1 cgroup attach: then the first steps wait for "go")
+ *   "go" ─────────────────────────────▶  time offsets, identity,
  *                                        hostname, network, filesystem (mount.c),
  *                                        cwd, stdio, fds, keyring, rlimits,
  *                                        landlock, capabilities, no_new_privs,

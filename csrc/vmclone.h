@@ -33,9 +33,19 @@ struct isol_vm_stack {
  * not in AddressSanitizer builds: see vmclone.c). */
 int isol_vmclone_supported(void);
 
-/* mmap a stack (with a guard page). Returns 0 or -errno. */
+/* A stack (with a guard page): the one the last free kept, else a new
+ * mmap. Returns 0 or -errno. Thread-safe. */
 int isol_vm_stack_alloc(struct isol_vm_stack *st, isol_error *err);
+/* Keep the stack for the next alloc (one is kept), else munmap it. Only
+ * once its child has exec'd or exited. */
 void isol_vm_stack_free(struct isol_vm_stack *st);
+
+/* A system call that writes no memory but what its arguments point to:
+ * no errno (it returns -errno), no cancellation point (glibc's wrappers
+ * flip a bit of the calling thread's descriptor). What a CLONE_VM child
+ * may call while the thread it shares memory with runs (isol_spawn's
+ * child before its release). Unused arguments: 0. */
+long isol_vm_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 
 /* clone3(args | CLONE_VM) with args->stack set to `st`; the child runs
  * fn(arg) and exits with its return value. Returns the child's pid in the

@@ -101,14 +101,16 @@ describe("box:close() ends a sandbox whose command killed its init #root", funct
   end)
 end)
 
--- Run a host Lua process in the background that starts the sandbox, writes
--- the pids to watch to `f` and sleeps; return its pid.
-local function host(recipe_src, f, cmd)
+-- Run a host Lua process in the background that starts the sandbox (after
+-- the Lua code `pre`, if any), writes the pids to watch to `f` and sleeps;
+-- return its pid.
+local function host(recipe_src, f, cmd, pre)
   local script = f .. ".host.lua"
   local sf = assert(io.open(script, "w"))
   sf:write(string.format([[
 local isol = require "isol"
 local box = isol.sandbox(%s)
+%s
 local p = assert(box:spawn { "/bin/sh", "-c", %q })
 for _ = 1, 100 do
   local r = io.open(%q) if r then r:close() break end
@@ -124,7 +126,7 @@ end
 out:close()
 io.open(%q, "w"):close()
 os.execute("sleep 300")
-]], recipe_src, cmd, f .. ".ready", f, f .. ".esc", f .. ".watch"))
+]], recipe_src, pre or "", cmd, f .. ".ready", f, f .. ".esc", f .. ".watch"))
   sf:close()
   local root = h.root
   local out = h.sh(string.format(
@@ -136,15 +138,29 @@ end
 
 describe("the caller's death ends the sandbox #root", function()
   local escapee = "( setsid sh -c 'echo $$ >> %s; exec sleep 300' & ); sleep 0.2; echo ok > %s.ready; exec sleep 301"
+  -- isol keeps a pidfd of the caller and its init's memfd from spawn to
+  -- spawn: a host that closed every fd it did not open and reused the
+  -- numbers must not have them taken for isol's (a file there would read
+  -- as a dead caller, or be exec'd)
+  local reuse_fds = [[
+assert(box:spawn { "/bin/true" }):wait()
+for fd = 3, 63 do isol.core.close_fd(fd) end
+local fill = {}
+for i = 1, 61 do fill[i] = assert(io.open("/proc/self/status")) end
+]]
 
   for _, c in ipairs {
     { "pid namespace, init = false (the command is PID 1)", '{ namespaces = { "pid", "mount" }, init = false }' },
     { "pid namespace, isol's init", '{ namespaces = { "pid", "mount" } }' },
     { "no pid namespace, isol's init (a subreaper watching the caller)", '{ namespaces = { "mount" } }' },
+    { "pid namespace, isol's init, after the host closed and reused isol's kept fds",
+      '{ namespaces = { "pid", "mount" } }', reuse_fds },
+    { "no pid namespace, isol's init, after the host closed and reused isol's kept fds",
+      '{ namespaces = { "mount" } }', reuse_fds },
   } do
     it(c[1], function()
       local f = tmpfile("host")
-      local hpid = host(c[2], f, string.format(escapee, f .. ".esc", f))
+      local hpid = host(c[2], f, string.format(escapee, f .. ".esc", f), c[3])
       assert.truthy(wait_for(function() return io.open(f .. ".watch") end, 10),
         "host did not start: " .. (h.read(f .. ".log") or ""))
       local pids = read_pids(f)

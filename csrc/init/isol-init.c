@@ -195,7 +195,8 @@ static void command(const sigset_t *mask, int init_pidfd)
 		die(errno, "prctl PDEATHSIG", NULL);
 	/* The init died before PDEATHSIG was armed? (getppid() cannot tell: in
 	 * a joined pid namespace our parent has no pid, and an orphan's new
-	 * parent could be anyone; a pidfd of the init can.) */
+	 * parent could be anyone; a pidfd of the init can. As PID 1 of our pid
+	 * namespace, the init's death kills us anyway: no pidfd then.) */
 	if (init_pidfd >= 0 && poll(&self, 1, 0) != 0)
 		_exit(128 + SIGKILL);
 	if (opt.landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, opt.landlock_fd, 0) < 0)
@@ -329,9 +330,11 @@ int main(int argc, char **argv)
 		if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0)
 			die(errno, "isol-init: timerfd", NULL);
 	}
-	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	if (self >= 0)
-		cloexec(self);
+	/* For the command's check that we did not die before its PDEATHSIG
+	 * was armed (a pidfd is close-on-exec from the start). As PID 1 of a
+	 * pid namespace there is nothing to check: when PID 1 dies, the kernel
+	 * kills every process of the namespace. */
+	self = opt.pidns ? -1 : (int)syscall(SYS_pidfd_open, getpid(), 0);
 	cmd = fork();
 	if (cmd < 0)
 		die(errno, "fork command under init", NULL);

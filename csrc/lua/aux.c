@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "../ns.h"
@@ -34,6 +35,8 @@ int isol_lua_errno(lua_State *L, int errnum, const char *context)
  * and cyclic tables are copied once, never unfolded). */
 static void snapshot(lua_State *L, int idx, int memo, const char *what, int depth)
 {
+	int narr, nall = 0;
+
 	if (depth > SNAPSHOT_DEPTH)
 		luaL_error(L, "%s: tables nested deeper than %d levels", what, SNAPSHOT_DEPTH);
 	luaL_checkstack(L, 6, what);
@@ -41,7 +44,15 @@ static void snapshot(lua_State *L, int idx, int memo, const char *what, int dept
 	if (lua_rawget(L, memo) == LUA_TTABLE)
 		return;
 	lua_pop(L, 1);
-	lua_newtable(L);
+	/* sized up front: growing a table key by key rehashes it each time
+	 * its size doubles */
+	narr = (int)lua_rawlen(L, idx);
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		nall++;
+		lua_pop(L, 1);
+	}
+	lua_createtable(L, narr, nall > narr ? nall - narr : 0);
 	lua_pushvalue(L, idx);
 	lua_pushvalue(L, -2);
 	lua_rawset(L, memo);
@@ -64,7 +75,7 @@ void isol_lua_snapshot(lua_State *L, int idx, const char *what)
 
 	idx = lua_absindex(L, idx);
 	luaL_checktype(L, idx, LUA_TTABLE);
-	lua_newtable(L);
+	lua_createtable(L, 0, 8);
 	memo = lua_gettop(L);
 	snapshot(L, idx, memo, what, 0);
 	lua_remove(L, memo);
@@ -139,16 +150,47 @@ lua_Integer isol_lua_toint(lua_State *L, int idx, const char *what, lua_Integer 
 	return v;
 }
 
+const char *isol_lua_tostrf(lua_State *L, int idx, const char *fmt, ...)
+{
+	size_t len;
+	const char *s;
+	va_list ap;
+
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		s = lua_tolstring(L, idx, &len);
+		if (strlen(s) == len)
+			return s;
+	}
+	idx = lua_absindex(L, idx);
+	va_start(ap, fmt);
+	lua_pushvfstring(L, fmt, ap);
+	va_end(ap);
+	return isol_lua_tostr(L, idx, lua_tostring(L, -1)); /* raises */
+}
+
+lua_Integer isol_lua_tointf(lua_State *L, int idx, lua_Integer min, lua_Integer max, const char *fmt, ...)
+{
+	lua_Integer v = 0;
+	const char *why;
+	va_list ap;
+
+	idx = lua_absindex(L, idx);
+	why = int_problem(L, idx, min, max, &v, 0);
+	if (!why)
+		return v;
+	va_start(ap, fmt);
+	lua_pushvfstring(L, fmt, ap);
+	va_end(ap);
+	return int_error(L, idx, lua_tostring(L, -1), why, min, max);
+}
+
 const char *isol_lua_optstring(lua_State *L, int idx, const char *what, const char *field)
 {
 	const char *s = NULL;
 
 	lua_getfield(L, idx, field);
-	if (!lua_isnil(L, -1)) {
-		lua_pushfstring(L, "%s.%s", what, field);
-		s = isol_lua_tostr(L, -2, lua_tostring(L, -1));
-		lua_pop(L, 1);
-	}
+	if (!lua_isnil(L, -1))
+		s = isol_lua_tostrf(L, -1, "%s.%s", what, field);
 	lua_pop(L, 1); /* s stays anchored by the table at idx */
 	return s;
 }
@@ -159,11 +201,8 @@ lua_Integer isol_lua_optint_in(lua_State *L, int idx, const char *what, const ch
 	lua_Integer v = def;
 
 	lua_getfield(L, idx, field);
-	if (!lua_isnil(L, -1)) {
-		lua_pushfstring(L, "%s.%s", what, field);
-		v = isol_lua_toint(L, -2, lua_tostring(L, -1), min, max);
-		lua_pop(L, 1);
-	}
+	if (!lua_isnil(L, -1))
+		v = isol_lua_tointf(L, -1, min, max, "%s.%s", what, field);
 	lua_pop(L, 1);
 	return v;
 }
@@ -246,13 +285,12 @@ int isol_lua_ns_list(lua_State *L, int idx, const char *what)
 		const char *name;
 		int f;
 		lua_rawgeti(L, idx, i);
-		lua_pushfstring(L, "%s[%I]", what, (LUAI_UACINT)i);
-		name = isol_lua_tostr(L, -2, lua_tostring(L, -1));
+		name = isol_lua_tostrf(L, -1, "%s[%I]", what, (LUAI_UACINT)i);
 		f = isol_ns_flag(name);
 		if (!f)
-			luaL_error(L, "%s: unknown namespace \"%s\"", lua_tostring(L, -1), name);
+			luaL_error(L, "%s[%I]: unknown namespace \"%s\"", what, (LUAI_UACINT)i, name);
 		flags |= f;
-		lua_pop(L, 2);
+		lua_pop(L, 1);
 	}
 	return flags;
 }
@@ -277,9 +315,8 @@ size_t isol_lua_idmap(lua_State *L, int idx, const char *what, struct isol_idmap
 			luaL_error(L, "%s[%d]: expected {inside, outside, count}", what, (int)i + 1);
 		for (int j = 0; j < 3; j++) {
 			lua_rawgeti(L, -1, j + 1);
-			lua_pushfstring(L, "%s[%d][%d]", what, (int)i + 1, j + 1);
-			v[j] = isol_lua_toint(L, -2, lua_tostring(L, -1), 0, 0xffffffffLL);
-			lua_pop(L, 2);
+			v[j] = isol_lua_tointf(L, -1, 0, 0xffffffffLL, "%s[%d][%d]", what, (int)i + 1, j + 1);
+			lua_pop(L, 1);
 		}
 		out[i].inside = (uint32_t)v[0];
 		out[i].outside = (uint32_t)v[1];

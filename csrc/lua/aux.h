@@ -45,6 +45,10 @@ int isol_lua_optbool(lua_State *L, int idx, const char *what, const char *field,
  * an integer in [min, max]; `what` names it in the error. */
 const char *isol_lua_tostr(lua_State *L, int idx, const char *what);
 lua_Integer isol_lua_toint(lua_State *L, int idx, const char *what, lua_Integer min, lua_Integer max);
+/* The same with `what` as a lua_pushfstring format, made only for the
+ * error: plan readers check every field and list element of every spawn. */
+const char *isol_lua_tostrf(lua_State *L, int idx, const char *fmt, ...);
+lua_Integer isol_lua_tointf(lua_State *L, int idx, lua_Integer min, lua_Integer max, const char *fmt, ...);
 /* Function arguments: luaL_check* plus the checks above (argerror). */
 const char *isol_lua_checkpath(lua_State *L, int arg);
 const char *isol_lua_optpath(lua_State *L, int arg, const char *def);

@@ -68,9 +68,8 @@ static char **check_strlist(lua_State *L, int idx, const char *field, int requir
 	v = (char **)lua_newuserdatauv(L, (n + 1) * sizeof *v, 0);
 	for (size_t i = 0; i < n; i++) {
 		lua_rawgeti(L, -2, (lua_Integer)i + 1);
-		lua_pushfstring(L, "plan.%s[%d]", field, (int)i + 1);
-		v[i] = (char *)isol_lua_tostr(L, -2, lua_tostring(L, -1));
-		lua_pop(L, 2);
+		v[i] = (char *)isol_lua_tostrf(L, -1, "plan.%s[%d]", field, (int)i + 1);
+		lua_pop(L, 1);
 	}
 	v[n] = NULL;
 	lua_remove(L, -2);
@@ -87,14 +86,11 @@ static void check_io(lua_State *L, int idx, const char *field, int slot, struct 
 		io->kind = IO_INHERIT;
 		break;
 	case LUA_TNUMBER:
-		lua_pushfstring(L, "plan.%s", field);
-		io->fd = (int)isol_lua_toint(L, -2, lua_tostring(L, -1), 0, ISOL_INT_MAX);
+		io->fd = (int)isol_lua_tointf(L, -1, 0, ISOL_INT_MAX, "plan.%s", field);
 		io->kind = IO_FD;
-		lua_pop(L, 1);
 		break;
 	case LUA_TSTRING: {
-		lua_pushfstring(L, "plan.%s", field);
-		const char *s = isol_lua_tostr(L, -2, lua_tostring(L, -1));
+		const char *s = isol_lua_tostrf(L, -1, "plan.%s", field);
 		if (strcmp(s, "inherit") == 0)
 			io->kind = IO_INHERIT;
 		else if (strcmp(s, "null") == 0)
@@ -106,7 +102,6 @@ static void check_io(lua_State *L, int idx, const char *field, int slot, struct 
 				   "plan.%s: expected \"inherit\", \"null\", \"pipe\", an fd or {path=}, got "
 				   "\"%s\"",
 				   field, s);
-		lua_pop(L, 1);
 		break;
 	}
 	case LUA_TTABLE: {
@@ -255,9 +250,9 @@ static int l_spawn(lua_State *L)
 			return luaL_error(L, "plan.keep_fds: at most %d fds", MAX_KEEP);
 		for (size_t i = 0; i < plan.nkeep; i++) {
 			lua_rawgeti(L, -1, (lua_Integer)i + 1);
-			lua_pushfstring(L, "plan.keep_fds[%d]", (int)i + 1);
-			keep[i] = (int)isol_lua_toint(L, -2, lua_tostring(L, -1), 0, ISOL_INT_MAX);
-			lua_pop(L, 2);
+			keep[i] =
+				(int)isol_lua_tointf(L, -1, 0, ISOL_INT_MAX, "plan.keep_fds[%d]", (int)i + 1);
+			lua_pop(L, 1);
 		}
 		plan.keep_fds = keep;
 	}
@@ -320,9 +315,8 @@ static int l_spawn(lua_State *L)
 			return luaL_error(L, "plan.cgroup_procs: at most %d files", MAX_PROCS_FILES);
 		for (size_t i = 0; i < attach.n; i++) {
 			lua_rawgeti(L, -1, (lua_Integer)i + 1);
-			lua_pushfstring(L, "plan.cgroup_procs[%d]", (int)i + 1);
-			attach.files[i] = isol_lua_tostr(L, -2, lua_tostring(L, -1));
-			lua_pop(L, 2);
+			attach.files[i] = isol_lua_tostrf(L, -1, "plan.cgroup_procs[%d]", (int)i + 1);
+			lua_pop(L, 1);
 		}
 	}
 	lua_pop(L, 1);

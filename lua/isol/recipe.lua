@@ -83,6 +83,8 @@ function M.describers()
   return describers
 end
 
+-- validated recipe -> the names of its fields that fill the plan, in
+-- definition order (to_plan runs these, not every defined field)
 local VALID = setmetatable({}, { __mode = "k" })
 -- validated recipe -> a copy of the table it was made from (weak keys):
 -- checks normalize values, and `extend`, `explain` and sweeps start from
@@ -107,7 +109,11 @@ function M.validate(r)
     if v ~= nil then out[name] = spec_of(name).check(v, name, r) end
   end
   for _, fn in ipairs(post_checks) do fn(out) end
-  VALID[out] = true
+  local planned = {}
+  for _, name in ipairs(order) do
+    if out[name] ~= nil and fields[name].plan then planned[#planned + 1] = name end
+  end
+  VALID[out] = planned
   SOURCE[out] = SOURCE[r] or util.deepcopy(r)
   return out
 end
@@ -117,18 +123,21 @@ end
 function M.source(r) return SOURCE[r] or r end
 
 --- Is r a validated recipe (returned by validate)?
-function M.is_valid(r) return VALID[r] == true end
+function M.is_valid(r) return VALID[r] ~= nil end
+
+-- the spawn options to_plan copies into the plan
+local SPAWN_KEYS = { "cwd", "stdin", "stdout", "stderr", "keep_fds", "file" }
 
 --- Build the core plan for one spawn from a validated recipe.
 -- `argv` is the command; `opts` may carry env/cwd/stdin/stdout/stderr/keep_fds.
 function M.to_plan(r, argv, opts)
   local plan = { argv = argv }
-  for _, name in ipairs(order) do
+  for _, name in ipairs(VALID[r] or order) do
     local spec = fields[name]
     if r[name] ~= nil and spec.plan then spec.plan(r[name], plan, r) end
   end
   if opts then
-    for _, k in ipairs { "cwd", "stdin", "stdout", "stderr", "keep_fds", "file" } do
+    for _, k in ipairs(SPAWN_KEYS) do
       if opts[k] ~= nil then plan[k] = opts[k] end
     end
     if opts.env ~= nil then

@@ -206,11 +206,22 @@ end
 
 -- ---------------------------------------------------------- pipeline
 
+-- validated recipe -> its plan caps (or false: unchanged), made once: the
+-- masks depend on the recipe and the kernel alone, and the core only reads
+-- them (a snapshot).
+local plan_caps_of = setmetatable({}, { __mode = "k" })
+
 --- Sandbox plan step: caps apply to every sandbox, with the default set
 -- when the recipe has none (a field's plan function only runs for fields
 -- the recipe sets).
 function M.plan_step(box, plan)
-  plan.caps = M.plan_caps(box.recipe)
+  local r = box.recipe
+  local c = plan_caps_of[r]
+  if c == nil then
+    c = M.plan_caps(r) or false
+    plan_caps_of[r] = c
+  end
+  plan.caps = c or nil
   return true
 end
 
