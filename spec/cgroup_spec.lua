@@ -41,8 +41,6 @@ local function assert_frozen(box)
   end
 end
 
-local run -- per backend, below
-
 -- Every spec runs on both backends: the direct cgroupfs path (the
 -- default) and `cgroup = { backend = "libcgroup" }`.
 for _, B in ipairs { "direct", "libcgroup" } do
@@ -61,7 +59,9 @@ local function with_backend(t, force)
 end
 local function sandbox(r) return isol.sandbox(with_backend(r)) end
 local function cgcreate(spec) return isol.cgroup.create(with_backend(spec or {}, true)) end
-run = function(recipe, script)
+-- (local to the loop body: the describe blocks run after the loop, so a
+-- variable shared by both passes would give every backend the last one's)
+local function run(recipe, script)
   local box = sandbox(recipe)
   local st, out, err = box:run({ "/bin/sh", "-c", script }, { capture = true })
   return box, st, out, err
