@@ -87,8 +87,10 @@ describe("cgroup (" .. B .. " backend) #root", function()
       end
     end)
 
-    it("agrees with libcgroup's discovery of the v1 mounts", function()
-      if V ~= 1 then pending("libcgroup 2.0.2 discovery is checked on v1 hierarchies") return end
+    it("agrees with libcgroup's discovery of every controller's mount", function()
+      local n = 0
+      for _, hh in ipairs(lay.hierarchies) do if hh.version == V then n = n + #hh.controllers end end
+      assert.is_true(n > 0, "no controller to compare")
       assert.same({}, isol.cgroup.libcgroup_check())
     end)
 
@@ -324,6 +326,36 @@ describe("cgroup (" .. B .. " backend) #root", function()
         assert(core.cgroup_libcgroup_create(n, ctrls, { ["pids.max"] = 7 }))
         assert(core.cgroup_libcgroup_delete(n, ctrls))
       end
+    end)
+
+    -- libcgroup 2.0.2 given no controller reports success and makes nothing:
+    -- isol makes the plain group on v2 itself, and refuses it elsewhere
+    it("libcgroup calls without controllers: a plain v2 group, else EINVAL (never a silent success)", function()
+      local n = "isol-plain-" .. select(5, core.ids())
+      if V ~= 2 then
+        local ok, msg, code = core.cgroup_libcgroup_create(n, {})
+        assert.is_nil(ok)
+        assert.are.equal(22, code, msg)
+        assert.matches("no controller given", msg)
+        return
+      end
+      local u
+      for _, hh in ipairs(lay.hierarchies) do if hh.version == 2 then u = hh end end
+      local dir = u.mount .. (u.self == "/" and "" or u.self) .. "/" .. n
+      assert(core.cgroup_libcgroup_create(n, {}))
+      assert.is_true(exists(dir))
+      local ok, msg, code = core.cgroup_libcgroup_create(n, {}, { ["pids.max"] = "5" })
+      assert.is_nil(ok)
+      assert.are.equal(22, code, msg)
+      local p = assert(isol.spawn { argv = { "/bin/sleep", "60" } })
+      assert(core.cgroup_libcgroup_attach(n, {}, p:pid()))
+      assert.are.equal(p:pid() .. "\n", h.read(dir .. "/cgroup.procs"))
+      p:kill("SIGKILL"); p:wait(); p:close()
+      assert(core.cgroup_libcgroup_delete(n, {}))
+      assert.is_false(exists(dir))
+      ok, msg, code = core.cgroup_libcgroup_delete(n, {})
+      assert.is_nil(ok)
+      assert.are.equal(2, code, msg)
     end)
   end)
 
