@@ -41,7 +41,8 @@
 -- cgroup_add_value_string, cgroup_create_cgroup, cgroup_attach_task_pid,
 -- cgroup_delete_cgroup_ext) and uses an isol handle on the same
 -- directories for what libcgroup 2.0.2 lacks (placing the child at spawn,
--- freeze, cgroup.kill, stats, BPF device rules). ~3x slower (bench/cgroup).
+-- freeze, cgroup.kill, stats, BPF device rules, and on v2 a group without
+-- controllers, which its calls skip). ~3x slower (bench/cgroup).
 -- `cgroup.hierarchies = "all"` (implied by a cgroup namespace) makes the
 -- group in every mounted hierarchy, so the namespace is rooted at the
 -- box's own group everywhere.
