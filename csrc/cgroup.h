@@ -25,7 +25,8 @@
  *   backend (`cgroup = { backend = "libcgroup" }`, cgroup_libcg.h) creates,
  *   sets every limit, attaches and deletes through libcgroup's API and
  *   opens an isol_cgroup on the same directories (spec->existing) for
- *   what libcgroup lacks.
+ *   what libcgroup lacks (also a v2 group without controllers, which
+ *   2.0.2 never makes: cgroup_libcg.h).
  *
  * Files: cgroup.c (layout detection, this API, dispatch), cgroup_v1.c and
  * cgroup_v2.c (the per-version backend table, cgroup_backend.h),

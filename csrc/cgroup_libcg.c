@@ -10,8 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cgroup.h"
+#include "fileio.h"
 
 static int g_lcg_state; /* 0 not tried, 1 ok, <0 -errno */
 
@@ -78,17 +80,24 @@ static int lcg_fail(isol_error *err, int ecg, const char *what, const char *name
 
 /* Full libcgroup name (caller's cgroup + name) into out for the controllers
  * in mask; the caller's cgroup must be the same in their hierarchies. */
+static int check_name(const struct isol_lcg_spec *spec, isol_error *err)
+{
+	if (!spec->name || !*spec->name || strstr(spec->name, "..") || spec->name[0] == '/')
+		return isol_failx(err, EINVAL,
+				  "libcgroup group name \"%s\": expected a relative path "
+				  "without \"..\"",
+				  spec->name ? spec->name : "");
+	return 0;
+}
+
 static int full_name(const struct isol_lcg_spec *spec, unsigned mask, char *out, size_t len, isol_error *err)
 {
 	const struct isol_cg_layout *lay;
 	const char *self = NULL;
 	int r;
 
-	if (!spec->name || !*spec->name || strstr(spec->name, "..") || spec->name[0] == '/')
-		return isol_failx(err, EINVAL,
-				  "libcgroup group name \"%s\": expected a relative path "
-				  "without \"..\"",
-				  spec->name ? spec->name : "");
+	if ((r = check_name(spec, err)) < 0)
+		return r;
 	if (!spec->ctrls)
 		return isol_failx(err, EINVAL, "libcgroup group %s: no controller given", spec->name);
 	if ((r = isol_cg_layout(&lay, 0, err)) < 0)
@@ -210,6 +219,59 @@ static int build(const struct isol_lcg_spec *spec, unsigned mask, int with_value
 	return 0;
 }
 
+/* libcgroup 2.0.2 creates, joins and deletes a group through its
+ * controllers only: cgroup_create_cgroup, cgroup_attach_task_pid and
+ * cgroup_delete_cgroup_ext loop over them, so for a group with none they
+ * return success and do nothing (no directory is made). On pure v2 such a
+ * group is a real one: cgroup.kill, cgroup.freeze, cpu.stat and the BPF
+ * device program need no controller, and a sandbox without limits (or
+ * with device rules only) gets exactly that. libcgroup 3.0 added it ("api.c:
+ * Allow creation of a v2 cgroup with no controllers"); with 2.0.2, isol
+ * makes, joins and removes that one directory in the unified tree itself.
+ * Returns 1 with the directory in dir for such a group, 0 for a group
+ * libcgroup handles, or -errno: a group without controllers anywhere else
+ * (v1 has no directory without a controller) is EINVAL. */
+static int plain_v2_dir(const struct isol_lcg_spec *spec, char *dir, size_t len, isol_error *err)
+{
+	const struct isol_cg_layout *lay;
+	int r;
+
+	if (spec->ctrls)
+		return 0;
+	if ((r = check_name(spec, err)) < 0 || (r = isol_cg_layout(&lay, 0, err)) < 0)
+		return r;
+	if (lay->mode != ISOL_CG_MODE_V2)
+		return isol_failx(err, EINVAL,
+				  "libcgroup group %s: no controller given (a group without controllers "
+				  "exists on a pure cgroup v2 host only)",
+				  spec->name);
+	const struct isol_cg_hier *h = &lay->h[lay->unified];
+	if ((size_t)snprintf(dir, len, "%s%s/%s", h->mount, strcmp(h->self, "/") ? h->self : "",
+			     spec->name) >= len)
+		return isol_failx(err, ENAMETOOLONG, "libcgroup group name too long");
+	return 1;
+}
+
+/* Whether the group's directory exists in controller c's hierarchy
+ * (libcgroup's delete of a missing group reports success). */
+static int exists_in(const struct isol_lcg_spec *spec, int c)
+{
+	const struct isol_cg_layout *lay;
+	char full[ISOL_CG_PATH], dir[ISOL_CG_PATH + 256];
+	struct stat st;
+
+	if (full_name(spec, 1u << c, full, sizeof full, NULL) < 0 || isol_cg_layout(&lay, 0, NULL) < 0)
+		return 1; /* let libcgroup report it */
+	for (int h = 0; h < lay->n; h++) {
+		const struct isol_cg_hier *hh = &lay->h[h];
+		if (!(hh->ctrls & (1u << c)) || (hh->version == 2 && lay->mode != ISOL_CG_MODE_V2))
+			continue;
+		snprintf(dir, sizeof dir, "%s%s", hh->mount, full);
+		return stat(dir, &st) == 0;
+	}
+	return 1;
+}
+
 /* libcgroup does not say which value it could not write: name them all. */
 static int create_fail(isol_error *err, int ecg, const struct isol_lcg_spec *spec, unsigned mask)
 {
@@ -239,10 +301,20 @@ int isol_lcg_create(const struct isol_lcg_spec *spec, isol_error *err)
 {
 	unsigned masks[ISOL_CG_NCTRL];
 	struct cgroup *g;
+	char dir[ISOL_CG_PATH];
 	int n, r;
 
-	if ((r = isol_cg_libcgroup_init(err)) < 0 || (n = split_by_self(spec, masks, err)) < 0)
-		return r < 0 ? r : n;
+	if ((r = isol_cg_libcgroup_init(err)) < 0 || (r = plain_v2_dir(spec, dir, sizeof dir, err)) < 0)
+		return r;
+	if (r == 1) {
+		if (spec->nvalues)
+			return isol_failx(err, EINVAL,
+					  "libcgroup group %s: \"%s\" belongs to no controller of the group",
+					  spec->name, spec->values[0].file);
+		return mkdir(dir, 0755) < 0 ? isol_fail(err, errno, "mkdir %s", dir) : 0;
+	}
+	if ((n = split_by_self(spec, masks, err)) < 0)
+		return n;
 	for (int i = 0; i < n; i++) {
 		if ((r = build(spec, masks[i], 1, &g, err)) == 0) {
 			int ecg = cgroup_create_cgroup(g, spec->ignore_ownership);
@@ -250,6 +322,14 @@ int isol_lcg_create(const struct isol_lcg_spec *spec, isol_error *err)
 			if (ecg)
 				r = create_fail(err, ecg, spec, masks[i]);
 		}
+		/* libcgroup skips a controller it cannot build a path for and
+		 * still reports success: a success is checked on disk. */
+		for (int c = 0; r == 0 && c < ISOL_CG_NCTRL; c++)
+			if ((masks[i] & (1u << c)) && !exists_in(spec, c))
+				r = isol_failx(err, EIO,
+					       "libcgroup cgroup_create_cgroup %s: reported success, but "
+					       "made no directory for controller \"%s\"",
+					       spec->name, lcg_ctrl_name(c));
 		if (r < 0) {
 			/* Nothing behind: what was made (values refused too) goes. */
 			isol_error ignored;
@@ -264,12 +344,19 @@ int isol_lcg_attach(const struct isol_lcg_spec *spec, pid_t pid, isol_error *err
 {
 	unsigned masks[ISOL_CG_NCTRL];
 	struct cgroup *g;
+	char dir[ISOL_CG_PATH], buf[24];
 	int n, r;
 
 	if (pid <= 0)
 		return isol_failx(err, EINVAL, "libcgroup attach: pid %d out of range", (int)pid);
-	if ((r = isol_cg_libcgroup_init(err)) < 0 || (n = split_by_self(spec, masks, err)) < 0)
-		return r < 0 ? r : n;
+	if ((r = isol_cg_libcgroup_init(err)) < 0 || (r = plain_v2_dir(spec, dir, sizeof dir, err)) < 0)
+		return r;
+	if (r == 1) {
+		snprintf(buf, sizeof buf, "%d", (int)pid);
+		return isol_write_at(dir, "cgroup.procs", buf, err);
+	}
+	if ((n = split_by_self(spec, masks, err)) < 0)
+		return n;
 	for (int i = 0; i < n; i++) {
 		if ((r = build(spec, masks[i], 0, &g, err)) < 0)
 			return r;
@@ -281,32 +368,20 @@ int isol_lcg_attach(const struct isol_lcg_spec *spec, pid_t pid, isol_error *err
 	return 0;
 }
 
-/* Whether the group's directory exists in controller c's hierarchy
- * (libcgroup's delete of a missing group reports success). */
-static int exists_in(const struct isol_lcg_spec *spec, int c)
-{
-	const struct isol_cg_layout *lay;
-	char full[ISOL_CG_PATH], dir[ISOL_CG_PATH + 256];
-	struct stat st;
-
-	if (full_name(spec, 1u << c, full, sizeof full, NULL) < 0 || isol_cg_layout(&lay, 0, NULL) < 0)
-		return 1; /* let libcgroup report it */
-	for (int h = 0; h < lay->n; h++) {
-		const struct isol_cg_hier *hh = &lay->h[h];
-		if (!(hh->ctrls & (1u << c)) || (hh->version == 2 && lay->mode != ISOL_CG_MODE_V2))
-			continue;
-		snprintf(dir, sizeof dir, "%s%s", hh->mount, full);
-		return stat(dir, &st) == 0;
-	}
-	return 1;
-}
-
 int isol_lcg_delete(const struct isol_lcg_spec *spec, isol_error *err)
 {
+	char dir[ISOL_CG_PATH];
 	int r, first = 0, gone = 0, n = 0;
 
-	if ((r = isol_cg_libcgroup_init(err)) < 0)
+	if ((r = isol_cg_libcgroup_init(err)) < 0 || (r = plain_v2_dir(spec, dir, sizeof dir, err)) < 0)
 		return r;
+	if (r == 1) {
+		/* recursive, as below; the callers empty it first (a process
+		 * still leaving is waited for a moment) */
+		if (access(dir, F_OK) < 0)
+			return isol_failx(err, ENOENT, "libcgroup delete %s: no such group", spec->name);
+		return isol_cg_rmdir_tree(dir, 1000, err);
+	}
 	/* Recursive (sub-groups made inside by a delegate go too), which
 	 * migrates remaining tasks to the parent: the callers empty the group
 	 * first (isol_lcg_close refuses a populated one).

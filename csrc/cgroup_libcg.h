@@ -9,6 +9,12 @@
  * cgroup per distinct caller path, so the group always sits under the
  * caller's own cgroup in every hierarchy, as with the direct backend.
  *
+ * A group without controllers (pure v2 only: kill, freeze, stats and
+ * device rules need none) is one directory in the unified tree that isol
+ * makes, joins and removes itself: libcgroup 2.0.2's create, attach and
+ * delete loop over the controllers and, given none, report success having
+ * done nothing (libcgroup 3.0 handles such groups).
+ *
  * Measured (bench/cgroup, v1, 5 dirs, create+limits+attach+delete):
  * direct backend 1.17x the C floor, libcgroup backend ~3.8x, raw
  * libcgroup with its ownership walk ~4.2x, with ignore_ownership ~2x.
@@ -42,17 +48,24 @@ struct isol_lcg_spec {
 };
 
 /* cgroup_new_cgroup + cgroup_add_controller + cgroup_add_value_string +
- * cgroup_create_cgroup. A value whose controller is not in ctrls is EINVAL. */
+ * cgroup_create_cgroup, then a check that every controller's directory is
+ * there (libcgroup skips one it cannot build a path for and reports
+ * success: EIO then, nothing left). A value whose controller is not in
+ * ctrls is EINVAL. No controller: the plain v2 group above (mkdir: ENOENT
+ * for a missing parent, EEXIST), EINVAL on a host that is not pure v2. */
 int isol_lcg_create(const struct isol_lcg_spec *spec, isol_error *err);
 
-/* cgroup_attach_task_pid: pid into the group in every controller. */
+/* cgroup_attach_task_pid: pid into the group in every controller (a plain
+ * v2 group: its cgroup.procs). */
 int isol_lcg_attach(const struct isol_lcg_spec *spec, pid_t pid, isol_error *err);
 
 /* cgroup_delete_cgroup_ext, one controller at a time: libcgroup 2.0.2's
  * delete of a multi-controller group stops at the first hierarchy whose
  * rmdir fails and, on hybrid hosts, can leave the others behind; deleting
  * per controller tries every hierarchy and returns the first error.
- * ENOENT for a group that exists in none. */
+ * ENOENT for a group that exists in none. A plain v2 group: its
+ * directory, sub-groups first (EBUSY after a second of processes still
+ * leaving). */
 int isol_lcg_delete(const struct isol_lcg_spec *spec, isol_error *err);
 
 /* The libcgroup backend of a sandbox group: create it through libcgroup
