@@ -151,7 +151,7 @@ function M.cgroup_remove(name)
     for dir in dirs:gmatch("[^\n]+") do
       local f = io.open(dir .. "/freezer.state", "w")
       if f then f:write("THAWED"); f:close() end
-      for d in h.sh("find " .. shq(dir) .. " -depth -type d"):gmatch("[^\n]+") do
+      for d in h.sh("find " .. shq(dir) .. " -depth -type d 2>/dev/null"):gmatch("[^\n]+") do
         for pid in (h.read(d .. "/cgroup.procs") or ""):gmatch("%d+") do h.sh("kill -KILL " .. pid) end
         h.sh("rmdir " .. shq(d) .. " 2>/dev/null")
       end
