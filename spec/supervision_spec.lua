@@ -125,7 +125,8 @@ else -- the escapee's own $$ is a host pid
 end
 out:close()
 io.open(%q, "w"):close()
-os.execute("sleep 300")
+-- (asleep in this process: an os.execute'd sleep would outlive our SIGKILL)
+isol.core.poll({}, 300)
 ]], recipe_src, pre or "", cmd, f .. ".ready", f, f .. ".esc", f .. ".watch"))
   sf:close()
   local root = h.root
