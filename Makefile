@@ -67,6 +67,9 @@ export LUA_CPATH := $(CURDIR)/$(BUILD)/?.so;$(LUA_CPATH);;
 # least as new as its source, else the source: parsing the sources costs
 # ~2.7 ms of CPU per `isol run` (100 runs: 0.26 s user with bytecode, 0.54 s
 # from sources). bin/isol, which cannot compare file times, reads sources.
+# The modules of every `isol run` are also bundled without line information
+# (RUN_BUNDLE below): build/bin/isol reads them from that one file unless
+# ISOL_DEBUG is set.
 LUAC      ?= luac5.4
 LUA_SRCS  := $(shell find lua -name '*.lua')
 LUA_BC    := $(patsubst lua/%,$(BUILD)/lua/%,$(LUA_SRCS))
@@ -77,7 +80,16 @@ LUA_BC    := $(patsubst lua/%,$(BUILD)/lua/%,$(LUA_SRCS))
 CLI_BIN   := $(BUILD)/bin/isol
 LUA_LIBS  ?= $(shell $(PKG_CONFIG) --libs lua$(LUA_VER) 2>/dev/null || echo -llua$(LUA_VER))
 
-all: installable $(LUA_BC)
+# The modules every `isol run` loads, for build/bin/isol as one file of
+# bytecode without debug information (see preload_bundle in
+# csrc/cli/isol.c): a module missing here is searched as usual, one listed
+# but not loaded costs its undump.
+RUN_MODS   := isol isol.cli isol.cli.run isol.recipe isol.util isol.userns isol.sandbox isol.rootless \
+              isol.fs isol.kill isol.security isol.net isol.policy
+RUN_STRIP  := $(foreach m,$(RUN_MODS),$(BUILD)/lua-s/$(subst .,/,$(m)).lua)
+RUN_BUNDLE := $(BUILD)/lua/run.bundle
+
+all: installable $(LUA_BC) $(RUN_BUNDLE)
 
 # What `make install` (and the rockspec) installs: no bytecode, so no luac.
 installable: $(SO) $(CLI_BIN)
@@ -106,6 +118,14 @@ $(CLI_BIN): csrc/cli/isol.c $(CLI_DEPS) | $(DEPS_STAMP)
 $(BUILD)/lua/%.lua: lua/%.lua | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(LUAC) -o $@ $<
+$(BUILD)/lua-s/%.lua: lua/%.lua | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(LUAC) -s -o $@ $<
+$(RUN_BUNDLE): $(RUN_STRIP)
+	@mkdir -p $(dir $@)
+	@{ printf 'isol-bundle 1\n'; for m in $(RUN_MODS); do \
+	  f=$(BUILD)/lua-s/$$(echo $$m | tr . /).lua; printf '%s %s\n' $$m $$(wc -c < $$f); cat $$f; \
+	done; } > $@.tmp && mv $@.tmp $@
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): .ci/deps

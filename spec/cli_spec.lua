@@ -119,3 +119,49 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
     end)
   end)
 end
+
+-- build/bin/isol loads the modules of every `isol run` from one bundle of
+-- stripped bytecode (build/lua/run.bundle), but only while that bundle is
+-- at least as new as each source in it, and not under ISOL_DEBUG. A copy
+-- of the tree shows which copy of a module ran: bytecode without debug
+-- information has no source name ("=?"), the per-module bytecode has the
+-- name luac gave it ("@lua/..."), a module read from source its path.
+describe("build/bin/isol's run bundle", function()
+  local dir
+  local probe = 'io.write(debug.getinfo(require("isol.recipe").validate, "S").source, "\\n")'
+  before_each(function()
+    dir = h.sh("mktemp -d /tmp/isol-bundle-spec.XXXXXX"):gsub("%s+$", "")
+    assert(h.sh(string.format("mkdir -p %s/build/bin && cp -a lua %s/ && cp -a build/lua %s/build/ && "
+      .. "cp build/bin/isol %s/build/bin/ && printf '%%s' %s > %s/probe.lua", dir, dir, dir, dir,
+      h.shq(probe), dir)))
+  end)
+  after_each(function() h.sh("rm -rf " .. h.shq(dir)) end)
+  local function source(env)
+    local out, ok = h.sh(string.format("%s %s/build/bin/isol run %s/probe.lua 2>&1", env or "", dir, dir))
+    assert(ok, out)
+    return (out:gsub("\n$", ""))
+  end
+
+  it("serves isol run's modules while fresh, the sources once one is newer", function()
+    assert.are.equal("=?", source())
+    -- ISOL_DEBUG: per-module bytecode with line information
+    assert.are.equal("@lua/isol/recipe.lua", source("ISOL_DEBUG=1"))
+    -- an edited source outdates the bundle (and that module's bytecode)
+    assert(h.sh(string.format("sleep 0.01; touch %s/lua/isol/policy.lua", dir)))
+    assert.are.equal("@lua/isol/recipe.lua", source())
+    assert(h.sh(string.format("echo '-- edited' >> %s/lua/isol/recipe.lua", dir)))
+    assert.are.equal("@" .. dir .. "/build/../lua/isol/recipe.lua", source())
+  end)
+
+  it("falls back to the modules' files when the bundle is damaged", function()
+    for _, damage in ipairs {
+      "head -c 5000 %s/build/lua/run.bundle > %s/t && mv %s/t %s/build/lua/run.bundle", -- truncated
+      "printf 'isol-bundle 1\\nisol.recipe 99999999\\n' > %s/build/lua/run.bundle",   -- size past the end
+      "printf 'isol-bundle 1\\nisol.recipe 4\\nxxxx' > %s/build/lua/run.bundle",       -- not bytecode
+      "printf 'not a bundle' > %s/build/lua/run.bundle",
+    } do
+      assert(h.sh(damage:gsub("%%s", dir)))
+      assert.are.equal("@lua/isol/recipe.lua", source())
+    end
+  end)
+end)

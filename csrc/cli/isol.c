@@ -43,38 +43,49 @@ static int newer_or_same(const struct stat *a, const struct stat *b)
 	return a->st_mtim.tv_nsec >= b->st_mtim.tv_nsec;
 }
 
+/* A whole file in one open and one read: a malloc'd buffer (*len bytes,
+ * NUL-terminated) and the file's stat, or NULL. */
+static char *read_whole(const char *path, size_t *len, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf = NULL;
+	size_t got = 0;
+	ssize_t n = 0;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, st) == 0 && st->st_size >= 0 && st->st_size <= (1 << 26))
+		buf = malloc((size_t)st->st_size + 1);
+	while (buf && got < (size_t)st->st_size && (n = read(fd, buf + got, (size_t)st->st_size - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	if (buf && got != (size_t)st->st_size) {
+		free(buf);
+		buf = NULL;
+	}
+	if (buf) {
+		buf[got] = '\0';
+		*len = got;
+	}
+	return buf;
+}
+
 /* Load a whole file as a chunk named "@path" with one open and one read
  * (luaL_loadfilex reads through stdio and reopens a binary chunk: twice the
  * system calls, for each module of every `isol run`). */
 static int load_whole(lua_State *L, const char *path, const char *mode)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *buf;
-	ssize_t n = -1;
+	size_t len = 0;
+	char *buf = read_whole(path, &len, &st);
 	int rc;
 
-	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 0 || st.st_size > (1 << 26)) {
-		if (fd >= 0)
-			close(fd);
-		lua_pushfstring(L, "cannot read %s", path);
-		return LUA_ERRFILE;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf) {
-		size_t got = 0;
-		while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
-			got += (size_t)n;
-		n = (ssize_t)got;
-	}
-	close(fd);
-	if (!buf || n != st.st_size) {
-		free(buf);
+	if (!buf) {
 		lua_pushfstring(L, "cannot read %s", path);
 		return LUA_ERRFILE;
 	}
 	lua_pushfstring(L, "@%s", path);
-	rc = luaL_loadbufferx(L, buf, (size_t)n, lua_tostring(L, -1), mode);
+	rc = luaL_loadbufferx(L, buf, len, lua_tostring(L, -1), mode);
 	free(buf);
 	lua_remove(L, -2); /* the name, under the chunk or the message */
 	return rc;
@@ -114,6 +125,69 @@ static int search_tree(lua_State *L)
 	return 1;
 }
 
+/* The bundle <b>/lua/run.bundle (the Makefile's RUN_MODS): the modules
+ * every `isol run` loads, as bytecode without debug information, in one
+ * file read at once; each becomes the package.preload loader of its
+ * module. Format: a line "isol-bundle 1", then per module a line
+ * "NAME SIZE" and SIZE bytes of bytecode. Used only when the bundle is at
+ * least as new as every source it holds (else each module comes from
+ * search_tree), and not under ISOL_DEBUG (tracebacks then name file:line,
+ * from the per-module bytecode that keeps line information). Saves about
+ * 0.25 ms of `isol run`: thirteen searches (two stat, an open, a read and
+ * a close each) and a quarter of the undump. */
+static void preload_bundle(lua_State *L, const char *src, const char *bld)
+{
+	static const char magic[] = "isol-bundle 1\n";
+	int top = lua_gettop(L);
+	struct stat bs, ss;
+	char path[4300];
+	size_t len = 0;
+	char *buf, *p, *end;
+
+	if (getenv("ISOL_DEBUG") || snprintf(path, sizeof path, "%s/lua/run.bundle", bld) >= (int)sizeof path)
+		return;
+	if (!(buf = read_whole(path, &len, &bs)))
+		return;
+	p = buf;
+	end = buf + len;
+	if (len < sizeof magic - 1 || memcmp(p, magic, sizeof magic - 1) != 0)
+		goto out;
+	p += sizeof magic - 1;
+	lua_newtable(L); /* name -> loader, installed once all are good */
+	while (p < end) {
+		char name[128], rel[128], chunk[130], spath[4400];
+		unsigned long size;
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (!nl || nl - p >= (long)sizeof name - 1)
+			goto out;
+		*nl = '\0';
+		if (sscanf(p, "%127s %lu", name, &size) != 2 || size > (unsigned long)(end - nl - 1))
+			goto out;
+		p = nl + 1;
+		for (size_t i = 0; i < sizeof rel; i++)
+			rel[i] = name[i] == '.' ? '/' : name[i];
+		snprintf(spath, sizeof spath, "%s/lua/%s.lua", src, rel);
+		if (stat(spath, &ss) != 0 || !newer_or_same(&bs, &ss))
+			goto out; /* a source changed since `make` */
+		snprintf(chunk, sizeof chunk, "=%s", name);
+		if (luaL_loadbufferx(L, p, size, chunk, "b") != LUA_OK)
+			goto out;
+		lua_setfield(L, top + 1, name);
+		p += size;
+	}
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	lua_pushnil(L);
+	while (lua_next(L, top + 1)) {
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2);
+		lua_settable(L, top + 2);
+	}
+out:
+	lua_settop(L, top);
+	free(buf);
+}
+
 /* 1 when the executable sits in a build tree (and its searcher is set). */
 static int use_build_tree(lua_State *L)
 {
@@ -145,6 +219,8 @@ static int use_build_tree(lua_State *L)
 	lua_pushcclosure(L, search_tree, 2);
 	lua_call(L, 3, 0);
 	lua_pop(L, 1);
+	snprintf(probe, sizeof probe, "%s/..", exe);
+	preload_bundle(L, probe, exe);
 	const char *cpath = getenv("ISOL_CPATH");
 	if (cpath) {
 		prepend_path(L, "cpath", cpath);
