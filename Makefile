@@ -104,10 +104,29 @@ installable: $(SO) $(CLI_BIN)
 # core.so at run time.
 LIBDIR_A   ?= $(shell $(CC) -print-multiarch >/dev/null 2>&1 && echo /usr/lib/$$($(CC) -print-multiarch))
 STATIC_A   := $(foreach l,lua$(LUA_VER) cgroup zstd z cap seccomp,$(LIBDIR_A)/lib$(l).a)
+# The math functions Lua needs come from musl's libc.a when musl-tools is
+# there (CLI_MATH: those members only, in one object whose other symbols,
+# musl's own memcpy among them, are made local): glibc's libm.so resolves
+# its IFUNCs at load, which maps ~330 KiB of it into every `isol run` for
+# functions a recipe seldom calls. Any other math function still comes
+# from libm.so (--as-needed: libm is needed only then).
+# (musl-gcc -print-file-name names glibc's libc.a: the archive is the one
+# a static link with musl-gcc uses)
+MUSL_LIBC  := $(shell command -v musl-gcc >/dev/null 2>&1 && echo 'int main(void){return 0;}' | \
+              musl-gcc -static -Wl,-t -o /dev/null -x c - 2>/dev/null | grep -m1 '/libc\.a$$')
+LUA_MATH   := acos asin atan2 cos cosh exp fmod frexp ldexp llround log log10 log2 pow sin sinh sqrt tan tanh
+CLI_MATH   := $(if $(wildcard $(MUSL_LIBC)),$(BUILD)/obj/cli/math.o)
+$(BUILD)/obj/cli/math.o: | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(LD) -r -o $@.tmp $(addprefix -u ,$(LUA_MATH)) $(MUSL_LIBC)
+	$(OBJCOPY) $(addprefix --keep-global-symbol=,$(LUA_MATH)) $@.tmp $@
+	@rm -f $@.tmp
+OBJCOPY    ?= objcopy
 ifeq ($(words $(wildcard $(STATIC_A))),6)
 CLI_CORE   := -DISOL_STATIC_CORE
-CLI_LINK   := $(OBJ) -Wl,--dynamic-list=csrc/cli/isol.dynlist $(STATIC_A) -lm -ldl
-CLI_DEPS   := $(OBJ) csrc/cli/isol.dynlist
+CLI_LINK   := $(OBJ) -Wl,--dynamic-list=csrc/cli/isol.dynlist $(STATIC_A) $(CLI_MATH) \
+              -Wl,--as-needed -lm -Wl,--no-as-needed -ldl
+CLI_DEPS   := $(OBJ) csrc/cli/isol.dynlist $(CLI_MATH)
 else
 CLI_LINK   := $(LUA_LIBS)
 endif
