@@ -15,6 +15,20 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
       return tmp
     end
 
+    it("collects a recipe script's garbage (the collector runs for scripts)", function()
+      -- 1.2 GB of short-lived tables: without a collection this would not fit
+      local r = recipe([[
+        local x = {}
+        for i = 1, 3e6 do x[i % 10] = { i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i } end
+        io.write(collectgarbage("isrunning") and "running" or "stopped", " ",
+          math.floor(collectgarbage("count") / 1024), "\n")]])
+      local out, ok = h.sh(exe .. " run " .. r .. " 2>&1")
+      assert(ok, out)
+      local state, mib = out:match("^(%a+) (%d+)\n$")
+      assert.are.equal("running", state, out)
+      assert.is_true(tonumber(mib) < 64, out)
+    end)
+
     it("exits with the command's status, 128+N for a signal", function()
       local r = recipe('return { namespaces = { "pid" }, command = { "/bin/sh", "-c", "exit 7" } }')
       local _, _, code = h.sh(exe .. " run " .. r)

@@ -88,9 +88,6 @@ function M.main(argv)
     io.stdout:write(mod.usage, "\n")
     return 0
   end
-  -- the launcher loads modules with the collector stopped: a command runs
-  -- with it (run restarts it itself once its modules are loaded)
-  if not mod.restarts_gc then collectgarbage("restart") end
   local ok, code = xpcall(mod.run, function(e)
     if type(e) == "string" and os.getenv("ISOL_DEBUG") then return debug.traceback(e, 2) end
     return e

@@ -112,7 +112,6 @@ end
 -- was not found; 124 the recipe's timeout expired.
 local SETUP_FAILED, CANNOT_EXEC, NOT_FOUND, TIMED_OUT = 125, 126, 127, 124
 M.error_code = SETUP_FAILED -- errors raised by run (a bad recipe): cli.main
-M.restarts_gc = true -- once isol is loaded (build): cli.main
 
 --- Exit status for a failed spawn (message and errno from box:spawn):
 -- the exec step's failures are 127 (not found) or 126, the rest 125.
@@ -401,9 +400,6 @@ end
 -- the file was a script that did its own work.
 local function build(o)
   local isol = require "isol"
-  -- isol's modules are loaded: from here on (the recipe is a script that
-  -- may do anything) the collector runs (see isol.cli.main)
-  collectgarbage("restart")
   local parts = {}
   for _, spec in ipairs(o.named) do parts[#parts + 1] = M.named_recipe(spec) end
   local cmd = o.cmd
