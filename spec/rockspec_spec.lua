@@ -70,6 +70,20 @@ describe("installation as an ordinary user #root", function()
       .. "PREFIX=$HOME/.local", src))
     assert(ok, out)
     check_installed(home .. "/.local/bin/isol")
+    -- the modules of `isol run` come from the installed bundle (stripped
+    -- bytecode: no source name), a module edited after the install from
+    -- its source
+    local probe = src .. "/probe.lua"
+    local f = assert(io.open(probe, "w"))
+    f:write('io.write(debug.getinfo(require("isol.recipe").validate, "S").source, "\\n")')
+    f:close()
+    out, ok = as_user(string.format("cd / && %s/.local/bin/isol run %s", home, probe))
+    assert(ok, out)
+    assert.are.equal("=?\n", out)
+    out, ok = as_user(string.format("sleep 0.01; echo '-- edited' >> %s/.local/share/lua/5.4/isol/recipe.lua && "
+      .. "cd / && %s/.local/bin/isol run %s", home, home, probe))
+    assert(ok, out)
+    assert.are.equal("@" .. home .. "/.local/share/lua/5.4/isol/recipe.lua\n", out)
     -- it prefers its own modules to others on LUA_PATH
     out, ok = as_user(string.format("cd / && LUA_PATH='/nonexistent/?.lua' %s/.local/bin/isol --version", home))
     assert(ok, out)

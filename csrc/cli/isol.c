@@ -13,7 +13,10 @@
  * installed with (ISOL_LUADIR, ISOL_LIBDIR, compiled in by `make install`),
  * then from <exe>/../share/lua/5.4 and <exe>/../lib/lua/5.4 (the layout of
  * `make install` and of a luarocks tree, wherever it was moved), then Lua's
- * usual LUA_PATH/LUA_CPATH: no environment is needed.
+ * usual LUA_PATH/LUA_CPATH: no environment is needed. `make install` also
+ * puts the bytecode and the bundle under <lib>/isol/bytecode when luac is
+ * there: the same rule then serves them (bytecode only when as new as its
+ * source).
  * Built with ISOL_STATIC_CORE (see the Makefile), the core is linked in and
  * preloaded as isol.core.
  */
@@ -91,14 +94,15 @@ static int load_whole(lua_State *L, const char *path, const char *mode)
 	return rc;
 }
 
-/* package.searchers entry (upvalues: source tree, build tree): isol's own
- * modules, from fresh bytecode or from source. */
+/* package.searchers entry (upvalues: the directory of the sources, that of
+ * their bytecode, each holding isol.lua and isol/): isol's own modules,
+ * from fresh bytecode or from source. */
 static int search_tree(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
 	const char *src = lua_tostring(L, lua_upvalueindex(1));
 	const char *bld = lua_tostring(L, lua_upvalueindex(2));
-	static const char *const forms[] = { "%s/lua/%s.lua", "%s/lua/%s/init.lua" };
+	static const char *const forms[] = { "%s/%s.lua", "%s/%s/init.lua" };
 	const char *rel;
 	struct stat ss, bs;
 
@@ -121,11 +125,11 @@ static int search_tree(lua_State *L)
 		lua_pushstring(L, use);
 		return 2;
 	}
-	lua_pushfstring(L, "no file '%s/lua/%s.lua' (isol source tree)", src, rel);
+	lua_pushfstring(L, "no file '%s/%s.lua' (isol's modules)", src, rel);
 	return 1;
 }
 
-/* The bundle <b>/lua/run.bundle (the Makefile's RUN_MODS): the modules
+/* The bundle BLD/run.bundle (the Makefile's RUN_MODS): the modules
  * every `isol run` loads, as bytecode without debug information, in one
  * file read at once; each becomes the package.preload loader of its
  * module. Format: a line "isol-bundle 1", then per module a line
@@ -144,7 +148,7 @@ static void preload_bundle(lua_State *L, const char *src, const char *bld)
 	size_t len = 0;
 	char *buf, *p, *end;
 
-	if (getenv("ISOL_DEBUG") || snprintf(path, sizeof path, "%s/lua/run.bundle", bld) >= (int)sizeof path)
+	if (getenv("ISOL_DEBUG") || snprintf(path, sizeof path, "%s/run.bundle", bld) >= (int)sizeof path)
 		return;
 	if (!(buf = read_whole(path, &len, &bs)))
 		return;
@@ -167,7 +171,7 @@ static void preload_bundle(lua_State *L, const char *src, const char *bld)
 		p = nl + 1;
 		for (size_t i = 0; i < sizeof rel; i++)
 			rel[i] = name[i] == '.' ? '/' : name[i];
-		snprintf(spath, sizeof spath, "%s/lua/%s.lua", src, rel);
+		snprintf(spath, sizeof spath, "%s/%s.lua", src, rel);
 		if (stat(spath, &ss) != 0 || !newer_or_same(&bs, &ss))
 			goto out; /* a source changed since `make` */
 		snprintf(chunk, sizeof chunk, "=%s", name);
@@ -186,6 +190,26 @@ static void preload_bundle(lua_State *L, const char *src, const char *bld)
 out:
 	lua_settop(L, top);
 	free(buf);
+}
+
+/* isol's modules from the sources in SRC and their bytecode in BC (each
+ * holding isol.lua and isol/): search_tree becomes package.searchers[2]
+ * (after preload, before package.path), and the bundle in BC, if any,
+ * preloads the modules of `isol run`. */
+static void use_modules(lua_State *L, const char *src, const char *bc)
+{
+	lua_getglobal(L, "table");
+	lua_getfield(L, -1, "insert");
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "searchers");
+	lua_remove(L, -2);
+	lua_pushinteger(L, 2);
+	lua_pushstring(L, src);
+	lua_pushstring(L, bc);
+	lua_pushcclosure(L, search_tree, 2);
+	lua_call(L, 3, 0);
+	lua_pop(L, 1);
+	preload_bundle(L, src, bc);
 }
 
 /* 1 when the executable sits in a build tree (and its searcher is set). */
@@ -207,20 +231,10 @@ static int use_build_tree(lua_State *L)
 	snprintf(probe, sizeof probe, "%s/../lua/isol.lua", exe);
 	if (access(probe, R_OK) != 0)
 		return 0;
-	/* searchers[2] (after preload) becomes the tree's, before package.path */
-	lua_getglobal(L, "table");
-	lua_getfield(L, -1, "insert");
-	lua_getglobal(L, "package");
-	lua_getfield(L, -1, "searchers");
-	lua_remove(L, -2);
-	lua_pushinteger(L, 2);
-	lua_pushfstring(L, "%s/..", exe);
-	lua_pushstring(L, exe);
-	lua_pushcclosure(L, search_tree, 2);
-	lua_call(L, 3, 0);
-	lua_pop(L, 1);
-	snprintf(probe, sizeof probe, "%s/..", exe);
-	preload_bundle(L, probe, exe);
+	lua_pushfstring(L, "%s/../lua", exe);
+	lua_pushfstring(L, "%s/lua", exe);
+	use_modules(L, lua_tostring(L, -2), lua_tostring(L, -1));
+	lua_pop(L, 2);
 	const char *cpath = getenv("ISOL_CPATH");
 	if (cpath) {
 		prepend_path(L, "cpath", cpath);
@@ -246,6 +260,11 @@ static int use_dirs(lua_State *L, const char *share, const char *lib)
 	lua_pushfstring(L, "%s/?.so", lib);
 	prepend_path(L, "cpath", lua_tostring(L, -1));
 	lua_pop(L, 2);
+	w = snprintf(probe, sizeof probe, "%s/isol/bytecode/isol.lua", lib);
+	if (w > 0 && (size_t)w < sizeof probe && access(probe, R_OK) == 0) {
+		probe[w - sizeof "/isol.lua" + 1] = '\0'; /* <lib>/isol/bytecode */
+		use_modules(L, share, probe);
+	}
 	return 1;
 }
 
