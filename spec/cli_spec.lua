@@ -179,3 +179,42 @@ describe("build/bin/isol's run bundle", function()
     end
   end)
 end)
+
+-- What a plain `isol run` never uses is loaded on first use only
+-- (isol.cli_run_extra, isol.cli_extra): the run bundle carries less.
+describe("isol run's cold parts #root", function()
+  local r
+  setup(function()
+    r = os.tmpname()
+    local f = assert(io.open(r, "w"))
+    f:write('return { namespaces = { "user", "uts", "pid" }, user = { map_root = true }, command = { "/bin/true" } }')
+    f:close()
+  end)
+  teardown(function() os.remove(r) end)
+
+  -- isol.cli.main(args) in a fresh interpreter: its exit status, then
+  -- which of the two modules it loaded
+  local function loaded(args)
+    local q = {}
+    for i, a in ipairs(args) do q[i] = string.format("%q", a) end
+    local out = h.lua(string.format([[
+      local code = require("isol.cli").main({ %s })
+      io.stdout:flush()
+      io.stderr:write("status ", code, " run_extra ", tostring(package.loaded["isol.cli_run_extra"] ~= nil),
+        " cli_extra ", tostring(package.loaded["isol.cli_extra"] ~= nil), "\n")]], table.concat(q, ", ")))
+    return out:match("status (%d+) run_extra (%a+) cli_extra (%a+)\n$")
+  end
+
+  it("a plain run loads neither", function()
+    assert.are.same({ "0", "false", "false" }, { loaded { "run", r } })
+    assert.are.same({ "1", "false", "false" }, { loaded { "run", r, "/bin/false" } })
+  end)
+
+  it("--help, options, a failed spawn, a typo load them", function()
+    assert.are.same({ "0", "true", "false" }, { loaded { "run", "--help" } })
+    assert.are.same({ "0", "true", "false" }, { loaded { "run", "-n", r } })
+    assert.are.same({ "127", "true", "false" }, { loaded { "run", r, "/nonexistent" } })
+    assert.are.same({ "2", "true", "true" }, { loaded { "run", "--dry-rnu", r } })
+    assert.are.same({ "0", "false", "true" }, { loaded { "--help" } })
+  end)
+end)

@@ -14,40 +14,12 @@ local function load_cmd(name)
   error(mod, 0)
 end
 
-local function usage(out)
-  out:write("usage: isol COMMAND [ARGS]\n\ncommands:\n")
-  for _, name in ipairs(M.commands) do
-    local mod = load_cmd(name)
-    if mod then out:write(string.format("  %-8s %s\n", name, mod.summary)) end
-  end
-  out:write("\n`isol COMMAND --help` (or `isol help COMMAND`) describes each command;\n"
-    .. "`isol --version` prints the version.\n")
-end
-
--- Levenshtein distance, for "did you mean".
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
+-- `isol --help`, "did you mean" and load_recipe: isol.cli_extra, loaded
+-- on first use.
+local function extra() return require "isol.cli_extra" end
 
 --- The known name closest to `word` (at most 2 edits away), or nil.
-function M.did_you_mean(word, names)
-  local best, bd = nil, 3
-  for _, n in ipairs(names) do
-    local d = distance(word, n)
-    if d < bd then best, bd = n, d end
-  end
-  return best
-end
+function M.did_you_mean(word, names) return extra().did_you_mean(word, names) end
 
 --- Print to stderr and return exit status 2 (usage) or 1.
 function M.die(msg, code)
@@ -71,7 +43,7 @@ function M.main(argv)
     name, args = args[1], { "--help" }
   end
   if not name or name == "-h" or name == "--help" or name == "help" then
-    usage(name and io.stdout or io.stderr)
+    extra().usage(name and io.stdout or io.stderr, M.commands, load_cmd)
     return name and 0 or 2
   end
   if name == "--version" then
@@ -100,16 +72,6 @@ end
 --- Load a recipe file: it returns a recipe table, a function returning one
 -- (called with the extra arguments), or nothing (a script that did its own
 -- work). Returns recipe or nil.
-function M.load_recipe(path, ...)
-  local chunk, err = loadfile(path)
-  if not chunk then error(err, 0) end
-  local r = chunk(...)
-  if type(r) == "function" then r = r(...) end
-  if r ~= nil and type(r) ~= "table" then
-    error(string.format("%s: expected the file to return a recipe table or a function, got %s",
-      path, type(r)), 0)
-  end
-  return r
-end
+function M.load_recipe(path, ...) return extra().load_recipe(path, ...) end
 
 return M

@@ -229,24 +229,9 @@ M.define("namespaces", {
   end,
 })
 
-local function check_idmap(v, path)
-  util.check_type(path, v, "table")
-  local out = {}
-  for i, range in ipairs(v) do
-    local p = string.format("%s[%d]", path, i)
-    util.check_type(p, range, "table")
-    local a, b, c = range[1] or range.inside, range[2] or range.outside, range[3] or range.count or 1
-    for j, x in ipairs { a, b, c } do
-      if math.type(x) ~= "integer" or x < 0 or x > 0xffffffff then
-        util.fail(p, "expected {inside, outside, count} ids, got %s at position %d", util.show(x), j)
-      end
-    end
-    if c == 0 then util.fail(p, "count must be at least 1") end
-    out[i] = { a, b, c }
-  end
-  if #out == 0 then util.fail(path, "expected at least one range") end
-  return out
-end
+-- the parts of a recipe that a plain one never uses (explicit id maps,
+-- the `time` and `keep_fds` fields): isol.recipe_extra, loaded on first use
+local function extra() return require "isol.recipe_extra" end
 
 M.define("user", {
   doc = "user namespace maps: {map_root=true} | {map_root=\"unprivileged\"} (root inside is never host root) "
@@ -286,8 +271,8 @@ M.define("user", {
         out[k] = x
       end
     end
-    if v.uid_map ~= nil then out.uid_map = check_idmap(v.uid_map, path .. ".uid_map") end
-    if v.gid_map ~= nil then out.gid_map = check_idmap(v.gid_map, path .. ".gid_map") end
+    if v.uid_map ~= nil then out.uid_map = extra().check_idmap(v.uid_map, path .. ".uid_map") end
+    if v.gid_map ~= nil then out.gid_map = extra().check_idmap(v.gid_map, path .. ".gid_map") end
     if out.map_root and (out.uid or out.uid_map) then
       util.fail(path, "map_root cannot be combined with uid or uid_map")
     end
@@ -352,20 +337,7 @@ M.define("domainname", {
   plan = function(v, plan) plan.domainname = v end,
 })
 
-M.define("time", {
-  doc = 'time namespace offsets in seconds: {monotonic=, boottime=} (needs "time")',
-  check = function(v, path)
-    util.check_type(path, v, "table")
-    util.check_keys(path, v, { monotonic = true, boottime = true })
-    for _, k in ipairs { "monotonic", "boottime" } do
-      if v[k] ~= nil and math.type(v[k]) ~= "integer" then
-        util.fail(path .. "." .. k, "expected whole seconds, got %s", util.show(v[k]))
-      end
-    end
-    return { monotonic = v.monotonic or 0, boottime = v.boottime or 0 }
-  end,
-  plan = function(v, plan) plan.time = v end,
-})
+M.lazy("time", "isol.recipe_extra")
 
 M.define("env", {
   doc = "environment overrides {NAME = \"value\" | false}, over the caller's unless clear_env",
@@ -431,23 +403,11 @@ for _, s in ipairs { "stdin", "stdout", "stderr" } do
   })
 end
 
---- Check a list of fds >= 3 (recipe field keep_fds, spawn option keep_fds).
-function M.check_keep_fds(v, path)
-  util.check_type(path, v, "table")
-  if not util.is_list(v) then util.fail(path, "expected a list of fds") end
-  for i, fd in ipairs(v) do
-    if math.type(fd) ~= "integer" or fd < 3 or fd > 0x7fffffff then
-      util.fail(string.format("%s[%d]", path, i), "expected an fd >= 3, got %s", util.show(fd))
-    end
-  end
-  return util.copy_list(v)
-end
+--- Check a list of fds >= 3 (recipe field keep_fds, spawn option keep_fds);
+-- returns a copy.
+function M.check_keep_fds(v, path) return extra().check_keep_fds(v, path) end
 
-M.define("keep_fds", {
-  doc = "extra file descriptors passed into the sandbox (all others are closed)",
-  check = M.check_keep_fds,
-  plan = function(v, plan) plan.keep_fds = v end,
-})
+M.lazy("keep_fds", "isol.recipe_extra")
 
 M.define("command", {
   doc = "default command (argv list) when none is given to spawn/run",

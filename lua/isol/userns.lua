@@ -63,59 +63,25 @@ function M.needs_auto(namespaces)
   return want and not M.privileged()
 end
 
+-- The subordinate ranges and the maps of map_range: isol.userns_ranges,
+-- loaded on first use.
+local function subid() return require "isol.userns_ranges" end
+
 --- Every subordinate range of user `name` (or of its numeric id) in `file`:
 -- a list of {start, count} in file order (empty when none or unreadable).
-function M.subid_ranges(file, name, id)
-  local out = {}
-  local f = io.open(file, "r")
-  if not f then return out end
-  for line in f:lines() do
-    local who, start, count = line:match("^%s*([^:#%s]+):(%d+):(%d+)%s*$")
-    if who and (who == name or who == tostring(id)) then
-      start, count = math.tointeger(tonumber(start)), math.tointeger(tonumber(count))
-      if start and count and count > 0 then out[#out + 1] = { start, count } end
-    end
-  end
-  f:close()
-  return out
-end
+function M.subid_ranges(file, name, id) return subid().subid_ranges(file, name, id) end
 
-local function user_name(uid)
-  for line in io.lines("/etc/passwd") do
-    local name, id = line:match("^([^:]*):[^:]*:(%d+):")
-    if id and tonumber(id) == uid then return name end
-  end
-  return nil
-end
-M.user_name = user_name
+--- The name of user id `uid` in /etc/passwd, or nil.
+function M.user_name(uid) return subid().user_name(uid) end
 
 --- The caller's ranges: ranges.uid, ranges.gid (lists of {start, count})
 -- and the name they were looked up under.
-function M.caller_ranges()
-  local uid = core.ids()
-  local name = user_name(uid) or tostring(uid)
-  return {
-    uid = M.subid_ranges(M.SUBID_FILES.uid, name, uid),
-    gid = M.subid_ranges(M.SUBID_FILES.gid, name, uid),
-  }, name
-end
+function M.caller_ranges() return subid().caller_ranges() end
 
 --- Maps for `user.map_range`: root inside is the caller, ids 1..N are the
 -- first subordinate range (N at most RANGE_MAX). A kind with no range gets
 -- the caller's own id alone (isol.rootless refuses it before spawning).
-function M.range_maps()
-  local uid, gid = core.ids()
-  local ranges = M.caller_ranges()
-  local own = { uid = uid, gid = gid }
-  local maps = {}
-  for _, k in ipairs { "uid", "gid" } do
-    local m = { { 0, own[k], 1 } }
-    local r = ranges[k][1]
-    if r then m[2] = { 1, r[1], math.min(r[2], M.RANGE_MAX) } end
-    maps[k] = m
-  end
-  return maps.uid, maps.gid
-end
+function M.range_maps() return subid().range_maps() end
 
 --- Does map (a list of {inside, outside, count}) map anything but the
 -- caller's own id `own`? Then only root or newuidmap/newgidmap can set it.
@@ -128,15 +94,6 @@ end
 
 --- The first range of `map` that is not the caller's own id (`own`) nor
 -- inside one of `ranges`: the entry, or nil when all are allowed.
-function M.outside_ranges(map, own, ranges)
-  for _, e in ipairs(map or {}) do
-    local ok = e[2] == own and e[3] == 1
-    for _, r in ipairs(ranges) do
-      if e[2] >= r[1] and e[2] + e[3] <= r[1] + r[2] then ok = true end
-    end
-    if not ok then return e end
-  end
-  return nil
-end
+function M.outside_ranges(map, own, ranges) return subid().outside_ranges(map, own, ranges) end
 
 return M

@@ -49,27 +49,12 @@ function M.is_list(t)
   return n == #t
 end
 
-local units = { [""] = 1, b = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4 }
-
 --- Parse a size: integer bytes, or "64k", "1M", "2G", "1.5G", "512KiB".
 -- Returns bytes (integer). Raises naming `path` on bad input.
 -- A "%" size is returned as nil, percent (callers that accept it decide).
+-- (isol.util_size, loaded on first use)
 function M.parse_size(path, v, allow_percent)
-  if math.type(v) == "integer" then
-    if v < 0 then M.fail(path, "expected a size >= 0, got %d", v) end
-    return v
-  end
-  if type(v) ~= "string" then
-    M.fail(path, 'expected size like "32M", got %s %s', type(v), M.show(v))
-  end
-  local num, unit = v:match("^%s*(%d+%.?%d*)%s*([kKmMgGtTbB]?)[iI]?[bB]?%s*$")
-  if num then
-    local bytes = tonumber(num) * units[unit:lower()]
-    return math.floor(bytes)
-  end
-  local pct = v:match("^%s*(%d+%.?%d*)%%%s*$")
-  if pct and allow_percent then return nil, tonumber(pct) end
-  M.fail(path, 'expected size like "32M"%s, got %s', allow_percent and ' or "50%"' or "", M.show(v))
+  return require("isol.util_size").parse_size(path, v, allow_percent)
 end
 
 --- Shallow copy of a list.

@@ -1,80 +1,18 @@
 --- `isol run [--dry-run] RECIPE.lua [-- CMD ARGS]`
 local cli = require "isol.cli"
 local core = require "isol.core"
-local recipe = require "isol.recipe"
-
-local E = core.errno
 
 local forwarded, wait_forwarding
 
-local M = {
+-- What a plain run does not use (--help, options, -r, --status-json, -n,
+-- -d, failure reports) is in isol.cli_run_extra, loaded on first use; its
+-- fields are reached as this module's (`usage` for cli.main, and
+-- spawn_failure_code, status_record, named_recipe...).
+local function extra() return require "isol.cli_run_extra" end
+
+local M = setmetatable({
   summary = "run a command in a sandbox made from a recipe file",
-  usage = [==[
-usage: isol run [options] [RECIPE.lua [ARGS...]] [-- CMD [ARGS...]]
-
-Runs CMD (or the recipe's `command`) in a sandbox built from a recipe:
-RECIPE.lua (`-` reads it from stdin), recipes of isol.recipes (-r), quick
-flags, or all of these; they are merged with isol.recipe.extend in this
-order: the -r recipes, then RECIPE.lua, then the flags (each in the order
-given). Options come before RECIPE.lua: the words after it are not options.
-
-RECIPE.lua returns a recipe table, or a function returning one, or nothing
-(then it is a script that did its own work). A function gets the words
-between RECIPE.lua and `--`; the words after `--` are the command:
-  isol run build.lua release -- make -j2
-Without `--`, the words after a table recipe are the command
-(`isol run r.lua ls -la`), those after a function recipe its arguments.
-
-TERM, HUP, INT (Ctrl-C), QUIT, USR1, USR2 and WINCH sent to isol reach the
-command.
-
-Terminals: by default the command shares the caller's terminal for its
-stdio but runs in a session of its own (new_session), so it can neither
-take the terminal nor push input into it (TIOCSTI), and an interactive
-shell has no job control. -t gives it a new terminal of its own that isol
-relays: job control works and the caller's terminal stays out of reach.
-`new_session = false` in the recipe shares the caller's session instead
-(job control on the caller's terminal, and its risks).
-
-Exit status: the command's own; 128+N when signal N killed it; 124 when the
-recipe's timeout expired; 125 when isol could not set the sandbox up (a bad
-recipe, a mount or cgroup that failed); 126 when the command was found but
-cannot be executed; 127 when it was not found. An OOM kill is said on stderr.
-
-options:
-  -r, --recipe NAME[:K=V,...]  a recipe of isol.recipes, with parameters
-                    (numbers where numeric): -r untrusted:memory=64M,pids=32
-  -n, --dry-run     print the validated plan instead of running it
-  -t, --tty         run the command on a new pseudo-terminal that isol relays
-                    (job control in interactive shells; also `tty = true`
-                    in the recipe)
-  --status-json FILE|-   when the command ends, write one JSON object (pid,
-                    namespaces, cgroups, status, exit_code, oom, timeout,
-                    times, memory peak, description) to FILE or stdout; when
-                    it could not start: {error=, exit_code=}
-  --status-fd N     the same JSON object to file descriptor N
-  -d, --detach      start it in the background and exit (see `isol ps`,
-                    `isol logs`, `isol kill`); it survives this shell
-  --name NAME       the detached sandbox's name (default: generated)
-  --rm              with -d: remove its entry and logs once it has ended
-  -h, --help        this text
-
-quick flags (recipe fields):
-  --ns LIST         namespaces = {LIST} (comma-separated: pid,mount,uts...)
-  --hostname H      hostname = H (adds the uts namespace)
-  --memory SIZE     limits.memory.max = SIZE (64M, 1G)
-  --cpu PCT         limits.cpu.quota = "PCT%" (of one CPU)
-  --pids N          limits.pids.max = N
-  --ro-bind SRC DST, --bind SRC DST   a (read-only) bind mount (adds mount)
-  --tmpfs DST[:SIZE]  a tmpfs at DST (adds mount)
-  --env K=V         env.K = V
-  --net             a new network namespace (loopback only)
-
-examples:
-  isol run -r untrusted -- python3 x.py
-  isol run --hostname box --memory 64M --ns pid,mount -- sh
-  isol run -r minimal --ro-bind ./src /src -t -- sh -i]==],
-}
+}, { __index = function(_, k) return extra()[k] end })
 
 -- The signals `isol run` passes on to the sandbox's first process (isol's
 -- init forwards them to the command). A sandbox that shares our process
@@ -107,207 +45,16 @@ wait_forwarding = function(p, catcher)
   return p:wait()
 end
 
--- isol's own failures, as container CLIs have them: 125 isol could not set
--- the sandbox up, 126 the command was found but cannot be executed, 127 it
--- was not found; 124 the recipe's timeout expired.
-local SETUP_FAILED, CANNOT_EXEC, NOT_FOUND, TIMED_OUT = 125, 126, 127, 124
+-- 125: isol could not set the sandbox up (isol.cli_run_extra has the others)
+local SETUP_FAILED = 125
 M.error_code = SETUP_FAILED -- errors raised by run (a bad recipe): cli.main
-
---- Exit status for a failed spawn (message and errno from box:spawn):
--- the exec step's failures are 127 (not found) or 126, the rest 125.
-function M.spawn_failure_code(msg, errno)
-  if type(msg) == "string" and msg:match("^exec ") then
-    if errno == E.ENOENT or errno == E.ENOTDIR then return NOT_FOUND end
-    return CANNOT_EXEC
-  end
-  return SETUP_FAILED
-end
-
--- "64M" as the recipe wrote it, else bytes in the largest whole unit.
-local function show_size(v)
-  if type(v) == "string" then return v end
-  if math.type(v) ~= "integer" then return tostring(v) end
-  for _, u in ipairs { { "G", 1 << 30 }, { "M", 1 << 20 }, { "K", 1 << 10 } } do
-    if v >= u[2] and v % u[2] == 0 then return (v // u[2]) .. u[1] end
-  end
-  return tostring(v)
-end
 
 --- The exit status of `isol run` for the command's status st (after saying
 -- on stderr why isol itself ended it): the command's code, 128+N for signal
 -- N, 124 after the recipe's timeout; an OOM kill names the memory limit.
 function M.report(st, r)
-  local src = recipe.source(r)
-  if st.timeout then
-    local t = src.timeout
-    io.stderr:write("isol: timed out", t and string.format(" (timeout %s)", tostring(t)) or "", "\n")
-    return TIMED_OUT
-  end
-  if st.oom then
-    local mem = type(src.limits) == "table" and type(src.limits.memory) == "table" and src.limits.memory.max
-    io.stderr:write("isol: killed by the OOM killer",
-      mem and string.format(" (memory.max %s)", show_size(mem)) or "", "\n")
-  end
+  if st.timeout or st.oom then return extra().report(st, r) end
   return cli.exit_code(st)
-end
-M.exit_code_of = function(st)
-  if st.timeout then return TIMED_OUT end
-  return cli.exit_code(st)
-end
-
--- ------------------------------------------------------------ --status-json
-
---- The status record `--status-json` writes when the command ends: what an
--- orchestrator or CI system reads. `info` = {pid=, namespaces=, started=}
--- taken at the spawn; st the command's status.
-function M.status_record(box, p, st, info)
-  local rec = {
-    pid = info.pid,
-    namespaces = info.namespaces, -- procname -> inode, those not shared with isol
-    cgroups = {},
-    status = st.code ~= nil and { code = st.code } or { signal = st.signal, signo = st.signo },
-    exit_code = M.exit_code_of(st),
-    oom = st.oom == true,
-    timeout = st.timeout == true,
-    wall_s = core.now() - info.started,
-    description = box.recipe.description,
-  }
-  local ru = p:rusage()
-  if ru then
-    rec.cpu = { user_s = ru.utime, system_s = ru.stime }
-    rec.maxrss_kb = ru.maxrss_kb
-  end
-  if box.cgroup then
-    for i, d in ipairs(box.cgroup:dirs() or {}) do rec.cgroups[i] = d end
-    local stats = box:stats()
-    if stats then
-      rec.memory_peak = stats.memory and stats.memory.peak
-      if stats.cpu and stats.cpu.usage_us then
-        rec.cpu = rec.cpu or {}
-        rec.cpu.cgroup_usage_s = stats.cpu.usage_us / 1e6
-      end
-      rec.pids_peak = stats.pids and stats.pids.peak
-    end
-  end
-  return rec
-end
-
--- Write the record as one line of JSON to FILE, "-" (stdout) or an fd.
-local function write_status(o, rec)
-  local cjson = require "cjson"
-  if next(rec.namespaces) == nil then rec.namespaces = cjson.empty_array end
-  if #rec.cgroups == 0 then rec.cgroups = cjson.empty_array end
-  local text = cjson.encode(rec) .. "\n"
-  if o.status_fd then
-    local ok, msg = core.fd_write(o.status_fd, text)
-    if not ok then io.stderr:write("isol: --status-fd ", o.status_fd, ": ", msg, "\n") end
-  end
-  if o.status_json == "-" then
-    io.stdout:write(text)
-    io.stdout:flush()
-  elseif o.status_json then
-    local f, msg = io.open(o.status_json, "w")
-    if not f then io.stderr:write("isol: --status-json: ", msg, "\n"); return end
-    f:write(text)
-    f:close()
-  end
-end
-
--- ------------------------------------------------------------ the command line
-
--- Options that take values (how many) and the recipe fragment each quick
--- flag stands for; fragments are applied with isol.recipe.extend.
-local VALUES = { ["--name"] = 1, ["-r"] = 1, ["--recipe"] = 1, ["--ns"] = 1, ["--hostname"] = 1,
-  ["--memory"] = 1, ["--cpu"] = 1, ["--pids"] = 1, ["--ro-bind"] = 2, ["--bind"] = 2, ["--tmpfs"] = 1,
-  ["--env"] = 1, ["--status-json"] = 1, ["--status-fd"] = 1 }
-local SWITCHES = { ["-n"] = "dry", ["--dry-run"] = "dry", ["-d"] = "detach", ["--detach"] = "detach",
-  ["-t"] = "tty", ["--tty"] = "tty", ["--net"] = "net", ["--rm"] = "rm" }
-
-local function split(s, sep)
-  local out = {}
-  for part in (s .. sep):gmatch("(.-)" .. sep) do out[#out + 1] = part end
-  return out
-end
-
--- "64" -> 64, "0.5" -> 0.5, "true"/"false" -> booleans, else the string
-local function scalar(v)
-  if v == "true" then return true elseif v == "false" then return false end
-  local n = tonumber(v)
-  if n and v:match("^[%d.+-]") then return math.tointeger(n) or n end
-  return v
-end
-
---- The recipes of isol.recipes, one per module file next to its init.lua.
--- (where the recipes are: the loaded module's file when its name is
--- absolute, else Lua's path, else the source tree of the native launcher)
-function M.recipe_names()
-  local dirs = {}
-  local src = debug.getinfo(require("isol.recipes.minimal"), "S").source
-  dirs[1] = src:match("^@(/.*)/[^/]*$")
-  dirs[#dirs + 1] = (package.searchpath("isol.recipes.minimal", package.path) or ""):match("^(.*)/[^/]*$")
-  local exe = core.readlink("/proc/self/exe")
-  dirs[#dirs + 1] = exe and exe:match("^(.*)/bin/[^/]*$") and exe:match("^(.*)/bin/[^/]*$") .. "/../lua/isol/recipes"
-  for _, dir in pairs(dirs) do
-    local names = {}
-    for _, f in ipairs(core.listdir(dir) or {}) do
-      local n = f:match("^([%w_]+)%.lua$")
-      if n and n ~= "init" then names[#names + 1] = n end
-    end
-    if #names > 0 then
-      table.sort(names)
-      return names
-    end
-  end
-  return {}
-end
-
---- `-r NAME[:k=v,...]`: recipe NAME of isol.recipes with those parameters.
-function M.named_recipe(spec)
-  local name, params = spec:match("^([^:]*):(.*)$")
-  name = name or spec
-  local p = {}
-  if params and params ~= "" then
-    for _, kv in ipairs(split(params, ",")) do
-      local k, v = kv:match("^([%w_]+)=(.*)$")
-      if not k then error(string.format("-r %s: expected NAME:key=value,..., got %q", spec, kv), 0) end
-      p[k] = scalar(v)
-    end
-  end
-  local isol = require "isol"
-  local r = name:match("^[%w_]+$") and name ~= "init" and isol.recipes[name]
-  if not r then
-    local known = M.recipe_names()
-    local near = cli.did_you_mean(name, known)
-    error(string.format("-r: no recipe %q in isol.recipes%s (known: %s)", name,
-      near and string.format('; did you mean "%s"?', near) or "", table.concat(known, ", ")), 0)
-  end
-  if type(r) == "function" then return r(p) end
-  if next(p) then error(string.format("-r %s: recipe %q takes no parameters", spec, name), 0) end
-  return r
-end
-
--- The recipe fragment of one quick flag (values checked by the recipe's
--- own validation once everything is merged).
-local function fragment(opt, v1, v2)
-  if opt == "--ns" then return { namespaces = split(v1, ",") }
-  elseif opt == "--hostname" then return { namespaces = { "uts" }, hostname = v1 }
-  elseif opt == "--memory" then return { limits = { memory = { max = scalar(v1) } } }
-  elseif opt == "--cpu" then
-    return { limits = { cpu = { quota = v1:match("%%$") and v1 or (v1 .. "%") } } }
-  elseif opt == "--pids" then return { limits = { pids = { max = scalar(v1) } } }
-  elseif opt == "--ro-bind" or opt == "--bind" then
-    return { namespaces = { "mount" }, mounts = { { type = "bind", source = v1, target = v2,
-      readonly = opt == "--ro-bind" or nil } } }
-  elseif opt == "--tmpfs" then
-    local dst, size = v1:match("^(.-):(%d+%a*)$")
-    return { namespaces = { "mount" }, mounts = { { type = "tmpfs", target = dst or v1, size = size } } }
-  elseif opt == "--env" then
-    local k, v = v1:match("^([^=]+)=(.*)$")
-    if not k then error(string.format("--env: expected NAME=VALUE, got %q", v1), 0) end
-    return { env = { [k] = v } }
-  elseif opt == "--net" then return { namespaces = { "net" } }
-  elseif opt == "--tty" then return { tty = true }
-  end
 end
 
 --- Parse `isol run`'s arguments: a table {dry=, detach=, name=, named={},
@@ -316,59 +63,27 @@ end
 function M.parse(args)
   local o = { named = {}, flags = {} }
   local i = 1
-  local function rest(from, to)
-    local out = {}
-    for j = from, to or #args do out[#out + 1] = args[j] end
-    return out
-  end
   while i <= #args do
     local a = args[i]
-    local opt, inline = a:match("^(%-%-[%w-]+)=(.*)$")
-    opt = opt or a
-    if a == "--" then
-      o.cmd = rest(i + 1)
-      return o
-    elseif SWITCHES[opt] and not inline then
-      local what = SWITCHES[opt]
-      if what == "net" then o.flags[#o.flags + 1] = fragment("--net")
-      elseif what == "tty" then o.flags[#o.flags + 1] = fragment("--tty")
-      else o[what] = true end
-    elseif VALUES[opt] then
-      local vals = {}
-      if inline then vals[1] = inline end
-      while #vals < VALUES[opt] do
-        i = i + 1
-        if args[i] == nil then return nil, string.format("%s needs %d value(s)", opt, VALUES[opt]) end
-        vals[#vals + 1] = args[i]
-      end
-      if opt == "--name" then o.name = vals[1]
-      elseif opt == "-r" or opt == "--recipe" then o.named[#o.named + 1] = vals[1]
-      elseif opt == "--status-json" then o.status_json = vals[1]
-      elseif opt == "--status-fd" then
-        o.status_fd = math.tointeger(tonumber(vals[1]))
-        if not o.status_fd or o.status_fd < 0 then return nil, "--status-fd: expected an fd number, got " .. vals[1] end
-      else o.flags[#o.flags + 1] = fragment(opt, vals[1], vals[2]) end
-    elseif a ~= "-" and a:sub(1, 1) == "-" then
-      local known = {}
-      for k in pairs(VALUES) do known[#known + 1] = k end
-      for k in pairs(SWITCHES) do known[#known + 1] = k end
-      table.sort(known)
-      local near = cli.did_you_mean(opt, known)
-      return nil, "unknown option " .. a .. (near and string.format(' (did you mean "%s"?)', near) or "")
+    if a ~= "-" and a:sub(1, 1) == "-" then
+      local last, stop = extra().option(o, args, i)
+      if not last then return nil, stop end
+      if stop then return o end
+      i = last
     elseif a == "-" or a:match("%.lua$") or (#o.named == 0 and #o.flags == 0) then
       -- the recipe file; option parsing stops here
       o.file = a
       for j = i + 1, #args do
         if args[j] == "--" then
-          o.recipe_args, o.cmd = rest(i + 1, j - 1), rest(j + 1)
+          o.recipe_args, o.cmd = table.move(args, i + 1, j - 1, 1, {}), table.move(args, j + 1, #args, 1, {})
           return o
         end
       end
-      o.words = rest(i + 1)
+      o.words = table.move(args, i + 1, #args, 1, {})
       return o
     else
       -- -r or flags gave the recipe: this is the command
-      o.cmd = rest(i)
+      o.cmd = table.move(args, i, #args, 1, {})
       return o
     end
     i = i + 1
@@ -410,8 +125,7 @@ local function build(o)
       -- without --: a function's arguments, else the command
       if not from_function then cmd = o.words end
     elseif o.recipe_args and #o.recipe_args > 0 and not from_function then
-      error(string.format("%s returns a table: it takes no arguments (before --: %s)", o.file,
-        table.concat(o.recipe_args, " ")), 0)
+      extra().table_takes_no_args(o)
     end
     parts[#parts + 1] = r
   end
@@ -426,57 +140,26 @@ end
 function M.run(args)
   local o, perr = M.parse(args)
   if not o then return cli.die("run: " .. perr .. " (see `isol run --help`)", 2) end
-  if not o.file and #o.named == 0 and #o.flags == 0 then
-    return cli.die("run: no recipe: give a recipe file, -r NAME or a flag (see `isol run --help`)", 2)
+  if (not o.file and #o.named == 0 and #o.flags == 0) or ((o.name or o.rm) and not o.detach) then
+    return extra().bad_usage(o)
   end
-  if o.name and not o.detach then return cli.die("run: --name goes with -d", 2) end
-  if o.rm and not o.detach then return cli.die("run: --rm goes with -d", 2) end
   local isol = require "isol"
   local r, cmd = build(o)
   if r == nil then return 0 end
   local box <close> = isol.sandbox(r)
-  if o.dry then
-    io.stdout:write(isol.recipe.explain(box.recipe, cmd))
-    return 0
-  end
-  if o.detach then
-    local c = { detach = true, name = o.name, recipe_source = o.file ~= "-" and o.file or nil }
-    for k, v in ipairs(cmd or {}) do c[k] = v end
-    local p, got, code = box:spawn(c)
-    if not p then return cli.die(got, M.spawn_failure_code(got, code)) end
-    -- --rm: the entry and its logs go once it ends (now, or when an isol
-    -- command next finds it ended)
-    if o.rm then
-      local ok, msg = isol.detached.auto_remove(got)
-      if not ok then return cli.die("run: --rm: " .. tostring(msg), 125) end
-    end
-    print(string.format("%s %d", got, p:pid()))
-    return 0
-  end
+  if o.dry or o.detach then return extra().dry_or_detach(o, box, cmd) end
   -- Caught before the spawn: a signal that arrives meanwhile stays pending
   -- and is forwarded once the process exists (the child unblocks them).
   local catcher <close> = assert(core.sigcatch(forwarded(box.recipe)))
   local started = core.now()
   local p, msg, code = box:spawn(cmd)
-  if not p then
-    local status = M.spawn_failure_code(msg, code)
-    if o.status_json or o.status_fd then
-      write_status(o, { error = msg, exit_code = status, namespaces = {}, cgroups = {},
-        description = box.recipe.description })
-    end
-    return cli.die(msg, status)
-  end
-  local info
-  if o.status_json or o.status_fd then
-    -- while the sandbox's first process surely lives
-    info = { pid = p:pid(), started = started,
-      namespaces = require("isol.kill").ns_inodes(p:pid(), box.recipe.namespaces) }
-  end
+  if not p then return extra().spawn_failed(o, box, msg, code) end
+  local info = (o.status_json or o.status_fd) and extra().status_info(box, p, started)
   local st, werr
   if p.pty then st, werr = require("isol.tty").relay(p, catcher)
   else st, werr = wait_forwarding(p, catcher) end
   if not st then return cli.die(werr, SETUP_FAILED) end
-  if info then write_status(o, M.status_record(box, p, st, info)) end
+  if info then extra().write_status(o, extra().status_record(box, p, st, info)) end
   return M.report(st, box.recipe)
 end
 
