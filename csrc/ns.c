@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-const struct isol_ns_kind isol_ns_kinds[] = {
+const struct isol_ns_kind isol_ns_kinds[ISOL_NS_KINDS + 1] = {
 	{ "mount", "mnt", CLONE_NEWNS },
 	{ "uts", "uts", CLONE_NEWUTS },
 	{ "ipc", "ipc", CLONE_NEWIPC },

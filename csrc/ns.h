@@ -28,7 +28,8 @@ struct isol_ns_kind {
 };
 
 /* The eight kinds, terminated by a {NULL, NULL, 0} entry. Static data. */
-extern const struct isol_ns_kind isol_ns_kinds[];
+#define ISOL_NS_KINDS 8
+extern const struct isol_ns_kind isol_ns_kinds[ISOL_NS_KINDS + 1];
 
 /* CLONE_* flag for a namespace name ("mount" or "mnt", "net", ...), 0 if unknown. */
 int isol_ns_flag(const char *name);

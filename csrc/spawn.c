@@ -519,6 +519,11 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 		if (r < 0)
 			goto kill_child;
 	}
+	/* (beside the child's first steps when they run before "go") */
+	for (int i = 0; i < ISOL_NS_KINDS; i++)
+		out->ns_ino[i] = plan->ns_flags & isol_ns_kinds[i].flag
+					 ? isol_ns_inode(pid, isol_ns_kinds[i].procname, NULL)
+					 : 0;
 	/* From "go" until the child has exec'd or exited, a CLONE_VM child
 	 * runs on this thread's memory (errno, the TLS): this thread only
 	 * waits on the error pipe, and no signal handler runs in it (the way

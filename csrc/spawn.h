@@ -136,6 +136,11 @@ struct isol_child {
 	                   wait status (int) here before exiting; owned by caller */
 	struct isol_net_state net; /* a user-mode network helper, owned by the
 	                              caller: isol_net_helper_stop() */
+	/* The inode of each namespace of plan->ns_flags, in isol_ns_kinds
+	 * order (0: not new, or unreadable), read before the child was
+	 * released: known even when the command has exited by the time the
+	 * spawn returns (its /proc/<pid>/ns/ is then gone). */
+	uint64_t ns_ino[ISOL_NS_KINDS];
 };
 
 /* Run the plan. On success fills `out` (the caller owns its fds) and returns 0.

@@ -183,6 +183,27 @@ describe("Process #root", function()
   before_each(function() snap = leak.snapshot() end)
   after_each(function() leak.assert_clean(snap) end)
 
+  it("knows its namespaces once it has exited (read at the spawn, before it ran)", function()
+    for _, init in ipairs { false, true } do
+      local box = isol.sandbox { namespaces = { "pid", "uts", "mount", "ipc" }, init = init,
+        command = { "/bin/true" } }
+      local p = assert(box:spawn())
+      assert.are.same({ code = 0 }, p:wait()) -- reaped: /proc/<pid>/ns is gone
+      assert.is_nil(isol.core.ns_inode(p:pid(), "uts"))
+      local ns = p:ns_inodes()
+      for _, n in ipairs { "pid", "uts", "mnt", "ipc" } do
+        assert.is_true(math.type(ns[n]) == "integer" and ns[n] > 0, n)
+        assert.are_not.equal(isol.core.ns_inode(0, n), ns[n], n)
+      end
+      assert.is_nil(ns.net) -- not a new one
+      box:close()
+    end
+    local q = assert(isol.sandbox({}):spawn { "/bin/true" })
+    q:wait()
+    assert.are.same({}, q:ns_inodes())
+    q:close()
+  end)
+
   it("reports exit codes and signals", function()
     local box = isol.sandbox {}
     assert.are.same({ code = 3 }, box:run { "/bin/sh", "-c", "exit 3" })

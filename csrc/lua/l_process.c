@@ -446,6 +446,23 @@ static int p_communicate(lua_State *L)
 	return 2;
 }
 
+/* p:ns_inodes() -> {procname = inode}: the namespaces the spawn made for
+ * it, read before it ran (so also once it has exited); {} for a process
+ * isol did not spawn or one without new namespaces. */
+static int p_ns_inodes(lua_State *L)
+{
+	process *p = check_process(L, 1);
+
+	lua_createtable(L, 0, ISOL_NS_KINDS);
+	for (int i = 0; i < ISOL_NS_KINDS; i++) {
+		if (!p->ns_ino[i])
+			continue;
+		lua_pushinteger(L, (lua_Integer)p->ns_ino[i]);
+		lua_setfield(L, -2, isol_ns_kinds[i].procname);
+	}
+	return 1;
+}
+
 /* p:rusage() -> {maxrss_kb=, utime=, stime=} once reaped, else nil */
 static int p_rusage(lua_State *L)
 {
@@ -504,6 +521,7 @@ void isol_lua_open_process(lua_State *L)
 		{ "communicate", p_communicate },
 		{ "close", p_close },
 		{ "rusage", p_rusage },
+		{ "ns_inodes", p_ns_inodes },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg meta[] = {

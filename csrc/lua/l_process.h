@@ -7,6 +7,7 @@
 #include <lua.h>
 
 #include "../net.h"
+#include "../ns.h"
 #include "../pidfd.h"
 
 struct isol_lua_process {
@@ -19,7 +20,8 @@ struct isol_lua_process {
 	                   on close; waited for by polling the pidfd */
 	int known;   /* foreign: the status is known (read from status_fd) */
 	struct isol_wait w;
-	struct isol_net_state net; /* user-mode network helper, stopped on release */
+	struct isol_net_state net;      /* user-mode network helper, stopped on release */
+	uint64_t ns_ino[ISOL_NS_KINDS]; /* its new namespaces, read at the spawn (0: none) */
 };
 
 /* Push a closed Process (no pid, every fd -1) and return it: the handle

@@ -345,6 +345,7 @@ static int l_spawn(lua_State *L)
 	for (int i = 0; i < 3; i++)
 		plan.stdio[i] = child_fd[i];
 	isol_net_state_init(&ch.net);
+	memset(ch.ns_ino, 0, sizeof ch.ns_ino);
 	r = detach ? isol_spawn_detached(&plan, &ch, &err) : isol_spawn(&plan, &ch, &err);
 	for (int i = 0; i < 3; i++)
 		if (opened[i])
@@ -358,6 +359,7 @@ static int l_spawn(lua_State *L)
 	p->pidfd = ch.pidfd;
 	p->status_fd = ch.status_fd;
 	p->net = ch.net;
+	memcpy(p->ns_ino, ch.ns_ino, sizeof p->ns_ino);
 	p->foreign = detach;
 	if (detach && p->status_fd < 0 && plan.status_fd >= 0) {
 		/* The init reports into a file: read it through a description of
