@@ -130,11 +130,12 @@ end
 
 -- ------------------------------------------------------------ --status-json
 
---- What the status record needs of the spawn, taken right after it (while
--- the sandbox's first process surely lives): {pid=, namespaces=, started=}.
+--- What the status record needs of the spawn, taken right after it:
+-- {pid=, namespaces=, started=} (the namespaces as the spawn read them
+-- before the command ran: a command that is already gone keeps them).
 function M.status_info(box, p, started)
   return { pid = p:pid(), started = started,
-    namespaces = require("isol.kill").ns_inodes(p:pid(), box.recipe.namespaces) }
+    namespaces = require("isol.kill").ns_inodes(p:pid(), box.recipe.namespaces, p:ns_inodes()) }
 end
 
 --- The status record `--status-json` writes when the command ends: what an

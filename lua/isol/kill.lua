@@ -62,8 +62,10 @@ local M = {}
 local kinds -- core.ns_kinds(), made once
 
 --- Inodes of the namespaces `names` (recipe names) of process pid that
--- differ from the caller's: {procname = ino}.
-function M.ns_inodes(pid, names)
+-- differ from the caller's: {procname = ino}. `known` (optional): inodes
+-- already read, p:ns_inodes() of a spawned process (read by the spawn
+-- before it ran: right even once it has exited); the others from /proc.
+function M.ns_inodes(pid, names, known)
   local out = {}
   if not names or #names == 0 then return out end -- (every spawn without namespaces)
   local want = {}
@@ -74,7 +76,7 @@ function M.ns_inodes(pid, names)
       -- Only namespaces that differ from ours: e.g. a time namespace applies
       -- to the children of the root, and the root itself stays in ours
       -- (selecting by it would select the whole host).
-      local ino = core.ns_inode(pid, k.procname)
+      local ino = known and known[k.procname] or core.ns_inode(pid, k.procname)
       if ino and ino ~= core.ns_inode(0, k.procname) then out[k.procname] = ino end
     end
   end
@@ -115,8 +117,8 @@ function M.plan_step(box, plan, ctx)
   return true
 end
 
---- after_spawn step: record what kill_tree needs (the namespaces are read
--- now, while the root lives). With a pid namespace the root is its PID 1
+--- after_spawn step: record what kill_tree needs (the namespaces, as the
+-- spawn read them before the root ran). With a pid namespace the root is its PID 1
 -- (clone3 made it, CLONE_NEWPID): kill_tree needs no inode then (not even
 -- that namespace's: a lookup under /proc costs ~7 us, and a root that is
 -- already a zombie has none to read).
@@ -126,7 +128,7 @@ function M.after_spawn_step(box, p, ctx)
     info[p] = { pid = pid, pidns = true, ns = {}, detached = ctx.detach or nil, supervised = ctx.detach }
     return true
   end
-  local ns = M.ns_inodes(pid, box.recipe.namespaces)
+  local ns = M.ns_inodes(pid, box.recipe.namespaces, p:ns_inodes())
   ns.pid = nil
   info[p] = { pid = pid, ns = ns, detached = ctx.detach or nil,
     supervised = ctx.detach or box.recipe.init ~= false }
