@@ -12,6 +12,10 @@ local COLD = {
     "SUBID_FILES" } },
   ["isol.rootless_help"] = { "isol.rootless", { "HINTS", "hint_for", "hint", "annotate" } },
   ["isol.kill_procs"] = { "isol.kill", { "check_sig", "kill_tree" } },
+  ["isol.net_fields"] = { "isol.net", { "parse_rate", "parse_delay", "parse_loss", "check_shaping",
+    "explain_lines" } },
+  ["isol.policy_fields"] = { "isol.policy", { "check_seccomp", "check_rlimits", "check_landlock" } },
+  ["isol.cli_run_extra"] = { "isol.cli.run", { "named_recipe", "status_record", "spawn_failure_code" } },
 }
 
 -- Run `src` in a fresh interpreter; the set of isol modules loaded after it.
@@ -41,7 +45,8 @@ describe("cold modules", function()
       local code = require("isol.cli").main({ "run", %q })
       assert(code == 0, "isol run: " .. tostring(code))
     ]], h.root .. "/bench/spawn/recipe.lua"))
-    assert.is_true(set["isol.fs"] and set["isol.kill"] and set["isol.security"] and set["isol.rootless"])
+    assert.is_true(set["isol.fs"] and set["isol.kill"] and set["isol.security"] and set["isol.rootless"]
+      and set["isol.net"] and set["isol.policy"] and set["isol.cli.run"])
     assert.same({}, cold_loaded(set))
   end)
 
@@ -51,11 +56,14 @@ describe("cold modules", function()
       { 'isol.recipe.validate { namespaces = { "mount" }, root = {} }', { "isol.fs_fields" } },
       { 'isol.recipe.validate { caps = "none" }', { "isol.security_fields" } },
       { 'isol.recipe.validate { session_keyring = "inherit" }', { "isol.security_fields" } },
+      { 'isol.recipe.validate { namespaces = { "net" }, net = { veth = {} } }', { "isol.net_fields" } },
+      { 'isol.recipe.validate { seccomp = "default" }', { "isol.policy_fields" } },
+      { 'isol.recipe.validate { timeout = 5 }', { "isol.policy_fields" } },
       { 'require("isol.rootless").annotate("clone3: x", isol.core.errno.EPERM)', { "isol.rootless_help" } },
       { 'assert(not pcall(isol.session.pids, 0))', { "isol.kill_procs" } },
       { 'assert(isol.fs.nope == nil and isol.security.nope == nil and isol.kill.nope == nil)', {} },
-      { 'isol.recipe.explain { namespaces = { "mount" } }', { "isol.fs_fields", "isol.rootless_help",
-        "isol.security_fields" } },
+      { 'isol.recipe.explain { namespaces = { "mount" } }', { "isol.fs_fields", "isol.net_fields",
+        "isol.policy_fields", "isol.rootless_help", "isol.security_fields" } },
     }
     for _, c in ipairs(cases) do
       local set = loaded_after('local isol = require "isol"; isol.kill = require "isol.kill"\n' .. c[1])
