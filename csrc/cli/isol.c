@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,13 +146,22 @@ static void preload_bundle(lua_State *L, const char *src, const char *bld)
 	int top = lua_gettop(L);
 	struct stat bs, ss;
 	char path[4300];
-	size_t len = 0;
-	char *buf, *p, *end;
+	size_t len;
+	const char *buf, *p, *end;
+	int fd;
 
 	if (getenv("ISOL_DEBUG") || snprintf(path, sizeof path, "%s/run.bundle", bld) >= (int)sizeof path)
 		return;
-	if (!(buf = read_whole(path, &len, &bs)))
+	/* mapped, not read: the undump reads the page cache's own pages */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
+	buf = fstat(fd, &bs) == 0 && bs.st_size > 0
+		      ? mmap(NULL, (size_t)bs.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
+		      : MAP_FAILED;
+	close(fd);
+	if (buf == MAP_FAILED)
+		return;
+	len = (size_t)bs.st_size;
 	p = buf;
 	end = buf + len;
 	if (len < sizeof magic - 1 || memcmp(p, magic, sizeof magic - 1) != 0)
@@ -159,19 +169,21 @@ static void preload_bundle(lua_State *L, const char *src, const char *bld)
 	p += sizeof magic - 1;
 	lua_newtable(L); /* name -> loader, installed once all are good */
 	while (p < end) {
-		char name[128], rel[128], chunk[130], spath[4400];
+		char line[128], name[128], chunk[130], spath[4400];
 		unsigned long size;
-		char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
 
-		if (!nl || nl - p >= (long)sizeof name - 1)
+		if (!nl || nl - p >= (long)sizeof line)
 			goto out;
-		*nl = '\0';
-		if (sscanf(p, "%127s %lu", name, &size) != 2 || size > (unsigned long)(end - nl - 1))
+		memcpy(line, p, (size_t)(nl - p));
+		line[nl - p] = '\0';
+		if (sscanf(line, "%127s %lu", name, &size) != 2 || size > (unsigned long)(end - nl - 1))
 			goto out;
 		p = nl + 1;
-		for (size_t i = 0; i < sizeof rel; i++)
-			rel[i] = name[i] == '.' ? '/' : name[i];
-		snprintf(spath, sizeof spath, "%s/%s.lua", src, rel);
+		snprintf(spath, sizeof spath, "%s/%s.lua", src, name);
+		for (char *c = spath + strlen(src) + 1; *c; c++)
+			if (*c == '.' && strcmp(c, ".lua") != 0)
+				*c = '/';
 		if (stat(spath, &ss) != 0 || !newer_or_same(&bs, &ss))
 			goto out; /* a source changed since `make` */
 		snprintf(chunk, sizeof chunk, "=%s", name);
@@ -189,7 +201,7 @@ static void preload_bundle(lua_State *L, const char *src, const char *bld)
 	}
 out:
 	lua_settop(L, top);
-	free(buf);
+	munmap((void *)buf, len);
 }
 
 /* isol's modules from the sources in SRC and their bytecode in BC (each
