@@ -43,8 +43,8 @@ Sandbox.__index = Sandbox
 --- The phases, in the order a sandbox runs them.
 Sandbox.PHASES = { "validate", "prepare", "plan", "after_spawn", "wait", "kill", "close" }
 
-local steps = {}
-for _, ph in ipairs(Sandbox.PHASES) do steps[ph] = {} end
+local steps, has_step = {}, {}
+for _, ph in ipairs(Sandbox.PHASES) do steps[ph], has_step[ph] = {}, {} end
 
 --- Register step fn of concern `concern` in `phase` (after the steps
 -- registered before it). A concern has at most one step per phase.
@@ -55,11 +55,10 @@ function Sandbox.step(phase, concern, fn)
   end
   util.check_type("Sandbox.step: concern", concern, "string")
   util.check_type("Sandbox.step: fn", fn, "function")
-  for _, s in ipairs(list) do
-    if s.concern == concern then
-      util.fail("Sandbox.step", "concern %q already has a %s step", concern, phase)
-    end
+  if has_step[phase][concern] then
+    util.fail("Sandbox.step", "concern %q already has a %s step", concern, phase)
   end
+  has_step[phase][concern] = true
   list[#list + 1] = { concern = concern, fn = fn }
 end
 

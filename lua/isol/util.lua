@@ -16,16 +16,19 @@ function M.show(v)
   return tostring(v)
 end
 
---- Check the type of a value, raising with the field path.
-function M.check_type(path, v, ...)
+--- Check the type of a value, raising with the field path: `...` are the
+-- type names allowed ("integer" for a number with an integer value).
+function M.check_type(path, v, t1, t2, ...)
   local t = type(v)
-  if math.type(v) == "integer" then
-    for i = 1, select("#", ...) do if select(i, ...) == "integer" then return v end end
-  end
+  -- (the common calls name one or two types: no select() loop for them)
+  if t == t1 or t == t2 then return v end
+  local int = t == "number" and math.type(v) == "integer"
+  if int and (t1 == "integer" or t2 == "integer") then return v end
   for i = 1, select("#", ...) do
-    if select(i, ...) == t then return v end
+    local ti = select(i, ...)
+    if ti == t or (int and ti == "integer") then return v end
   end
-  M.fail(path, "expected %s, got %s %s", table.concat({ ... }, " or "), t, t ~= "table" and M.show(v) or "")
+  M.fail(path, "expected %s, got %s %s", table.concat({ t1, t2, ... }, " or "), t, t ~= "table" and M.show(v) or "")
 end
 
 --- Check that every key of table t is one of `allowed` (a set).
