@@ -520,7 +520,7 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 			goto kill_child;
 	}
 	/* (beside the child's first steps when they run before "go") */
-	for (int i = 0; i < ISOL_NS_KINDS; i++)
+	for (int i = 0; plan->ns_inodes && i < ISOL_NS_KINDS; i++)
 		out->ns_ino[i] = plan->ns_flags & isol_ns_kinds[i].flag
 					 ? isol_ns_inode(pid, isol_ns_kinds[i].procname, NULL)
 					 : 0;

@@ -65,6 +65,9 @@ struct isol_plan {
 	size_t nkeep;
 
 	int ns_flags; /* CLONE_NEW* */
+	/* nonzero: out->ns_ino gets the new namespaces' inodes, read before
+	 * the child is released (a stat of /proc/<pid>/ns/<kind> each) */
+	int ns_inodes;
 	const struct isol_idmap *uid_map, *gid_map;
 	size_t nuid, ngid;
 	int setgroups_deny;
@@ -136,10 +139,11 @@ struct isol_child {
 	                   wait status (int) here before exiting; owned by caller */
 	struct isol_net_state net; /* a user-mode network helper, owned by the
 	                              caller: isol_net_helper_stop() */
-	/* The inode of each namespace of plan->ns_flags, in isol_ns_kinds
-	 * order (0: not new, or unreadable), read before the child was
-	 * released: known even when the command has exited by the time the
-	 * spawn returns (its /proc/<pid>/ns/ is then gone). */
+	/* With plan->ns_inodes: the inode of each namespace of plan->ns_flags,
+	 * in isol_ns_kinds order (0: not new, unreadable or not asked for),
+	 * read before the child was released: known even when the command has
+	 * exited by the time the spawn returns (its /proc/<pid>/ns/ is then
+	 * gone). Left as the caller set it otherwise. */
 	uint64_t ns_ino[ISOL_NS_KINDS];
 };
 

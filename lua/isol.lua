@@ -48,7 +48,7 @@ local PLAN_KEYS = {
   argv = "table", env = "table", file = "string", cwd = "string",
   stdin = "io", stdout = "io", stderr = "io", keep_fds = "table",
   namespaces = "table", uid_map = "table", gid_map = "table", setgroups_deny = "boolean",
-  idmap_helper = "boolean",
+  idmap_helper = "boolean", ns_inodes = "boolean",
   hostname = "string", domainname = "string", time = "table", fs = "table",
   new_session = "boolean", die_with_parent = "boolean", no_new_privs = "boolean",
   init = "boolean", supervise = "boolean", detach = "boolean",

@@ -183,11 +183,11 @@ describe("Process #root", function()
   before_each(function() snap = leak.snapshot() end)
   after_each(function() leak.assert_clean(snap) end)
 
-  it("knows its namespaces once it has exited (read at the spawn, before it ran)", function()
+  it("knows its namespaces once it has exited (ns_inodes: read at the spawn, before it ran)", function()
     for _, init in ipairs { false, true } do
       local box = isol.sandbox { namespaces = { "pid", "uts", "mount", "ipc" }, init = init,
         command = { "/bin/true" } }
-      local p = assert(box:spawn())
+      local p = assert(box:spawn { ns_inodes = true })
       assert.are.same({ code = 0 }, p:wait()) -- reaped: /proc/<pid>/ns is gone
       assert.is_nil(isol.core.ns_inode(p:pid(), "uts"))
       local ns = p:ns_inodes()
@@ -196,8 +196,15 @@ describe("Process #root", function()
         assert.are_not.equal(isol.core.ns_inode(0, n), ns[n], n)
       end
       assert.is_nil(ns.net) -- not a new one
+      -- not asked for: none read (a pid namespace's sandbox needs none)
+      local q = assert(box:spawn())
+      q:wait()
+      assert.are.same({}, q:ns_inodes())
       box:close()
     end
+    local ok, err = pcall(isol.sandbox({}).spawn, isol.sandbox({}), { "/bin/true", ns_inodes = "yes" })
+    assert.is_false(ok)
+    assert.matches('command.ns_inodes: expected boolean, got string "yes"', err, 1, true)
     local q = assert(isol.sandbox({}):spawn { "/bin/true" })
     q:wait()
     assert.are.same({}, q:ns_inodes())

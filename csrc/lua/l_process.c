@@ -447,8 +447,8 @@ static int p_communicate(lua_State *L)
 }
 
 /* p:ns_inodes() -> {procname = inode}: the namespaces the spawn made for
- * it, read before it ran (so also once it has exited); {} for a process
- * isol did not spawn or one without new namespaces. */
+ * it, read before it ran (so also once it has exited) when its plan asked
+ * (ns_inodes = true); else {}. */
 static int p_ns_inodes(lua_State *L)
 {
 	process *p = check_process(L, 1);

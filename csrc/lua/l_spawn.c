@@ -273,6 +273,7 @@ static int l_spawn(lua_State *L)
 	plan.gid_map = gid;
 	plan.setgroups_deny = isol_lua_optbool(L, 1, "plan", "setgroups_deny", 0);
 	plan.idmap_helper = isol_lua_optbool(L, 1, "plan", "idmap_helper", 0);
+	plan.ns_inodes = isol_lua_optbool(L, 1, "plan", "ns_inodes", 0);
 
 	plan.hostname = isol_lua_optstring(L, 1, "plan", "hostname");
 	plan.domainname = isol_lua_optstring(L, 1, "plan", "domainname");

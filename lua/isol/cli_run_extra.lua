@@ -130,6 +130,15 @@ end
 
 -- ------------------------------------------------------------ --status-json
 
+--- The spawn's argument for a status record: cmd (nil: the recipe's)
+-- with ns_inodes = true (the spawn reads the namespaces before the
+-- command runs).
+function M.with_ns_inodes(cmd)
+  local c = { ns_inodes = true }
+  for i, a in ipairs(cmd or {}) do c[i] = a end
+  return c
+end
+
 --- What the status record needs of the spawn, taken right after it:
 -- {pid=, namespaces=, started=} (the namespaces as the spawn read them
 -- before the command ran: a command that is already gone keeps them).

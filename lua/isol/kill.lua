@@ -101,6 +101,9 @@ local info = setmetatable({}, { __mode = "k" })
 -- started (see the module's notes). Detached spawns always have an init.
 function M.plan_step(box, plan, ctx)
   local r = box.recipe
+  -- the namespaces' inodes, read by the spawn before the command runs:
+  -- kill_tree's without a pid namespace, or asked for (p:ns_inodes())
+  if ctx.ns_inodes or not recipe.has_ns(r, "pid") then plan.ns_inodes = true end
   if recipe.has_ns(r, "pid") then return true end
   if r.init ~= false then
     plan.supervise = true

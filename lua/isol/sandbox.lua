@@ -163,7 +163,7 @@ end
 
 local SPAWN_OPTS = { env = true, cwd = true, stdin = true, stdout = true, stderr = true,
   keep_fds = true, file = true }
-local CTX_OPTS = { detach = true, name = true, recipe_source = true }
+local CTX_OPTS = { detach = true, name = true, recipe_source = true, ns_inodes = true }
 
 local function check_spawn_args(box, cmd)
   local ctx = { undo = {}, finally = {} }
@@ -197,6 +197,7 @@ local function check_spawn_args(box, cmd)
     if opts.env ~= nil then util.check_type("command.env", opts.env, "table") end
     if opts.keep_fds ~= nil then opts.keep_fds = recipe.check_keep_fds(opts.keep_fds, "command.keep_fds") end
     if cmd.detach ~= nil then ctx.detach = util.check_type("command.detach", cmd.detach, "boolean") end
+    if cmd.ns_inodes ~= nil then ctx.ns_inodes = util.check_type("command.ns_inodes", cmd.ns_inodes, "boolean") end
     if cmd.recipe_source ~= nil then
       ctx.source = util.check_type("command.recipe_source", cmd.recipe_source, "string")
     end
@@ -224,8 +225,10 @@ end
 --- Start a command in the sandbox.
 -- @param cmd argv list `{ "/bin/sh", "-c", "..." }` with optional fields
 --   env, cwd, stdin, stdout, stderr, keep_fds, and detach, name,
---   recipe_source (see isol.detached); or a string; or nil for the
---   recipe's `command`.
+--   recipe_source (see isol.detached), ns_inodes (true: the spawn reads the
+--   new namespaces' inodes before the command runs, p:ns_inodes() knows
+--   them after it has exited); or a string; or nil for the recipe's
+--   `command`.
 -- @return Process (and, when detached, its name), or nil, message, errno
 function Sandbox:spawn(cmd)
   if self.closed then return nil, "sandbox is closed", E.EBADF end

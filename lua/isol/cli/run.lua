@@ -152,9 +152,10 @@ function M.run(args)
   -- and is forwarded once the process exists (the child unblocks them).
   local catcher <close> = assert(core.sigcatch(forwarded(box.recipe)))
   local started = core.now()
-  local p, msg, code = box:spawn(cmd)
+  local status = o.status_json or o.status_fd
+  local p, msg, code = box:spawn(status and extra().with_ns_inodes(cmd) or cmd)
   if not p then return extra().spawn_failed(o, box, msg, code) end
-  local info = (o.status_json or o.status_fd) and extra().status_info(box, p, started)
+  local info = status and extra().status_info(box, p, started)
   local st, werr
   if p.pty then st, werr = require("isol.tty").relay(p, catcher)
   else st, werr = wait_forwarding(p, catcher) end
