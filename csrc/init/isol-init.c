@@ -10,7 +10,7 @@
  * fd it receives is made CLOEXEC before the command starts, so the command
  * inherits none of them.
  *
- * It starts the command (fork; in the command: new session if asked,
+ * It starts the command (a vfork-like clone; in the command: new session if asked,
  * PR_SET_PDEATHSIG SIGKILL, landlock_restrict_self, PATH search, execve;
  * an exec failure goes to the error pipe as an isol_error {errno, context}
  * whose strerror the parent appends), reaps every child, forwards
@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -175,7 +176,16 @@ static void cloexec(int fd)
 		die(errno, "isol-init: cloexec", NULL);
 }
 
-/* In the command's process (a fork of this small init). */
+/* The command's process runs on this stack until its execve. It shares
+ * the init's memory (CLONE_VM | CLONE_VFORK, the way posix_spawn starts its
+ * child): no copy of the init's page tables is made, and torn down again
+ * by the execve, on each spawn; the init sleeps until the command has
+ * exec'd or exited. So command() writes no memory but this stack (errno
+ * aside, which the init does not read after the clone) and the error pipe,
+ * and the init's signal dispositions are its own (no CLONE_SIGHAND). */
+static char cmd_stack[32768] __attribute__((aligned(16)));
+
+/* In the command's process (see cmd_stack). */
 static void command(const sigset_t *mask, int init_pidfd) __attribute__((noreturn));
 static void command(const sigset_t *mask, int init_pidfd)
 {
@@ -214,6 +224,19 @@ static void command(const sigset_t *mask, int init_pidfd)
 		_exit(127);
 	}
 	die(-r, "exec", tried);
+}
+
+struct command_start {
+	const sigset_t *mask;
+	int init_pidfd;
+};
+
+static int command_main(void *arg)
+{
+	const struct command_start *cs = arg;
+
+	signal(SIGPIPE, SIG_DFL);
+	command(cs->mask, cs->init_pidfd);
 }
 
 static void reap(void)
@@ -335,13 +358,14 @@ int main(int argc, char **argv)
 	 * pid namespace there is nothing to check: when PID 1 dies, the kernel
 	 * kills every process of the namespace. */
 	self = opt.pidns ? -1 : (int)syscall(SYS_pidfd_open, getpid(), 0);
-	cmd = fork();
-	if (cmd < 0)
-		die(errno, "fork command under init", NULL);
-	if (cmd == 0) {
-		signal(SIGPIPE, SIG_DFL);
-		command(&empty, self);
+	{
+		struct command_start cs = { &empty, self };
+
+		cmd = clone(command_main, cmd_stack + sizeof cmd_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &cs,
+			    NULL, NULL, NULL);
 	}
+	if (cmd < 0)
+		die(errno, "start command under init", NULL);
 	if (self >= 0)
 		close(self);
 	forget_command();
