@@ -235,7 +235,6 @@ static int command_main(void *arg)
 {
 	const struct command_start *cs = arg;
 
-	signal(SIGPIPE, SIG_DFL);
 	command(cs->mask, cs->init_pidfd);
 }
 
@@ -244,7 +243,9 @@ static void reap(void)
 	int st;
 	pid_t p;
 
-	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+	/* Once the command is reaped the loop ends: the rest is killed and
+	 * reaped by kill_descendants, or by the kernel with PID 1. */
+	while (!cmd_done && (p = waitpid(-1, &st, WNOHANG)) > 0)
 		if (p == cmd)
 			cmd_status = st, cmd_done = 1;
 }
@@ -319,7 +320,7 @@ int main(int argc, char **argv)
 {
 	static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 	struct pollfd pfd[3];
-	sigset_t set, empty;
+	sigset_t set, blocked, empty;
 	int sfd, tfd = -1, self, timed_out = 0;
 
 	/* First: no ptrace-style access to our memory, fds or environment. */
@@ -337,10 +338,13 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
 		sigaddset(&set, forwarded[i]);
 	sigaddset(&set, SIGCHLD);
-	/* Blocked before the fork, so that no signal is lost. */
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	/* A status pipe whose reader went away must not kill us. */
-	signal(SIGPIPE, SIG_IGN);
+	/* Blocked before the command starts, so that no signal is lost; and
+	 * SIGPIPE, so that a status or error pipe whose reader went away does
+	 * not kill us (EPIPE; blocked rather than ignored: the command's
+	 * process leaves with the empty mask, its SIGPIPE untouched). */
+	blocked = set;
+	sigaddset(&blocked, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &blocked, NULL);
 	if (!opt.pidns && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		die(errno, "prctl CHILD_SUBREAPER", NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -395,12 +399,16 @@ int main(int argc, char **argv)
 			kill_sandbox();
 		}
 		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
+			struct signalfd_siginfo si[8];
+			ssize_t n;
 
-			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if ((int)si.ssi_signo != SIGCHLD)
-					kill(cmd, (int)si.ssi_signo);
-			}
+			/* one read for what is pending, unless more than fits */
+			do {
+				n = read(sfd, si, sizeof si);
+				for (ssize_t i = 0; i < n / (ssize_t)sizeof si[0]; i++)
+					if ((int)si[i].ssi_signo != SIGCHLD)
+						kill(cmd, (int)si[i].ssi_signo);
+			} while (n == (ssize_t)sizeof si);
 		}
 		/* signalfd coalesces SIGCHLD: always sweep. */
 		reap();
