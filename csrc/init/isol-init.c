@@ -338,13 +338,14 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
 		sigaddset(&set, forwarded[i]);
 	sigaddset(&set, SIGCHLD);
-	/* Blocked before the command starts, so that no signal is lost; and
-	 * SIGPIPE, so that a status or error pipe whose reader went away does
-	 * not kill us (EPIPE; blocked rather than ignored: the command's
-	 * process leaves with the empty mask, its SIGPIPE untouched). */
+	/* The init is exec'd with every signal blocked (init.h): from here on
+	 * only these are, before the command starts, so that no signal is
+	 * lost; and SIGPIPE, so that a status or error pipe whose reader went
+	 * away does not kill us (EPIPE; blocked rather than ignored: the
+	 * command's process leaves with the empty mask, its SIGPIPE untouched). */
 	blocked = set;
 	sigaddset(&blocked, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &blocked, NULL);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
 	if (!opt.pidns && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		die(errno, "prctl CHILD_SUBREAPER", NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
