@@ -116,12 +116,13 @@ static int cap_fail(isol_error *err, int e, const char *what, int cap)
 int isol_caps_child_apply(const struct isol_caps *c, isol_error *err)
 {
 	struct __user_cap_data_struct cur[2];
-	uint64_t prm, eff;
+	uint64_t prm, eff, inh;
 
 	if (caps_get(cur) < 0)
 		return isol_fail(err, errno, "capabilities: capget");
 	prm = (uint64_t)cur[0].permitted | (uint64_t)cur[1].permitted << 32;
 	eff = (uint64_t)cur[0].effective | (uint64_t)cur[1].effective << 32;
+	inh = (uint64_t)cur[0].inheritable | (uint64_t)cur[1].inheritable << 32;
 
 	/* 1. Bounding set. Without CAP_SETPCAP and with no capability at all
 	 * there is nothing to drop and no way to (see caps.h). Each one is
@@ -146,11 +147,14 @@ int isol_caps_child_apply(const struct isol_caps *c, isol_error *err)
 				return cap_fail(err, e, "drop from the bounding set", cap);
 		}
 	}
-	/* 2. Inheritable (the ambient raise below needs it in place). */
-	if (caps_set(prm, eff, c->inheritable) < 0)
+	/* 2. Inheritable (the ambient raise below needs it in place). Each of
+	 * these calls commits a new copy of the credentials: one that would
+	 * change nothing is left out. */
+	if (inh != c->inheritable && caps_set(prm, eff, c->inheritable) < 0)
 		return isol_fail(err, errno, "capabilities: set the inheritable set");
-	/* 3. Ambient. */
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+	/* 3. Ambient. The kernel keeps it within permitted & inheritable: with
+	 * an empty inheritable set there is none to clear (nor to raise). */
+	if (c->inheritable && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return isol_fail(err, errno, "capabilities: clear the ambient set");
 	for (int cap = 0; cap <= MAX_CAP; cap++)
 		if ((c->ambient & (1ULL << cap)) &&

@@ -174,7 +174,7 @@ char **isol_init_argv(const struct isol_init_opts *o, void *buf, size_t bufsize,
 }
 
 int isol_init_child_exec(int memfd, char **argv, const struct isol_init_opts *o, int landlock_fd,
-			 void (*unblock)(void), isol_error *err)
+			 isol_error *err)
 {
 	static char *const no_env[] = { NULL };
 	const int fds[] = { o->status_fd, o->parent_pidfd, o->err_fd, o->proc_dirfd, landlock_fd };
@@ -187,7 +187,6 @@ int isol_init_child_exec(int memfd, char **argv, const struct isol_init_opts *o,
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (fds[i] >= 0 && fcntl(fds[i], F_SETFD, 0) < 0)
 			return isol_fail(err, errno, "init: keep fd %d", fds[i]);
-	unblock();
 	syscall(SYS_execveat, memfd, "", argv, no_env, AT_EMPTY_PATH);
 	return isol_fail(err, errno, "exec isol-init");
 }

@@ -79,10 +79,13 @@ void isol_init_argv_free(char **argv);
 /* In the cloned child, as its last step: patch the landlock fd (-1: none)
  * into argv, clear CLOEXEC on the fds the init needs (the child marked
  * every fd CLOEXEC), then execveat(memfd, "", argv, {}, AT_EMPTY_PATH).
- * unblock is called right before the exec (empty signal mask).
+ * The signal mask stays as it is (every signal blocked, dispositions
+ * default): the init sets its own first thing, so that a signal sent to
+ * it meanwhile waits for it instead of ending it (a SIGTERM right after
+ * the spawn reaches the command).
  * Returns only on failure: -errno, err filled. Async-signal-safe. */
 int isol_init_child_exec(int memfd, char **argv, const struct isol_init_opts *o, int landlock_fd,
-			 void (*unblock)(void), isol_error *err);
+			 isol_error *err);
 
 /* After the init was reaped with status *w: if it ended as agreed (exit
  * code ISOL_INIT_EXIT_OK and exactly one record on status_fd), returns 1

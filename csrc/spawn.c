@@ -345,8 +345,7 @@ static void child_main(const struct child_ctx *c)
 	if (isol_seccomp_child_apply(plan->seccomp, &err) < 0)
 		child_die(err_fd, &err);
 	if (c->supervise)
-		isol_init_child_exec(c->init_memfd, c->init_argv, &c->init, landlock_fd,
-				     child_unblock_signals, &err);
+		isol_init_child_exec(c->init_memfd, c->init_argv, &c->init, landlock_fd, &err);
 	else
 		child_exec(plan, &err);
 	child_die(err_fd, &err);

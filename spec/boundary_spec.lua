@@ -218,6 +218,21 @@ describe("boundary 2: capabilities #root #boundary", function()
     assert.are.equal(0, c.CapAmb, "ambient set:\n" .. out)
   end)
 
+  it("a caller with inheritable and ambient capabilities passes none of them on", function()
+    if root_only() then return end
+    -- (the kernel keeps ambient within permitted & inheritable: an empty
+    -- inheritable set leaves no ambient capability to clear)
+    local wrap = "setpriv --inh-caps +net_raw,+sys_admin --ambient-caps +net_raw,+sys_admin --"
+    local caller = h.sh(wrap .. " grep -E '^Cap(Inh|Amb)' /proc/self/status")
+    assert.are.same({ 0x202000, 0x202000 }, { tonumber(caller:match("CapInh:%s*(%x+)"), 16),
+      tonumber(caller:match("CapAmb:%s*(%x+)"), 16) }, "the caller's sets:\n" .. caller)
+    -- without a user namespace (one starts with both sets empty)
+    local c, out = caps_run(nil, "{ namespaces = { 'mount', 'pid' } }", { wrap = wrap })
+    assert.are.equal(DEFAULT_CAPS, c.CapEff, "effective set:\n" .. out)
+    assert.are.equal(0, c.CapInh, "inheritable set:\n" .. out)
+    assert.are.equal(0, c.CapAmb, "ambient set:\n" .. out)
+  end)
+
   it("caps = { keep = {...} } keeps exactly those", function()
     if root_only() then return end
     local c, out = caps_run("r.caps = { keep = { 'CAP_CHOWN' } }", BASE)

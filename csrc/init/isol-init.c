@@ -10,7 +10,7 @@
  * fd it receives is made CLOEXEC before the command starts, so the command
  * inherits none of them.
  *
- * It starts the command (fork; in the command: new session if asked,
+ * It starts the command (a vfork-like clone; in the command: new session if asked,
  * PR_SET_PDEATHSIG SIGKILL, landlock_restrict_self, PATH search, execve;
  * an exec failure goes to the error pipe as an isol_error {errno, context}
  * whose strerror the parent appends), reaps every child, forwards
@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -175,7 +176,16 @@ static void cloexec(int fd)
 		die(errno, "isol-init: cloexec", NULL);
 }
 
-/* In the command's process (a fork of this small init). */
+/* The command's process runs on this stack until its execve. It shares
+ * the init's memory (CLONE_VM | CLONE_VFORK, the way posix_spawn starts its
+ * child): no copy of the init's page tables is made, and torn down again
+ * by the execve, on each spawn; the init sleeps until the command has
+ * exec'd or exited. So command() writes no memory but this stack (errno
+ * aside, which the init does not read after the clone) and the error pipe,
+ * and the init's signal dispositions are its own (no CLONE_SIGHAND). */
+static char cmd_stack[32768] __attribute__((aligned(16)));
+
+/* In the command's process (see cmd_stack). */
 static void command(const sigset_t *mask, int init_pidfd) __attribute__((noreturn));
 static void command(const sigset_t *mask, int init_pidfd)
 {
@@ -216,12 +226,26 @@ static void command(const sigset_t *mask, int init_pidfd)
 	die(-r, "exec", tried);
 }
 
+struct command_start {
+	const sigset_t *mask;
+	int init_pidfd;
+};
+
+static int command_main(void *arg)
+{
+	const struct command_start *cs = arg;
+
+	command(cs->mask, cs->init_pidfd);
+}
+
 static void reap(void)
 {
 	int st;
 	pid_t p;
 
-	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+	/* Once the command is reaped the loop ends: the rest is killed and
+	 * reaped by kill_descendants, or by the kernel with PID 1. */
+	while (!cmd_done && (p = waitpid(-1, &st, WNOHANG)) > 0)
 		if (p == cmd)
 			cmd_status = st, cmd_done = 1;
 }
@@ -296,7 +320,7 @@ int main(int argc, char **argv)
 {
 	static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 	struct pollfd pfd[3];
-	sigset_t set, empty;
+	sigset_t set, blocked, empty;
 	int sfd, tfd = -1, self, timed_out = 0;
 
 	/* First: no ptrace-style access to our memory, fds or environment. */
@@ -314,10 +338,14 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
 		sigaddset(&set, forwarded[i]);
 	sigaddset(&set, SIGCHLD);
-	/* Blocked before the fork, so that no signal is lost. */
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	/* A status pipe whose reader went away must not kill us. */
-	signal(SIGPIPE, SIG_IGN);
+	/* The init is exec'd with every signal blocked (init.h): from here on
+	 * only these are, before the command starts, so that no signal is
+	 * lost; and SIGPIPE, so that a status or error pipe whose reader went
+	 * away does not kill us (EPIPE; blocked rather than ignored: the
+	 * command's process leaves with the empty mask, its SIGPIPE untouched). */
+	blocked = set;
+	sigaddset(&blocked, SIGPIPE);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
 	if (!opt.pidns && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		die(errno, "prctl CHILD_SUBREAPER", NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -335,13 +363,14 @@ int main(int argc, char **argv)
 	 * pid namespace there is nothing to check: when PID 1 dies, the kernel
 	 * kills every process of the namespace. */
 	self = opt.pidns ? -1 : (int)syscall(SYS_pidfd_open, getpid(), 0);
-	cmd = fork();
-	if (cmd < 0)
-		die(errno, "fork command under init", NULL);
-	if (cmd == 0) {
-		signal(SIGPIPE, SIG_DFL);
-		command(&empty, self);
+	{
+		struct command_start cs = { &empty, self };
+
+		cmd = clone(command_main, cmd_stack + sizeof cmd_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &cs,
+			    NULL, NULL, NULL);
 	}
+	if (cmd < 0)
+		die(errno, "start command under init", NULL);
 	if (self >= 0)
 		close(self);
 	forget_command();
@@ -371,12 +400,16 @@ int main(int argc, char **argv)
 			kill_sandbox();
 		}
 		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
+			struct signalfd_siginfo si[8];
+			ssize_t n;
 
-			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if ((int)si.ssi_signo != SIGCHLD)
-					kill(cmd, (int)si.ssi_signo);
-			}
+			/* one read for what is pending, unless more than fits */
+			do {
+				n = read(sfd, si, sizeof si);
+				for (ssize_t i = 0; i < n / (ssize_t)sizeof si[0]; i++)
+					if ((int)si[i].ssi_signo != SIGCHLD)
+						kill(cmd, (int)si[i].ssi_signo);
+			} while (n == (ssize_t)sizeof si);
 		}
 		/* signalfd coalesces SIGCHLD: always sweep. */
 		reap();
