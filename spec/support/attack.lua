@@ -89,14 +89,14 @@ end
 
 function M.user_delete(name)
   if name and name:match("^isolatk%x+$") then
-    -- whatever the attack left running as that user goes first
     -- whatever the attack left running as that user goes first, by pid
+    -- (quietly: one may end between the listing and the kill)
     local uid = tonumber((h.sh("id -u " .. name .. " 2>/dev/null")))
     if uid and uid ~= 0 then
       local p = io.popen("ls -1 /proc")
       for pid in p:lines() do
         local st = pid:match("^%d+$") and h.read("/proc/" .. pid .. "/status")
-        if st and tonumber(st:match("\nUid:%s+(%d+)")) == uid then h.sh("kill -KILL " .. pid) end
+        if st and tonumber(st:match("\nUid:%s+(%d+)")) == uid then h.sh("kill -KILL " .. pid .. " 2>/dev/null") end
       end
       p:close()
     end
@@ -152,7 +152,9 @@ function M.cgroup_remove(name)
       local f = io.open(dir .. "/freezer.state", "w")
       if f then f:write("THAWED"); f:close() end
       for d in h.sh("find " .. shq(dir) .. " -depth -type d 2>/dev/null"):gmatch("[^\n]+") do
-        for pid in (h.read(d .. "/cgroup.procs") or ""):gmatch("%d+") do h.sh("kill -KILL " .. pid) end
+        for pid in (h.read(d .. "/cgroup.procs") or ""):gmatch("%d+") do
+          h.sh("kill -KILL " .. pid .. " 2>/dev/null")
+        end
         h.sh("rmdir " .. shq(d) .. " 2>/dev/null")
       end
     end
