@@ -10,6 +10,8 @@ local tmp = h.sh("mktemp -d /tmp/isol-oci-spec.XXXXXX"):gsub("%s+$", "")
 -- a bundle's rootfs must be reachable by the id the container's root maps to
 -- (untrusted maps it to an unprivileged one)
 os.execute("chmod 755 " .. tmp)
+-- (the whole file's: the #root blocks are skipped for an ordinary user)
+teardown(function() h.sh("rm -rf " .. h.shq(tmp)) end)
 local n = 0
 
 local function export(r, opts)
@@ -238,7 +240,6 @@ describe("OCI export #root", function()
   setup(function()
     if runc == "" then error("runc is not installed (Debian runc): .ci/deps installs it") end
   end)
-  teardown(function() h.sh("rm -rf " .. h.shq(tmp)) end)
 
   three_bundles(function() return runc end, false)
 

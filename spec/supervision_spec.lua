@@ -10,6 +10,7 @@ local isol = require "isol"
 local core = isol.core
 
 local tmp = leak.own((h.sh("mktemp -d /tmp/isol-superv-spec.XXXXXX"):gsub("%s+$", "")))
+teardown(function() h.sh("rm -rf " .. h.shq(tmp)) end)
 
 local function sleep(s) os.execute("sleep " .. s) end
 
