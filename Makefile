@@ -122,6 +122,10 @@ $(BUILD)/obj/cli/math.o: | $(DEPS_STAMP)
 	$(OBJCOPY) $(addprefix --keep-global-symbol=,$(LUA_MATH)) $@.tmp $@
 	@rm -f $@.tmp
 OBJCOPY    ?= objcopy
+# Full RELRO: every symbol bound at start and the GOT read-only after it (the
+# launcher runs as root and relays a sandbox's terminal with -t); no
+# measurable cost (perf stat -r 100, A/B; peak RSS the same).
+CLI_HARDEN := -Wl,-z,relro,-z,now
 ifeq ($(words $(wildcard $(STATIC_A))),6)
 CLI_CORE   := -DISOL_STATIC_CORE
 CLI_LINK   := $(OBJ) -Wl,--dynamic-list=csrc/cli/isol.dynlist $(STATIC_A) $(CLI_MATH) \
@@ -132,7 +136,8 @@ CLI_LINK   := $(LUA_LIBS)
 endif
 $(CLI_BIN): csrc/cli/isol.c $(CLI_DEPS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(OPT) -std=gnu11 $(WARN) $(LUA_INC) $(CFLAGS) $(CLI_CORE) -o $@ $< $(LDFLAGS) $(EXTRA_LDFLAGS) $(CLI_LINK)
+	$(CC) $(OPT) -std=gnu11 $(WARN) $(LUA_INC) $(CFLAGS) $(CLI_CORE) -o $@ $< $(LDFLAGS) $(EXTRA_LDFLAGS) $(CLI_LINK) \
+		$(CLI_HARDEN)
 
 $(BUILD)/lua/%.lua: lua/%.lua | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -242,7 +247,8 @@ INSTALL_BC  := $(if $(HAVE_LUAC),$(LUA_BC) $(RUN_BUNDLE))
 install: installable $(INSTALL_BC)
 	@mkdir -p $(dir $(INSTALL_CLI))
 	$(CC) $(OPT) -std=gnu11 $(WARN) $(LUA_INC) $(CFLAGS) $(CLI_CORE) -DISOL_LUADIR='"$(LUA_SHAREDIR)"' \
-		-DISOL_LIBDIR='"$(LUA_LIBDIR)"' -o $(INSTALL_CLI) csrc/cli/isol.c $(LDFLAGS) $(EXTRA_LDFLAGS) $(CLI_LINK)
+		-DISOL_LIBDIR='"$(LUA_LIBDIR)"' -o $(INSTALL_CLI) csrc/cli/isol.c $(LDFLAGS) $(EXTRA_LDFLAGS) $(CLI_LINK) \
+		$(CLI_HARDEN)
 	install -d $(DESTDIR)$(LUA_LIBDIR)/isol $(DESTDIR)$(LUA_SHAREDIR)/isol $(DESTDIR)$(BINDIR)
 	install -m 0755 $(SO) $(DESTDIR)$(LUA_LIBDIR)/isol/core.so
 	install -p -m 0644 lua/isol.lua $(DESTDIR)$(LUA_SHAREDIR)/isol.lua

@@ -134,6 +134,15 @@ for _, exe in ipairs { "bin/isol", "build/bin/isol" } do
   end)
 end
 
+describe("build/bin/isol's hardening", function()
+  it("is linked with full RELRO (bound at start, its GOT read-only)", function()
+    local out = h.sh("readelf -dlW build/bin/isol 2>&1")
+    assert.matches("GNU_RELRO", out)
+    assert.matches("FLAGS%)%s+BIND_NOW", out)
+    assert.matches("Flags: NOW PIE", out, 1, true)
+  end)
+end)
+
 -- build/bin/isol loads the modules of every `isol run` from one bundle of
 -- stripped bytecode (build/lua/run.bundle), but only while that bundle is
 -- at least as new as each source in it, and not under ISOL_DEBUG. A copy
