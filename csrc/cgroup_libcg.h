@@ -71,7 +71,7 @@ int isol_lcg_delete(const struct isol_lcg_spec *spec, isol_error *err);
 /* The libcgroup backend of a sandbox group: create it through libcgroup
  * (every value in lspec set by libcgroup), then open an isol handle on the
  * same directories (spec->existing is set here) for what libcgroup 2.0.2
- * cannot do: placing the child at spawn (CLONE_INTO_CGROUP or cgroup.procs),
+ * cannot do: placing the child at spawn (CLONE_INTO_CGROUP, or v1 `tasks`),
  * freeze, kill, stats. On failure nothing is left. */
 struct isol_cgroup;
 struct isol_cg_spec;

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,12 +58,70 @@ void isol_plan_init(struct isol_plan *plan)
 	plan->init = 1;
 }
 
-/* With a cgroup namespace and cgroups joined by pid (v1, before_release),
- * cloning the namespace would root it at the caller's cgroups; the child
- * unshares it after the parent attached it instead. */
-static int late_cgroupns(const struct isol_plan *plan)
+/* The plan's cgroup directories, opened before clone3 (plan.cgroup_dirs). */
+struct cg_join {
+	int clone_fd;                    /* a cgroup2 directory for CLONE_INTO_CGROUP, or -1 */
+	const char *clone_name;          /* its path */
+	int fds[ISOL_SPAWN_MAX_CGROUPS]; /* v1 `tasks` files: the child writes "0" */
+	const char *names[ISOL_SPAWN_MAX_CGROUPS];
+	int n;
+};
+
+static void cg_join_close(struct cg_join *j)
 {
-	return (plan->ns_flags & CLONE_NEWCGROUP) && plan->before_release && plan->cgroup_fd < 0;
+	if (j->clone_fd >= 0)
+		close(j->clone_fd), j->clone_fd = -1;
+	for (int i = 0; i < j->n; i++)
+		close(j->fds[i]);
+	j->n = 0;
+}
+
+/* Open every directory of plan->cgroup_dirs, checked to be a cgroup: a
+ * cgroup2 one is kept for clone3 (the first, when the plan has no
+ * cgroup_fd), a v1 one's `tasks` file (a further cgroup2 one's
+ * cgroup.procs) is opened for the child to write "0" to. On failure
+ * everything opened is closed. */
+static int cg_join_open(const struct isol_plan *plan, struct cg_join *j, isol_error *err)
+{
+	j->clone_fd = -1;
+	j->clone_name = NULL;
+	j->n = 0;
+	if (plan->ncgroup_dirs < 0 || plan->ncgroup_dirs > ISOL_SPAWN_MAX_CGROUPS)
+		return isol_failx(err, EINVAL, "spawn: %d cgroup directories (at most %d)",
+				  plan->ncgroup_dirs, ISOL_SPAWN_MAX_CGROUPS);
+	for (int i = 0; i < plan->ncgroup_dirs; i++) {
+		const char *dir = plan->cgroup_dirs[i], *file;
+		struct statfs sf;
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, e;
+
+		if (dfd < 0 || fstatfs(dfd, &sf) < 0) {
+			e = errno;
+			if (dfd >= 0)
+				close(dfd);
+			cg_join_close(j);
+			return isol_fail(err, e, "cgroup %s", dir);
+		}
+		if (sf.f_type == CGROUP2_SUPER_MAGIC && plan->cgroup_fd < 0 && j->clone_fd < 0) {
+			j->clone_fd = dfd;
+			j->clone_name = dir;
+			continue;
+		}
+		file = sf.f_type == CGROUP2_SUPER_MAGIC  ? "cgroup.procs"
+		       : sf.f_type == CGROUP_SUPER_MAGIC ? "tasks"
+							 : NULL;
+		fd = file ? openat(dfd, file, O_WRONLY | O_CLOEXEC) : -1;
+		e = errno;
+		close(dfd);
+		if (fd < 0) {
+			cg_join_close(j);
+			if (!file)
+				return isol_failx(err, EINVAL, "cgroup %s: not a cgroup directory", dir);
+			return isol_fail(err, e, "cgroup %s: open %s", dir, file);
+		}
+		j->fds[j->n] = fd;
+		j->names[j->n++] = dir;
+	}
+	return 0;
 }
 
 /* What the cloned child needs besides the plan, all prepared by the parent. */
@@ -70,6 +130,9 @@ struct child_ctx {
 	int sync_fd, err_fd, parent_pidfd;
 	int supervise;
 	int early;                  /* the first steps run before "go" (child_first) */
+	int late_cgroupns;          /* unshare the cgroup namespace after the v1 joins */
+	struct cg_join join;        /* v1 groups to join first thing (a copy: the
+				     * parent closes its own fds after clone3) */
 	int close_fds[3];           /* the parent's ends of the pipes (-1: none) */
 	int init_memfd;             /* supervise: the init's executable */
 	char **init_argv;           /* supervise: its command line */
@@ -152,13 +215,26 @@ static int child_parent_alive(int parent_pidfd)
 struct first_failure {
 	int code; /* errno, 0: none */
 	const char *what;
+	const char *arg; /* NULL, or a path named after `what` */
 };
+
+/* Join the v1 groups (cg_join_open): "0" to each `tasks` file moves this
+ * thread, the child's only one. First thing, before any work is charged
+ * to the caller's groups; raw syscalls (before "go"). */
+static void child_join_cgroups(const struct child_ctx *c, struct first_failure *f)
+{
+	for (int i = 0; i < c->join.n; i++) {
+		long r = isol_vm_syscall(SYS_write, c->join.fds[i], (long)(uintptr_t) "0", 1, 0, 0, 0);
+		isol_vm_syscall(SYS_close, c->join.fds[i], 0, 0, 0, 0, 0);
+		if (r < 0 && !f->code)
+			f->code = (int)-r, f->what = "join cgroup", f->arg = c->join.names[i];
+	}
+}
 
 /* The first steps, which need neither the id maps nor anything else the
  * parent does before "go": signals reset, new session, die-with-parent,
- * loopback up. When they can (c->early: no cgroup is joined by pid, which
- * must come before the child does any work, and no namespace is joined
- * first), they run before "go", while the parent writes the id maps:
+ * loopback up. When they can (c->early: no namespace is joined first),
+ * they run before "go", while the parent writes the id maps:
  * bringing lo up alone costs ~0.1 ms of the kernel's time. Raw system
  * calls on this stack only (vmclone.h); a failure is kept in *f. */
 static void child_first(const struct child_ctx *c, struct first_failure *f)
@@ -268,11 +344,11 @@ static void child_main(const struct child_ctx *c)
 	const struct isol_plan *plan = c->plan;
 	int err_fd = c->err_fd;
 	int landlock_fd = -1; /* set by the landlock step when an init runs */
-	struct first_failure first = { 0, NULL };
+	struct first_failure first = { 0, NULL, NULL };
 	isol_error err;
 	char go;
 
-	/* Wait until the parent has written the id maps (and attached cgroups).
+	/* Wait until the parent has written the id maps.
 	 * Until "go", nothing here writes memory but this stack: with CLONE_VM
 	 * the parent thread runs meanwhile (vmclone.h). Hence raw syscalls:
 	 * glibc's read and close are cancellation points that flip a bit of
@@ -280,16 +356,21 @@ static void child_main(const struct child_ctx *c)
 	for (int i = 0; i < 3; i++)
 		if (c->close_fds[i] >= 0)
 			isol_vm_syscall(SYS_close, c->close_fds[i], 0, 0, 0, 0, 0);
-	if (c->early)
+	child_join_cgroups(c, &first);
+	if (c->early && !first.code)
 		child_first(c, &first);
 	if (isol_vm_syscall(SYS_read, c->sync_fd, (long)(uintptr_t)&go, 1, 0, 0, 0) != 1)
 		_exit(127);
 	close(c->sync_fd);
 	isol_error_defer_strerror();
 	isol_error_clear(&err);
-	/* v1 cgroups are joined by pid after clone: the cgroup namespace is made
-	 * now, so that its root is the sandbox's cgroup (see late_cgroupns). */
-	if (late_cgroupns(plan) && unshare(CLONE_NEWCGROUP) < 0)
+	if (first.code)
+		isol_fail(&err, first.code, "%s%s%s", first.what, first.arg ? " " : "",
+			  first.arg ? first.arg : ""),
+			child_die(err_fd, &err);
+	/* v1 groups are joined after clone: the cgroup namespace is made now,
+	 * so that its root is the sandbox's group in every hierarchy. */
+	if (c->late_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 		isol_fail(&err, errno, "unshare cgroup namespace"), child_die(err_fd, &err);
 
 	/* isol exec: enter a running sandbox first (the kernel orders a pidfd
@@ -386,6 +467,7 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 	int vm = isol_vmclone_supported() && plan->join_pidfd < 0, blocked = 0;
 	int deferring = isol_error_deferring();
 	struct isol_vm_stack stack = { NULL, 0 };
+	struct cg_join join = { .clone_fd = -1 };
 	/* the init's argv when it fits (isol_init_argv) */
 	union {
 		char bytes[4096];
@@ -426,6 +508,8 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 				return isol_fail(err, errno, "open /proc");
 		}
 	}
+	if ((r = cg_join_open(plan, &join, err)) < 0)
+		goto fail;
 	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
 	    (supervise && plan->status_fd < 0 && pipe2(status_p, O_CLOEXEC) < 0)) {
 		r = isol_fail(err, errno, "pipe");
@@ -444,7 +528,9 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 	c.close_fds[2] = status_p[0];
 	c.parent_pidfd = parent_pidfd;
 	c.supervise = supervise;
-	c.early = !plan->before_release && plan->join_pidfd < 0;
+	c.early = plan->join_pidfd < 0;
+	c.late_cgroupns = (plan->ns_flags & CLONE_NEWCGROUP) && join.n > 0;
+	c.join = join;
 	if (supervise) {
 		c.init_memfd = memfd;
 		c.init = (struct isol_init_opts){
@@ -471,13 +557,13 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 
 	memset(&args, 0, sizeof args);
 	args.flags = (uint64_t)(plan->ns_flags & ~CLONE_NEWTIME) | CLONE_PIDFD;
-	if (late_cgroupns(plan))
+	if (c.late_cgroupns)
 		args.flags &= ~(uint64_t)CLONE_NEWCGROUP;
 	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	args.exit_signal = SIGCHLD;
-	if (plan->cgroup_fd >= 0) {
+	if (plan->cgroup_fd >= 0 || join.clone_fd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
-		args.cgroup = (uint64_t)plan->cgroup_fd;
+		args.cgroup = (uint64_t)(plan->cgroup_fd >= 0 ? plan->cgroup_fd : join.clone_fd);
 	}
 	/* No host signal handler may run in the child: every signal is blocked
 	 * across clone3; the child resets dispositions before unblocking. */
@@ -493,9 +579,11 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 	r = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		r = isol_fail(err, r, "clone3");
+		r = join.clone_name ? isol_fail(err, r, "clone3 into cgroup %s", join.clone_name)
+				    : isol_fail(err, r, "clone3");
 		goto fail;
 	}
+	cg_join_close(&join); /* the child has its own copies */
 
 	close(sync_p[0]), sync_p[0] = -1;
 	close(err_p[1]), err_p[1] = -1;
@@ -510,11 +598,6 @@ static int spawn_plan(const struct isol_plan *plan, struct isol_child *out, isol
 	}
 	if (plan->net) {
 		r = isol_net_parent_setup(plan->net, pid, &out->net, err);
-		if (r < 0)
-			goto kill_child;
-	}
-	if (plan->before_release) {
-		r = plan->before_release(plan->hook_ctx, pid, err);
 		if (r < 0)
 			goto kill_child;
 	}
@@ -574,6 +657,7 @@ reap_child : {
 }
 fail:
 	/* (the child, if any, is reaped: its stack is free) */
+	cg_join_close(&join);
 	isol_error_set_deferring(deferring);
 	isol_vm_stack_free(&stack);
 	if (blocked)

@@ -4,12 +4,13 @@
  *   parent                               child (clone3, CLONE_VM on a stack of
  *                                        its own | CLONE_PIDFD | ns flags)
  *   ------                               -----
- *   pipes, pidfd of self
- *   clone3 ───────────────────────────▶  signal dispositions reset, setsid,
- *   write uid/gid maps                   die-with-parent, loopback up (raw
+ *   pipes, pidfd of self, v1 cgroups'
+ *   `tasks` files opened
+ *   clone3 (into the cgroup2 group) ──▶  join the v1 groups, signal
+ *   write uid/gid maps                   dispositions reset, setsid,
+ *                                        die-with-parent, loopback up (raw
  *                                        syscalls, meanwhile), then wait for
  *                                        "go" on the sync pipe
- *   before_release hook (v1 cgroup attach: then the first steps wait for "go")
  *   "go" ─────────────────────────────▶  time offsets, identity,
  *                                        hostname, network, filesystem (mount.c),
  *                                        cwd, stdio, fds, keyring, rlimits,
@@ -122,11 +123,22 @@ struct isol_plan {
 
 	int cgroup_fd; /* >= 0: start the child in that cgroup v2 (CLONE_INTO_CGROUP) */
 
-	/* Called in the parent after the id maps are written and before the
-	 * child is released (v1 cgroup attach by pid, logging the pid...). */
-	int (*before_release)(void *ctx, pid_t pid, isol_error *err);
-	void *hook_ctx;
+	/* Cgroup directories the child starts in (at most ISOL_SPAWN_MAX_CGROUPS;
+	 * each checked to be one): a cgroup2 one (the unified tree of a hybrid
+	 * host, when cgroup_fd is -1) by clone3 (CLONE_INTO_CGROUP), each v1
+	 * one by the child itself, first thing: it writes "0" to the group's
+	 * `tasks` file (opened here, before clone3). That moves only the
+	 * calling thread (the child has one), which the kernel does without its
+	 * global threadgroup lock: writing the child's pid to cgroup.procs takes
+	 * that lock's write side, which waits a whole RCU grace period when it
+	 * was idle (5-25 ms, on one sweep run in ten to twenty here: bench/sweep).
+	 * With a cgroup namespace and v1 groups, the child unshares the
+	 * namespace after joining them (its root is the sandbox's groups). */
+	const char *const *cgroup_dirs;
+	int ncgroup_dirs;
 };
+
+#define ISOL_SPAWN_MAX_CGROUPS 16
 
 /* Fill defaults: stdio inherit, cgroup_fd/join_pidfd/status_fd -1, setsid,
  * die-with-parent, no_new_privs and init on. */

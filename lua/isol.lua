@@ -52,7 +52,7 @@ local PLAN_KEYS = {
   hostname = "string", domainname = "string", time = "table", fs = "table",
   new_session = "boolean", die_with_parent = "boolean", no_new_privs = "boolean",
   init = "boolean", supervise = "boolean", detach = "boolean",
-  cgroup_fd = "integer", cgroup_procs = "table", status_fd = "integer",
+  cgroup_fd = "integer", cgroup_dirs = "table", status_fd = "integer",
   join_pidfd = "integer", join_namespaces = "table",
   caps = "table", session_keyring = "string", identity = "table", net = "table",
   seccomp = "userdata", rlimits = "table", landlock = "table", timeout_ms = "integer",

@@ -820,6 +820,60 @@ describe("cgroup (" .. B .. " backend) #root #v2", function()
       assert.matches("pids:/\n", V == 1 and out or "pids:/\n")
     end)
 
+    -- The child joins v1 groups itself ("0" to each `tasks` file) and the
+    -- cgroup2 one by clone3: the command (forked by isol's init) is in
+    -- every directory of the box, the unified tree's included.
+    it("the command starts in every directory of the box's group", function()
+      if not need("memory", "pids") then return end
+      local box = sandbox { limits = { memory = { max = "64M" }, pids = { max = 20 } } }
+      local st, out = box:run({ "/bin/cat", "/proc/self/cgroup" }, { capture = true })
+      local dirs = box.cgroup:dirs()
+      box:close()
+      assert.are.equal(0, st.code)
+      assert.is_true(#dirs >= (V == 1 and 2 or 1), table.concat(dirs, " "))
+      -- each line of /proc/self/cgroup, as a directory: its hierarchy's
+      -- mount point (v1 by the controllers, named or not; v2 by "0::")
+      -- and the path in it
+      local function set(list)
+        local t = {}
+        for _, c in ipairs(list) do t[#t + 1] = c end
+        table.sort(t)
+        return table.concat(t, ",")
+      end
+      local in_dir = {}
+      for ctrls, path in out:gmatch("%d+:([^:\n]*):([^\n]+)") do
+        local listed = {}
+        for c in ctrls:gmatch("[^,]+") do listed[#listed + 1] = c end
+        ctrls = set(listed)
+        for _, hh in ipairs(lay.hierarchies) do
+          local names = set(hh.controllers)
+          if (ctrls == "" and hh.version == 2) or (ctrls ~= "" and hh.version == 1 and ctrls == names) then
+            in_dir[hh.mount .. (path == "/" and "" or path)] = true
+          end
+        end
+      end
+      for _, d in ipairs(dirs) do
+        assert.is_true(in_dir[d], d .. " not in\n" .. out)
+      end
+    end)
+
+    it("core.spawn refuses cgroup_dirs that are not cgroups, naming them, and starts nothing", function()
+      for _, c in ipairs {
+        { { "/tmp" }, "cgroup /tmp: not a cgroup directory" },
+        { { "/nonexistent-isol-cg" }, "cgroup /nonexistent%-isol%-cg: No such file" },
+        { { "/etc/passwd" }, "cgroup /etc/passwd: Not a directory" },
+      } do
+        local p, msg = core.spawn { argv = { "/bin/true" }, cgroup_dirs = c[1] }
+        assert.is_nil(p)
+        assert.matches(c[2], msg)
+      end
+      local many = {}
+      for i = 1, 17 do many[i] = "/tmp" end
+      local ok, err = pcall(core.spawn, { argv = { "/bin/true" }, cgroup_dirs = many })
+      assert.is_false(ok)
+      assert.matches("plan.cgroup_dirs: at most 16 directories, got 17", err)
+    end)
+
     it("a forgotten Cgroup is emptied and removed when collected", function()
       local g = assert(cgcreate {})
       local p = assert(isol.spawn { argv = { "/bin/sleep", "30" } })

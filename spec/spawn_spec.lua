@@ -444,7 +444,7 @@ describe("hostile input to core.spawn", function()
     { "file", [[argv = { "x" }, file = "/bin/true\0"]], "plan.file" },
     { "stdout.path", [[argv = { "/bin/true" }, stdout = { path = "/tmp/x\0y" }]], "plan.stdout.path" },
     { "stdin name", [[argv = { "/bin/true" }, stdin = "null\0"]], "plan.stdin" },
-    { "cgroup_procs", [[argv = { "/bin/true" }, cgroup_procs = { "/tmp/p\0" }]], "plan.cgroup_procs%[1%]" },
+    { "cgroup_dirs", [[argv = { "/bin/true" }, cgroup_dirs = { "/tmp/p\0" }]], "plan.cgroup_dirs%[1%]" },
     { "namespaces", [[argv = { "/bin/true" }, namespaces = { "mount\0" }]], "plan.namespaces%[1%]" },
     { "fs target", [[argv = { "/bin/true" }, fs = { ops = { { type = "tmpfs", target = "/mnt\0/x" } } }]],
       "plan.fs.ops%[1%].target" },

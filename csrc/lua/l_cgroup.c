@@ -450,24 +450,16 @@ static int cg_version(lua_State *L)
 	return 1;
 }
 
-/* cg:dirs() -> { path, ... } ; cg:procs_files() -> { path/cgroup.procs, ... } */
-static int push_dirs(lua_State *L, const char *suffix)
+/* cg:dirs() -> { path, ... } (what a spawn's plan.cgroup_dirs takes) */
+static int cg_dirs(lua_State *L)
 {
 	lcgroup *c = check_cg(L, 1);
 	lua_createtable(L, c->cg.ndirs, 0);
 	for (int i = 0; i < c->cg.ndirs; i++) {
-		lua_pushfstring(L, "%s%s", c->cg.dirs[i], suffix);
+		lua_pushstring(L, c->cg.dirs[i]);
 		lua_rawseti(L, -2, i + 1);
 	}
 	return 1;
-}
-static int cg_dirs(lua_State *L)
-{
-	return push_dirs(L, "");
-}
-static int cg_procs_files(lua_State *L)
-{
-	return push_dirs(L, "/cgroup.procs");
 }
 
 /* cg:path([controller]) -> directory of that controller (or the first) */
@@ -893,7 +885,6 @@ void isol_lua_open_cgroup(lua_State *L)
 		{ "version", cg_version },
 		{ "dirs", cg_dirs },
 		{ "backend", cg_backend },
-		{ "procs_files", cg_procs_files },
 		{ "path", cg_path },
 		{ "devices", cg_devices },
 		{ "delete", cg_delete },

@@ -20,7 +20,6 @@
 
 #define MAX_IDMAP 32
 #define MAX_KEEP 64
-#define MAX_PROCS_FILES 16
 
 typedef struct isol_lua_process process;
 
@@ -132,26 +131,6 @@ static void check_io(lua_State *L, int idx, const char *field, int slot, struct 
 	lua_pop(L, 1);
 }
 
-struct v1_attach {
-	const char *files[MAX_PROCS_FILES];
-	size_t n;
-};
-
-/* Write the child's pid into each v1 cgroup's cgroup.procs before it runs. */
-static int attach_procs(void *ctx, pid_t pid, isol_error *err)
-{
-	struct v1_attach *a = ctx;
-	char buf[24];
-	int len = snprintf(buf, sizeof buf, "%d", (int)pid);
-
-	for (size_t i = 0; i < a->n; i++) {
-		int r = isol_write_file(a->files[i], buf, (size_t)len, err);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
 /* Open what the io specs need. child[] gets the fd for the child, p->io the
  * parent ends. On failure everything opened is closed. */
 static int open_io(struct io_spec io[3], int child[3], int opened[3], process *p, isol_error *err)
@@ -213,7 +192,7 @@ static int l_spawn(lua_State *L)
 	struct isol_plan plan;
 	struct isol_idmap uid[MAX_IDMAP], gid[MAX_IDMAP];
 	struct io_spec io[3];
-	struct v1_attach attach;
+	const char *cgroup_dirs[ISOL_SPAWN_MAX_CGROUPS];
 	int keep[MAX_KEEP], child_fd[3], opened[3], r;
 	struct isol_child ch;
 	struct isol_net_plan net;
@@ -305,26 +284,24 @@ static int l_spawn(lua_State *L)
 	if (plan.join_pidfd >= 0 && !plan.join_flags)
 		return luaL_error(L, "plan.join_namespaces: required with join_pidfd");
 
-	attach.n = 0;
-	lua_getfield(L, 1, "cgroup_procs");
+	lua_getfield(L, 1, "cgroup_dirs");
 	if (!lua_isnil(L, -1)) {
 		if (!lua_istable(L, -1))
-			return luaL_error(L, "plan.cgroup_procs: expected a list of paths, got %s",
+			return luaL_error(L, "plan.cgroup_dirs: expected a list of directories, got %s",
 					  luaL_typename(L, -1));
-		attach.n = lua_rawlen(L, -1);
-		if (attach.n > MAX_PROCS_FILES)
-			return luaL_error(L, "plan.cgroup_procs: at most %d files", MAX_PROCS_FILES);
-		for (size_t i = 0; i < attach.n; i++) {
+		size_t n = lua_rawlen(L, -1);
+		if (n > ISOL_SPAWN_MAX_CGROUPS)
+			return luaL_error(L, "plan.cgroup_dirs: at most %d directories, got %d",
+					  ISOL_SPAWN_MAX_CGROUPS, (int)n);
+		for (size_t i = 0; i < n; i++) {
 			lua_rawgeti(L, -1, (lua_Integer)i + 1);
-			attach.files[i] = isol_lua_tostrf(L, -1, "plan.cgroup_procs[%d]", (int)i + 1);
+			cgroup_dirs[i] = isol_lua_tostrf(L, -1, "plan.cgroup_dirs[%d]", (int)i + 1);
 			lua_pop(L, 1);
 		}
+		plan.cgroup_dirs = cgroup_dirs;
+		plan.ncgroup_dirs = (int)n;
 	}
 	lua_pop(L, 1);
-	if (attach.n) {
-		plan.before_release = attach_procs;
-		plan.hook_ctx = &attach;
-	}
 
 	plan.identity = isol_lua_read_identity(L, 1, &identity);
 	plan.keyring = isol_lua_read_keyring(L, 1, &keyring);

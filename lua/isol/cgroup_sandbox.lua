@@ -110,7 +110,7 @@ function M.plan_step(box, plan, ctx)
   local g = box.cgroup
   if not g then return true end
   if g:version() == 2 then plan.cgroup_fd = g:fd()
-  else plan.cgroup_procs = g:procs_files() end
+  else plan.cgroup_dirs = g:dirs() end
   ctx.oom_before = box.cgroup_fresh and 0 or g:oom_kills() or 0
   box.cgroup_fresh = nil
   return true

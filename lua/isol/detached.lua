@@ -299,7 +299,7 @@ M.EXEC_SKIP = {
   keep_fds = true, namespaces = true, uid_map = true, gid_map = true, setgroups_deny = true,
   hostname = true, domainname = true, time = true, fs = true, net = true,
   die_with_parent = true, init = true, supervise = true, detach = true, status_fd = true,
-  cgroup_fd = true, cgroup_procs = true, join_pidfd = true, join_namespaces = true,
+  cgroup_fd = true, cgroup_dirs = true, join_pidfd = true, join_namespaces = true,
   timeout_ms = true,
 }
 
@@ -416,7 +416,7 @@ function M.exec(name, argv, opts)
   plan, msg, code = read_exec_plan(st.dir, name)
   if not plan then return nil, msg, code end
   -- every cgroup directory, checked now: a group that is gone cannot be joined
-  local procs = {}
+  local dirs = {}
   for _, d in ipairs(st.cgroups) do
     local f = io.open(d .. "/cgroup.procs", "r")
     if not f then
@@ -424,7 +424,7 @@ function M.exec(name, argv, opts)
         ENOENT
     end
     f:close()
-    procs[#procs + 1] = d .. "/cgroup.procs"
+    dirs[#dirs + 1] = d
   end
   local target
   target, msg, code = core.attach(st.pid, st.start)
@@ -464,7 +464,7 @@ function M.exec(name, argv, opts)
   plan.cwd = opts.cwd or plan.cwd
   plan.stdin, plan.stdout, plan.stderr = opts.stdin, opts.stdout, opts.stderr
   if #join > 0 then plan.join_pidfd, plan.join_namespaces = target:pidfd(), join end
-  if #procs > 0 then plan.cgroup_procs = procs end
+  if #dirs > 0 then plan.cgroup_dirs = dirs end
   local p
   p, msg, code = core.spawn(plan)
   target:close()
