@@ -305,13 +305,31 @@ int isol_cg_nprocs(const struct isol_cgroup *cg, isol_error *err)
 	return isol_cgu_count_procs(cg->dirs[0], 1, err);
 }
 
+/* The directory whose state isol_cg_populated reads. */
+static const char *probe_dir(const struct isol_cgroup *cg)
+{
+	return cg->dirs[cg->version != 2 && cg->unified >= 0 ? cg->unified : 0];
+}
+
 int isol_cg_populated(const struct isol_cgroup *cg)
 {
 	if (cg->ndirs == 0)
 		return 0;
 	if (cg->version == 2 || cg->unified >= 0)
-		return isol_cgu_populated_v2(cg->dirs[cg->version == 2 ? 0 : cg->unified]);
-	return isol_cgu_count_procs(cg->dirs[0], 1, NULL) > 0;
+		return isol_cgu_populated_v2(probe_dir(cg));
+	return isol_cgu_count_procs(probe_dir(cg), 1, NULL) > 0;
+}
+
+int isol_cg_delete_if_empty(struct isol_cgroup *cg, int timeout_ms, isol_error *err)
+{
+	int r;
+
+	if (cg->ndirs == 0)
+		return 1;
+	if (rmdir(probe_dir(cg)) < 0)
+		return 0;
+	r = isol_cg_delete(cg, timeout_ms, err); /* (that one again: ENOENT, fine) */
+	return r < 0 ? r : 1;
 }
 
 int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err)

@@ -175,6 +175,14 @@ int isol_cg_populated(const struct isol_cgroup *cg);
  * returns the first. */
 int isol_cg_delete(struct isol_cgroup *cg, int timeout_ms, isol_error *err);
 
+/* The common case of a close, without a read: when the directory that
+ * isol_cg_populated reads (every process of the group is in it) can be
+ * removed, the group held no process and no sub-group there, and the
+ * whole group is deleted (isol_cg_delete: 1, or its error). Otherwise
+ * (EBUSY: processes or sub-groups remain) nothing is removed: 0, and the
+ * caller goes the long way (populated, kill, delete). */
+int isol_cg_delete_if_empty(struct isol_cgroup *cg, int timeout_ms, isol_error *err);
+
 /* Close fds and free paths (no deletion). */
 void isol_cg_free(struct isol_cgroup *cg);
 

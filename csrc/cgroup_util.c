@@ -51,6 +51,30 @@ int64_t isol_cgu_kv(const char *buf, const char *key)
 	return -1;
 }
 
+/* One cgroup interface file (not cgroup.procs nor cgroup.threads) into
+ * buf, NUL-terminated; its length or -errno. The kernel shows each such
+ * file as a single seq_file record and hands a read with room for it the
+ * whole record: one read, no second one to see EOF (a record longer than
+ * buf is cut, as a loop would cut it). The stats read a handful of these
+ * on every run of a sweep. */
+static ssize_t read_iface(int dfd, const char *file, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOCTTY), e;
+
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, buf, len - 1);
+	while (n < 0 && errno == EINTR);
+	e = errno;
+	close(fd);
+	if (n < 0)
+		return -e;
+	buf[n] = '\0';
+	return n;
+}
+
 int64_t isol_cgu_read_int(const char *dir, const char *file)
 {
 	char path[ISOL_CG_PATH + 64];
@@ -61,7 +85,7 @@ int64_t isol_cgu_read_int(const char *dir, const char *file)
 int64_t isol_cgu_read_int_at(int dfd, const char *file)
 {
 	char buf[64];
-	if (isol_read_file_at(dfd, file, buf, sizeof buf, NULL) < 0)
+	if (read_iface(dfd, file, buf, sizeof buf) < 0)
 		return -1;
 	if (strncmp(buf, "max", 3) == 0)
 		return INT64_MAX;
@@ -283,7 +307,7 @@ int isol_cgu_populated_v2(const char *dir)
 	char path[ISOL_CG_PATH + 32], buf[256];
 
 	snprintf(path, sizeof path, "%s/cgroup.events", dir);
-	if (isol_read_file(path, buf, sizeof buf, NULL) < 0)
+	if (read_iface(AT_FDCWD, path, buf, sizeof buf) < 0)
 		return 0;
 	return isol_cgu_kv(buf, "populated") > 0;
 }
@@ -364,12 +388,12 @@ ssize_t isol_cgu_read_in(const char *dir, const char *file, char *buf, size_t le
 	if (!dir)
 		return -ENOENT;
 	snprintf(path, sizeof path, "%s/%s", dir, file);
-	return isol_read_file(path, buf, len, NULL);
+	return read_iface(AT_FDCWD, path, buf, len);
 }
 
 ssize_t isol_cgu_read_in_at(int dfd, const char *file, char *buf, size_t len)
 {
-	return dfd < 0 ? -EBADF : isol_read_file_at(dfd, file, buf, len, NULL);
+	return dfd < 0 ? -EBADF : read_iface(dfd, file, buf, len);
 }
 
 /* Sum the Read/Write (v1) or rbytes/wbytes (v2) columns of an io file. */

@@ -14,7 +14,8 @@
  *   isol-init [-n] [-S] [-R] [-sFD] [-pFD] [-eFD] [-tMS] [-rFD] -lFD______ --
  *             NENV ENV... FILE ARGV...
  *   -n   PID 1 of a new pid namespace (else: a subreaper supervisor)
- *   -S   the command gets a new session (setsid)
+ *   -S   the init leads a new session (the child made it): the command
+ *        gets a process group of its own in it (setpgid)
  *   -R   there is a new root (only for the "not found" message)
  *   -s   status fd: one isol_init_record is written there at the end
  *   -p   pidfd of the spawning process: die with it (die_with_parent)

@@ -137,11 +137,31 @@ describe("safety defaults #root", function()
   end)
 
   it("starts a new session (setsid) and sets no_new_privs", function()
-    -- field 6 of /proc/<pid>/stat is the session id (no `ps`: it hangs under ASan's preload)
-    local out = run({}, "cut -d' ' -f6 /proc/$$/stat; echo $$; grep NoNewPrivs /proc/self/status")
+    -- fields 4-7 of /proc/<pid>/stat: ppid, process group, session, tty
+    -- (no `ps`: it hangs under ASan's preload). The init leads the new
+    -- session, which has no controlling terminal; the command has a
+    -- process group of its own in it (a `kill 0` inside misses the init).
+    local out = run({}, "cut -d' ' -f4-7 /proc/$$/stat; echo $$; cut -d' ' -f6 /proc/$PPID/stat; "
+      .. "grep NoNewPrivs /proc/self/status")
+    local ppid, pgrp, sid, tty, pid, init_sid = out:match("^%s*(%d+) (%d+) (%d+) (%d+)\n(%d+)\n(%d+)\n")
+    local f = assert(io.open("/proc/self/stat"))
+    local caller_sid = f:read("a"):match("^%d+ %b() %S+ %d+ %d+ (%d+)")
+    f:close()
+    assert.is_not_nil(ppid, out)
+    assert.are.equal(ppid, sid)      -- the init leads it
+    assert.are.equal(init_sid, sid)
+    assert.are.equal(pid, pgrp)      -- the command's own group
+    assert.are.equal("0", tty)       -- no controlling terminal
+    assert.are_not.equal(caller_sid, sid)
+    assert.matches("NoNewPrivs:%s+1", out)
+  end)
+
+  it("with init = false, the command itself leads the new session", function()
+    -- (without a pid namespace, init = false needs a cgroup and no die_with_parent: isol.kill)
+    local out = run({ init = false, die_with_parent = false, limits = { pids = { max = 64 } } },
+      "cut -d' ' -f6 /proc/$$/stat; echo $$")
     local sid, pid = out:match("^%s*(%d+)\n(%d+)\n")
     assert.are.equal(sid, pid)
-    assert.matches("NoNewPrivs:%s+1", out)
   end)
 
   it("can turn the defaults off", function()

@@ -10,8 +10,9 @@
  * fd it receives is made CLOEXEC before the command starts, so the command
  * inherits none of them.
  *
- * It starts the command (a vfork-like clone; in the command: new session if asked,
- * PR_SET_PDEATHSIG SIGKILL, landlock_restrict_self, PATH search, execve;
+ * It starts the command (a vfork-like clone; in the command: a process
+ * group of its own in the init's new session, or with -T a session of its
+ * own, PR_SET_PDEATHSIG SIGKILL, landlock_restrict_self, PATH search, execve;
  * an exec failure goes to the error pipe as an isol_error {errno, context}
  * whose strerror the parent appends), reaps every child, forwards
  * SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2/SIGWINCH to the command,
@@ -194,12 +195,21 @@ static void command(const sigset_t *mask, int init_pidfd)
 	const char *tried;
 	int r;
 
-	if ((opt.new_session || opt.ctty) && setsid() < 0)
-		die(errno, "setsid", NULL);
-	/* -T: the terminal on fd 0 becomes the command's controlling terminal
-	 * (an interactive shell gets job control); the init never takes it. */
-	if (opt.ctty && ioctl(0, TIOCSCTTY, 0) < 0)
-		die(errno, "make fd 0 the controlling terminal (TIOCSCTTY)", NULL);
+	/* -T: the command leads a session of its own, whose controlling
+	 * terminal is the one on fd 0 (an interactive shell gets job control);
+	 * the init never takes it. -S alone: the init already leads a new
+	 * session without a terminal (made before it was exec'd); the command
+	 * stays in it, in a process group of its own, so that a `kill 0` from
+	 * the sandbox never reaches the init. A group, not a second session:
+	 * each setsid also makes a scheduler autogroup (~15 us here). */
+	if (opt.ctty) {
+		if (setsid() < 0)
+			die(errno, "setsid", NULL);
+		if (ioctl(0, TIOCSCTTY, 0) < 0)
+			die(errno, "make fd 0 the controlling terminal (TIOCSCTTY)", NULL);
+	} else if (opt.new_session && setpgid(0, 0) < 0) {
+		die(errno, "setpgid", NULL);
+	}
 	/* The command dies with its init: no orphan outlives a killed sandbox. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		die(errno, "prctl PDEATHSIG", NULL);

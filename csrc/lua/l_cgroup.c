@@ -613,6 +613,13 @@ static int close_group(lcgroup *c, int timeout_ms, isol_error *err)
 
 	if (!c->live)
 		return 0;
+	/* (libcgroup deletes its groups itself: the long way) */
+	if (!c->lcg && (r = isol_cg_delete_if_empty(&c->cg, timeout_ms, err)) != 0) {
+		if (r < 0)
+			return r;
+		c->live = 0;
+		return 0;
+	}
 	if (isol_cg_populated(&c->cg) && (r = isol_cg_kill(&c->cg, SIGKILL, err)) < 0)
 		return r;
 	if ((r = delete_group(c, timeout_ms, err)) < 0)
