@@ -305,10 +305,10 @@ int isol_cg_nprocs(const struct isol_cgroup *cg, isol_error *err)
 	return isol_cgu_count_procs(cg->dirs[0], 1, err);
 }
 
-/* The directory whose state isol_cg_populated reads. */
-static const char *probe_dir(const struct isol_cgroup *cg)
+/* The index of the directory whose state isol_cg_populated reads. */
+static int probe_index(const struct isol_cgroup *cg)
 {
-	return cg->dirs[cg->version != 2 && cg->unified >= 0 ? cg->unified : 0];
+	return cg->version != 2 && cg->unified >= 0 ? cg->unified : 0;
 }
 
 int isol_cg_populated(const struct isol_cgroup *cg)
@@ -316,20 +316,8 @@ int isol_cg_populated(const struct isol_cgroup *cg)
 	if (cg->ndirs == 0)
 		return 0;
 	if (cg->version == 2 || cg->unified >= 0)
-		return isol_cgu_populated_v2(probe_dir(cg));
-	return isol_cgu_count_procs(probe_dir(cg), 1, NULL) > 0;
-}
-
-int isol_cg_delete_if_empty(struct isol_cgroup *cg, int timeout_ms, isol_error *err)
-{
-	int r;
-
-	if (cg->ndirs == 0)
-		return 1;
-	if (rmdir(probe_dir(cg)) < 0)
-		return 0;
-	r = isol_cg_delete(cg, timeout_ms, err); /* (that one again: ENOENT, fine) */
-	return r < 0 ? r : 1;
+		return isol_cgu_populated_v2(cg->dirs[probe_index(cg)]);
+	return isol_cgu_count_procs(cg->dirs[probe_index(cg)], 1, NULL) > 0;
 }
 
 int isol_cg_kill(const struct isol_cgroup *cg, int sig, isol_error *err)
@@ -403,7 +391,8 @@ int isol_cg_rmdir_tree(const char *dir, int timeout_ms, isol_error *err)
 	}
 }
 
-int isol_cg_delete(struct isol_cgroup *cg, int timeout_ms, isol_error *err)
+/* isol_cg_delete, but for the directory `removed` (-1: none), gone already. */
+static int delete_dirs(struct isol_cgroup *cg, int removed, int timeout_ms, isol_error *err)
 {
 	int first = 0;
 
@@ -419,6 +408,8 @@ int isol_cg_delete(struct isol_cgroup *cg, int timeout_ms, isol_error *err)
 	}
 	for (int i = cg->ndirs - 1; i >= 0; i--) {
 		isol_error e;
+		if (i == removed)
+			continue;
 		int r = isol_cg_rmdir_tree(cg->dirs[i], timeout_ms, &e);
 		if (r < 0 && !first) {
 			first = r;
@@ -429,6 +420,24 @@ int isol_cg_delete(struct isol_cgroup *cg, int timeout_ms, isol_error *err)
 	if (first == 0)
 		isol_cg_free(cg);
 	return first;
+}
+
+int isol_cg_delete(struct isol_cgroup *cg, int timeout_ms, isol_error *err)
+{
+	return delete_dirs(cg, -1, timeout_ms, err);
+}
+
+int isol_cg_delete_if_empty(struct isol_cgroup *cg, int timeout_ms, isol_error *err)
+{
+	int r, i;
+
+	if (cg->ndirs == 0)
+		return 1;
+	i = probe_index(cg);
+	if (rmdir(cg->dirs[i]) < 0)
+		return 0;
+	r = delete_dirs(cg, i, timeout_ms, err);
+	return r < 0 ? r : 1;
 }
 
 /* ---------------------------------------------------------------- stats */
