@@ -1,10 +1,11 @@
 /* Raw-syscall floor for the spawn benchmark: clone3 into
  * user+mnt+pid+uts+ipc+net, parent writes uid/gid maps, releases the child
  * over a pipe, the child execs /bin/true, the parent reaps through the pidfd.
- * Usage: floor N [-i INIT]  -> runs N spawns, prints the median ns per spawn.
- * With -i, INIT (a static program: floor_init.c) is copied once into a
- * sealed memfd and the child execs it with /bin/true as its command (the
- * floor of a spawn with an init as PID 1, as isol's default). */
+ * Usage: floor N [-i INIT] [-d]  -> runs N spawns, prints the median ns per
+ * spawn. With -i, INIT (a static program: floor_init.c) is copied once into
+ * a sealed memfd and the child execs it with /bin/true as its command (the
+ * floor of a spawn with an init as PID 1, as isol's default). With -d, the
+ * child takes isol's own defences first (defences.h). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -20,6 +21,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "defences.h"
+
+static int defences;
 
 static void wr(const char *path, const char *s)
 {
@@ -90,8 +95,12 @@ static void one(void)
 	if (pid == 0) {
 		char c;
 		close(p[1]);
+		if (defences)
+			defences_early(1);
 		if (read(p[0], &c, 1) != 1)
 			_exit(1);
+		if (defences)
+			defences_late();
 		if (init_fd >= 0) {
 			char *iargv[] = { "init", "/bin/true", NULL }, *noenv[] = { NULL };
 			syscall(SYS_execveat, init_fd, "", iargv, noenv, AT_EMPTY_PATH);
@@ -123,8 +132,14 @@ static void one(void)
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 1;
-	if (argc > 3 && strcmp(argv[2], "-i") == 0)
-		load_init(argv[3]);
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-i") == 0 && i + 1 < argc)
+			load_init(argv[++i]);
+		else if (strcmp(argv[i], "-d") == 0)
+			defences = 1;
+		else
+			return fprintf(stderr, "usage: floor N [-i INIT] [-d]\n"), 2;
+	}
 	long long *t = calloc((size_t)n, sizeof *t);
 
 	for (int i = 0; i < n; i++) {

@@ -4,7 +4,7 @@
  * and execs /bin/true, wait, read the peak, rmdir. Repeats N times and
  * prints the total seconds.
  *
- *   floor PARENT_DIR v1|v2 N [INIT]
+ *   floor PARENT_DIR v1|v2 N [INIT] [-d]
  *
  * With INIT (a static program: bench/spawn/floor_init.c, which forks, execs
  * its argv and reaps), INIT is copied once into a sealed memfd and the
@@ -20,6 +20,9 @@
  * taken by a write to cgroup.procs, waits a whole RCU grace period when
  * idle: 5-25 ms on one run in a hundred here); on v2 it is cloned into
  * the group (clone3 with CLONE_INTO_CGROUP).
+ *
+ * With -d, the child then takes isol's own defences, as a sweep run's child
+ * does (bench/spawn/defences.h, without a loopback: no network namespace).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -35,6 +38,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../spawn/defences.h"
 
 static int put(const char *dir, const char *file, const char *val)
 {
@@ -94,8 +99,10 @@ static int load_init(const char *path)
 int main(int argc, char **argv)
 {
 	struct timespec a, b;
-	int v2, n, i, init_fd = -1;
+	int v2, n, i, init_fd = -1, defences = 0;
 
+	if (argc > 4 && strcmp(argv[argc - 1], "-d") == 0)
+		defences = 1, argc--;
 	if (argc != 4 && argc != 5)
 		return 2;
 	if (argc == 5)
@@ -138,6 +145,10 @@ int main(int argc, char **argv)
 		if (pid == 0) {
 			if (!v2 && put(dir, "tasks", "0") < 0)
 				_exit(126);
+			if (defences) {
+				defences_early(0);
+				defences_late();
+			}
 			if (init_fd >= 0) {
 				char *iargv[] = { "init", "/bin/true", NULL }, *noenv[] = { NULL };
 				syscall(SYS_execveat, init_fd, "", iargv, noenv, AT_EMPTY_PATH);
