@@ -125,7 +125,11 @@ OBJCOPY    ?= objcopy
 # Full RELRO: every symbol bound at start and the GOT read-only after it (the
 # launcher runs as root and relays a sandbox's terminal with -t); no
 # measurable cost (perf stat -r 100, A/B; peak RSS the same).
-CLI_HARDEN := -Wl,-z,relro,-z,now
+# pack-relative-relocs (DT_RELR, binutils >= 2.38, glibc >= 2.36): the 1,600
+# relative relocations of the static core and Lua take 0.3 KiB instead of
+# 38 KiB, which the loader reads in every run (peak RSS -20 to -36 KiB,
+# medians of 41 runs each; an older ld ignores the option with a warning).
+CLI_HARDEN := -Wl,-z,relro,-z,now -Wl,-z,pack-relative-relocs
 ifeq ($(words $(wildcard $(STATIC_A))),6)
 CLI_CORE   := -DISOL_STATIC_CORE
 CLI_LINK   := $(OBJ) -Wl,--dynamic-list=csrc/cli/isol.dynlist $(STATIC_A) $(CLI_MATH) \
