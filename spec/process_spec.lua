@@ -285,8 +285,11 @@ describe("box:kill #root", function()
 end)
 
 -- Start Lua source in the background (its own session), output to a file.
+-- (SIGHUP back to its default action: a runner started under nohup passes
+-- it on ignored, and the detached-sandbox spec below has the parent die of it)
 local function bg_lua(src, out)
-  local cmd = string.format("cd %s && setsid %s -e %s > %s 2>&1 < /dev/null & echo $!", h.shq(h.root), h.lua_bin,
+  local cmd = string.format("cd %s && setsid env --default-signal=HUP %s -e %s > %s 2>&1 < /dev/null & echo $!",
+    h.shq(h.root), h.lua_bin,
     h.shq(string.format("package.path=%q..package.path; package.cpath=%q..package.cpath\n%s",
       h.root .. "/lua/?.lua;", h.root .. "/build/?.so;", src)), h.shq(out))
   return math.tointeger(tonumber((h.sh(cmd):gsub("%s", ""))))
