@@ -964,8 +964,10 @@ describe("attack: cgroupfs from inside the sandbox #root #v2", function()
   it("a cgroupfs mounted from inside shows only the sandbox's group; what is made there goes with it", function()
     local box = isol.sandbox { namespaces = { "user", "mount", "pid", "cgroup" }, user = { map_root = true },
       limits = { pids = { max = 20 } } }
+    -- (the sandbox shares the host's /tmp: its directory goes when it ends)
     local st, out = box:run({ "/bin/sh", "-c", [[
       d=$(mktemp -d)
+      trap 'umount "$d" 2>/dev/null; umount "$d" 2>/dev/null; rmdir "$d"' EXIT
       if mount -t cgroup2 none "$d" 2>/dev/null; then
         mkdir "$d/escape" && echo made
         test -e "$d/cgroup.events" && echo non-root
